@@ -1,0 +1,195 @@
+import Foundation
+import GRDB
+public import SyncCore
+import SyncProtocol
+
+/// One write transaction on a replica. Obtain it from `ReplicaDatabase.write(_:)`.
+public final class ReplicaTransaction {
+    let db: Database
+    let replica: ReplicaDatabase
+    let interner: Interner
+    private(set) var seq: UInt64
+    var clock: HybridLogicalClock
+    /// Incoming timestamps further ahead than the allowed drift (see `HybridLogicalClock.observe`).
+    var skewedTimestamps = 0
+
+    init(db: Database, replica: ReplicaDatabase) throws {
+        self.db = db
+        self.replica = replica
+        interner = try Interner(db)
+        let meta = try Row.fetchOne(db, sql: "SELECT seq, hlc FROM meta")!
+        seq = UInt64(meta[0] as Int64)
+        clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: meta[1] as Int64)),
+                                   maxDrift: replica.maxDrift, now: replica.now)
+    }
+
+    func finish() throws {
+        try db.execute(sql: "UPDATE meta SET seq = ?, hlc = ?",
+                       arguments: [Int64(seq), Int64(bitPattern: clock.last.rawValue)])
+    }
+
+    func nextSeq() -> Int64 {
+        seq += 1
+        return Int64(seq)
+    }
+
+    // MARK: Local writes
+
+    /// Writes fields of one row, creating the row if needed. Writing a deleted row undeletes it.
+    /// - Parameters:
+    ///   - values: field values, checked against the schema.
+    /// - Throws: `SyncError` (`unknown_table`, `unknown_field`, `type_mismatch`, `null_not_allowed`,
+    ///   `invalid_key`) and nothing is written.
+    public func put(table: String, key: String, _ values: [String: FieldValue]) throws {
+        let tableSchema = try replica.schema.table(table)
+        try checkKey(key)
+        for (name, value) in values {
+            try replica.schema.field(table: table, name).validate(value)
+        }
+        let hlc = clock.tick()
+        let author = replica.author
+        guard let ref = try rowRef(table: table, key: key, create: false) else {
+            for f in tableSchema.fields where !f.nullable && values[f.name] == nil {
+                throw SyncError(.nullNotAllowed, "a new \(table) needs field \(f.name)")
+            }
+            let ref = try rowRef(table: table, key: key, create: true)!
+            for (name, value) in values {
+                let state = FieldState.localWrite(after: nil, value: value, replica: replica.id, hlc: hlc, author: author)
+                try saveField(row: ref.id, table: table, name: name, state)
+            }
+            return
+        }
+        if ref.isSimple {
+            for (name, value) in values {
+                let fieldID = try interner.fieldID(table: table, name: name)
+                let previous = try loadField(row: ref.id, field: fieldID)
+                let state = FieldState.localWrite(after: previous, value: value, replica: replica.id, hlc: hlc,
+                                                  author: author)
+                try saveField(row: ref.id, fieldID: fieldID, table: table, name: name, state)
+            }
+            return
+        }
+        var row = try loadRow(ref)
+        var changed = Set<String>()
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+            changed.formUnion(row.write(field: name, value: value, replica: replica.id, hlc: hlc, author: author))
+        }
+        try save(row, ref: ref, table: table, key: key, changedFields: changed, coveredChanged: false)
+    }
+
+    /// Deletes a row: it stays stored (with a tombstone) and can be undeleted by a later write.
+    /// - Throws: `unknown_table` or `unknown_row`.
+    public func delete(table: String, key: String) throws {
+        _ = try replica.schema.table(table)
+        guard let ref = try rowRef(table: table, key: key, create: false) else {
+            throw SyncError(.unknownRow, "\(table) has no row \(key)")
+        }
+        var row = try loadRow(ref)
+        let changed = row.delete(replica: replica.id, hlc: clock.tick(), author: replica.author)
+        try save(row, ref: ref, table: table, key: key, changedFields: [Schema.deletedField],
+                 coveredChanged: changed.count > 1)
+    }
+
+    /// Undeletes a row without changing its fields (resolving a deletion conflict in favour of the row).
+    public func undelete(table: String, key: String) throws {
+        guard let ref = try rowRef(table: table, key: key, create: false) else {
+            throw SyncError(.unknownRow, "\(table) has no row \(key)")
+        }
+        var row = try loadRow(ref)
+        row.fields[Schema.deletedField] = FieldState.localWrite(
+            after: row.fields[Schema.deletedField], value: .bool(false), replica: replica.id, hlc: clock.tick(),
+            author: replica.author)
+        try save(row, ref: ref, table: table, key: key, changedFields: [Schema.deletedField], coveredChanged: false)
+    }
+
+    private func checkKey(_ key: String) throws {
+        guard !key.isEmpty, key.utf8.count <= 128, !key.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw SyncError(.invalidKey, "row ids are 1–128 bytes without spaces")
+        }
+    }
+
+    // MARK: Rows and fields in SQLite
+
+    struct RowRef {
+        var id: Int64
+        var deleted: Bool
+        var conflicts: Int
+        var covered: Data?
+        var isNew: Bool
+        /// No tombstone and no open conflict: fields can be merged one by one.
+        var isSimple: Bool { !deleted && conflicts == 0 && covered == nil }
+    }
+
+    func rowRef(table: String, key: String, create: Bool) throws -> RowRef? {
+        let stmt = try db.cachedStatement(sql: "SELECT id, deleted, conflicts, covered FROM row WHERE tbl = ? AND key = ?")
+        if let r = try Row.fetchOne(stmt, arguments: [table, key]) {
+            return RowRef(id: r[0], deleted: r[1], conflicts: r[2], covered: r[3], isNew: false)
+        }
+        guard create else { return nil }
+        let insert = try db.cachedStatement(sql: "INSERT INTO row (tbl, key) VALUES (?, ?)")
+        try insert.execute(arguments: [table, key])
+        return RowRef(id: db.lastInsertedRowID, deleted: false, conflicts: 0, covered: nil, isNew: true)
+    }
+
+    func loadField(row: Int64, field: Int64) throws -> FieldState? {
+        let stmt = try db.cachedStatement(
+            sql: "SELECT tag, value, vv, hlc, writer, author, others FROM field WHERE row = ? AND field = ?")
+        guard let r = try Row.fetchOne(stmt, arguments: [row, field]) else { return nil }
+        return try interner.decodeField(r, offset: 0)
+    }
+
+    func loadRow(_ ref: RowRef) throws -> RowState {
+        try loadRowState(db, interner, rowID: ref.id, covered: ref.covered)
+    }
+
+    func saveField(row: Int64, table: String, name: String, _ state: FieldState) throws {
+        try saveField(row: row, fieldID: try interner.fieldID(table: table, name: name), table: table, name: name, state)
+    }
+
+    func saveField(row: Int64, fieldID: Int64, table: String, name: String, _ state: FieldState) throws {
+        let winner = state.winner(policy: replica.schema.policy(table: table, field: name))
+        var others = state.versions
+        others.removeAll { $0 == winner }
+        let (tag, value) = StoredValue.columns(winner.value)
+        let stmt = try db.cachedStatement(sql: """
+            INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (row, field) DO UPDATE SET tag = excluded.tag, value = excluded.value, vv = excluded.vv,
+                hlc = excluded.hlc, writer = excluded.writer, author = excluded.author, others = excluded.others,
+                seq = excluded.seq
+            """)
+        try stmt.execute(arguments: [
+            row, fieldID, tag, value, try interner.encode(winner.vv), Int64(bitPattern: winner.hlc.rawValue),
+            try interner.ordinal(winner.writer), try interner.authorID(winner.author),
+            try interner.encodeOthers(others), nextSeq(),
+        ])
+    }
+
+    /// Persists the changed fields of a fully loaded row and its derived flags.
+    func save(_ row: RowState, ref: RowRef, table: String, key: String, changedFields: Set<String>,
+              coveredChanged: Bool) throws {
+        for name in changedFields.sorted() {
+            try saveField(row: ref.id, table: table, name: name, row.fields[name]!)
+        }
+        let conflicts = row.conflicts(table: table, key: key, policy: { _ in .lww }).count
+        var covered = ref.covered
+        if coveredChanged {
+            var w = ByteWriter()
+            w.varint(UInt64(row.covered.count))
+            for (name, vv) in row.covered.sorted(by: { $0.key < $1.key }) {
+                w.varint(UInt64(try interner.fieldID(table: table, name: name)))
+                try interner.encode(vv, into: &w)
+            }
+            covered = Data(w.bytes)
+        }
+        if row.isDeleted != ref.deleted || conflicts != ref.conflicts || coveredChanged {
+            try db.execute(
+                sql: """
+                    UPDATE row SET deleted = ?, conflicts = ?, covered = ?,
+                        covered_seq = CASE WHEN ? THEN ? ELSE covered_seq END
+                    WHERE id = ?
+                    """,
+                arguments: [row.isDeleted, conflicts, covered, coveredChanged, coveredChanged ? nextSeq() : 0, ref.id])
+        }
+    }
+}
