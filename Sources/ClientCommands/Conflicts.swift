@@ -1,0 +1,113 @@
+import ArgumentParser
+import ReplicaStore
+import SyncCore
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Review concurrent edits (冲突) kept from every replica.",
+        subcommands: [List.self, Show.self, Resolve.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every open conflict.")
+        @OptionGroup var home: HomeOptions
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() throws {
+            try reporting {
+                let all = try home.open().conflicts()
+                if json {
+                    print(JSON.array(all.map(conflictJSON)).text)
+                    return
+                }
+                if all.isEmpty {
+                    print(L10n.t(.noConflicts))
+                    return
+                }
+                var t = TextTable(header: [L10n.t(.colID), L10n.t(.colTable), L10n.t(.colRow), L10n.t(.colField),
+                                           L10n.t(.colKind), L10n.t(.colVersions)])
+                for c in all {
+                    let values = c.versions.map { clip($0.value.displayText, width: 16) }
+                        + (c.deletion == nil ? [] : [L10n.t(.deletionVersion)])
+                    t.rows.append([c.id, c.table, c.key, c.field, c.kind, values.joined(separator: " | ")])
+                }
+                print(t.render())
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every version of one conflict.")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "Conflict id (or a unique prefix).") var id: String
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() throws {
+            try reporting {
+                let c = try home.open().conflict(id: id)
+                if json {
+                    print(conflictJSON(c).text)
+                    return
+                }
+                print("\(c.id)  \(c.table) \(c.key) \(c.field)  [\(c.kind)]")
+                var t = TextTable(header: [L10n.t(.colValue), L10n.t(.colReplica), L10n.t(.colAuthor),
+                                           L10n.t(.colTime), ""])
+                for v in c.versions {
+                    t.rows.append([v.value.displayText, v.writer.short, v.author, utcTime(v.hlc),
+                                   v == c.winner && c.deletion == nil ? L10n.t(.winnerMark) : ""])
+                }
+                if let d = c.deletion {
+                    t.rows.append([L10n.t(.deletionVersion), d.writer.short, d.author, utcTime(d.hlc), L10n.t(.winnerMark)])
+                }
+                print(t.render())
+            }
+        }
+    }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the agreed value; it supersedes every version on every replica once synced.")
+        @OptionGroup var home: HomeOptions
+        @Argument(help: "Conflict id (or a unique prefix).") var id: String
+        @Option(help: "The value to keep (typed by the schema); restores a deleted row.") var value: String?
+        @Flag(help: "Confirm the deletion instead.") var delete = false
+
+        func run() throws {
+            try reporting {
+                guard (value == nil) != (delete == false) || (value != nil && !delete) else {
+                    throw CLIError(L10n.t(.resolveNeedsOne))
+                }
+                let replica = try home.open()
+                var typed: FieldValue? = nil
+                if let value {
+                    let c = try replica.conflict(id: id)
+                    if c.field == Schema.deletedField {
+                        typed = try FieldSchema(c.field, .bool, nullable: false).parse(value)
+                    } else if let f = replica.schema.tables[c.table]?.field(c.field) {
+                        typed = try f.parse(value)
+                    } else {
+                        typed = .text(value)
+                    }
+                }
+                let c = try replica.resolve(conflictID: id, value: typed)
+                print(L10n.t(.resolved, c.id))
+            }
+        }
+    }
+}
+
+func conflictJSON(_ c: Conflict) -> JSON {
+    var versions: [JSON] = c.versions.map { v in
+        .object([("value", JSON(v.value)), ("replica", .string(v.writer.description)),
+                 ("hlc", .string(v.hlc.description)), ("time", .string(utcTime(v.hlc))),
+                 ("author", .string(v.author)), ("deleted", .bool(false))])
+    }
+    if let d = c.deletion {
+        versions.append(.object([("value", .null), ("replica", .string(d.writer.description)),
+                                 ("hlc", .string(d.hlc.description)), ("time", .string(utcTime(d.hlc))),
+                                 ("author", .string(d.author)), ("deleted", .bool(true))]))
+    }
+    return .object([
+        ("id", .string(c.id)), ("table", .string(c.table)), ("row", .string(c.key)), ("field", .string(c.field)),
+        ("kind", .string(c.kind)), ("winner", JSON(c.winner.value)), ("versions", .array(versions)),
+    ])
+}

@@ -1,0 +1,153 @@
+public import ArgumentParser
+import CaseDomain
+import Foundation
+import ReplicaStore
+import SyncCore
+import SyncProtocol
+
+/// The `daiban` command line: an offline replica of the 代办 case data.
+public struct DaibanCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "daiban",
+        abstract: "daiban 代办: offline replica of agency-service case data; sync by bundle files.",
+        subcommands: [Init.self, RecordCommand.self, Export.self, Import.self, Conflicts.self, Status.self])
+
+    public init() {}
+
+    /// Parses `CommandLine.arguments` and runs the command (the executable's whole `main`).
+    public static func start() { main() }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a replica (副本) with a random 128-bit id.")
+    @OptionGroup var home: HomeOptions
+    @Option(help: "Name recorded as author of your writes (default: $USER).")
+    var author: String?
+
+    func run() throws {
+        try reporting {
+            let dir = home.directory
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            if FileManager.default.fileExists(atPath: home.databasePath) {
+                let existing = try home.open()
+                throw CLIError(L10n.t(.alreadyInitialized, dir, existing.id))
+            }
+            let name = author ?? ProcessInfo.processInfo.environment["USER"] ?? ""
+            let replica = try ReplicaDatabase.create(at: home.databasePath, schema: DaibanSchema.schema, author: name)
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: home.databasePath)
+            print(L10n.t(.initialized, replica.id, dir))
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail.")
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "Bundle file to write.") var file: String
+    @Option(name: .customLong("for"), help: "Peer replica id: send only what it has not acknowledged (everything if unknown).")
+    var peer: String?
+
+    func run() throws {
+        try reporting {
+            let replica = try home.open()
+            var peerID: ReplicaID? = nil
+            if let peer {
+                guard let id = ReplicaID(hex: peer) else {
+                    throw CLIError("--for expects a 32-digit replica id")
+                }
+                peerID = id
+            }
+            let (bytes, cs) = try replica.exportBundle(for: peerID)
+            let tmp = file + ".partial"
+            try Data(bytes).write(to: URL(fileURLWithPath: tmp))
+            if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
+            try FileManager.default.moveItem(atPath: tmp, toPath: file)
+            let scope = peerID.map { L10n.t(.exportFor, $0.short) } ?? L10n.t(.exportAll)
+            print(L10n.t(.exported, file, cs.rows.count, cs.fieldCount, bytes.count, scope))
+        }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply a bundle in one transaction; importing it again changes nothing.")
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "Bundle file to read.") var file: String
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try reporting {
+            let replica = try home.open()
+            let limit = replica.limits.maxCompressedBytes
+            let attrs = try FileManager.default.attributesOfItem(atPath: file)
+            let size = (attrs[.size] as? Int) ?? 0
+            if size > limit {
+                throw SyncError(.compressedTooLarge, "\(file) is \(size) bytes; the limit is \(limit)")
+            }
+            note(L10n.t(.reading, file, size))
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            let r = try replica.importBundle(bytes)
+            if json {
+                print(JSON.object([
+                    ("sender", .string(r.sender)), ("rows", .int(Int64(r.rows))), ("applied", .int(Int64(r.applied))),
+                    ("ignored", .int(Int64(r.ignored))), ("new_rows", .int(Int64(r.newRows))),
+                    ("conflicts_before", .int(Int64(r.conflictsBefore))),
+                    ("conflicts_after", .int(Int64(r.conflictsAfter))),
+                    ("skewed_timestamps", .int(Int64(r.skewedTimestamps))), ("contiguous", .bool(r.contiguous)),
+                ]).text)
+                return
+            }
+            print(L10n.t(.imported, String(r.sender.prefix(8)), r.rows, r.applied, r.ignored))
+            print(L10n.t(.conflictsNow, r.conflictsBefore, r.conflictsAfter))
+            if !r.contiguous { note(L10n.t(.gap, String(r.sender.prefix(8)))) }
+            if r.skewedTimestamps > 0 { note(L10n.t(.skew, r.skewedTimestamps)) }
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Replica id, row and conflict counts, unacknowledged changes.")
+    @OptionGroup var home: HomeOptions
+    @Flag(help: "Print as JSON.") var json = false
+
+    func run() throws {
+        try reporting {
+            let s = try home.open().status()
+            if json {
+                print(JSON.object([
+                    ("replica", .string(s.replica.description)), ("home", .string(home.directory)),
+                    ("seq", .int(Int64(s.seq))), ("open_conflicts", .int(Int64(s.openConflicts))),
+                    ("field_states", .int(Int64(s.fieldStates))),
+                    ("tables", .array(s.tables.map {
+                        .object([("table", .string($0.table)), ("live", .int(Int64($0.live))),
+                                 ("deleted", .int(Int64($0.deleted)))])
+                    })),
+                    ("peers", .array(s.peers.map {
+                        .object([("replica", .string($0.replica.description)), ("received", .int(Int64($0.received))),
+                                 ("acked", .int(Int64($0.acked))), ("unacknowledged", .int(Int64($0.unacknowledged)))])
+                    })),
+                ]).text)
+                return
+            }
+            print("\(L10n.t(.lblReplica)): \(s.replica)")
+            print("\(L10n.t(.lblHome)): \(home.directory)")
+            print("\(L10n.t(.lblSeq)): \(s.seq)   \(L10n.t(.lblFields)): \(s.fieldStates)   \(L10n.t(.lblConflicts)): \(s.openConflicts)")
+            if !s.tables.isEmpty {
+                var t = TextTable(header: [L10n.t(.colTable), L10n.t(.colLive), L10n.t(.colDeleted)])
+                for row in s.tables { t.rows.append([row.table, String(row.live), String(row.deleted)]) }
+                print(t.render())
+            }
+            if s.peers.isEmpty {
+                print(L10n.t(.lblNoPeers))
+            } else {
+                var t = TextTable(header: [L10n.t(.colPeer), L10n.t(.colReceived), L10n.t(.colAcked), L10n.t(.colPending)])
+                for p in s.peers {
+                    t.rows.append([p.replica.description, String(p.received), String(p.acked), String(p.unacknowledged)])
+                }
+                print(t.render())
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+public import ArgumentParser
+import CaseDomain
+import Foundation
+import ReplicaStore
+import SyncCore
+
+/// `--home`, shared by every command.
+public struct HomeOptions: ParsableArguments {
+    @Option(name: .long, help: "Replica folder (default: $DAIBAN_HOME, else $XDG_DATA_HOME/daiban, else ~/.local/share/daiban).")
+    var home: String?
+
+    public init() {}
+
+    /// The replica folder.
+    var directory: String {
+        if let home { return home }
+        let env = ProcessInfo.processInfo.environment
+        if let h = env["DAIBAN_HOME"], !h.isEmpty { return h }
+        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/daiban" }
+        return (env["HOME"] ?? ".") + "/.local/share/daiban"
+    }
+
+    var databasePath: String { directory + "/replica.sqlite" }
+
+    /// Opens the replica, or fails with a hint to run `daiban init`.
+    func open() throws -> ReplicaDatabase {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw CLIError(L10n.t(.noReplica, directory))
+        }
+        return try ReplicaDatabase.open(at: databasePath, schema: DaibanSchema.schema)
+    }
+}
+
+/// A failure the CLI reports as one line and exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs a command body, turning known errors into one localized line on stderr and exit code 1.
+func reporting(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as SyncError {
+        fail(e.message + " [\(e.code)]")
+    } catch let e as CLIError {
+        fail(e.description)
+    } catch let e as StoreCorruption {
+        fail(e.description)
+    }
+}
+
+private func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((L10n.t(.error, message) + "\n").utf8))
+    Foundation.exit(1)
+}
+
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of an HLC timestamp.
+func utcTime(_ hlc: HLCTimestamp) -> String {
+    let ms = Int64(hlc.physical)
+    let days = ms / 86_400_000
+    let secs = (ms % 86_400_000) / 1000
+    func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(CivilDate(daysSinceEpoch: Int32(days))) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))"
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// CLI messages in English or Chinese, chosen from `LC_ALL`, `LC_MESSAGES` or `LANG` (zh* → Chinese).
+enum L10n {
+    static let chinese: Bool = {
+        let env = ProcessInfo.processInfo.environment
+        let lang = [env["LC_ALL"], env["LC_MESSAGES"], env["LANG"]].compactMap { $0 }.first { !$0.isEmpty } ?? ""
+        return lang.lowercased().hasPrefix("zh")
+    }()
+
+    /// The message for `key` with `%@`-free positional substitution: `{0}`, `{1}`, ….
+    static func t(_ key: Key, _ args: Any...) -> String {
+        var s = chinese ? key.zh : key.en
+        for (i, a) in args.enumerated() { s = s.replacingOccurrences(of: "{\(i)}", with: "\(a)") }
+        return s
+    }
+
+    struct Key {
+        let en: String
+        let zh: String
+    }
+}
+
+extension L10n.Key {
+    static let error = Self(en: "error: {0}", zh: "错误：{0}")
+    static let initialized = Self(en: "created replica {0} in {1}", zh: "已在 {1} 创建副本 {0}")
+    static let alreadyInitialized = Self(en: "{0} already holds replica {1}", zh: "{0} 已有副本 {1}")
+    static let noReplica = Self(en: "no replica in {0}: run `daiban init` first", zh: "{0} 中没有副本：请先运行 `daiban init`")
+    static let written = Self(en: "{0} {1}: {2} field(s) written", zh: "{0} {1}：已写入 {2} 个字段")
+    static let deleted = Self(en: "{0} {1} deleted", zh: "{0} {1} 已删除")
+    static let notFound = Self(en: "{0} has no row {1}", zh: "{0} 中没有记录 {1}")
+    static let badAssignment = Self(en: "expected FIELD=VALUE, got {0}", zh: "应为 字段=值，实际为 {0}")
+    static let exported = Self(en: "wrote {0}: {1} row(s), {2} field change(s), {3} bytes ({4})",
+                               zh: "已写出 {0}：{1} 条记录，{2} 个字段变更，{3} 字节（{4}）")
+    static let exportAll = Self(en: "everything", zh: "全部数据")
+    static let exportFor = Self(en: "what {0} has not acknowledged", zh: "{0} 尚未确认的部分")
+    static let reading = Self(en: "reading {0} ({1} bytes)…", zh: "正在读取 {0}（{1} 字节）…")
+    static let imported = Self(en: "imported bundle from {0}: {1} row(s), {2} field change(s) applied, {3} already known",
+                               zh: "已导入来自 {0} 的数据包：{1} 条记录，应用 {2} 个字段变更，{3} 个已存在")
+    static let conflictsNow = Self(en: "open conflicts: {0} → {1}", zh: "未解决冲突：{0} → {1}")
+    static let gap = Self(en: "note: this bundle starts after changes not yet received from {0}; import the earlier bundle too",
+                          zh: "注意：该数据包之前还有来自 {0} 的变更未收到，请同时导入更早的数据包")
+    static let skew = Self(en: "warning: {0} timestamp(s) are more than the allowed drift ahead of this clock; check the sender's date",
+                           zh: "警告：{0} 个时间戳超前本机时钟超过允许偏差，请检查发送方设备日期")
+    static let noConflicts = Self(en: "no open conflicts", zh: "没有未解决的冲突")
+    static let resolved = Self(en: "conflict {0} resolved; export to share the resolution", zh: "冲突 {0} 已解决；导出数据包即可同步该决定")
+    static let resolveNeedsOne = Self(en: "give exactly one of --value or --delete", zh: "请在 --value 与 --delete 中指定且仅指定一个")
+    static let deletedMark = Self(en: "(deleted)", zh: "（已删除）")
+    static let deletionVersion = Self(en: "row deleted", zh: "记录已删除")
+    static let winnerMark = Self(en: "shown", zh: "当前值")
+
+    // Column and label names.
+    static let colID = Self(en: "ID", zh: "编号")
+    static let colTable = Self(en: "TABLE", zh: "表")
+    static let colRow = Self(en: "ROW", zh: "记录")
+    static let colField = Self(en: "FIELD", zh: "字段")
+    static let colKind = Self(en: "KIND", zh: "类型")
+    static let colVersions = Self(en: "VERSIONS", zh: "版本")
+    static let colValue = Self(en: "VALUE", zh: "值")
+    static let colReplica = Self(en: "REPLICA", zh: "副本")
+    static let colAuthor = Self(en: "AUTHOR", zh: "作者")
+    static let colTime = Self(en: "TIME (UTC)", zh: "时间（UTC）")
+    static let colLive = Self(en: "LIVE", zh: "有效")
+    static let colDeleted = Self(en: "DELETED", zh: "已删除")
+    static let colPeer = Self(en: "PEER", zh: "对端")
+    static let colReceived = Self(en: "RECEIVED", zh: "已接收")
+    static let colAcked = Self(en: "ACKED", zh: "已确认")
+    static let colPending = Self(en: "UNACKED", zh: "未确认")
+    static let lblReplica = Self(en: "replica", zh: "副本")
+    static let lblHome = Self(en: "home", zh: "目录")
+    static let lblSeq = Self(en: "local sequence", zh: "本地序号")
+    static let lblConflicts = Self(en: "open conflicts", zh: "未解决冲突")
+    static let lblFields = Self(en: "field states", zh: "字段状态")
+    static let lblNoPeers = Self(en: "no peers yet: nothing imported", zh: "尚无对端：未导入过数据包")
+}
