@@ -93,16 +93,17 @@ extension ReplicaDatabase {
 
     /// Every open conflict, ordered by table, row and field.
     public func conflicts() throws -> [Conflict] {
-        try read { db in
-            let view = try ReplicaTransactionReadView(db: db)
-            var out: [Conflict] = []
-            for r in try Row.fetchAll(db, sql: "SELECT tbl, key FROM row WHERE conflicts > 0 ORDER BY tbl, key") {
-                let (table, key): (String, String) = (r[0], r[1])
-                let state = try view.rowState(table: table, key: key)!
-                out += state.conflicts(table: table, key: key) { schema.policy(table: table, field: $0) }
-            }
-            return out
+        try read { db in try conflicts(try ReplicaTransactionReadView(db: db)) }
+    }
+
+    private func conflicts(_ view: ReplicaTransactionReadView) throws -> [Conflict] {
+        var out: [Conflict] = []
+        for r in try Row.fetchAll(view.db, sql: "SELECT tbl, key FROM row WHERE conflicts > 0 ORDER BY tbl, key") {
+            let (table, key): (String, String) = (r[0], r[1])
+            let state = try view.rowState(table: table, key: key)!
+            out += state.conflicts(table: table, key: key) { schema.policy(table: table, field: $0) }
         }
+        return out
     }
 
     /// The open conflict with this id (or unique id prefix).
@@ -169,7 +170,7 @@ extension ReplicaDatabase {
                 let (table, key): (String, String) = (r[0], r[1])
                 rows[table + "/" + key] = try view.rowState(table: table, key: key)
             }
-            return ReplicaSnapshot(rows: rows, conflicts: try conflicts())
+            return ReplicaSnapshot(rows: rows, conflicts: try conflicts(view))
         }
     }
 }

@@ -43,6 +43,7 @@ public final class ReplicaTransaction {
     public func put(table: String, key: String, _ values: [String: FieldValue]) throws {
         let tableSchema = try replica.schema.table(table)
         try checkKey(key)
+        guard !values.isEmpty else { throw SyncError(.unknownField, "a write needs at least one field") }
         for (name, value) in values {
             try replica.schema.field(table: table, name).validate(value)
         }

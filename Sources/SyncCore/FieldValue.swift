@@ -12,6 +12,30 @@ public enum FieldValue: Hashable, Sendable {
     /// Days since 1970-01-01.
     case date(Int32)
 
+    /// Text compares by its UTF-8 bytes (not by Unicode canonical equivalence), so that equality agrees
+    /// with the wire's byte order and every replica makes the same choice.
+    public static func == (a: FieldValue, b: FieldValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case (.bool(let x), .bool(let y)): x == y
+        case (.int(let x), .int(let y)): x == y
+        case (.decimal(let x), .decimal(let y)), (.text(let x), .text(let y)): x.utf8.elementsEqual(y.utf8)
+        case (.date(let x), .date(let y)): x == y
+        default: false
+        }
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(typeRank)
+        switch self {
+        case .null: break
+        case .bool(let b): h.combine(b)
+        case .int(let i): h.combine(i)
+        case .decimal(let s), .text(let s): for b in s.utf8 { h.combine(b) }
+        case .date(let d): h.combine(d)
+        }
+    }
+
     /// The value as a person types it: `12`, `3.5`, `true`, `2025-10-09`, the text itself, or empty for null.
     public var displayText: String {
         switch self {
@@ -111,6 +135,10 @@ public struct CivilDate: Hashable, Sendable, CustomStringConvertible {
         month = mp < 10 ? mp + 3 : mp - 9
         year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     }
+
+    /// Day numbers of 0001-01-01 … 9999-12-31, the dates a replica accepts.
+    public static let supportedDays: ClosedRange<Int32> =
+        CivilDate(year: 1, month: 1, day: 1)!.daysSinceEpoch...CivilDate(year: 9999, month: 12, day: 31)!.daysSinceEpoch
 
     /// Days since 1970-01-01.
     public var daysSinceEpoch: Int32 {

@@ -126,6 +126,8 @@ public struct ChangeSetReader {
             case RecordTag.end:
                 ended = true
                 try limits.check(try src.atEnd(), .malformed, "bytes follow the end record")
+                try limits.check(src.produced == payloadBytes, .malformed,
+                                 "the payload is \(src.produced) bytes but declares \(payloadBytes)")
                 return nil
             case RecordTag.table:
                 let name = try chars.read(from: src, maxBytes: limits.maxKeyBytes)
@@ -170,7 +172,9 @@ public struct ChangeSetReader {
             let idx = try src.count(below: fields.count, .malformed, "a field index")
             try limits.check(idx > last, .malformed, "covered fields are not sorted")
             last = idx
-            covered.append(CoveredChange(field: fields[idx], vv: try readVV()))
+            let vv = try readVV()
+            try limits.check(!vv.isEmpty, .malformed, "a covered version vector is empty")
+            covered.append(CoveredChange(field: fields[idx], vv: vv))
         }
         let nFields = try src.count(below: fields.count + 1, .malformed, "a row's field count")
         var changes: [FieldChange] = []
@@ -238,7 +242,9 @@ public struct ChangeSetReader {
             return .decimal(text)
         case ValueTag.date:
             let d = unzigzag(try src.varint())
-            guard let days = Int32(exactly: d) else { throw SyncError(.malformed, "a date is out of range") }
+            guard let days = Int32(exactly: d), CivilDate.supportedDays.contains(days) else {
+                throw SyncError(.malformed, "a date is outside years 0001–9999")
+            }
             return .date(days)
         case let tag:
             throw SyncError(.malformed, "unknown value tag \(tag)")

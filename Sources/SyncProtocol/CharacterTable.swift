@@ -14,28 +14,18 @@ struct CharacterTable {
     private(set) var scalars: [UInt32] = []
     /// UTF-8 of each scalar, by code (decoding).
     private var utf8: [[UInt8]] = []
-    /// Code of each BMP scalar + 1 (0 = absent), encoding.
-    private var bmp: [Int32] = []
-    private var astral: [UInt32: Int32] = [:]
+    /// Code of each scalar, encoding.
+    private var codes: [UInt32: Int] = [:]
 
     /// Builds the table for encoding from every text the bundle will carry.
     init(counting texts: some Sequence<String>) {
-        var counts = [Int](repeating: 0, count: 0x10000)
-        var astralCounts: [UInt32: Int] = [:]
+        var counts: [UInt32: Int] = [:]
         for t in texts {
-            for s in t.unicodeScalars {
-                if s.value < 0x10000 { counts[Int(s.value)] += 1 } else { astralCounts[s.value, default: 0] += 1 }
-            }
+            for s in t.unicodeScalars { counts[s.value, default: 0] += 1 }
         }
-        var used: [(UInt32, Int)] = []
-        for (scalar, n) in counts.enumerated() where n > 0 { used.append((UInt32(scalar), n)) }
-        for (scalar, n) in astralCounts { used.append((scalar, n)) }
-        used.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        scalars = used.map(\.0)
-        bmp = [Int32](repeating: 0, count: 0x10000)
-        for (code, s) in scalars.enumerated() {
-            if s < 0x10000 { bmp[Int(s)] = Int32(code + 1) } else { astral[s] = Int32(code) }
-        }
+        scalars = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map(\.key)
+        codes.reserveCapacity(scalars.count)
+        for (code, s) in scalars.enumerated() { codes[s] = code }
     }
 
     /// Builds the table for decoding.
@@ -54,7 +44,7 @@ struct CharacterTable {
     func write(_ text: String, to w: inout ByteWriter) {
         w.varint(UInt64(text.unicodeScalars.count))
         for s in text.unicodeScalars {
-            let code = s.value < 0x10000 ? Int(bmp[Int(s.value)]) - 1 : Int(astral[s.value]!)
+            let code = codes[s.value]!
             if code < Self.oneByte {
                 w.byte(UInt8(code))
             } else if code < Self.twoByte {
@@ -80,7 +70,7 @@ struct CharacterTable {
             } else if b < 0xFF {
                 code = Self.oneByte + (b - Self.oneByte) << 8 + Int(try src.byte())
             } else {
-                code = Self.twoByte + Int(try src.count(below: Int.max, .malformed, "a character code"))
+                code = Self.twoByte + (try src.count(below: max(1, utf8.count - Self.twoByte), .malformed, "a character code"))
             }
             guard code < utf8.count else { throw SyncError(.malformed, "a character code is outside the table") }
             out.append(contentsOf: utf8[code])

@@ -11,7 +11,7 @@ final class PayloadSource {
 
     init(inflater: Inflater) {
         self.inflater = inflater
-        buffer.reserveCapacity(128 << 10)
+        buffer.reserveCapacity(min(128 << 10, inflater.limit + 1))
     }
 
     /// Makes at least `n` unread bytes available.
@@ -27,11 +27,14 @@ final class PayloadSource {
             pos = 0
         }
         while buffer.count < n {
-            if try inflater.inflate(into: &buffer) == 0 {
+            if try inflater.inflate(into: &buffer, chunk: max(n - buffer.count, inflater.suggestedChunk)) == 0 {
                 throw SyncError(.truncated, "the payload ends in the middle of a record")
             }
         }
     }
+
+    /// Bytes inflated so far.
+    var produced: Int { inflater.produced }
 
     /// Whether every payload byte has been read.
     func atEnd() throws(SyncError) -> Bool {
@@ -39,7 +42,7 @@ final class PayloadSource {
         buffer.removeAll(keepingCapacity: true)
         pos = 0
         while buffer.isEmpty {
-            if try inflater.inflate(into: &buffer) == 0 { return true }
+            if try inflater.inflate(into: &buffer, chunk: inflater.suggestedChunk) == 0 { return true }
         }
         return false
     }

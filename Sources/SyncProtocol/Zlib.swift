@@ -32,10 +32,12 @@ final class Inflater {
     private var stream = z_stream()
     private let input: [UInt8]
     private let inputRange: Range<Int>
-    private let limit: Int
+    let limit: Int
     private let limitError: (Int) -> SyncError
     private var open = false
     private(set) var finished = false
+    /// A chunk size that never inflates much past the limit: at most 64 KiB, at least 1 KiB.
+    var suggestedChunk: Int { max(1024, min(64 << 10, limit - produced + 1)) }
     /// Bytes produced so far.
     private(set) var produced = 0
 
@@ -61,7 +63,14 @@ final class Inflater {
     /// Appends up to `chunk` inflated bytes to `out`.
     /// - Returns: the number of bytes appended (0 only once the stream has ended).
     func inflate(into out: inout [UInt8], chunk: Int = 64 << 10) throws(SyncError) -> Int {
-        if finished { return 0 }
+        while !finished {
+            let got = try inflateOnce(into: &out, chunk: chunk)
+            if got > 0 { return got }
+        }
+        return 0
+    }
+
+    private func inflateOnce(into out: inout [UInt8], chunk: Int) throws(SyncError) -> Int {
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: chunk))
         let consumedBefore = Int(stream.total_in)

@@ -1,0 +1,239 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import ReplicaStore
+import SyncCore
+import SyncProtocol
+
+/// `--breakdown`: sub-step timings that explain the headline figures (no profiler needed). Printed on stderr
+/// as `breakdown:` lines and returned as extra metrics.
+extension EngineRun {
+    mutating func breakdown(initialBundle: [UInt8]) throws {
+        let n = 2_000
+        let r = try makeReplica("breakdown_31", 31)
+        _ = try r.importBundle(initialBundle)
+        _ = try r.list(table: benchTable)
+        let ops = Array(w.phaseB[0].prefix(n))
+
+        // 1. The transaction machinery alone: write { } with nothing in it.
+        let (_, emptyS) = try timed { for _ in 0..<n { try r.write { _ in } } }
+        // 2. One put per transaction (the Phase B local write).
+        let (_, putS) = try timed { for op in ops { try r.write { tx in try put(tx, op) } } }
+        // 3. The same puts, all in one transaction: the per-put cost without commit.
+        let (_, batchS) = try timed { try r.write { tx in for op in ops { try put(tx, op) } } }
+        m.set("breakdown_empty_write_tx_us", emptyS / Double(n) * 1e6)
+        m.set("breakdown_put_per_tx_us", putS / Double(n) * 1e6)
+        m.set("breakdown_put_in_batch_us", batchS / Double(n) * 1e6)
+
+        // 4. Raw SQLite with the same durability, one upsert per transaction.
+        let raw = try rawCommitCost(path: dir.appendingPathComponent("breakdown_raw.sqlite").path, ops: ops)
+        m.set("breakdown_raw_upsert_per_tx_us", raw.perTx * 1e6)
+        m.set("breakdown_raw_empty_tx_us", raw.empty * 1e6)
+        // 5. The SQL the engine issues for those puts, replayed through the raw C API on the same file.
+        let path = dir.appendingPathComponent("breakdown_31.sqlite").path
+        let replay = try EngineSQLReplay(path: path, keys: w.keys)
+        m.set("breakdown_replay_put_per_tx_us", try replay.run(ops, perTransaction: true, reprepare: false) * 1e6)
+        m.set("breakdown_replay_put_per_tx_reprepare_us", try replay.run(ops, perTransaction: true, reprepare: true) * 1e6)
+        m.set("breakdown_replay_put_in_batch_us", try replay.run(ops, perTransaction: false, reprepare: false) * 1e6)
+        // 6. GRDB alone on the same file: an empty write, and the engine's per-transaction statements
+        //    (interner loads, meta read and update) prepared per call (`execute(sql:)`) or cached.
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        let (_, grdbEmpty) = try timed { for _ in 0..<n { try queue.write { _ in } } }
+        let (_, grdbUncached) = try timed {
+            for _ in 0..<n {
+                try queue.write { db in
+                    for sql in EngineSQLReplay.perTxSQL { _ = try Row.fetchAll(db, sql: sql) }
+                    try db.execute(sql: "UPDATE meta SET seq = seq, hlc = hlc")
+                }
+            }
+        }
+        let (_, grdbCached) = try timed {
+            for _ in 0..<n {
+                try queue.write { db in
+                    for sql in EngineSQLReplay.perTxSQL { _ = try Row.fetchAll(try db.cachedStatement(sql: sql)) }
+                    try db.cachedStatement(sql: "UPDATE meta SET seq = seq, hlc = hlc").execute()
+                }
+            }
+        }
+        m.set("breakdown_grdb_empty_write_tx_us", grdbEmpty / Double(n) * 1e6)
+        m.set("breakdown_grdb_tx_statements_uncached_us", grdbUncached / Double(n) * 1e6)
+        m.set("breakdown_grdb_tx_statements_cached_us", grdbCached / Double(n) * 1e6)
+
+        // 7. The raw baseline again with a 64 MiB page cache instead of SQLite's default 2 MiB.
+        let big = try runRawSQLite(path: dir.appendingPathComponent("breakdown_raw_cache.sqlite").path, workload: w,
+                                   ops: w.phaseC, oracle: nil, cacheKiB: 65_536)
+        m.set("breakdown_raw_upserts_per_s_cache_64mib", big.upsertsPerSecond)
+
+        for (k, v) in m.items where k.hasPrefix("breakdown_") {
+            progress("breakdown: \(k) = " + String(format: "%.1f", v))
+        }
+    }
+
+    private func rawCommitCost(path: String, ops: [Op]) throws -> (perTx: Double, empty: Double) {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK, let db else {
+            throw CheckFailure("open \(path)")
+        }
+        defer { sqlite3_close_v2(db) }
+        func exec(_ sql: String) { sqlite3_exec(db, sql, nil, nil, nil) }
+        exec("PRAGMA journal_mode = WAL")
+        exec("PRAGMA synchronous = NORMAL")
+        exec("CREATE TABLE t (id TEXT PRIMARY KEY, \(benchFields.map { "\($0)" }.joined(separator: ", ")))")
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        var stmts: [OpaquePointer] = []
+        for f in benchFields {
+            var s: OpaquePointer?
+            sqlite3_prepare_v2(db, "INSERT INTO t (id, \(f)) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET \(f) = excluded.\(f)", -1, &s, nil)
+            stmts.append(s!)
+        }
+        defer { for s in stmts { sqlite3_finalize(s) } }
+        let t0 = now()
+        for op in ops {
+            exec("BEGIN")
+            let s = stmts[Int(op.field)]
+            sqlite3_bind_text(s, 1, w.keys[Int(op.record)], -1, transient)
+            switch op.value {
+            case .int(let i): sqlite3_bind_int64(s, 2, i)
+            case .text(let t): sqlite3_bind_text(s, 2, t, -1, transient)
+            default: sqlite3_bind_null(s, 2)
+            }
+            sqlite3_step(s)
+            sqlite3_reset(s)
+            exec("COMMIT")
+        }
+        let perTx = (now() - t0) / Double(ops.count)
+        let t1 = now()
+        for _ in ops { exec("BEGIN IMMEDIATE"); exec("COMMIT") }
+        return (perTx, (now() - t1) / Double(ops.count))
+    }
+}
+
+/// Replays, with the raw C API and statements prepared once, the statements `ReplicaDatabase.write` + `put`
+/// run for a one-field put on a row without conflicts (see `ReplicaTransaction.init/put/saveField/finish`
+/// and `Interner.init`), so the SQLite share of a put can be told apart from the Swift/GRDB share.
+final class EngineSQLReplay {
+    let db: OpaquePointer
+    let keys: [String]
+    var fieldIDs: [Int64] = []
+    let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    static let perTxSQL = ["SELECT ordinal, id FROM replica", "SELECT id, tbl, name FROM field_name",
+                           "SELECT id, name FROM author", "SELECT seq, hlc FROM meta"]
+    static let rowSQL = "SELECT id, deleted, conflicts, covered FROM row WHERE tbl = ? AND key = ?"
+    static let fieldSQL = "SELECT tag, value, vv, hlc, writer, author, others FROM field WHERE row = ? AND field = ?"
+    static let upsertSQL = """
+        INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (row, field) DO UPDATE SET tag = excluded.tag, value = excluded.value, vv = excluded.vv,
+            hlc = excluded.hlc, writer = excluded.writer, author = excluded.author, others = excluded.others,
+            seq = excluded.seq
+        """
+    static let metaSQL = "UPDATE meta SET seq = ?, hlc = ?"
+
+    init(path: String, keys: [String]) throws {
+        var h: OpaquePointer?
+        guard sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let h else {
+            throw CheckFailure("open \(path)")
+        }
+        db = h
+        self.keys = keys
+        sqlite3_exec(db, "PRAGMA synchronous = NORMAL", nil, nil, nil)
+        let s = prepare("SELECT id, name FROM field_name WHERE tbl = 'bench_case'")
+        var byName: [String: Int64] = [:]
+        while sqlite3_step(s) == SQLITE_ROW {
+            byName[String(cString: sqlite3_column_text(s, 1))] = sqlite3_column_int64(s, 0)
+        }
+        sqlite3_finalize(s)
+        fieldIDs = try benchFields.map { f in
+            guard let id = byName[f] else { throw CheckFailure("replay: no field id for \(f)") }
+            return id
+        }
+    }
+
+    deinit { sqlite3_close_v2(db) }
+
+    func prepare(_ sql: String) -> OpaquePointer {
+        var s: OpaquePointer?
+        let rc = sqlite3_prepare_v2(db, sql, -1, &s, nil)
+        precondition(rc == SQLITE_OK, "replay prepare failed: \(String(cString: sqlite3_errmsg(db)))")
+        return s!
+    }
+
+    /// Steps a statement to the end, touching every column, and resets it.
+    @discardableResult
+    func drain(_ s: OpaquePointer) -> Int64 {
+        var first: Int64 = 0
+        var rows = 0
+        while sqlite3_step(s) == SQLITE_ROW {
+            if rows == 0 { first = sqlite3_column_int64(s, 0) }
+            for c in 0..<sqlite3_column_count(s) { _ = sqlite3_column_bytes(s, c); _ = sqlite3_column_blob(s, c) }
+            rows += 1
+        }
+        sqlite3_reset(s)
+        return first
+    }
+
+    /// Seconds per put.
+    func run(_ ops: [Op], perTransaction: Bool, reprepare: Bool) throws -> Double {
+        var perTx = Self.perTxSQL.map(prepare)
+        var meta = prepare(Self.metaSQL)
+        let row = prepare(Self.rowSQL), field = prepare(Self.fieldSQL), upsert = prepare(Self.upsertSQL)
+        defer { for s in perTx + [meta, row, field, upsert] { sqlite3_finalize(s) } }
+        let seqStmt = prepare("SELECT seq FROM meta")
+        var seq = drain(seqStmt)
+        sqlite3_finalize(seqStmt)
+        let vv: [UInt8] = [2, 1, 1, 2, 1]
+        let t0 = now()
+        func begin() {
+            sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil)
+            if reprepare {
+                for s in perTx + [meta] { sqlite3_finalize(s) }
+                perTx = Self.perTxSQL.map(prepare)
+                meta = prepare(Self.metaSQL)
+            }
+            for s in perTx { drain(s) }
+        }
+        func commit() {
+            sqlite3_bind_int64(meta, 1, seq)
+            sqlite3_bind_int64(meta, 2, seq)
+            drain(meta)
+            sqlite3_exec(db, "COMMIT", nil, nil, nil)
+        }
+        if !perTransaction { begin() }
+        for op in ops {
+            if perTransaction { begin() }
+            sqlite3_bind_text(row, 1, benchTable, -1, transient)
+            sqlite3_bind_text(row, 2, keys[Int(op.record)], -1, transient)
+            let rowID = drain(row)
+            let fieldID = fieldIDs[Int(op.field)]
+            sqlite3_bind_int64(field, 1, rowID)
+            sqlite3_bind_int64(field, 2, fieldID)
+            drain(field)
+            seq += 1
+            sqlite3_bind_int64(upsert, 1, rowID)
+            sqlite3_bind_int64(upsert, 2, fieldID)
+            switch op.value {
+            case .int(let i): sqlite3_bind_int64(upsert, 3, 3); sqlite3_bind_int64(upsert, 4, i)
+            case .text(let t): sqlite3_bind_int64(upsert, 3, 4); sqlite3_bind_text(upsert, 4, t, -1, transient)
+            default: sqlite3_bind_int64(upsert, 3, 0); sqlite3_bind_null(upsert, 4)
+            }
+            _ = vv.withUnsafeBytes { sqlite3_bind_blob(upsert, 5, $0.baseAddress, Int32($0.count), transient) }
+            sqlite3_bind_int64(upsert, 6, Int64(bitPattern: fixedClockMillis << 16) &+ seq)
+            sqlite3_bind_int64(upsert, 7, 1)
+            sqlite3_bind_int64(upsert, 8, 0)
+            sqlite3_bind_null(upsert, 9)
+            sqlite3_bind_int64(upsert, 10, seq)
+            guard sqlite3_step(upsert) == SQLITE_DONE else {
+                throw CheckFailure("replay upsert: \(String(cString: sqlite3_errmsg(db)))")
+            }
+            sqlite3_reset(upsert)
+            if perTransaction { commit() }
+        }
+        if !perTransaction { commit() }
+        return (now() - t0) / Double(ops.count)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Monotonic seconds.
+@inline(__always)
+func now() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
+
+/// Runs `body` and returns its result with the elapsed seconds.
+@inline(__always)
+func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+    let t0 = now()
+    let r = try body()
+    return (r, now() - t0)
+}
+
+/// A progress line on stderr.
+func progress(_ message: String) {
+    FileHandle.standardError.write(Data(("# " + message + "\n").utf8))
+}
+
+/// A `VmXXX:` figure of /proc/self/status, in MiB (0 when unavailable).
+func procStatusMiB(_ key: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
+    }
+    return 0
+}
+
+/// Peak resident set size (VmHWM) in MiB.
+func peakRSSMiB() -> Double { procStatusMiB("VmHWM") }
+/// Current resident set size (VmRSS) in MiB.
+func currentRSSMiB() -> Double { procStatusMiB("VmRSS") }
+
+func median(_ xs: [Double]) -> Double {
+    precondition(!xs.isEmpty)
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Fails the benchmark with a message (a failed correctness check makes every figure meaningless).
+struct CheckFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw CheckFailure("check failed: " + message()) }
+}
+
+/// A number formatted for JSON: integers without a fraction, others with up to 4 decimals.
+func jsonNumber(_ x: Double) -> String {
+    if x.isNaN || x.isInfinite { return "null" }
+    if x == x.rounded() && abs(x) < 1e15 { return String(Int64(x)) }
+    return String(format: "%.4f", x)
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}
+
+/// Human formatting: thousands separators for big numbers, 3 significant decimals for small ones.
+func human(_ x: Double) -> String {
+    if x.isNaN { return "—" }
+    if abs(x) >= 1000 {
+        let f = NumberFormatter()
+        f.numberStyle = .decimal
+        f.maximumFractionDigits = 0
+        f.groupingSeparator = ","
+        f.usesGroupingSeparator = true
+        return f.string(from: NSNumber(value: x.rounded())) ?? String(Int64(x))
+    }
+    if x == x.rounded() { return String(Int64(x)) }
+    if abs(x) >= 100 { return String(format: "%.1f", x) }
+    if abs(x) >= 1 { return String(format: "%.2f", x) }
+    return String(format: "%.3f", x)
+}
+
+/// Attributes the process's peak RSS to steps: `mark` reads VmHWM (the peak since the last mark), keeps the
+/// overall maximum, and resets VmHWM to the current RSS by writing 5 to /proc/self/clear_refs.
+/// When the reset is not allowed, every step reports the peak so far (an upper bound).
+struct PeakTracker {
+    private(set) var overall = 0.0
+
+    /// - Returns: the peak RSS in MiB since the previous mark.
+    mutating func mark() -> Double {
+        let hwm = peakRSSMiB()
+        overall = max(overall, hwm)
+        if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
+            h.write(Data("5".utf8))
+            try? h.close()
+        }
+        return hwm
+    }
+
+    /// The peak over the whole run so far.
+    mutating func total() -> Double {
+        overall = max(overall, peakRSSMiB())
+        return overall
+    }
+}
+
+nonisolated(unsafe) var peaks = PeakTracker()
