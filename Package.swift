@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", grdb],
                 swiftSettings: swiftSettings),
         // The CLI's commands, as a library so the executable stays thin.
-        .target(name: "ClientCommands", dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", argumentParser],
+        .target(name: "ClientCommands", dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", argumentParser, grdb],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           swiftSettings: swiftSettings),

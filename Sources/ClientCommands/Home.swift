@@ -1,6 +1,7 @@
 public import ArgumentParser
 import CaseDomain
 import Foundation
+import GRDB
 import ReplicaStore
 import SyncCore
 
@@ -47,6 +48,11 @@ func reporting(_ body: () throws -> Void) throws {
         fail(e.description)
     } catch let e as StoreCorruption {
         fail(e.description)
+    } catch let e as CocoaError {
+        let path = (e.userInfo[NSFilePathErrorKey] as? String).map { $0 + ": " } ?? ""
+        fail(path + e.localizedDescription)
+    } catch let e as DatabaseError {
+        fail("SQLite: \(e.message ?? "error \(e.resultCode)")")
     }
 }
 

@@ -2,9 +2,9 @@ import CZlib
 import SyncCore
 
 /// zlib (RFC 1950) compression and bounded, incremental decompression.
-enum Zlib {
+public enum Zlib {
     /// Compresses `input` in one call at `level` (0–9).
-    static func compress(_ input: [UInt8], level: Int32) -> [UInt8] {
+    public static func compress(_ input: [UInt8], level: Int32) -> [UInt8] {
         var outLen = compressBound(uLong(input.count))
         var out = [UInt8](repeating: 0, count: Int(outLen))
         let rc = input.withUnsafeBufferPointer { src in
@@ -18,7 +18,7 @@ enum Zlib {
     }
 
     /// CRC-32 (ISO-HDLC, as zlib computes it) over several byte ranges.
-    static func crc32(_ parts: [ArraySlice<UInt8>]) -> UInt32 {
+    public static func crc32(_ parts: [ArraySlice<UInt8>]) -> UInt32 {
         var crc = CZlib.crc32(0, nil, 0)
         for part in parts {
             crc = part.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, uInt($0.count)) }

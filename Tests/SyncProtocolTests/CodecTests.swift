@@ -1,0 +1,114 @@
+import Foundation
+import SyncCore
+import SyncProtocol
+import SyncTesting
+import Testing
+
+@Suite struct CodecTests {
+    static let samples = SampleChangeSets.all.map(\.1)
+
+    @Test(arguments: 0..<samples.count)
+    func roundTrip(index: Int) throws {
+        let cs = Self.samples[index]
+        let bytes = ChangeSetEncoder().encode(cs)
+        #expect(try ChangeSetReader.decode(bytes) == cs)
+        var reader = try ChangeSetReader(bytes: bytes)
+        var streamed = 0
+        while try reader.next() != nil { streamed += 1 }
+        #expect(streamed == cs.rows.count)
+    }
+
+    @Test(arguments: 0..<samples.count)
+    func everyTruncationIsRejected(index: Int) throws {
+        let bytes = ChangeSetEncoder().encode(Self.samples[index])
+        for n in 0..<bytes.count {
+            #expect(throws: SyncError.self, "prefix of \(n) bytes") { try ChangeSetReader.decode(Array(bytes[..<n])) }
+        }
+    }
+
+    @Test(arguments: 0..<samples.count)
+    func everyFlippedByteIsRejected(index: Int) throws {
+        let bytes = ChangeSetEncoder().encode(Self.samples[index])
+        for i in 0..<bytes.count {
+            for mask: UInt8 in [0x01, 0x80, 0xFF] {
+                var damaged = bytes
+                damaged[i] ^= mask
+                #expect(throws: SyncError.self, "byte \(i) ^ \(mask)") { try ChangeSetReader.decode(damaged) }
+            }
+        }
+    }
+
+    @Test func appendedBytesAreRejected() {
+        let bytes = ChangeSetEncoder().encode(Self.samples[0]) + [0]
+        #expect(throws: SyncError.self) { try ChangeSetReader.decode(bytes) }
+    }
+
+    /// A bundle whose payload is 1 GiB of zeros: rejected from its header, and — when the header lies — as soon
+    /// as inflation passes the declared size, in bounded time and memory.
+    @Test func decompressionBombIsRejectedFast() throws {
+        let zeros = [UInt8](repeating: 0, count: 64 << 20)
+        let chunk = Zlib.compress(zeros, level: 9)
+        // 16 concatenated 64 MiB deflate streams would be 1 GiB; one honest stream is enough to show both checks.
+        let start = ContinuousClock.now
+        for declared in [UInt32(1 << 30), UInt32(4096)] {
+            let bomb = Bomb.bundle(compressed: chunk, declaredPlain: declared)
+            #expect {
+                try ChangeSetReader.decode(bomb)
+            } throws: { error in
+                let code = (error as? SyncError)?.code
+                return code == .decompressedTooLarge || code == .expansionRatioExceeded
+            }
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
+    @Test func limitsHaveTheirOwnErrors() throws {
+        let cs = SampleChangeSets.all[1].1
+        let bytes = ChangeSetEncoder().encode(cs)
+        var small = ChangeSetLimits()
+        small.maxCompressedBytes = 10
+        #expect(code(bytes, small) == .compressedTooLarge)
+        small = ChangeSetLimits()
+        small.maxDecompressedBytes = 10
+        #expect(code(bytes, small) == .decompressedTooLarge)
+        small = ChangeSetLimits()
+        small.maxValueBytes = 8
+        #expect(code(bytes, small) == .valueTooLarge)
+        small = ChangeSetLimits()
+        small.maxVersionVectorEntries = 1
+        #expect(code(bytes, small) == .versionVectorTooLarge)
+        small = ChangeSetLimits()
+        small.maxExpansionRatio = 1
+        #expect(code(bytes, small) == .expansionRatioExceeded)
+        var wrongVersion = bytes
+        wrongVersion[4] = 2
+        #expect(code(wrongVersion, .default) == .unsupportedVersion)
+        #expect(code(Array("hello world, not a bundle at all, no no no".utf8), .default) == .badMagic)
+    }
+
+    private func code(_ bytes: [UInt8], _ limits: ChangeSetLimits) -> SyncError.Code? {
+        do {
+            _ = try ChangeSetReader.decode(bytes, limits: limits)
+            return nil
+        } catch {
+            return error.code
+        }
+    }
+}
+
+/// Builds a bundle around an arbitrary zlib stream with a valid checksum (an attacker can always do this).
+enum Bomb {
+    static func bundle(compressed: [UInt8], declaredPlain: UInt32) -> [UInt8] {
+        var w = ByteWriter()
+        w.raw(Envelope.magic)
+        w.byte(Envelope.version)
+        w.byte(0); w.byte(0); w.byte(0)
+        w.raw(testReplica(9).bytes)
+        w.u32(declaredPlain)
+        w.u32(UInt32(compressed.count))
+        w.u32(0)
+        let header = w.bytes
+        let crc = Zlib.crc32([header[...], compressed[...]])
+        return header + [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: crc >> $0) } + compressed
+    }
+}

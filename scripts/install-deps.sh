@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages daiban needs (Debian/Ubuntu), only when they are missing.
+set -euo pipefail
+need=()
+for pkg in libsqlite3-dev zlib1g-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.1 or later)" >&2; exit 1; }
