@@ -52,5 +52,12 @@ public enum SampleChangeSets {
             RowChange(table: "township", key: "棠下镇", fields: [field("kind", v(.text("TOWN"), [(1, 1)], 4, 1))]),
             RowChange(table: "x_future_table", key: "k", fields: [field("x_new_field", v(.int(7), [(1, 1)], 5, 1))]),
         ])),
+        // The worked example of protocol/SPEC.md Appendix A.
+        ("005-spec-appendix-a", ChangeSet(sender: testReplica(1), fromSeq: 0, toSeq: 2, rows: [
+            RowChange(table: "township", key: "T01", fields: [
+                field("kind", v(.text("TOWN"), [(1, 1)], 0, 1)),
+                field("name", v(.text("棠下镇"), [(1, 1)], 0, 1)),
+            ]),
+        ])),
     ]
 }
