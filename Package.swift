@@ -52,7 +52,7 @@ let package = Package(
                     dependencies: ["SyncCore", "SyncTesting",
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol", "SyncCore", "SyncTesting"],
+        .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol", "SyncCore", "SyncTesting", "CZlib"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "ReplicaStoreTests",
                     dependencies: ["ReplicaStore", "SyncTesting", "CaseDomain", grdb,
