@@ -1,0 +1,140 @@
+import CaseDomain
+import Foundation
+import ReplicaStore
+import SyncCore
+import SyncProtocol
+import SyncTesting
+import Testing
+
+/// Each test gets fresh replica files in its own temporary folder.
+@Suite final class ReplicaDatabaseTests {
+    let dir: TemporaryDirectory
+    let clock = ManualClock()
+
+    init() throws { dir = try TemporaryDirectory("store") }
+    deinit { dir.cleanup() }
+
+    func replica(_ n: UInt64, schema: Schema = DaibanSchema.schema) throws -> ReplicaDatabase {
+        let clock = self.clock
+        return try ReplicaDatabase.create(at: dir.file("r\(n).sqlite"), schema: schema, id: testReplica(n),
+                                          author: "u\(n)", now: { clock.now() })
+    }
+
+    @Test func twentyEditsOfOneFieldShipAsOne() throws {
+        // given a replica that edits one field 20 times
+        let a = try replica(1)
+        for i in 0..<20 {
+            clock.advance(1)
+            try a.write { tx in try tx.put(table: "township", key: "T1", ["name": .text("镇\(i)")]) }
+        }
+        // when it exports, then one field state travels, holding the last value and counter 20
+        let cs = try a.changeSet(for: nil)
+        #expect(cs.fieldCount == 1)
+        let version = try #require(cs.rows.first?.fields.first?.state.versions.first)
+        #expect(version.value == .text("镇19"))
+        #expect(version.vv[testReplica(1)] == 20)
+    }
+
+    @Test func importingTwiceOrStaleChangesNothing() throws {
+        let a = try replica(1), b = try replica(2)
+        try a.write { tx in try tx.put(table: "township", key: "T1", ["name": .text("甲")]) }
+        let old = try a.exportBundle(for: nil).bytes
+        clock.advance(5)
+        try a.write { tx in try tx.put(table: "township", key: "T1", ["name": .text("乙")]) }
+        let new = try a.exportBundle(for: nil).bytes
+
+        #expect(try b.importBundle(new).applied == 1)
+        let once = try b.snapshot()
+        #expect(try b.importBundle(new).applied == 0)
+        #expect(try b.importBundle(old).applied == 0)  // stale
+        #expect(try b.snapshot() == once)
+        #expect(try b.get(table: "township", key: "T1")?.fields.first?.value == .text("乙"))
+    }
+
+    @Test func exportForPeerSendsOnlyWhatItLacks() throws {
+        let a = try replica(1), b = try replica(2)
+        try a.write { tx in
+            for i in 0..<10 { try tx.put(table: "township", key: "T\(i)", ["name": .text("镇\(i)")]) }
+        }
+        // first contact: everything
+        #expect(try a.changeSet(for: b.id).fieldCount == 10)
+        _ = try b.importBundle(try a.exportBundle(for: b.id).bytes)
+        // b acknowledges by sending anything back
+        _ = try a.importBundle(try b.exportBundle(for: a.id).bytes)
+        #expect(try a.changeSet(for: b.id).fieldCount == 0)
+        try a.write { tx in try tx.put(table: "township", key: "T3", ["kind": .text("TOWN")]) }
+        let delta = try a.changeSet(for: b.id)
+        #expect(delta.fieldCount == 1)
+        #expect(try a.status().peers.first?.unacknowledged == 1)
+    }
+
+    @Test func unknownTablesAndFieldsAreForwardedUnchanged() throws {
+        // given a newer build that knows a table and a field this build does not
+        let newer = DaibanSchema.schema.adding([
+            TableSchema("case_v2", [FieldSchema("status", .text, policy: .ordered(["open", "done"]))]),
+            TableSchema("township", DaibanSchema.township.fields + [FieldSchema("population", .integer)]),
+        ])
+        let new1 = try replica(1, schema: newer), old = try replica(2), new3 = try replica(3, schema: newer)
+        try new1.write { tx in
+            try tx.put(table: "case_v2", key: "C1", ["status": .text("done")])
+            try tx.put(table: "township", key: "T1", ["name": .text("棠下镇"), "population": .int(52_000)])
+        }
+        // when the old laptop imports and later relays everything
+        _ = try old.importBundle(try new1.exportBundle(for: nil).bytes)
+        #expect(try old.get(table: "township", key: "T1")?.fields.map(\.name) == ["name", "population"])
+        _ = try new3.importBundle(try old.exportBundle(for: nil).bytes)
+        // then the newer replica got every field, clocks included
+        #expect(try new3.rowState(table: "case_v2", key: "C1") == (try new1.rowState(table: "case_v2", key: "C1")))
+        #expect(try new3.rowState(table: "township", key: "T1") == (try new1.rowState(table: "township", key: "T1")))
+    }
+
+    @Test func aBadRowRollsBackTheWholeBundle() throws {
+        let a = try replica(1), b = try replica(2)
+        // A hostile sender puts a text into an integer… of a known field, after a good row.
+        let good = RowChange(table: "township", key: "T1", fields: [FieldChange(name: "name", state: FieldState(
+            FieldVersion(value: .text("甲"), vv: VersionVector([(a.id, 1)]), hlc: .zero, writer: a.id)))])
+        let bad = RowChange(table: "project", key: "P1", fields: [FieldChange(name: "is_industrial", state: FieldState(
+            FieldVersion(value: .text("yes"), vv: VersionVector([(a.id, 1)]), hlc: .zero, writer: a.id)))])
+        let bytes = ChangeSetEncoder().encode(ChangeSet(sender: a.id, fromSeq: 0, toSeq: 2, rows: [good, bad]))
+        let before = try b.snapshot()
+        #expect(throws: SyncError.self) { try b.importBundle(bytes) }
+        #expect(try b.snapshot() == before)
+        #expect(try b.status().seq == 0)
+    }
+
+    @Test func deleteConcurrentWithUpdateKeepsTheUpdateAndRaisesAConflict() throws {
+        let a = try replica(1), b = try replica(2)
+        try a.write { tx in try tx.put(table: "township", key: "T1", ["name": .text("甲"), "kind": .text("TOWN")]) }
+        _ = try b.importBundle(try a.exportBundle(for: nil).bytes)
+        clock.advance(1)
+        try a.write { tx in try tx.delete(table: "township", key: "T1") }
+        try b.write { tx in try tx.put(table: "township", key: "T1", ["name": .text("乙")]) }
+        _ = try a.importBundle(try b.exportBundle(for: nil).bytes)
+        _ = try b.importBundle(try a.exportBundle(for: nil).bytes)
+        for r in [a, b] {
+            let record = try #require(try r.get(table: "township", key: "T1"))
+            #expect(record.deleted)
+            #expect(record.fields.first { $0.name == "name" }?.value == .text("乙"))
+            let conflicts = try r.conflicts()
+            #expect(conflicts.map(\.kind) == ["delete"])
+        }
+        // resolving with a value undeletes the row everywhere
+        let id = try a.conflicts()[0].id
+        _ = try a.resolve(conflictID: id, value: .text("丙"))
+        _ = try b.importBundle(try a.exportBundle(for: nil).bytes)
+        #expect(try b.get(table: "township", key: "T1")?.deleted == false)
+        #expect(try b.conflicts().isEmpty)
+        #expect(try a.snapshot() == (try b.snapshot()))
+    }
+
+    @Test func schemaErrorsWriteNothing() throws {
+        let a = try replica(1)
+        #expect(throws: SyncError.self) { try a.write { tx in try tx.put(table: "nope", key: "x", ["a": .int(1)]) } }
+        #expect(throws: SyncError.self) { try a.write { tx in try tx.put(table: "project", key: "P", ["name": .int(1)]) } }
+        #expect(throws: SyncError.self) { try a.write { tx in try tx.put(table: "project", key: "P", ["kind": .int(1)]) } }
+        #expect(throws: SyncError.self) { try a.write { tx in try tx.put(table: "township", key: "T", ["kind": .text("TOWN")]) } }
+        #expect(throws: SyncError.self) { try a.write { tx in try tx.put(table: "township", key: "has space", ["name": .text("x")]) } }
+        #expect(try a.status().seq == 0)
+        #expect(try a.status().fieldStates == 0)
+    }
+}
