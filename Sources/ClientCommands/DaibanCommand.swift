@@ -59,6 +59,7 @@ struct Export: ParsableCommand {
                 }
                 peerID = id
             }
+            note(L10n.t(.collecting))
             let (bytes, cs) = try replica.exportBundle(for: peerID)
             let tmp = file + ".partial"
             try Data(bytes).write(to: URL(fileURLWithPath: tmp))
@@ -88,7 +89,7 @@ struct Import: ParsableCommand {
             }
             note(L10n.t(.reading, file, size))
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
-            let r = try replica.importBundle(bytes)
+            let r = try replica.importBundle(bytes) { note(L10n.t(.applying, $0)) }
             if json {
                 print(JSON.object([
                     ("sender", .string(r.sender)), ("rows", .int(Int64(r.rows))), ("applied", .int(Int64(r.applied))),

@@ -37,6 +37,8 @@ extension L10n.Key {
     static let reading = Self(en: "reading {0} ({1} bytes)…", zh: "正在读取 {0}（{1} 字节）…")
     static let imported = Self(en: "imported bundle from {0}: {1} row(s), {2} field change(s) applied, {3} already known",
                                zh: "已导入来自 {0} 的数据包：{1} 条记录，应用 {2} 个字段变更，{3} 个已存在")
+    static let applying = Self(en: "… {0} rows applied", zh: "… 已应用 {0} 条记录")
+    static let collecting = Self(en: "collecting changes…", zh: "正在收集变更…")
     static let conflictsNow = Self(en: "open conflicts: {0} → {1}", zh: "未解决冲突：{0} → {1}")
     static let gap = Self(en: "note: this bundle starts after changes not yet received from {0}; import the earlier bundle too",
                           zh: "注意：该数据包之前还有来自 {0} 的变更未收到，请同时导入更早的数据包")

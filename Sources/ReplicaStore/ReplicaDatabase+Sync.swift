@@ -26,14 +26,16 @@ public struct ImportReport: Hashable, Sendable, Codable {
 
 extension ReplicaDatabase {
     /// Applies a bundle in one transaction, streaming it row by row.
+    /// - Parameter progress: called with the rows applied so far, every 5,000 rows.
     /// - Throws: `SyncError` for a bad bundle (nothing is applied), or a database error.
-    public func importBundle(_ bytes: [UInt8]) throws -> ImportReport {
+    public func importBundle(_ bytes: [UInt8], progress: ((Int) -> Void)? = nil) throws -> ImportReport {
         var reader = try ChangeSetReader(bytes: bytes, limits: limits)
         return try write { tx in
             var report = ImportReport(sender: reader.sender.description)
             report.conflictsBefore = try tx.openConflictCount()
             while let row = try reader.next() {
                 try tx.apply(row, into: &report)
+                if report.rows % 5000 == 0 { progress?(report.rows) }
             }
             try tx.recordReceipt(from: reader.sender, fromSeq: reader.fromSeq, toSeq: reader.toSeq,
                                  acks: reader.acks, report: &report)

@@ -35,6 +35,23 @@ extension EngineRun {
         m.set("breakdown_replay_put_per_tx_us", try replay.run(ops, perTransaction: true, reprepare: false) * 1e6)
         m.set("breakdown_replay_put_per_tx_reprepare_us", try replay.run(ops, perTransaction: true, reprepare: true) * 1e6)
         m.set("breakdown_replay_put_in_batch_us", try replay.run(ops, perTransaction: false, reprepare: false) * 1e6)
+        // 5b. The SQL `importBundle` issues for the Phase C delta, replayed raw on a replica in the Phase A
+        //     state (decoding is done beforehand and not timed): the SQLite floor of the Phase C apply.
+        if !phaseCBundle.isEmpty {
+            let target = try makeReplica("breakdown_32", 32)
+            _ = try target.importBundle(initialBundle)
+            let cs = try ChangeSetReader.decode(phaseCBundle)
+            let replayImport = try EngineSQLReplay(path: dir.appendingPathComponent("breakdown_32.sqlite").path,
+                                                   keys: w.keys)
+            let s = try replayImport.runImport(cs)
+            m.set("breakdown_replay_phase_c_import_s", s)
+            m.set("breakdown_replay_phase_c_import_updates_per_s", Double(w.phaseC.count) / s)
+            m.set("breakdown_phase_c_apply_s_same_run", m["phase_c_apply_s"] ?? .nan)
+        }
+
+        // 5c. What the Phase B bytes pay for: re-encode the six deltas with parts of the metadata blanked.
+        if !phaseBDeltas.isEmpty { wireBreakdown(phaseBDeltas) }
+
         // 6. GRDB alone on the same file: an empty write, and the engine's per-transaction statements
         //    (interner loads, meta read and update) prepared per call (`execute(sql:)`) or cached.
         var config = Configuration()
@@ -72,6 +89,48 @@ extension EngineRun {
         for (k, v) in m.items where k.hasPrefix("breakdown_") {
             progress("breakdown: \(k) = " + String(format: "%.1f", v))
         }
+    }
+
+    /// Compressed bytes per update of the Phase B deltas: as sent; with every HLC set to one constant;
+    /// also with every version vector cut to the writer's own entry; also with every value null.
+    /// The differences are what the clocks, the vectors and the values cost on the wire after zlib.
+    mutating func wireBreakdown(_ deltas: [ChangeSet]) {
+        let updates = Double(w.phaseB.reduce(0) { $0 + $1.count } * 2)
+        func size(level: Int32 = 6, _ transform: (FieldVersion) -> FieldVersion) -> Double {
+            var total = 0
+            for cs in deltas {
+                var c = cs
+                c.rows = cs.rows.map { row in
+                    var r = row
+                    r.fields = row.fields.map { f in
+                        FieldChange(name: f.name, state: FieldState(normalizing: f.state.versions.map(transform)))
+                    }
+                    return r
+                }
+                total += ChangeSetEncoder(level: level).encode(c).count
+            }
+            return Double(total) / updates
+        }
+        let constant = HLCTimestamp(physical: fixedClockMillis, logical: 0)
+        let asSent = size { $0 }
+        let noClock = size { v in var v = v; v.hlc = constant; return v }
+        let noClockOwnVV = size { v in
+            var v = v; v.hlc = constant; v.vv = VersionVector([(v.writer, v.vv[v.writer])]); return v
+        }
+        let nothingButStructure = size { v in
+            var v = v; v.hlc = constant; v.vv = VersionVector([(v.writer, 1)]); v.value = .null; return v
+        }
+        m.set("breakdown_wire_b_as_sent", asSent)
+        var t0 = now()
+        m.set("breakdown_wire_b_zlib_level_9", size(level: 9) { $0 })
+        m.set("breakdown_wire_b_zlib_level_9_encode_s", now() - t0)
+        t0 = now()
+        _ = size(level: 6) { $0 }
+        m.set("breakdown_wire_b_zlib_level_6_encode_s", now() - t0)
+        m.set("breakdown_wire_b_hlc_cost", asSent - noClock)
+        m.set("breakdown_wire_b_vv_other_entries_cost", noClock - noClockOwnVV)
+        m.set("breakdown_wire_b_values_and_own_counter_cost", noClockOwnVV - nothingButStructure)
+        m.set("breakdown_wire_b_structure_keys_names_rest", nothingButStructure)
     }
 
     private func rawCommitCost(path: String, ops: [Op]) throws -> (perTx: Double, empty: Double) {
@@ -133,6 +192,7 @@ final class EngineSQLReplay {
             seq = excluded.seq
         """
     static let metaSQL = "UPDATE meta SET seq = ?, hlc = ?"
+    static let conflictCountSQL = "SELECT coalesce(sum(conflicts), 0) FROM row WHERE conflicts > 0"
 
     init(path: String, keys: [String]) throws {
         var h: OpaquePointer?
@@ -175,6 +235,57 @@ final class EngineSQLReplay {
         }
         sqlite3_reset(s)
         return first
+    }
+
+    /// Replays `importBundle`'s statements for `cs` in one transaction (rows must exist, as after Phase A).
+    /// - Returns: seconds.
+    func runImport(_ cs: ChangeSet) throws -> Double {
+        let perTx = (Self.perTxSQL + [Self.conflictCountSQL, Self.conflictCountSQL]).map(prepare)
+        let meta = prepare(Self.metaSQL)
+        let row = prepare(Self.rowSQL), field = prepare(Self.fieldSQL), upsert = prepare(Self.upsertSQL)
+        defer { for s in perTx + [meta, row, field, upsert] { sqlite3_finalize(s) } }
+        let byName = Dictionary(uniqueKeysWithValues: zip(benchFields, fieldIDs))
+        var seq: Int64 = 1_000_000
+        let t0 = now()
+        sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil)
+        for s in perTx { drain(s) }
+        for change in cs.rows {
+            sqlite3_bind_text(row, 1, change.table, -1, transient)
+            sqlite3_bind_text(row, 2, change.key, -1, transient)
+            let rowID = drain(row)
+            for f in change.fields {
+                let fieldID = byName[f.name]!
+                sqlite3_bind_int64(field, 1, rowID)
+                sqlite3_bind_int64(field, 2, fieldID)
+                drain(field)
+                let v = f.state.versions[0]
+                var vv: [UInt8] = [UInt8(v.vv.entries.count)]
+                for (i, e) in v.vv.entries.enumerated() { vv += [UInt8(i + 1), UInt8(truncatingIfNeeded: e.counter)] }
+                seq += 1
+                sqlite3_bind_int64(upsert, 1, rowID)
+                sqlite3_bind_int64(upsert, 2, fieldID)
+                switch v.value {
+                case .int(let i): sqlite3_bind_int64(upsert, 3, 3); sqlite3_bind_int64(upsert, 4, i)
+                case .text(let t): sqlite3_bind_int64(upsert, 3, 4); sqlite3_bind_text(upsert, 4, t, -1, transient)
+                default: sqlite3_bind_int64(upsert, 3, 0); sqlite3_bind_null(upsert, 4)
+                }
+                _ = vv.withUnsafeBytes { sqlite3_bind_blob(upsert, 5, $0.baseAddress, Int32($0.count), transient) }
+                sqlite3_bind_int64(upsert, 6, Int64(bitPattern: v.hlc.rawValue))
+                sqlite3_bind_int64(upsert, 7, 1)
+                sqlite3_bind_int64(upsert, 8, 0)
+                sqlite3_bind_null(upsert, 9)
+                sqlite3_bind_int64(upsert, 10, seq)
+                guard sqlite3_step(upsert) == SQLITE_DONE else {
+                    throw CheckFailure("replay upsert: \(String(cString: sqlite3_errmsg(db)))")
+                }
+                sqlite3_reset(upsert)
+            }
+        }
+        sqlite3_bind_int64(meta, 1, seq)
+        sqlite3_bind_int64(meta, 2, seq)
+        drain(meta)
+        sqlite3_exec(db, "COMMIT", nil, nil, nil)
+        return now() - t0
     }
 
     /// Seconds per put.

@@ -96,9 +96,10 @@ struct PeakTracker {
     private(set) var overall = 0.0
 
     /// - Returns: the peak RSS in MiB since the previous mark.
-    mutating func mark() -> Double {
+    /// - Parameter counts: whether this step counts toward the run's peak (diagnostics do not).
+    mutating func mark(counts: Bool = true) -> Double {
         let hwm = peakRSSMiB()
-        overall = max(overall, hwm)
+        if counts { overall = max(overall, hwm) }
         if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
             h.write(Data("5".utf8))
             try? h.close()

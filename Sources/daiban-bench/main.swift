@@ -1,12 +1,14 @@
 import Foundation
 
 let usage = """
-    usage: daiban-bench engine [--workload DIR] [--repeat N] [--json] [--breakdown]
+    usage: daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
 
       --workload DIR  read the canonical dump (python3 gen.py dump DIR); without it, generate a workload of
                       the same shape from a seeded PRNG
       --repeat N      run the timed phases N times on fresh replicas and report medians (default 3)
       --json          print one JSON object on stdout instead of a table
+      --clock C       replicas' wall clock: fixed (default; one constant instant, so HLCs, tie-breaks and
+                      sizes repeat exactly) or wall (the system clock)
       --breakdown     also time sub-steps (empty transaction, put per transaction, raw commit) in the last run
     Progress goes to stderr, figures to stdout.
     """
@@ -16,6 +18,7 @@ struct Options {
     var repeats = 3
     var json = false
     var breakdown = false
+    var wallClock = false
 }
 
 func parseOptions(_ args: [String]) -> Options? {
@@ -33,6 +36,8 @@ func parseOptions(_ args: [String]) -> Options? {
             o.json = true; i += 1
         case "--breakdown":
             o.breakdown = true; i += 1
+        case "--clock" where i + 1 < args.count && ["fixed", "wall"].contains(args[i + 1]):
+            o.wallClock = args[i + 1] == "wall"; i += 2
         default:
             return nil
         }
@@ -77,7 +82,8 @@ func runEngine(_ o: Options) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Replicas live only inside this scope, so their files close before the folder is removed.
         var metrics = try { () throws -> Metrics in
-            var run = EngineRun(workload: workload, dir: dir)
+            var run = EngineRun(workload: workload, dir: dir, wallClock: o.wallClock)
+            run.keepDeltas = o.breakdown && rep == o.repeats
             progress("run \(rep)/\(o.repeats): phase A (initial load)")
             let bundle = try run.phaseA()
             progress(String(format: "  RSS now %.1f MiB, peak so far %.1f MiB", currentRSSMiB(), peaks.total()))
@@ -98,6 +104,7 @@ func runEngine(_ o: Options) throws {
             if o.breakdown && rep == o.repeats {
                 progress("run \(rep)/\(o.repeats): breakdown (sub-step timings, not part of the medians)")
                 try run.breakdown(initialBundle: bundle)
+                run.m.set("peak_rss_mib_breakdown_not_counted", peaks.mark(counts: false))
             }
             return run.m
         }()
@@ -106,7 +113,7 @@ func runEngine(_ o: Options) throws {
         rssAfter.append(currentRSSMiB())
         progress(String(format: "run %d done: apply %.0f/s, raw %.0f/s, ratio %.3f, peak RSS %.1f MiB",
                         rep, metrics["phase_c_apply_updates_per_s"]!, metrics["raw_sqlite_upserts_per_s"]!,
-                        metrics["apply_vs_raw_ratio"]!, peaks.total()))
+                        metrics["apply_vs_raw_ratio"]!, peaks.overall))
         runs.append(metrics)
     }
 
@@ -121,7 +128,7 @@ func runEngine(_ o: Options) throws {
         ("converge_s", s["phase_b_converge_s"]!),
         ("wire_bytes_per_change", s["phase_b_raw_bytes_per_update"]!),
         ("wire_bytes_per_change_compressed", s["phase_b_bundle_bytes_per_update"]!),
-        ("peak_rss_mib", peaks.total()),
+        ("peak_rss_mib", peaks.overall),  // every counted step was marked; --breakdown is not counted
     ]
     let perRepeatKeys = ["phase_b_write_ops_per_s", "phase_c_apply_updates_per_s", "raw_sqlite_upserts_per_s",
                          "apply_vs_raw_ratio", "phase_b_converge_s"]
@@ -130,6 +137,7 @@ func runEngine(_ o: Options) throws {
         parts.append("\"repeats\": \(o.repeats)")
         parts.append("\"workload\": \(jsonString(workload.source))")
         parts.append("\"sqlite_version\": \(jsonString(sqliteVersion))")
+        parts.append("\"clock\": \(jsonString(o.wallClock ? "wall" : "fixed"))")
         parts.append("\"cores\": \(ProcessInfo.processInfo.activeProcessorCount)")
         parts.append("\"peak_rss_mib_workload_load\": \(jsonNumber(workloadPeak))")
         parts.append("\"rss_after_each_repeat_mib\": [\(rssAfter.map(jsonNumber).joined(separator: ", "))]")
@@ -139,17 +147,17 @@ func runEngine(_ o: Options) throws {
         for (k, v) in s.items where k != "apply_vs_raw_ratio" { parts.append("\(jsonString(k)): \(jsonNumber(v))") }
         print("{\n  " + parts.joined(separator: ",\n  ") + "\n}")
     } else {
-        printTable(summary: s, headline: headline, workload: workload, repeats: o.repeats)
+        printTable(summary: s, headline: headline, workload: workload, repeats: o.repeats, clock: o.wallClock ? "wall" : "fixed")
     }
     progress(String(format: "total %.1f s", now() - t0))
 }
 
-func printTable(summary s: Metrics, headline: [(String, Double)], workload: Workload, repeats: Int) {
+func printTable(summary s: Metrics, headline: [(String, Double)], workload: Workload, repeats: Int, clock: String) {
     func row(_ label: String, _ key: String, _ unit: String = "") {
         guard let v = s[key] else { return }
         print("  " + label.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v) + (unit.isEmpty ? "" : " " + unit))
     }
-    print("daiban-bench engine — \(workload.source); medians of \(repeats); SQLite \(sqliteVersion); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    print("daiban-bench engine — \(workload.source); medians of \(repeats); \(clock) clock; SQLite \(sqliteVersion); \(ProcessInfo.processInfo.activeProcessorCount) cores")
     print("Phase A — initial load (10,000 records × 12 fields)")
     row("create (one transaction)", "phase_a_create_s", "s")
     row("export: read change-set", "phase_a_export_query_s", "s")
