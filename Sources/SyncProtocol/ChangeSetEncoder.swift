@@ -14,6 +14,9 @@ public struct ChangeSetEncoder: Sendable {
     /// Creates an encoder.
     public init(level: Int32 = 6) { self.level = level }
 
+    /// Rows per group: a VALUES record follows every group of this many rows, and each table's last rows.
+    public static let rowsPerGroup = 1024
+
     /// The uncompressed payload (§6), deterministic for a given change-set.
     public func payload(_ cs: ChangeSet) -> [UInt8] {
         // Dictionaries: replicas sorted by id, authors by UTF-8, characters by frequency.
@@ -82,6 +85,17 @@ public struct ChangeSetEncoder: Sendable {
                 w.varint(e.counter)
             }
         }
+        // Values travel in a VALUES record after each group of rows, apart from the clocks and vectors, so
+        // that zlib codes the two kinds of bytes with separate Huffman tables (§6.3).
+        var values = ByteWriter()
+        var pendingRows = 0
+        func flushValues() {
+            guard pendingRows > 0 else { return }
+            w.byte(RecordTag.values)
+            w.raw(values.bytes)
+            values = ByteWriter(capacity: values.bytes.count)
+            pendingRows = 0
+        }
         for table in tables {
             w.byte(RecordTag.table)
             chars.write(table.name, to: &w)
@@ -115,10 +129,13 @@ public struct ChangeSetEncoder: Sendable {
                         w.varint(UInt64(v.hlc.logical))
                         w.varint(UInt64(replicaIndex[v.writer]!))
                         w.varint(UInt64(v.author.isEmpty ? 0 : authorIndex[v.author]!))
-                        writeValue(v.value, chars, &w)
+                        writeValue(v.value, chars, &values)
                     }
                 }
+                pendingRows += 1
+                if pendingRows == Self.rowsPerGroup { flushValues() }
             }
+            flushValues()
         }
         w.byte(RecordTag.end)
         return w.bytes
@@ -161,6 +178,7 @@ enum RecordTag {
     static let end: UInt8 = 0
     static let table: UInt8 = 1
     static let row: UInt8 = 2
+    static let values: UInt8 = 3
 }
 
 /// Value tags (§6.4).

@@ -35,6 +35,22 @@ public struct ChangeSetReader {
     private var fields: [String] = []
     private var previousKey: [UInt8] = []
     private var ended = false
+    /// Rows read up to their values; completed by the next VALUES record.
+    private var pending: [PendingRow] = []
+    private var ready: [RowChange] = []
+    private var readyIndex = 0
+
+    private struct PendingRow {
+        var key: String
+        var covered: [CoveredChange]
+        /// Versions in wire order, values not yet read.
+        var fields: [PendingField]
+    }
+
+    private struct PendingField {
+        var name: String
+        var versions: [FieldVersion]
+    }
 
     /// Checks the envelope and reads the preamble.
     /// - Throws: `SyncError` (`bad_magic`, `unsupported_version`, `truncated`, `compressed_too_large`,
@@ -121,15 +137,21 @@ public struct ChangeSetReader {
 
     /// The next row, or `nil` after the end record (which must close the payload).
     public mutating func next() throws(SyncError) -> RowChange? {
+        if readyIndex < ready.count {
+            readyIndex += 1
+            return ready[readyIndex - 1]
+        }
         while !ended {
             switch try src.byte() {
             case RecordTag.end:
+                try limits.check(pending.isEmpty, .malformed, "rows lack their values record")
                 ended = true
                 try limits.check(try src.atEnd(), .malformed, "bytes follow the end record")
                 try limits.check(src.produced == payloadBytes, .malformed,
                                  "the payload is \(src.produced) bytes but declares \(payloadBytes)")
                 return nil
             case RecordTag.table:
+                try limits.check(pending.isEmpty, .malformed, "rows lack their values record")
                 let name = try chars.read(from: src, maxBytes: limits.maxKeyBytes)
                 try limits.check(table.map { utf8Less($0, name) } ?? true, .malformed, "tables are not sorted")
                 let n = try src.count(below: limits.maxNames + 1, .tooManyItems, "the field count of table \(name)")
@@ -143,8 +165,17 @@ public struct ChangeSetReader {
                 fields = names
                 previousKey = []
             case RecordTag.row:
-                guard let table else { throw SyncError(.malformed, "a row comes before any table") }
-                return try readRow(table: table)
+                guard table != nil else { throw SyncError(.malformed, "a row comes before any table") }
+                try limits.check(pending.count < limits.maxRowsPerGroup, .tooManyItems,
+                                 "more than \(limits.maxRowsPerGroup) rows precede their values")
+                pending.append(try readRow())
+            case RecordTag.values:
+                guard let table, !pending.isEmpty else { throw SyncError(.malformed, "a values record follows no row") }
+                let rows = try completeRows(table: table)
+                ready = rows
+                pending = []
+                readyIndex = 1
+                return ready[0]
             case let tag:
                 throw SyncError(.malformed, "unknown record tag \(tag)")
             }
@@ -152,7 +183,24 @@ public struct ChangeSetReader {
         return nil
     }
 
-    private mutating func readRow(table: String) throws(SyncError) -> RowChange {
+    /// Reads the VALUES record of the pending rows and builds their changes.
+    private func completeRows(table: String) throws(SyncError) -> [RowChange] {
+        var rows: [RowChange] = []
+        rows.reserveCapacity(pending.count)
+        for p in pending {
+            var changes: [FieldChange] = []
+            changes.reserveCapacity(p.fields.count)
+            for f in p.fields {
+                var versions = f.versions
+                for i in versions.indices { versions[i].value = try readValue() }
+                changes.append(FieldChange(name: f.name, state: FieldState(normalizing: versions)))
+            }
+            rows.append(RowChange(table: table, key: p.key, fields: changes, covered: p.covered))
+        }
+        return rows
+    }
+
+    private mutating func readRow() throws(SyncError) -> PendingRow {
         let shared = try src.count(below: previousKey.count + 1, .malformed, "a key's shared prefix")
         try limits.check(shared == previousKey.count || previousKey[shared] & 0xC0 != 0x80, .malformed,
                          "a key's shared prefix splits a character")
@@ -177,7 +225,7 @@ public struct ChangeSetReader {
             covered.append(CoveredChange(field: fields[idx], vv: vv))
         }
         let nFields = try src.count(below: fields.count + 1, .malformed, "a row's field count")
-        var changes: [FieldChange] = []
+        var changes: [PendingField] = []
         changes.reserveCapacity(nFields)
         last = -1
         for _ in 0..<nFields {
@@ -197,17 +245,16 @@ public struct ChangeSetReader {
                 let logical = try src.count(below: 1 << 16, .malformed, "a logical clock")
                 let writer = replicas[try src.count(below: replicas.count, .malformed, "a writer index")]
                 let author = authors[try src.count(below: authors.count, .malformed, "an author index")]
-                versions.append(FieldVersion(value: try readValue(), vv: vv,
+                versions.append(FieldVersion(value: .null, vv: vv,
                                              hlc: HLCTimestamp(physical: physical, logical: UInt16(logical)),
                                              writer: writer, author: author))
             }
-            let state = FieldState(normalizing: versions)
-            try limits.check(state.versions.count == versions.count, .malformed,
+            try limits.check(FieldState(normalizing: versions).versions.count == versions.count, .malformed,
                              "field \(fields[idx]) carries versions that dominate each other")
-            changes.append(FieldChange(name: fields[idx], state: state))
+            changes.append(PendingField(name: fields[idx], versions: versions))
         }
         try limits.check(nFields + nCovered > 0, .malformed, "a row carries no change")
-        return RowChange(table: table, key: key, fields: changes, covered: covered)
+        return PendingRow(key: key, covered: covered, fields: changes)
     }
 
     private func readVV() throws(SyncError) -> VersionVector {

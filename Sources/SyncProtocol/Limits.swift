@@ -26,6 +26,9 @@ public struct ChangeSetLimits: Hashable, Sendable {
     /// Longest row key, table or field name, in UTF-8 bytes.
     public var maxKeyBytes: Int = 1024
 
+    /// Most ROW records before their VALUES record (bounds the rows a reader holds at once).
+    public var maxRowsPerGroup: Int = 4096
+
     /// The default limits.
     public init() {}
 
