@@ -50,7 +50,7 @@ extension EngineRun {
         }
 
         // 5c. What the Phase B bytes pay for: re-encode the six deltas with parts of the metadata blanked.
-        if !phaseBDeltas.isEmpty { wireBreakdown(phaseBDeltas) }
+        if !phaseBBundles.isEmpty { wireBreakdown(try phaseBBundles.map { try ChangeSetReader.decode($0) }) }
 
         // 6. GRDB alone on the same file: an empty write, and the engine's per-transaction statements
         //    (interner loads, meta read and update) prepared per call (`execute(sql:)`) or cached.

@@ -83,7 +83,7 @@ func runEngine(_ o: Options) throws {
         // Replicas live only inside this scope, so their files close before the folder is removed.
         var metrics = try { () throws -> Metrics in
             var run = EngineRun(workload: workload, dir: dir, wallClock: o.wallClock)
-            run.keepDeltas = o.breakdown && rep == o.repeats
+            run.keepBundles = o.breakdown && rep == o.repeats
             progress("run \(rep)/\(o.repeats): phase A (initial load)")
             let bundle = try run.phaseA()
             progress(String(format: "  RSS now %.1f MiB, peak so far %.1f MiB", currentRSSMiB(), peaks.total()))
@@ -210,10 +210,12 @@ func printTable(summary s: Metrics, headline: [(String, Double)], workload: Work
     row("upsert 100,000 (one transaction)", "raw_sqlite_upsert_s", "s")
     row("upserts/s", "raw_sqlite_upserts_per_s")
     print("Peak RSS by step (VmHWM since the previous step)")
-    row("phase A (create, export, import, verify)", "peak_rss_mib_phase_a", "MiB")
+    row("phase A create", "peak_rss_mib_phase_a_create", "MiB")
+    row("phase A export", "peak_rss_mib_phase_a_export", "MiB")
+    row("phase A import + verify", "peak_rss_mib_phase_a_import_verify", "MiB")
     row("phase B setup (3 imports + baseline)", "peak_rss_mib_phase_b_setup", "MiB")
     row("phase B writes + encode + apply", "peak_rss_mib_phase_b_sync", "MiB")
-    row("phase B verification (snapshots, oracle)", "peak_rss_mib_phase_b_verify", "MiB")
+    row("phase B verification (row states, oracle)", "peak_rss_mib_phase_b_verify", "MiB")
     row("phase C (setup, write, encode, apply)", "peak_rss_mib_phase_c", "MiB")
     row("phase C verification (oracle)", "peak_rss_mib_phase_c_verify", "MiB")
     row("raw SQLite", "peak_rss_mib_raw_sqlite", "MiB")
