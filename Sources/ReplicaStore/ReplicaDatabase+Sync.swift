@@ -194,6 +194,6 @@ extension ReplicaTransaction {
     }
 
     func openConflictCount() throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT coalesce(sum(conflicts), 0) FROM row WHERE conflicts > 0") ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(conflicts), 0) FROM row WHERE conflicts > 0")) ?? 0
     }
 }

@@ -17,15 +17,15 @@ public final class ReplicaTransaction {
         self.db = db
         self.replica = replica
         interner = try Interner(db)
-        let meta = try Row.fetchOne(db, sql: "SELECT seq, hlc FROM meta")!
+        let meta = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hlc FROM meta"))!
         seq = UInt64(meta[0] as Int64)
         clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: meta[1] as Int64)),
                                    maxDrift: replica.maxDrift, now: replica.now)
     }
 
     func finish() throws {
-        try db.execute(sql: "UPDATE meta SET seq = ?, hlc = ?",
-                       arguments: [Int64(seq), Int64(bitPattern: clock.last.rawValue)])
+        try db.cachedStatement(sql: "UPDATE meta SET seq = ?, hlc = ?")
+            .execute(arguments: [Int64(seq), Int64(bitPattern: clock.last.rawValue)])
     }
 
     func nextSeq() -> Int64 {

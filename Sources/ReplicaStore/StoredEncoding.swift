@@ -18,17 +18,17 @@ final class Interner {
 
     init(_ db: Database) throws {
         self.db = db
-        for row in try Row.fetchAll(db, sql: "SELECT ordinal, id FROM replica") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT ordinal, id FROM replica")) {
             let id = ReplicaID(bytes: [UInt8](row[1] as Data))
             replicaByOrdinal[row[0]] = id
             ordinalByReplica[id] = row[0]
         }
-        for row in try Row.fetchAll(db, sql: "SELECT id, tbl, name FROM field_name") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, tbl, name FROM field_name")) {
             let (id, table, name): (Int64, String, String) = (row[0], row[1], row[2])
             fieldByID[id] = (table, name)
             fieldIDs[table, default: [:]][name] = id
         }
-        for row in try Row.fetchAll(db, sql: "SELECT id, name FROM author") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name FROM author")) {
             authorByID[row[0]] = row[1]
             authorIDs[row[1]] = row[0]
         }
