@@ -9,7 +9,8 @@ let usage = """
       --json          print one JSON object on stdout instead of a table
       --clock C       replicas' wall clock: fixed (default; one constant instant, so HLCs, tie-breaks and
                       sizes repeat exactly) or wall (the system clock)
-      --breakdown     also time sub-steps (empty transaction, put per transaction, raw commit) in the last run
+      --breakdown     after the last run, time sub-steps (transaction envelope, SQL replays, GRDB statements,
+                      raw SQLite with a 64 MiB cache, what the Phase B bytes pay for); not in the medians
     Progress goes to stderr, figures to stdout.
     """
 
