@@ -148,9 +148,16 @@ public final class ReplicaTransaction {
     }
 
     func saveField(row: Int64, fieldID: Int64, table: String, name: String, _ state: FieldState) throws {
-        let winner = state.winner(policy: replica.schema.policy(table: table, field: name))
-        var others = state.versions
-        others.removeAll { $0 == winner }
+        // Almost every field has one version: no policy lookup, no sibling blob.
+        let winner: FieldVersion
+        var others: [FieldVersion] = []
+        if state.versions.count == 1 {
+            winner = state.versions[0]
+        } else {
+            winner = state.winner(policy: replica.schema.policy(table: table, field: name))
+            others = state.versions
+            others.removeAll { $0 == winner }
+        }
         let (tag, value) = StoredValue.columns(winner.value)
         let stmt = try db.cachedStatement(sql: """
             INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)

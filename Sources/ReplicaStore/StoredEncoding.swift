@@ -108,13 +108,19 @@ final class Interner {
 
     func decodeVV(_ r: inout BlobReader) throws -> VersionVector {
         let n = try r.varint()
-        var pairs: [(ReplicaID, UInt64)] = []
-        for _ in 0..<n { pairs.append((try replica(Int64(try r.varint())), try r.varint())) }
-        return VersionVector(pairs)
+        var entries: [VersionVector.Entry] = []
+        entries.reserveCapacity(Int(min(n, 64)))
+        for _ in 0..<n {
+            entries.append(VersionVector.Entry(replica: try replica(Int64(try r.varint())), counter: try r.varint()))
+        }
+        // Stored ordinals are not in replica-id order; sort (n is tiny) and let the vector check the rest.
+        entries.sort { $0.replica < $1.replica }
+        guard let vv = VersionVector(sortedEntries: entries) else { throw StoreCorruption("a stored version vector is invalid") }
+        return vv
     }
 
     func decodeVV(_ data: Data) throws -> VersionVector {
-        var r = BlobReader([UInt8](data))
+        var r = BlobReader(data)
         return try decodeVV(&r)
     }
 
@@ -208,6 +214,7 @@ struct BlobReader {
     private let bytes: [UInt8]
     private var pos = 0
     init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ data: Data) { bytes = [UInt8](data) }
 
     mutating func byte() throws -> UInt8 {
         guard pos < bytes.count else { throw StoreCorruption("a stored blob is truncated") }
