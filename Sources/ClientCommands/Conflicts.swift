@@ -73,7 +73,7 @@ struct Conflicts: ParsableCommand {
 
         func run() throws {
             try reporting {
-                guard (value == nil) != (delete == false) || (value != nil && !delete) else {
+                guard (value != nil) != delete else {
                     throw CLIError(L10n.t(.resolveNeedsOne))
                 }
                 let replica = try home.open()

@@ -147,6 +147,9 @@ struct Daiban {
             ["import", dir.file("huge.bundle")],
             ["import", dir.file("missing.bundle")],
             ["conflicts", "show", "0000"],
+            ["conflicts", "resolve", "0000"],
+            ["conflicts", "resolve", "0000", "--value", "x", "--delete"],
+            ["export", dir.file("out.bundle"), "--for", "not-a-replica-id"],
         ]
         for args in cases {
             let res = try Daiban.exec(args + ["--home", r.home])
