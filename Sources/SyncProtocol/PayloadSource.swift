@@ -61,7 +61,11 @@ final class PayloadSource {
             let b = try byte()
             if shift == 63 && b > 1 { throw SyncError(.malformed, "a varint overflows 64 bits") }
             result |= UInt64(b & 0x7F) << shift
-            if b < 0x80 { return result }
+            if b < 0x80 {
+                // One encoding per number: a final zero byte after others is an over-long varint.
+                if b == 0 && shift > 0 { throw SyncError(.malformed, "a varint is not in its shortest form") }
+                return result
+            }
             shift += 7
             if shift > 63 { throw SyncError(.malformed, "a varint overflows 64 bits") }
         }

@@ -100,12 +100,12 @@ import Testing
 
 /// Builds a bundle around an arbitrary zlib stream with a valid checksum (an attacker can always do this).
 enum Bomb {
-    static func bundle(compressed: [UInt8], declaredPlain: UInt32) -> [UInt8] {
+    static func bundle(compressed: [UInt8], declaredPlain: UInt32, sender: ReplicaID = testReplica(9)) -> [UInt8] {
         var w = ByteWriter()
         w.raw(Envelope.magic)
         w.byte(Envelope.version)
         w.byte(0); w.byte(0); w.byte(0)
-        w.raw(testReplica(9).bytes)
+        w.raw(sender.bytes)
         w.u32(declaredPlain)
         w.u32(UInt32(compressed.count))
         w.u32(0)
@@ -138,4 +138,23 @@ func zerosStream(bytes: Int) -> [UInt8] {
         }
     }
     return out
+}
+
+@Suite struct CanonicalFormTests {
+    /// `0x81 0x00` is an over-long 1: the reader accepts only the shortest encoding of every number.
+    @Test func overLongVarintsAreRejected() throws {
+        let cs = SampleChangeSets.all[0].1
+        var payload = ChangeSetEncoder().payload(cs)
+        // The payload starts with fromSeq = 0 (one byte 0x00); encode it over-long as 0x80 0x00.
+        #expect(payload[0] == 0)
+        payload.replaceSubrange(0..<1, with: [0x80, 0x00])
+        let bundle = Bomb.bundle(compressed: Zlib.compress(payload, level: 6), declaredPlain: UInt32(payload.count),
+                                 sender: cs.sender)
+        #expect(throws: SyncError.self) { try ChangeSetReader.decode(bundle) }
+        // The same payload with the canonical byte decodes.
+        payload.replaceSubrange(0..<2, with: [0x00])
+        let good = Bomb.bundle(compressed: Zlib.compress(payload, level: 6), declaredPlain: UInt32(payload.count),
+                               sender: cs.sender)
+        #expect(try ChangeSetReader.decode(good).rows == cs.rows)
+    }
 }
