@@ -262,23 +262,8 @@ final class EngineSQLReplay {
                 var vv: [UInt8] = [UInt8(v.vv.entries.count)]
                 for (i, e) in v.vv.entries.enumerated() { vv += [UInt8(i + 1), UInt8(truncatingIfNeeded: e.counter)] }
                 seq += 1
-                sqlite3_bind_int64(upsert, 1, rowID)
-                sqlite3_bind_int64(upsert, 2, fieldID)
-                switch v.value {
-                case .int(let i): sqlite3_bind_int64(upsert, 3, 3); sqlite3_bind_int64(upsert, 4, i)
-                case .text(let t): sqlite3_bind_int64(upsert, 3, 4); sqlite3_bind_text(upsert, 4, t, -1, transient)
-                default: sqlite3_bind_int64(upsert, 3, 0); sqlite3_bind_null(upsert, 4)
-                }
-                _ = vv.withUnsafeBytes { sqlite3_bind_blob(upsert, 5, $0.baseAddress, Int32($0.count), transient) }
-                sqlite3_bind_int64(upsert, 6, Int64(bitPattern: v.hlc.rawValue))
-                sqlite3_bind_int64(upsert, 7, 1)
-                sqlite3_bind_int64(upsert, 8, 0)
-                sqlite3_bind_null(upsert, 9)
-                sqlite3_bind_int64(upsert, 10, seq)
-                guard sqlite3_step(upsert) == SQLITE_DONE else {
-                    throw CheckFailure("replay upsert: \(String(cString: sqlite3_errmsg(db)))")
-                }
-                sqlite3_reset(upsert)
+                try stepFieldUpsert(upsert, db, row: rowID, field: fieldID, value: v.value, vv: vv,
+                                    hlc: Int64(bitPattern: v.hlc.rawValue), seq: seq)
             }
         }
         sqlite3_bind_int64(meta, 1, seq)
@@ -325,26 +310,34 @@ final class EngineSQLReplay {
             sqlite3_bind_int64(field, 2, fieldID)
             drain(field)
             seq += 1
-            sqlite3_bind_int64(upsert, 1, rowID)
-            sqlite3_bind_int64(upsert, 2, fieldID)
-            switch op.value {
-            case .int(let i): sqlite3_bind_int64(upsert, 3, 3); sqlite3_bind_int64(upsert, 4, i)
-            case .text(let t): sqlite3_bind_int64(upsert, 3, 4); sqlite3_bind_text(upsert, 4, t, -1, transient)
-            default: sqlite3_bind_int64(upsert, 3, 0); sqlite3_bind_null(upsert, 4)
-            }
-            _ = vv.withUnsafeBytes { sqlite3_bind_blob(upsert, 5, $0.baseAddress, Int32($0.count), transient) }
-            sqlite3_bind_int64(upsert, 6, Int64(bitPattern: fixedClockMillis << 16) &+ seq)
-            sqlite3_bind_int64(upsert, 7, 1)
-            sqlite3_bind_int64(upsert, 8, 0)
-            sqlite3_bind_null(upsert, 9)
-            sqlite3_bind_int64(upsert, 10, seq)
-            guard sqlite3_step(upsert) == SQLITE_DONE else {
-                throw CheckFailure("replay upsert: \(String(cString: sqlite3_errmsg(db)))")
-            }
-            sqlite3_reset(upsert)
+            try stepFieldUpsert(upsert, db, row: rowID, field: fieldID, value: op.value, vv: vv,
+                                hlc: Int64(bitPattern: fixedClockMillis << 16) &+ seq, seq: seq)
             if perTransaction { commit() }
         }
         if !perTransaction { commit() }
         return (now() - t0) / Double(ops.count)
     }
+}
+
+/// Binds and steps the engine's field upsert exactly as `ReplicaTransaction.saveField` issues it.
+private func stepFieldUpsert(_ upsert: OpaquePointer, _ db: OpaquePointer, row: Int64, field: Int64,
+                             value: FieldValue, vv: [UInt8], hlc: Int64, seq: Int64) throws {
+    let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    sqlite3_bind_int64(upsert, 1, row)
+    sqlite3_bind_int64(upsert, 2, field)
+    switch value {
+    case .int(let i): sqlite3_bind_int64(upsert, 3, 3); sqlite3_bind_int64(upsert, 4, i)
+    case .text(let t): sqlite3_bind_int64(upsert, 3, 4); sqlite3_bind_text(upsert, 4, t, -1, transient)
+    default: sqlite3_bind_int64(upsert, 3, 0); sqlite3_bind_null(upsert, 4)
+    }
+    _ = vv.withUnsafeBytes { sqlite3_bind_blob(upsert, 5, $0.baseAddress, Int32($0.count), transient) }
+    sqlite3_bind_int64(upsert, 6, hlc)
+    sqlite3_bind_int64(upsert, 7, 1)
+    sqlite3_bind_int64(upsert, 8, 0)
+    sqlite3_bind_null(upsert, 9)
+    sqlite3_bind_int64(upsert, 10, seq)
+    guard sqlite3_step(upsert) == SQLITE_DONE else {
+        throw CheckFailure("replay upsert: \(String(cString: sqlite3_errmsg(db)))")
+    }
+    sqlite3_reset(upsert)
 }
