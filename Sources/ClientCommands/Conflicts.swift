@@ -77,9 +77,9 @@ struct Conflicts: ParsableCommand {
                     throw CLIError(L10n.t(.resolveNeedsOne))
                 }
                 let replica = try home.open()
+                let c = try replica.conflict(id: id)
                 var typed: FieldValue? = nil
                 if let value {
-                    let c = try replica.conflict(id: id)
                     if c.field == Schema.deletedField {
                         typed = try FieldSchema(c.field, .bool, nullable: false).parse(value)
                     } else if let f = replica.schema.tables[c.table]?.field(c.field) {
@@ -88,7 +88,7 @@ struct Conflicts: ParsableCommand {
                         typed = .text(value)
                     }
                 }
-                let c = try replica.resolve(conflictID: id, value: typed)
+                try replica.resolve(c, value: typed)
                 print(L10n.t(.resolved, c.id))
             }
         }

@@ -121,6 +121,12 @@ extension ReplicaDatabase {
     /// - Throws: `unknown_conflict`, or the schema errors of `put`.
     public func resolve(conflictID: String, value: FieldValue?) throws -> Conflict {
         let c = try conflict(id: conflictID)
+        try resolve(c, value: value)
+        return c
+    }
+
+    /// Resolves a conflict already looked up (see `resolve(conflictID:value:)`).
+    public func resolve(_ c: Conflict, value: FieldValue?) throws {
         try write { tx in
             if let value {
                 if c.field == Schema.deletedField {
@@ -135,7 +141,6 @@ extension ReplicaDatabase {
                 try tx.delete(table: c.table, key: c.key)
             }
         }
-        return c
     }
 
     /// Counts for `daiban status`.

@@ -30,29 +30,31 @@ extension ReplicaDatabase {
     /// - Throws: `SyncError` for a bad bundle (nothing is applied), or a database error.
     public func importBundle(_ bytes: [UInt8], progress: ((Int) -> Void)? = nil) throws -> ImportReport {
         var reader = try ChangeSetReader(bytes: bytes, limits: limits)
-        return try write { tx in
-            var report = ImportReport(sender: reader.sender.description)
-            report.conflictsBefore = try tx.openConflictCount()
-            while let row = try reader.next() {
-                try tx.apply(row, into: &report)
-                if report.rows % 5000 == 0 { progress?(report.rows) }
-            }
-            try tx.recordReceipt(from: reader.sender, fromSeq: reader.fromSeq, toSeq: reader.toSeq,
-                                 acks: reader.acks, report: &report)
-            report.conflictsAfter = try tx.openConflictCount()
-            report.skewedTimestamps = tx.skewedTimestamps
-            return report
-        }
+        return try applyRows(sender: reader.sender, fromSeq: reader.fromSeq, toSeq: reader.toSeq, acks: reader.acks,
+                             progress: progress) { try reader.next() }
     }
 
     /// Applies an in-memory change-set in one transaction.
     public func apply(_ cs: ChangeSet) throws -> ImportReport {
+        var rows = cs.rows.makeIterator()
+        return try applyRows(sender: cs.sender, fromSeq: cs.fromSeq, toSeq: cs.toSeq, acks: cs.acks, progress: nil) {
+            rows.next()
+        }
+    }
+
+    /// Merges every row `nextRow` yields, then records the receipt, in one transaction.
+    private func applyRows(
+        sender: ReplicaID, fromSeq: UInt64, toSeq: UInt64, acks: [ChangeSet.Ack], progress: ((Int) -> Void)?,
+        nextRow: () throws -> RowChange?
+    ) throws -> ImportReport {
         try write { tx in
-            var report = ImportReport(sender: cs.sender.description)
+            var report = ImportReport(sender: sender.description)
             report.conflictsBefore = try tx.openConflictCount()
-            for row in cs.rows { try tx.apply(row, into: &report) }
-            try tx.recordReceipt(from: cs.sender, fromSeq: cs.fromSeq, toSeq: cs.toSeq, acks: cs.acks,
-                                 report: &report)
+            while let row = try nextRow() {
+                try tx.apply(row, into: &report)
+                if report.rows % 5000 == 0 { progress?(report.rows) }
+            }
+            try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)
             report.conflictsAfter = try tx.openConflictCount()
             report.skewedTimestamps = tx.skewedTimestamps
             return report

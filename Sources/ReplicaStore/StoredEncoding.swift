@@ -57,8 +57,6 @@ final class Interner {
         return id
     }
 
-    func existingFieldID(table: String, name: String) -> Int64? { fieldIDs[table]?[name] }
-
     func fieldName(_ id: Int64) throws -> String {
         guard let f = fieldByID[id] else { throw StoreCorruption("unknown field id \(id)") }
         return f.name

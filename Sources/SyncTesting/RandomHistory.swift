@@ -86,7 +86,7 @@ public struct RandomHistory {
                     keepDeleted ? nil
                     : c.field == Schema.deletedField ? .bool(Bool.random(using: &g))
                     : c.versions.randomElement(using: &g)!.value
-                _ = try replica.resolve(conflictID: c.id, value: value)
+                try replica.resolve(c, value: value)
                 log.append("r\(r) resolve \(c.table)/\(c.key).\(c.field) (\(c.kind))")
             case 60..<80:
                 let peer = Int.random(in: -1..<replicaCount, using: &g)
