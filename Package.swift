@@ -8,12 +8,16 @@ let swiftSettings: [SwiftSetting] = [
 
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let asyncHTTPClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 
 let package = Package(
     name: "daiban",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "daiban", targets: ["DaibanClientMain"]),
+        .executable(name: "daiban-server", targets: ["DaibanServerMain"]),
         .executable(name: "daiban-bench", targets: ["daiban-bench"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncProtocol", targets: ["SyncProtocol"]),
@@ -23,6 +27,17 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.100.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // zlib, linked from the system (zlib1g-dev).
@@ -36,8 +51,34 @@ let package = Package(
         // The SQLite replica (GRDB).
         .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", grdb],
                 swiftSettings: swiftSettings),
+        // Aligned terminal tables (CJK characters take two columns).
+        .target(name: "TerminalText", swiftSettings: swiftSettings),
+        // The sync server: accounts, devices, tokens, push/pull routes, metrics, and its commands.
+        .target(name: "SyncServer",
+                dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", "TerminalText", grdb, argumentParser, hummingbird, logging,
+                               .product(name: "HummingbirdTLS", package: "hummingbird"),
+                               .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "HummingbirdCore", package: "hummingbird")],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "DaibanServerMain", dependencies: ["SyncServer"], path: "server",
+                          exclude: ["README.md"], swiftSettings: swiftSettings),
+        // The client side of sync over HTTP: sessions, chunked push and pull, retries.
+        .target(name: "SyncClient",
+                dependencies: ["ReplicaStore", "SyncProtocol", "SyncCore", asyncHTTPClient, logging,
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOSSL", package: "swift-nio-ssl")],
+                swiftSettings: swiftSettings),
         // The CLI's commands, as a library so the executable stays thin.
-        .target(name: "ClientCommands", dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", argumentParser, grdb],
+        .target(name: "ClientCommands",
+                dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", "SyncClient", "TerminalText", argumentParser, grdb],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           swiftSettings: swiftSettings),
@@ -59,5 +100,9 @@ let package = Package(
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["SyncTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "SyncServerTests",
+                    dependencies: ["SyncServer", "SyncClient", "SyncTesting", "ReplicaStore", "CaseDomain",
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -1,3 +1,3 @@
 import ClientCommands
 
-DaibanCommand.start()
+await DaibanCommand.start()

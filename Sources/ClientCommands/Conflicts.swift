@@ -1,5 +1,7 @@
+import TerminalText
 import ArgumentParser
 import ReplicaStore
+import SyncClient
 import SyncCore
 
 struct Conflicts: ParsableCommand {
@@ -14,9 +16,11 @@ struct Conflicts: ParsableCommand {
 
         func run() throws {
             try reporting {
-                let all = try home.open().conflicts()
+                let replica = try home.open()
+                let all = try replica.conflicts()
+                let directory = deviceDirectory(replica)
                 if json {
-                    print(JSON.array(all.map(conflictJSON)).text)
+                    print(JSON.array(all.map { conflictJSON($0, directory) }).text)
                     return
                 }
                 if all.isEmpty {
@@ -26,7 +30,9 @@ struct Conflicts: ParsableCommand {
                 var t = TextTable(header: [L10n.t(.colID), L10n.t(.colTable), L10n.t(.colRow), L10n.t(.colField),
                                            L10n.t(.colKind), L10n.t(.colVersions)])
                 for c in all {
-                    let values = c.versions.map { clip($0.value.displayText, width: 16) }
+                    let values = c.versions.map { v in
+                        clip(v.value.displayText, width: 16) + " (" + (v.author.isEmpty ? v.writer.short : v.author) + ")"
+                    }
                         + (c.deletion == nil ? [] : [L10n.t(.deletionVersion)])
                     t.rows.append([c.id, c.table, c.key, c.field, c.kind, values.joined(separator: " | ")])
                 }
@@ -43,20 +49,26 @@ struct Conflicts: ParsableCommand {
 
         func run() throws {
             try reporting {
-                let c = try home.open().conflict(id: id)
+                let replica = try home.open()
+                let c = try replica.conflict(id: id)
+                let directory = deviceDirectory(replica)
                 if json {
-                    print(conflictJSON(c).text)
+                    print(conflictJSON(c, directory).text)
                     return
                 }
                 print("\(c.id)  \(c.table) \(c.key) \(c.field)  [\(c.kind)]")
-                var t = TextTable(header: [L10n.t(.colValue), L10n.t(.colReplica), L10n.t(.colAuthor),
-                                           L10n.t(.colTime), ""])
+                var t = TextTable(header: [L10n.t(.colValue), L10n.t(.colAuthor), L10n.t(.colDevice),
+                                           L10n.t(.colReplica), L10n.t(.colTime), ""])
+                func device(_ r: ReplicaID) -> String {
+                    directory[r.description].map { "\($0.name) #\($0.id) (\($0.user))" } ?? ""
+                }
                 for v in c.versions {
-                    t.rows.append([v.value.displayText, v.writer.short, v.author, utcTime(v.hlc),
+                    t.rows.append([v.value.displayText, v.author, device(v.writer), v.writer.short, utcTime(v.hlc),
                                    v == c.winner && c.deletion == nil ? L10n.t(.winnerMark) : ""])
                 }
                 if let d = c.deletion {
-                    t.rows.append([L10n.t(.deletionVersion), d.writer.short, d.author, utcTime(d.hlc), L10n.t(.winnerMark)])
+                    t.rows.append([L10n.t(.deletionVersion), d.author, device(d.writer), d.writer.short, utcTime(d.hlc),
+                                   L10n.t(.winnerMark)])
                 }
                 print(t.render())
             }
@@ -95,17 +107,17 @@ struct Conflicts: ParsableCommand {
     }
 }
 
-func conflictJSON(_ c: Conflict) -> JSON {
-    var versions: [JSON] = c.versions.map { v in
-        .object([("value", JSON(v.value)), ("replica", .string(v.writer.description)),
-                 ("hlc", .string(v.hlc.description)), ("time", .string(utcTime(v.hlc))),
-                 ("author", .string(v.author)), ("deleted", .bool(false))])
+func conflictJSON(_ c: Conflict, _ directory: [String: DirectoryEntry] = [:]) -> JSON {
+    func version(_ value: JSON, _ v: FieldVersion, deleted: Bool) -> JSON {
+        let d = directory[v.writer.description]
+        return .object([("value", value), ("replica", .string(v.writer.description)),
+                        ("hlc", .string(v.hlc.description)), ("time", .string(utcTime(v.hlc))),
+                        ("author", .string(v.author)), ("deleted", .bool(deleted)),
+                        ("device", d.map { .int($0.id) } ?? .null), ("device_name", d.map { .string($0.name) } ?? .null),
+                        ("device_user", d.map { .string($0.user) } ?? .null)])
     }
-    if let d = c.deletion {
-        versions.append(.object([("value", .null), ("replica", .string(d.writer.description)),
-                                 ("hlc", .string(d.hlc.description)), ("time", .string(utcTime(d.hlc))),
-                                 ("author", .string(d.author)), ("deleted", .bool(true))]))
-    }
+    var versions: [JSON] = c.versions.map { version(JSON($0.value), $0, deleted: false) }
+    if let d = c.deletion { versions.append(version(.null, d, deleted: true)) }
     return .object([
         ("id", .string(c.id)), ("table", .string(c.table)), ("row", .string(c.key)), ("field", .string(c.field)),
         ("kind", .string(c.kind)), ("winner", JSON(c.winner.value)), ("versions", .array(versions)),

@@ -1,42 +1,64 @@
 public import ArgumentParser
+import TerminalText
 import CaseDomain
 import Foundation
 import ReplicaStore
+import SyncClient
 import SyncCore
 import SyncProtocol
 
 /// The `daiban` command line: an offline replica of the 代办 case data.
-public struct DaibanCommand: ParsableCommand {
+public struct DaibanCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban",
-        abstract: "daiban 代办: offline replica of agency-service case data; sync by bundle files.",
-        subcommands: [Init.self, RecordCommand.self, Export.self, Import.self, Conflicts.self, Status.self])
+        abstract: "daiban 代办: offline replica of agency-service case data; syncs with a server or by bundle files.",
+        subcommands: [Init.self, Login.self, Sync.self, RecordCommand.self, Export.self, Import.self, Conflicts.self,
+                      Status.self])
 
     public init() {}
 
     /// Parses `CommandLine.arguments` and runs the command (the executable's whole `main`).
-    public static func start() { main() }
+    public static func start() async { await main() }
 }
 
-struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a replica (副本) with a random 128-bit id.")
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a replica (副本) with a random 128-bit id, or attach an existing one to a server.")
     @OptionGroup var home: HomeOptions
-    @Option(help: "Name recorded as author of your writes (default: $USER).")
+    @Option(help: "Name recorded as author of your writes until you sign in (default: $USER).")
     var author: String?
+    @Option(help: "Sync server URL (http://host:port or https://…).") var server: String?
+    @Option(help: "PEM file of extra trusted roots for an https server.") var caFile: String?
+    @Option(help: "Sign in right away as this user (registers this replica as a device).") var user: String?
+    @Flag(help: "With --user: read the password from stdin.") var passwordStdin = false
 
-    func run() throws {
-        try reporting {
+    func run() async throws {
+        try await reportingAsync(home) {
             let dir = home.directory
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
+            let replica: ReplicaDatabase
             if FileManager.default.fileExists(atPath: home.databasePath) {
-                let existing = try home.open()
-                throw CLIError(L10n.t(.alreadyInitialized, dir, existing.id))
+                replica = try home.open()
+                guard let server else { throw CLIError(L10n.t(.alreadyInitialized, dir, replica.id)) }
+                _ = try ServerConnection.validate(url: server)
+                try home.saveServerSettings(ServerSettings(url: server, caFile: caFile))
+                print(L10n.t(.attached, replica.id, dir, server))
+            } else {
+                if let server { _ = try ServerConnection.validate(url: server) }
+                let name = author ?? ProcessInfo.processInfo.environment["USER"] ?? ""
+                replica = try ReplicaDatabase.create(at: home.databasePath, schema: DaibanSchema.schema, author: name)
+                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: home.databasePath)
+                print(L10n.t(.initialized, replica.id, dir))
+                if let server {
+                    try home.saveServerSettings(ServerSettings(url: server, caFile: caFile))
+                    print(L10n.t(.serverSet, server))
+                }
             }
-            let name = author ?? ProcessInfo.processInfo.environment["USER"] ?? ""
-            let replica = try ReplicaDatabase.create(at: home.databasePath, schema: DaibanSchema.schema, author: name)
-            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: home.databasePath)
-            print(L10n.t(.initialized, replica.id, dir))
+            if let user, server != nil {
+                let login = try Login.parse(["--home", dir, "--user", user] + (passwordStdin ? ["--password-stdin"] : []))
+                try await login.run()
+            }
         }
     }
 }
@@ -108,17 +130,27 @@ struct Import: ParsableCommand {
     }
 }
 
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Replica id, row and conflict counts, unacknowledged changes.")
     @OptionGroup var home: HomeOptions
     @Flag(help: "Print as JSON.") var json = false
 
-    func run() throws {
+    func run() async throws {
         try reporting {
-            let s = try home.open().status()
+            let replica = try home.open()
+            let s = try replica.status()
+            let settings = try? home.serverSettings()
+            let session = try? home.session()
+            let lastSync = try replica.syncState("sync.last").flatMap(Int64.init)
+            let pending = settings == nil ? nil : try pendingChanges(home)
+            func opt(_ v: String?) -> JSON { v.map(JSON.string) ?? .null }
             if json {
                 print(JSON.object([
                     ("replica", .string(s.replica.description)), ("home", .string(home.directory)),
+                    ("server", opt(settings?.url)), ("user", opt(session?.user)), ("role", opt(session?.role)),
+                    ("device", session.map { .int($0.deviceID) } ?? .null),
+                    ("last_sync", lastSync.map { .string(utcTime(seconds: $0)) } ?? .null),
+                    ("pending_changes", pending.map { .int(Int64($0)) } ?? .null),
                     ("seq", .int(Int64(s.seq))), ("open_conflicts", .int(Int64(s.openConflicts))),
                     ("field_states", .int(Int64(s.fieldStates))),
                     ("tables", .array(s.tables.map {
@@ -134,6 +166,13 @@ struct Status: ParsableCommand {
             }
             print("\(L10n.t(.lblReplica)): \(s.replica)")
             print("\(L10n.t(.lblHome)): \(home.directory)")
+            if let settings {
+                print("\(L10n.t(.lblServer)): \(settings.url)")
+                if let session {
+                    print("\(L10n.t(.lblUser)): \(session.user) (\(session.role))   \(L10n.t(.lblDevice)): \(session.deviceID)")
+                }
+                print("\(L10n.t(.lblLastSync)): \(lastSync.map { utcTime(seconds: $0) } ?? L10n.t(.never))   \(L10n.t(.lblPending)): \(pending ?? 0)")
+            }
             print("\(L10n.t(.lblSeq)): \(s.seq)   \(L10n.t(.lblFields)): \(s.fieldStates)   \(L10n.t(.lblConflicts)): \(s.openConflicts)")
             if !s.tables.isEmpty {
                 var t = TextTable(header: [L10n.t(.colTable), L10n.t(.colLive), L10n.t(.colDeleted)])

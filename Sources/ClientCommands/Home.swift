@@ -56,9 +56,9 @@ func reporting(_ body: () throws -> Void) throws {
     }
 }
 
-private func fail(_ message: String) -> Never {
+func fail(_ message: String, code: Int32 = 1) -> Never {
     FileHandle.standardError.write(Data((L10n.t(.error, message) + "\n").utf8))
-    Foundation.exit(1)
+    Foundation.exit(code)
 }
 
 func note(_ message: String) {
@@ -72,4 +72,9 @@ func utcTime(_ hlc: HLCTimestamp) -> String {
     let secs = (ms % 86_400_000) / 1000
     func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
     return "\(CivilDate(daysSinceEpoch: Int32(days))) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))"
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
+func utcTime(seconds: Int64) -> String {
+    utcTime(HLCTimestamp(physical: UInt64(max(0, seconds)) * 1000, logical: 0))
 }

@@ -6,6 +6,7 @@ indirect enum JSON {
     case array([JSON])
     case string(String)
     case int(Int64)
+    case double(Double)
     case bool(Bool)
     case null
 
@@ -44,6 +45,7 @@ indirect enum JSON {
             }
             return out + "\""
         case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? String((d * 1000).rounded() / 1000) : "null"
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         }

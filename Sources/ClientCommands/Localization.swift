@@ -75,3 +75,33 @@ extension L10n.Key {
     static let lblFields = Self(en: "field states", zh: "字段状态")
     static let lblNoPeers = Self(en: "no peers yet: nothing imported", zh: "尚无对端：未导入过数据包")
 }
+
+extension L10n.Key {
+    static let serverSet = Self(en: "this replica syncs with {0}; next: daiban login --user NAME --password-stdin",
+                                zh: "本副本将与 {0} 同步；下一步：daiban login --user 用户名 --password-stdin")
+    static let attached = Self(en: "replica {0} in {1} now syncs with {2}", zh: "{1} 中的副本 {0} 现与 {2} 同步")
+    static let noServer = Self(en: "no server set for {0}: run `daiban init --server URL` first",
+                               zh: "{0} 未设置服务器：请先运行 `daiban init --server 地址`")
+    static let notSignedIn = Self(en: "not signed in: run `daiban login` first", zh: "尚未登录：请先运行 `daiban login`")
+    static let passwordPrompt = Self(en: "password for {0}: ", zh: "{0} 的密码：")
+    static let needUser = Self(en: "--user is required", zh: "需要 --user")
+    static let signedIn = Self(en: "signed in as {0} ({1}); this replica is device {2} on {3}",
+                               zh: "已以 {0}（{1}）登录；本副本为 {3} 上的设备 {2}")
+    static let syncProgress = Self(en: "{0}: {1} chunk(s), {2} KiB, {3} field change(s)",
+                                   zh: "{0}：{1} 个分块，{2} KiB，{3} 个字段变更")
+    static let phasePush = Self(en: "push", zh: "上传")
+    static let phasePull = Self(en: "pull", zh: "下载")
+    static let synced = Self(en: "synced with {0}: pushed {1} field change(s) ({2} KiB), pulled {3} ({4} applied, {5} KiB) in {6} s; open conflicts: {7}",
+                             zh: "已与 {0} 同步：上传 {1} 个字段变更（{2} KiB），下载 {3} 个（应用 {4} 个，{5} KiB），用时 {6} 秒；未解决冲突：{7}")
+    static let unreachable = Self(en: "{0}. Nothing was lost: {1} local change(s) stay pending; run `daiban sync` again when the link is back.",
+                                  zh: "{0}。数据未丢失：{1} 个本地变更仍待上传；网络恢复后请再次运行 `daiban sync`。")
+    static let signInAgain = Self(en: "{0}. Sign in again with `daiban login`; local changes are kept.",
+                                  zh: "{0}。请用 `daiban login` 重新登录；本地变更已保留。")
+    static let lblServer = Self(en: "server", zh: "服务器")
+    static let lblUser = Self(en: "user", zh: "用户")
+    static let lblDevice = Self(en: "device", zh: "设备")
+    static let lblLastSync = Self(en: "last sync", zh: "上次同步")
+    static let lblPending = Self(en: "pending changes", zh: "待上传变更")
+    static let never = Self(en: "never", zh: "从未")
+    static let colDevice = Self(en: "DEVICE", zh: "设备")
+}

@@ -22,84 +22,65 @@ public struct ImportReport: Hashable, Sendable, Codable {
     public var skewedTimestamps = 0
     /// Whether the sender's acknowledgement cursor advanced (false for a bundle with a gap).
     public var contiguous = true
+    /// The sender's sequence range this change-set covered.
+    public var fromSeq: UInt64 = 0
+    public var toSeq: UInt64 = 0
 }
 
 extension ReplicaDatabase {
     /// Applies a bundle in one transaction, streaming it row by row.
     /// - Parameter progress: called with the rows applied so far, every 5,000 rows.
     /// - Throws: `SyncError` for a bad bundle (nothing is applied), or a database error.
-    public func importBundle(_ bytes: [UInt8], progress: ((Int) -> Void)? = nil) throws -> ImportReport {
-        var reader = try ChangeSetReader(bytes: bytes, limits: limits)
+    public func importBundle(_ bytes: [UInt8], options: ImportOptions = ImportOptions(),
+                             progress: ((Int) -> Void)? = nil) throws -> ImportReport {
+        var reader = try ChangeSetReader(bytes: bytes, limits: options.limits ?? limits)
         return try applyRows(sender: reader.sender, fromSeq: reader.fromSeq, toSeq: reader.toSeq, acks: reader.acks,
-                             progress: progress) { try reader.next() }
+                             options: options, progress: progress) { try reader.next() }
     }
 
     /// Applies an in-memory change-set in one transaction.
-    public func apply(_ cs: ChangeSet) throws -> ImportReport {
+    public func apply(_ cs: ChangeSet, options: ImportOptions = ImportOptions()) throws -> ImportReport {
         var rows = cs.rows.makeIterator()
-        return try applyRows(sender: cs.sender, fromSeq: cs.fromSeq, toSeq: cs.toSeq, acks: cs.acks, progress: nil) {
-            rows.next()
-        }
+        return try applyRows(sender: cs.sender, fromSeq: cs.fromSeq, toSeq: cs.toSeq, acks: cs.acks,
+                             options: options, progress: nil) { rows.next() }
     }
 
     /// Merges every row `nextRow` yields, then records the receipt, in one transaction.
     private func applyRows(
-        sender: ReplicaID, fromSeq: UInt64, toSeq: UInt64, acks: [ChangeSet.Ack], progress: ((Int) -> Void)?,
-        nextRow: () throws -> RowChange?
+        sender: ReplicaID, fromSeq: UInt64, toSeq: UInt64, acks: [ChangeSet.Ack], options: ImportOptions,
+        progress: ((Int) -> Void)?, nextRow: () throws -> RowChange?
     ) throws -> ImportReport {
-        try write { tx in
-            var report = ImportReport(sender: sender.description)
+        try options.checkSender?(sender)
+        return try write { tx in
+            var report = ImportReport(sender: sender.description, fromSeq: fromSeq, toSeq: toSeq)
+            let seqBefore = tx.seq
+            tx.attribution = options.attribution
             report.conflictsBefore = try tx.openConflictCount()
             while let row = try nextRow() {
+                try options.checkRow?(row)
                 try tx.apply(row, into: &report)
                 if report.rows % 5000 == 0 { progress?(report.rows) }
             }
             try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)
             report.conflictsAfter = try tx.openConflictCount()
             report.skewedTimestamps = tx.skewedTimestamps
+            if let then = options.inTransaction {
+                try then(SyncStateWriter(db: tx.db, seqBefore: seqBefore, seqAfter: tx.seq))
+            }
             return report
         }
     }
 
-    /// Everything changed locally after `since` (exclusive), up to now, as one change-set.
-    /// - Parameter peer: when given, starts after what that peer acknowledged (everything on first contact).
+    /// Everything changed locally after what `peer` acknowledged (everything on first contact), as one change-set.
     public func changeSet(for peer: ReplicaID? = nil) throws -> ChangeSet {
         try read { db in
-            let interner = try Interner(db)
             var since: UInt64 = 0
             if let peer, let ordinal = try Int64.fetchOne(db, sql: "SELECT ordinal FROM replica WHERE id = ?",
                                                           arguments: [Data(peer.bytes)]) {
                 since = UInt64(try Int64.fetchOne(db, sql: "SELECT acked FROM peer WHERE replica = ?",
                                                    arguments: [ordinal]) ?? 0)
             }
-            let upTo = UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM meta")!)
-            let acks = try Row.fetchAll(db, sql: """
-                SELECT r.id, p.received FROM peer p JOIN replica r ON r.ordinal = p.replica WHERE p.received > 0
-                """).map { ChangeSet.Ack(replica: ReplicaID(bytes: [UInt8]($0[0] as Data)), seq: UInt64($0[1] as Int64)) }
-            var rows: [Int64: RowChange] = [:]
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT f.row, r.tbl, r.key, f.field, f.tag, f.value, f.vv, f.hlc, f.writer, f.author, f.others
-                FROM field f JOIN row r ON r.id = f.row WHERE f.seq > ?
-                """, arguments: [Int64(since)])
-            while let r = try cursor.next() {
-                let rowID: Int64 = r[0]
-                let change = FieldChange(name: try interner.fieldName(r[3]), state: try interner.decodeField(r, offset: 4))
-                rows[rowID, default: RowChange(table: r[1], key: r[2], fields: [])].fields.append(change)
-            }
-            let covered = try Row.fetchCursor(db, sql: """
-                SELECT id, tbl, key, covered FROM row WHERE covered_seq > ?
-                """, arguments: [Int64(since)])
-            while let r = try covered.next() {
-                var reader = BlobReader([UInt8](r[3] as Data))
-                var list: [CoveredChange] = []
-                for _ in 0..<(try reader.varint()) {
-                    let name = try interner.fieldName(Int64(try reader.varint()))
-                    list.append(CoveredChange(field: name, vv: try interner.decodeVV(&reader)))
-                }
-                rows[r[0], default: RowChange(table: r[1], key: r[2], fields: [])].covered = list
-            }
-            let changes = rows.values.map { RowChange(table: $0.table, key: $0.key, fields: $0.fields, covered: $0.covered) }
-            return ChangeSet(sender: id, fromSeq: since, toSeq: upTo, acks: acks, rows: changes)
+            return try collectChanges(db, after: since, limit: nil, filter: .all).changeSet
         }
     }
 
@@ -136,6 +117,7 @@ extension ReplicaTransaction {
                 report.applied += 1
                 if merged.hasValueConflict { conflicts += 1 }
                 try saveField(row: ref.id, fieldID: fieldID, table: change.table, name: f.name, merged)
+                try audit(change, field: f.name, before: local, after: merged)
             }
             if conflicts > 0 {
                 try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
@@ -144,10 +126,13 @@ extension ReplicaTransaction {
         }
         var row = ref.isNew ? RowState() : try loadRow(ref)
         var changed = Set<String>()
+        var audited: [(String, FieldState?)] = []
         for f in change.fields {
+            let before = row.fields[f.name]
             if row.merge(field: f.name, f.state) {
                 changed.insert(f.name)
                 report.applied += 1
+                if attribution != nil { audited.append((f.name, before)) }
             } else {
                 report.ignored += 1
             }
@@ -156,6 +141,22 @@ extension ReplicaTransaction {
         for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
         try save(row, ref: ref, table: change.table, key: change.key, changedFields: changed,
                  coveredChanged: coveredChanged)
+        for (name, before) in audited { try audit(change, field: name, before: before, after: row.fields[name]!) }
+    }
+
+    /// Records, for the 全程留痕 trail, each version this import added and who delivered it.
+    private func audit(_ change: RowChange, field: String, before: FieldState?, after: FieldState) throws {
+        guard let attribution else { return }
+        let stmt = try db.cachedStatement(sql: """
+            INSERT INTO audit (seq, tbl, key, field, writer, author, hlc, via_user, via_device, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for v in after.versions where !(before?.versions.contains(v) ?? false) {
+            try stmt.execute(arguments: [
+                Int64(seq), change.table, change.key, field, try interner.ordinal(v.writer), v.author,
+                Int64(bitPattern: v.hlc.rawValue), attribution.user, attribution.device, Int64(replica.now()),
+            ])
+        }
     }
 
     /// Incoming values of declared fields must have the declared type; unknown tables and fields pass.

@@ -152,6 +152,25 @@ extension ReplicaDatabase {
                 ) STRICT;
                 """)
         }
+        m.registerMigration("v2-sync") { db in
+            try db.execute(sql: """
+                CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    seq INTEGER NOT NULL,
+                    tbl TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    field TEXT NOT NULL,
+                    writer INTEGER NOT NULL REFERENCES replica (ordinal),
+                    author TEXT NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    via_user TEXT NOT NULL,
+                    via_device TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                ) STRICT;
+                CREATE INDEX audit_row ON audit (tbl, key);
+                """)
+        }
         return m
     }
 }

@@ -1,11 +1,16 @@
 import Foundation
 
 /// Renders aligned text tables; East Asian wide characters count as two columns.
-struct TextTable {
-    var header: [String]
-    var rows: [[String]] = []
+public struct TextTable {
+    public var header: [String]
+    public var rows: [[String]] = []
 
-    func render() -> String {
+    public init(header: [String], rows: [[String]] = []) {
+        self.header = header
+        self.rows = rows
+    }
+
+    public func render() -> String {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
         for r in all { for (i, c) in r.enumerated() { widths[i] = max(widths[i], displayWidth(c)) } }
@@ -18,7 +23,7 @@ struct TextTable {
 }
 
 /// Terminal columns a string takes: 2 for East Asian wide and fullwidth characters, 0 for combining marks.
-func displayWidth(_ s: String) -> Int {
+public func displayWidth(_ s: String) -> Int {
     s.unicodeScalars.reduce(0) { $0 + scalarWidth($1.value) }
 }
 
@@ -34,7 +39,7 @@ private func scalarWidth(_ v: UInt32) -> Int {
 }
 
 /// Shortens long cell text for tables (full values are in `--json` and `show`).
-func clip(_ s: String, width: Int = 40) -> String {
+public func clip(_ s: String, width: Int = 40) -> String {
     let flat = s.replacingOccurrences(of: "\n", with: " ")
     if displayWidth(flat) <= width { return flat }
     var out = ""

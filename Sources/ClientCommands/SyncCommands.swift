@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncClient
+import SyncCore
+
+/// `<home>/server.json`: where this replica syncs.
+struct ServerSettings: Codable {
+    var url: String
+    var caFile: String?
+}
+
+extension HomeOptions {
+    var serverPath: String { directory + "/server.json" }
+    var sessionPath: String { directory + "/session.json" }
+
+    func serverSettings() throws -> ServerSettings {
+        guard let data = FileManager.default.contents(atPath: serverPath) else {
+            throw CLIError(L10n.t(.noServer, directory))
+        }
+        return try JSONDecoder().decode(ServerSettings.self, from: data)
+    }
+
+    func saveServerSettings(_ s: ServerSettings) throws {
+        try writePrivate(JSONEncoder().encode(s), to: serverPath)
+    }
+
+    func session() throws -> SessionTokens? {
+        guard let data = FileManager.default.contents(atPath: sessionPath) else { return nil }
+        return try JSONDecoder().decode(SessionTokens.self, from: data)
+    }
+
+    /// Tokens live in the home with mode 0600, written atomically.
+    func saveSession(_ s: SessionTokens) throws {
+        try writePrivate(JSONEncoder().encode(s), to: sessionPath)
+    }
+
+    private func writePrivate(_ data: Data, to path: String) throws {
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError("cannot write \(tmp)")
+        }
+        guard rename(tmp, path) == 0 else { throw CLIError("cannot replace \(path): errno \(errno)") }
+    }
+
+    func connection() throws -> ServerConnection {
+        let s = try serverSettings()
+        return try ServerConnection(url: s.url, caFile: s.caFile)
+    }
+}
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign in; registers this replica as your device. Tokens are kept in the home (mode 0600).")
+    @OptionGroup var home: HomeOptions
+    @Option(help: "User name (default: the last one signed in).") var user: String?
+    @Flag(help: "Read the password from the first line of stdin.") var passwordStdin = false
+    @Option(help: "A name for this device (default: the host name).") var deviceName: String?
+
+    func run() async throws {
+        try await reportingAsync(home) {
+            let replica = try home.open()
+            guard let name = user ?? (try? home.session())?.user else { throw CLIError(L10n.t(.needUser)) }
+            let password: String
+            if passwordStdin {
+                password = readLine(strippingNewline: true) ?? ""
+            } else {
+                FileHandle.standardError.write(Data(L10n.t(.passwordPrompt, name).utf8))
+                password = String(cString: getpass(""))
+            }
+            let connection = try home.connection()
+            defer { Task { await connection.shutdown() } }
+            let tokens = try await connection.login(
+                user: name, password: password, replica: replica.id,
+                deviceName: deviceName ?? ProcessInfo.processInfo.hostName)
+            await connection.shutdown()
+            try home.saveSession(tokens)
+            try replica.setAuthor(tokens.user)
+            print(L10n.t(.signedIn, tokens.user, tokens.role, tokens.deviceID, connection.baseURL))
+        }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Push local changes, then pull until up to date; resumes where an interrupted sync stopped.")
+    @OptionGroup var home: HomeOptions
+    @Flag(help: "Print the report as JSON.") var json = false
+    @Option(help: "Retries per request after a transient failure.") var retries = 4
+
+    func run() async throws {
+        try await reportingAsync(home) {
+            let replica = try home.open()
+            guard let tokens = try home.session() else { throw CLIError(L10n.t(.notSignedIn)) }
+            let connection = try home.connection()
+            let sync = Synchronizer(replica: replica, connection: connection, tokens: tokens,
+                                    saveTokens: { try home.saveSession($0) })
+            sync.retries = retries
+            var lastNote = Date.distantPast
+            let result: Result<SyncReport, any Error>
+            do {
+                result = .success(try await sync.run { p in
+                    guard Date().timeIntervalSince(lastNote) > 0.5 else { return }
+                    lastNote = Date()
+                    note(L10n.t(.syncProgress, L10n.t(p.phase == .push ? .phasePush : .phasePull), p.chunks,
+                                p.bytes / 1024, p.fields))
+                })
+            } catch {
+                result = .failure(error)
+            }
+            await connection.shutdown()
+            let r = try result.get()
+            if json {
+                print(JSON.object([
+                    ("server", .string(connection.baseURL)),
+                    ("pushed_chunks", .int(Int64(r.pushedChunks))), ("pushed_bytes", .int(Int64(r.pushedBytes))),
+                    ("pushed_fields", .int(Int64(r.pushedFields))),
+                    ("pulled_chunks", .int(Int64(r.pulledChunks))), ("pulled_bytes", .int(Int64(r.pulledBytes))),
+                    ("pulled_fields", .int(Int64(r.pulledFields))), ("pulled_applied", .int(Int64(r.pulledApplied))),
+                    ("open_conflicts", .int(Int64(r.conflictsOpen))), ("retries", .int(Int64(r.retries))),
+                    ("seconds", .double(r.seconds)),
+                ]).text)
+                return
+            }
+            print(L10n.t(.synced, connection.baseURL, r.pushedFields, r.pushedBytes / 1024, r.pulledFields,
+                         r.pulledApplied, r.pulledBytes / 1024, String(format: "%.1f", r.seconds), r.conflictsOpen))
+        }
+    }
+}
+
+/// Like `reporting`, for commands that talk to the server: an unreachable server is exit code 3 with the
+/// number of changes still waiting; an expired session asks to sign in again.
+func reportingAsync(_ home: HomeOptions, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as SyncClientError {
+        switch e {
+        case .unreachable(let message):
+            let pending = (try? pendingChanges(home)) ?? 0
+            fail(L10n.t(.unreachable, message, pending), code: 3)
+        case .server(_, let code, _, _)
+            where ["invalid_refresh_token", "device_revoked", "user_disabled", "invalid_credentials"].contains(code):
+            fail(L10n.t(.signInAgain, e.description))
+        default:
+            fail(e.description)
+        }
+    } catch {
+        try reporting { throw error }
+    }
+}
+
+/// Field changes the server has not acknowledged yet.
+func pendingChanges(_ home: HomeOptions) throws -> Int {
+    let replica = try home.open()
+    return try replica.fieldStates(after: UInt64(try replica.syncState(SyncStateKey.pushCursor) ?? "0") ?? 0)
+}
+
+/// The centre's device directory, by replica id (empty for other roles).
+func deviceDirectory(_ replica: ReplicaDatabase) -> [String: DirectoryEntry] {
+    guard let text = try? replica.syncState(SyncStateKey.directory),
+          let list = try? JSONDecoder().decode([DirectoryEntry].self, from: Data(text.utf8))
+    else { return [:] }
+    return Dictionary(list.map { ($0.replica, $0) }, uniquingKeysWith: { a, _ in a })
+}

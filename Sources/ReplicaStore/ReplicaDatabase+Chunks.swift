@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+public import SyncCore
+public import SyncProtocol
+
+/// Which versions of a field state a chunk carries.
+public enum WriterFilter: Sendable, Equatable {
+    /// Every version.
+    case all
+    /// Leave out versions this replica wrote (the receiver has them: it is their origin).
+    case excluding(ReplicaID)
+    /// Only versions this replica wrote (a device that may not relay others' writes).
+    case only(ReplicaID)
+
+    func keeps(_ writer: ReplicaID) -> Bool {
+        switch self {
+        case .all: return true
+        case .excluding(let r): return writer != r
+        case .only(let r): return writer == r
+        }
+    }
+}
+
+/// One size-bounded slice of a replica's changes, for sync over a network.
+public struct ChangeChunk: Sendable {
+    /// The encoded bundle (header + zlib payload).
+    public var bytes: [UInt8]
+    /// The changes it carries (`fromSeq` is the cursor it starts after, `toSeq` the cursor to resume from).
+    public var changeSet: ChangeSet
+    /// Whether changes after `changeSet.toSeq` were already committed when the chunk was read.
+    public var more: Bool
+    /// The cursor after this chunk: every local change with a sequence number up to it is in this chunk or an
+    /// earlier one.
+    public var next: UInt64 { changeSet.toSeq }
+}
+
+/// Cuts a replica's changes after a cursor into bundles of at most `targetBytes` compressed bytes.
+///
+/// Every field state and every delete coverage carries the local sequence number of the transaction step that
+/// last changed it; sequence numbers are unique and assigned under SQLite's single writer lock, so a reader's
+/// snapshot holds every number up to `meta.seq` and no later commit can take a smaller one. A chunk covers the
+/// numbers in `(cursor, next]`, read from one snapshot, so resuming after `next` can never skip a change.
+public struct ChunkedExporter: Sendable {
+    /// Upper bound for one chunk's compressed size, in bytes.
+    public var targetBytes: Int
+    /// Field states per attempt; adapts to the data so that most chunks need one encoding.
+    public private(set) var fieldsPerChunk: Int
+    /// zlib level.
+    public var level: Int32 = 6
+
+    public init(targetBytes: Int = 256 << 10, fieldsPerChunk: Int = 4096) {
+        self.targetBytes = targetBytes
+        self.fieldsPerChunk = max(1, fieldsPerChunk)
+    }
+
+    /// The next chunk after `cursor`, or an empty chunk (`more == false`) when there is nothing after it.
+    /// - Parameter filter: which versions of each field state to send.
+    /// - Throws: `SyncError(.valueTooLarge)` when a single field state alone exceeds `targetBytes`.
+    public mutating func next(from replica: ReplicaDatabase, after cursor: UInt64,
+                              filter: WriterFilter = .all) throws -> ChangeChunk {
+        var limit = fieldsPerChunk
+        while true {
+            let (cs, more) = try replica.read { db in
+                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter)
+            }
+            let bytes = ChangeSetEncoder(level: level).encode(cs)
+            if bytes.count <= targetBytes || limit == 1 {
+                if bytes.count > targetBytes {
+                    throw SyncError(.valueTooLarge, "one field state needs \\(bytes.count) bytes; the chunk limit is \\(targetBytes)")
+                }
+                // Aim the next attempt at ~85% of the target from what this one cost per field.
+                let fields = max(1, cs.fieldCount)
+                if more && fields >= limit / 2 {
+                    let perField = max(1, bytes.count / fields)
+                    fieldsPerChunk = max(64, min(1 << 16, targetBytes * 85 / 100 / perField))
+                }
+                return ChangeChunk(bytes: bytes, changeSet: cs, more: more)
+            }
+            limit = max(1, limit * targetBytes * 85 / 100 / bytes.count)
+            fieldsPerChunk = limit
+        }
+    }
+}
+
+extension ReplicaDatabase {
+    /// Reads the changes in `(since, end]` where `end` is the `limit`-th field state after `since` (or `meta.seq`).
+    func collectChanges(_ db: Database, after since: UInt64, limit: Int?, filter: WriterFilter) throws
+        -> (changeSet: ChangeSet, more: Bool)
+    {
+        let interner = try Interner(db)
+        let upTo = UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM meta")!)
+        let acks = try Row.fetchAll(db, sql: """
+            SELECT r.id, p.received FROM peer p JOIN replica r ON r.ordinal = p.replica WHERE p.received > 0
+            """).map { ChangeSet.Ack(replica: ReplicaID(bytes: [UInt8]($0[0] as Data)), seq: UInt64($0[1] as Int64)) }
+        var rows: [Int64: RowChange] = [:]
+        var order: [Int64] = []
+        var end = upTo
+        var taken = 0
+        let cursor = try Row.fetchCursor(db, sql: """
+            SELECT f.row, r.tbl, r.key, f.field, f.tag, f.value, f.vv, f.hlc, f.writer, f.author, f.others, f.seq
+            FROM field f JOIN row r ON r.id = f.row WHERE f.seq > ? ORDER BY f.seq LIMIT ?
+            """, arguments: [Int64(since), limit.map(Int64.init) ?? -1])
+        while let r = try cursor.next() {
+            taken += 1
+            if let limit, taken == limit { end = UInt64(r[11] as Int64) }
+            let rowID: Int64 = r[0]
+            var state = try interner.decodeField(r, offset: 4)
+            if filter != .all, state.versions.contains(where: { !filter.keeps($0.writer) }) {
+                let kept = state.versions.filter { filter.keeps($0.writer) }
+                if kept.isEmpty { continue }
+                state = FieldState(normalizing: kept)
+            }
+            if rows[rowID] == nil {
+                rows[rowID] = RowChange(table: r[1], key: r[2], fields: [])
+                order.append(rowID)
+            }
+            rows[rowID]!.fields.append(FieldChange(name: try interner.fieldName(r[3]), state: state))
+        }
+        let covered = try Row.fetchCursor(db, sql: """
+            SELECT id, tbl, key, covered FROM row WHERE covered_seq > ? AND covered_seq <= ?
+            """, arguments: [Int64(since), Int64(end)])
+        while let r = try covered.next() {
+            var reader = BlobReader([UInt8](r[3] as Data))
+            var list: [CoveredChange] = []
+            for _ in 0..<(try reader.varint()) {
+                let name = try interner.fieldName(Int64(try reader.varint()))
+                list.append(CoveredChange(field: name, vv: try interner.decodeVV(&reader)))
+            }
+            let rowID: Int64 = r[0]
+            if rows[rowID] == nil {
+                rows[rowID] = RowChange(table: r[1], key: r[2], fields: [])
+                order.append(rowID)
+            }
+            rows[rowID]!.covered = list
+        }
+        let changes = order.map { id in
+            let c = rows[id]!
+            return RowChange(table: c.table, key: c.key, fields: c.fields, covered: c.covered)
+        }
+        return (ChangeSet(sender: self.id, fromSeq: since, toSeq: end, acks: acks, rows: changes), end < upTo)
+    }
+}

@@ -1,0 +1,55 @@
+public import Hummingbird
+public import HTTPTypes
+import Foundation
+
+/// An error response: an HTTP status and a stable machine-readable code (`protocol/SPEC.md` §12.4) with a
+/// message for people. Bodies look like `{"error":{"code":"token_expired","message":"…"}}`.
+public struct APIError: HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    /// Seconds a client should wait (429 and 503).
+    public var retryAfter: Int?
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.daibanProtocol] = String(SyncAPI.protocolVersion)
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        let body = try JSONSerialization.data(
+            withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys])
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func unauthenticated(_ message: String = "sign in first: send Authorization: Bearer <access token>") -> APIError {
+        APIError(.unauthorized, "unauthenticated", message)
+    }
+    static func forbidden(_ code: String, _ message: String) -> APIError { APIError(.forbidden, code, message) }
+    static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
+}
+
+/// Constants of the HTTP sync protocol.
+public enum SyncAPI {
+    /// The HTTP protocol version this build speaks (`Daiban-Protocol`). Bumped only on breaking changes.
+    public static let protocolVersion = 1
+    /// The oldest client protocol version still served.
+    public static let oldestSupported = 1
+    /// Media type of a bundle body.
+    public static let bundleMediaType = "application/vnd.daiban.bundle"
+}
+
+extension HTTPField.Name {
+    static let daibanProtocol = HTTPField.Name("Daiban-Protocol")!
+    static let daibanNext = HTTPField.Name("Daiban-Next")!
+    static let daibanMore = HTTPField.Name("Daiban-More")!
+    static let daibanServerReplica = HTTPField.Name("Daiban-Server-Replica")!
+}

@@ -1,0 +1,250 @@
+public import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ReplicaStore
+import SyncCore
+import CaseDomain
+import TerminalText
+
+/// `daiban-server`: the county centre's sync server and its account administration.
+public struct DaibanServerCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "daiban-server",
+        abstract: "daiban sync server: holds the county replica, accounts and devices; clients push and pull over HTTP.",
+        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AdminCommand.self, AuditCommand.self])
+
+    public init() {}
+
+    /// Parses `CommandLine.arguments` and runs the command (the executable's whole `main`).
+    public static func start() async { await main() }
+}
+
+/// `--data` and `--config`, shared by every command.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Data folder (default: $DAIBAN_DATA, else ./daiban-data).") var data: String?
+    @Option(help: "JSON config file (default: <data>/server.json when present).") var config: String?
+
+    /// Defaults < config file < environment < flags.
+    func load(_ flags: (inout ServerConfig) -> Void = { _ in }) throws -> ServerConfig {
+        let env = ProcessInfo.processInfo.environment
+        var c = ServerConfig()
+        let dataDir = data ?? env["DAIBAN_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? c.data
+        let file = config ?? dataDir + "/server.json"
+        if config != nil || FileManager.default.fileExists(atPath: file) { try c.merge(file: file) }
+        try c.merge(environment: env)
+        if let data { c.data = data }
+        flags(&c)
+        try c.validate()
+        return c
+    }
+
+    func accounts() throws -> (AccountStore, ServerConfig) {
+        let c = try load()
+        try FileManager.default.createDirectory(atPath: c.data, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        return (try AccountStore(path: c.accountsPath), c)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server until SIGINT or SIGTERM.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port (default 8080; 0 picks a free one and prints it).") var port: Int?
+    @Option(help: "PEM certificate chain: serve HTTPS.") var tlsCert: String?
+    @Option(help: "PEM private key for --tls-cert.") var tlsKey: String?
+
+    func run() async throws {
+        let config = try options.load { c in
+            if let host { c.host = host }
+            if let port { c.port = port }
+            if let tlsCert { c.tlsCertificate = tlsCert }
+            if let tlsKey { c.tlsKey = tlsKey }
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "daiban.server")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let server = try DaibanServer(config: config, logger: logger)
+        if try server.accounts.userCount() == 0 {
+            logger.warning("no users yet: run `daiban-server admin bootstrap --data \(config.data)`")
+        }
+        let scheme = config.tlsCertificate == nil ? "http" : "https"
+        let listenHost = config.host
+        let app = try server.application { port in
+            let line = "daiban-server listening on \(scheme)://\(listenHost):\(port) (replica \(server.replica.id))\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+        try await app.runService()
+        logger.info("stopped")
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Accounts.",
+                                                    subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from stdin.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Login name (no spaces).") var name: String
+        @Option(help: "agent | township | center | liaison") var role: String
+        @Option(help: "Township id (township and agent accounts).") var township: String?
+        @Option(help: "Department id (liaison accounts).") var department: String?
+        @Flag(help: "Read the password from the first line of stdin (required).") var passwordStdin = false
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else {
+                throw ValidationError("--role must be one of agent, township, center, liaison")
+            }
+            guard passwordStdin else { throw ValidationError("pass --password-stdin and pipe the password in") }
+            let (accounts, config) = try options.accounts()
+            let password = readLine(strippingNewline: true) ?? ""
+            let user = try accounts.addUser(name: name, role: role, township: township, department: department,
+                                            password: password, cost: config.bcryptCost, now: unixNow())
+            print("added user \(user.name) (\(user.role.rawValue), id \(user.id))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every user.")
+        @OptionGroup var options: ServerOptions
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() async throws {
+            let users = try options.accounts().0.users()
+            if json {
+                printJSON(users.map { u -> [String: Any] in
+                    ["id": u.id, "name": u.name, "role": u.role.rawValue, "township": u.township ?? NSNull(),
+                     "department": u.department ?? NSNull(), "created_at": u.createdAt, "disabled": u.disabled]
+                })
+                return
+            }
+            printTable(["ID", "NAME", "ROLE", "TOWNSHIP", "DEPARTMENT"],
+                       users.map { [String($0.id), $0.name, $0.role.rawValue, $0.township ?? "", $0.department ?? ""] })
+        }
+    }
+}
+
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Client replicas bound to users.",
+                                                    subcommands: [List.self, Revoke.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every device.")
+        @OptionGroup var options: ServerOptions
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() async throws {
+            let devices = try options.accounts().0.devices()
+            if json {
+                printJSON(devices.map { d -> [String: Any] in
+                    ["id": d.id, "user": d.userName, "name": d.name, "replica": d.replica.description,
+                     "created_at": d.createdAt, "last_seen_at": d.lastSeenAt ?? NSNull(),
+                     "revoked_at": d.revokedAt ?? NSNull()]
+                })
+                return
+            }
+            printTable(["ID", "USER", "NAME", "REPLICA", "LAST SEEN", "REVOKED"], devices.map {
+                [String($0.id), $0.userName, $0.name, $0.replica.description, $0.lastSeenAt.map(isoTime) ?? "-",
+                 $0.revokedAt.map(isoTime) ?? ""]
+            })
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a device from pushing or pulling (its refresh tokens are deleted at once).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Device id from `device list`.") var id: Int64
+
+        func run() async throws {
+            guard try options.accounts().0.revoke(deviceID: id, now: unixNow()) else {
+                throw ValidationError("no device \(id)")
+            }
+            print("revoked device \(id)")
+        }
+    }
+}
+
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "admin", abstract: "First-run administration.",
+                                                    subcommands: [Bootstrap.self])
+
+    struct Bootstrap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the first centre user and print how to sign in (only when there are no users).")
+        @OptionGroup var options: ServerOptions
+        @Option(help: "Login name.") var name = "admin"
+        @Option(help: "Server URL to print in the instructions.") var url: String?
+        @Flag(help: "Read the password from stdin instead of generating one.") var passwordStdin = false
+
+        func run() async throws {
+            let (accounts, config) = try options.accounts()
+            let existing = try accounts.userCount()
+            guard existing == 0 else {
+                throw ValidationError("already bootstrapped: \(existing) user(s) exist; use `user add`")
+            }
+            let password = passwordStdin ? (readLine(strippingNewline: true) ?? "") : generatePassword()
+            try accounts.addUser(name: name, role: .center, password: password, cost: config.bcryptCost, now: unixNow())
+            let server = url ?? "\(config.tlsCertificate == nil ? "http" : "https")://\(config.host):\(config.port)"
+            print("created centre user \(name)")
+            if !passwordStdin { print("password (shown once, keep it safe): \(password)") }
+            print("""
+                point a client at this server:
+                  daiban init --server \(server) --home ./centre-home
+                  daiban login --home ./centre-home --user \(name) --password-stdin
+                """)
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "全程留痕: who delivered which field version, from which device, when.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Only this table.") var table: String?
+    @Option(help: "Only this row (with --table).") var row: String?
+    @Option(help: "Most entries, newest first.") var limit = 100
+    @Flag(help: "Print as JSON.") var json = false
+
+    func run() async throws {
+        let c = try options.load()
+        let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
+        let entries = try replica.audit(table: table, key: row, limit: limit)
+        if json {
+            printJSON(entries.map { e -> [String: Any] in
+                ["table": e.table, "row": e.key, "field": e.field, "writer": e.writer.description, "author": e.author,
+                 "hlc": e.hlc.description, "via_user": e.viaUser, "via_device": e.viaDevice,
+                 "applied_at": e.appliedAt]
+            })
+            return
+        }
+        printTable(["TABLE", "ROW", "FIELD", "AUTHOR", "WRITER", "VIA", "APPLIED"], entries.map {
+            [$0.table, $0.key, $0.field, $0.author, $0.writer.short, "\($0.viaUser)@\($0.viaDevice)",
+             isoTime(Int64($0.appliedAt / 1000))]
+        })
+    }
+}
+
+func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+private func isoTime(_ seconds: Int64) -> String {
+    let f = ISO8601DateFormatter()
+    return f.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+}
+
+private func generatePassword() -> String {
+    let alphabet = Array("abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+    var g = SystemRandomNumberGenerator()
+    return String((0..<20).map { _ in alphabet[Int(g.next(upperBound: UInt(alphabet.count)))] })
+}
+
+private func printJSON(_ value: Any) {
+    let data = try! JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+private func printTable(_ header: [String], _ rows: [[String]]) {
+    print(TextTable(header: header, rows: rows).render())
+}

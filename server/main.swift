@@ -1,0 +1,3 @@
+import SyncServer
+
+await DaibanServerCommand.start()
