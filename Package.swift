@@ -83,11 +83,11 @@ let package = Package(
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           swiftSettings: swiftSettings),
         .executableTarget(name: "daiban-bench",
-                          dependencies: ["ReplicaStore", "SyncProtocol", "SyncCore", grdb,
+                          dependencies: ["ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "CaseDomain", grdb,
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
                           swiftSettings: swiftSettings),
         // Shared test support: deterministic generators, replica simulator, vector loader.
-        .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain"],
+        .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CZlib"],
                 swiftSettings: swiftSettings),
         .testTarget(name: "SyncCoreTests",
                     dependencies: ["SyncCore", "SyncTesting",
@@ -101,8 +101,11 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["SyncTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "SyncServerTests",
-                    dependencies: ["SyncServer", "SyncClient", "SyncTesting", "ReplicaStore", "CaseDomain",
-                                   .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    dependencies: ["SyncServer", "SyncClient", "SyncTesting", "ReplicaStore", "CaseDomain", "SyncCore",
+                                   "SyncProtocol", hummingbird,
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "HTTPTypes", package: "swift-http-types"),
+                                   .product(name: "NIOCore", package: "swift-nio"), logging],
                     swiftSettings: swiftSettings),
     ]
 )

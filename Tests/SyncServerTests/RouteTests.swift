@@ -1,0 +1,322 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import ReplicaStore
+import SyncCore
+import SyncProtocol
+import SyncServer
+import SyncTesting
+import Testing
+
+/// Every route in process (`app.test(.router)`): real SQLite files, real bcrypt, real tokens.
+@Suite struct RouteTests {
+    @Test func healthAndMetrics() async throws {
+        let f = try ServerFixture()
+        try await f.test { client in
+            let health = try await client.call(.get, "/health", protocolVersion: nil)
+            #expect(health.status == .ok)
+            #expect(health.json["replica"] as? String == f.server.replica.id.description)
+            #expect(health.header("Daiban-Protocol") == "1")
+            let metrics = try await client.call(.get, "/metrics", protocolVersion: nil)
+            #expect(metrics.status == .ok)
+            #expect(String(decoding: metrics.body, as: UTF8.self).contains("hb_requests"))
+        }
+    }
+
+    @Test func protocolVersionIsChecked() async throws {
+        let f = try ServerFixture()
+        try f.user("li", .agent)
+        let replica = try f.replica("li")
+        try await f.test { client in
+            let missing = try await client.call(.post, "/v1/push", protocolVersion: nil, body: [1, 2, 3])
+            #expect(missing.status == .upgradeRequired)
+            #expect(missing.code == "upgrade_required")
+            let old = try await client.call(.post, "/v1/push", protocolVersion: "0", body: [1, 2, 3])
+            #expect(old.code == "upgrade_required")
+            let newer = try await client.call(.get, "/v1/pull", protocolVersion: "2")
+            #expect(newer.status == .badRequest)
+            #expect(newer.code == "protocol_unsupported")
+            // The current version passes the check (and then needs a token).
+            let current = try await client.call(.get, "/v1/pull")
+            #expect(current.code == "unauthenticated")
+            _ = try await client.signIn("li", replica: replica.id)
+        }
+    }
+
+    @Test func loginFailuresAreIndistinguishableAndRateLimited() async throws {
+        let f = try ServerFixture { $0.loginMaxFailures = 3; $0.loginWindowSeconds = 600 }
+        try f.user("wang", .agent)
+        try f.user("zhao", .agent)
+        let replica = try f.replica("wang")
+        try await f.test { client in
+            let wrong = try await client.login("wang", password: "not-the-password", replica: replica.id)
+            let unknown = try await client.login("nobody", password: "whatever-it-is", replica: replica.id)
+            #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
+            #expect(wrong.code == "invalid_credentials" && unknown.code == "invalid_credentials")
+            #expect(wrong.json["error"] as? NSDictionary == unknown.json["error"] as? NSDictionary)
+            _ = try await client.login("wang", password: "still-wrong!", replica: replica.id)
+            _ = try await client.login("wang", password: "wrong-again!", replica: replica.id)
+            // Three failures for this user: even the right password waits now.
+            let blocked = try await client.login("wang", replica: replica.id)
+            #expect(blocked.status == .tooManyRequests)
+            #expect(blocked.code == "too_many_attempts")
+            #expect(Int(blocked.header("Retry-After") ?? "") ?? 0 > 0)
+            // The window passes.
+            f.advance(seconds: 601)
+            _ = try await client.signIn("wang", replica: replica.id)
+        }
+    }
+
+    @Test func tokensExpireRefreshAndRotate() async throws {
+        let f = try ServerFixture { $0.accessTokenSeconds = 60 }
+        try f.user("sun", .agent)
+        let replica = try f.replica("sun")
+        try fill(replica, rows: 2)
+        try await f.test { client in
+            let none = try await client.push(try bundle(replica), nil)
+            #expect(none.status == .unauthorized && none.code == "unauthenticated")
+            let forged = try await client.push(try bundle(replica), "dbt1.eyJ1IjoxLCJkIjoxLCJleHAiOjk5OTk5OTk5OTl9.AAAA")
+            #expect(forged.code == "invalid_token")
+            let tokens = try await client.signIn("sun", replica: replica.id)
+            #expect(try await client.push(try bundle(replica), tokens.access).status == .ok)
+            f.advance(seconds: 61)
+            let expired = try await client.push(try bundle(replica), tokens.access)
+            #expect(expired.status == .unauthorized && expired.code == "token_expired")
+            let body = try JSONSerialization.data(withJSONObject: ["refresh_token": tokens.refresh])
+            let refreshed = try await client.call(.post, "/v1/refresh", body: [UInt8](body))
+            #expect(refreshed.status == .ok)
+            let access = try #require(refreshed.json["access_token"] as? String)
+            #expect(try await client.push(try bundle(replica), access).status == .ok)
+            // Refresh tokens rotate: the spent one is refused.
+            let again = try await client.call(.post, "/v1/refresh", body: [UInt8](body))
+            #expect(again.status == .unauthorized && again.code == "invalid_refresh_token")
+        }
+    }
+
+    @Test func revokedDeviceCanNeitherPushNorPull() async throws {
+        let f = try ServerFixture()
+        try f.user("zhou", .agent)
+        let replica = try f.replica("zhou")
+        try fill(replica, rows: 1)
+        try await f.test { client in
+            let tokens = try await client.signIn("zhou", replica: replica.id)
+            let device = try #require(try f.server.accounts.devices().first { $0.replica == replica.id })
+            #expect(try f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start))
+            let push = try await client.push(try bundle(replica), tokens.access)
+            #expect(push.status == .forbidden && push.code == "device_revoked")
+            let pull = try await client.pull(after: 0, tokens.access)
+            #expect(pull.code == "device_revoked")
+            let relogin = try await client.login("zhou", replica: replica.id)
+            #expect(relogin.code == "device_revoked")
+            let refresh = try await client.call(
+                .post, "/v1/refresh", body: [UInt8](try JSONSerialization.data(withJSONObject: ["refresh_token": tokens.refresh])))
+            #expect(refresh.code == "invalid_refresh_token")
+            #expect(try f.server.replica.status().fieldStates == 0)
+        }
+    }
+
+    @Test func replicaBelongsToOneUser() async throws {
+        let f = try ServerFixture()
+        try f.user("a1", .agent)
+        try f.user("a2", .agent)
+        let replica = try f.replica("shared")
+        try await f.test { client in
+            _ = try await client.signIn("a1", replica: replica.id)
+            let other = try await client.login("a2", replica: replica.id)
+            #expect(other.status == .conflict && other.code == "replica_taken")
+        }
+    }
+
+    @Test func hostilePushesAreRejectedAndChangeNothing() async throws {
+        let f = try ServerFixture { $0.maxPushBytes = 1 << 20; $0.maxPushDecompressedBytes = 4 << 20 }
+        try f.user("qian", .agent)
+        let replica = try f.replica("qian")
+        try fill(replica, rows: 3)
+        let good = try bundle(replica)
+        try await f.test { client in
+            let t = try await client.signIn("qian", replica: replica.id).access
+            var cases: [(String, [UInt8], HTTPResponse.Status, String)] = [
+                ("garbage", Array("hello, not a bundle".utf8), .badRequest, "bad_magic"),
+                ("truncated", Array(good.prefix(good.count - 5)), .badRequest, "truncated"),
+                ("empty", [], .badRequest, "truncated"),
+                ("oversized", [UInt8](repeating: 7, count: (1 << 20) + 1), .contentTooLarge, "payload_too_large"),
+            ]
+            var flipped = good
+            flipped[good.count - 3] ^= 0x5A
+            cases.append(("flipped byte", flipped, .badRequest, "checksum_mismatch"))
+            // 64 MiB of zeros in ~64 KiB: honest header, then a lying one.
+            let zeros = zerosStream(bytes: 64 << 20)
+            cases.append(("bomb", Bomb.bundle(compressed: zeros, declaredPlain: 64 << 20, sender: replica.id),
+                          .contentTooLarge, "decompressed_too_large"))
+            cases.append(("lying bomb", Bomb.bundle(compressed: zeros, declaredPlain: 1000, sender: replica.id),
+                          .contentTooLarge, "decompressed_too_large"))
+            let wrongType = ChangeSet(sender: replica.id, fromSeq: 0, toSeq: 1, rows: [
+                RowChange(table: "township", key: "T9", fields: [FieldChange(name: "name", state: FieldState(
+                    FieldVersion(value: .int(5), vv: VersionVector([(replica.id, 1)]), hlc: HLCTimestamp(rawValue: 1 << 20),
+                                 writer: replica.id)))]),
+            ])
+            cases.append(("wrong type", ChangeSetEncoder().encode(wrongType), .badRequest, "type_mismatch"))
+            for (name, body, status, code) in cases {
+                let a = try await client.push(body, t)
+                #expect(a.status == status, "\(name)")
+                #expect(a.code == code, "\(name)")
+            }
+            #expect(try f.server.replica.status().fieldStates == 0)
+            #expect(try f.server.replica.audit().isEmpty)
+            // The server still works.
+            let ok = try await client.push(good, t)
+            #expect(ok.status == .ok)
+            #expect(ok.json["applied"] as? Int == 3)
+        }
+    }
+
+    @Test func pushIsIdempotent() async throws {
+        let f = try ServerFixture()
+        try f.user("li", .agent)
+        let replica = try f.replica("li")
+        try fill(replica, rows: 50)
+        let b = try bundle(replica)
+        try await f.test { client in
+            let t = try await client.signIn("li", replica: replica.id).access
+            let first = try await client.push(b, t)
+            #expect(first.json["applied"] as? Int == 50)
+            #expect(first.json["acked"] as? Int == 50)
+            let before = try f.server.replica.snapshot()
+            let auditBefore = try f.server.replica.audit(limit: 10_000).count
+            let second = try await client.push(b, t)
+            #expect(second.status == .ok)
+            #expect(second.json["applied"] as? Int == 0)
+            #expect(second.json["ignored"] as? Int == 50)
+            #expect(try f.server.replica.snapshot() == before)
+            #expect(try f.server.replica.audit(limit: 10_000).count == auditBefore)
+            #expect(auditBefore == 50)
+        }
+    }
+
+    @Test func senderMustBeTheDevice() async throws {
+        let f = try ServerFixture()
+        try f.user("li", .township)
+        let mine = try f.replica("li")
+        let other = try f.replica("other")
+        try fill(other, rows: 1)
+        try await f.test { client in
+            let t = try await client.signIn("li", replica: mine.id).access
+            let a = try await client.push(try bundle(other), t)
+            #expect(a.status == .forbidden && a.code == "sender_mismatch")
+        }
+    }
+
+    @Test func onlyTownshipAndCentreRelay() async throws {
+        let f = try ServerFixture()
+        try f.user("agent1", .agent)
+        try f.user("agent2", .agent)
+        try f.user("town", .township)
+        let field = try f.replica("field")        // an agent's laptop, never online
+        let otherAgent = try f.replica("agent2")
+        let township = try f.replica("town")
+        try fill(field, rows: 4, prefix: "F")
+        _ = try otherAgent.importBundle(try bundle(field))
+        _ = try township.importBundle(try bundle(field))
+        try await f.test { client in
+            let agentToken = try await client.signIn("agent2", replica: otherAgent.id).access
+            let refused = try await client.push(try bundle(otherAgent), agentToken)
+            #expect(refused.status == .forbidden && refused.code == "relay_forbidden")
+            let townToken = try await client.signIn("town", replica: township.id).access
+            let relayed = try await client.push(try bundle(township), townToken)
+            #expect(relayed.status == .ok && relayed.json["applied"] as? Int == 4)
+        }
+        // Authorship and clocks stay the field agent's; the trail names the relaying user and device.
+        let record = try #require(try f.server.replica.rowState(table: "township", key: "F0"))
+        let version = try #require(record.fields["name"]?.versions.first)
+        let original = try #require(try field.rowState(table: "township", key: "F0")?.fields["name"]?.versions.first)
+        #expect(version == original)
+        let trail = try f.server.replica.audit(table: "township", key: "F0")
+        #expect(trail.count == 1)
+        #expect(trail.first?.writer == field.id)
+        #expect(trail.first?.author == "field")
+        #expect(trail.first?.viaUser == "town")
+    }
+
+    @Test func pullIsChunkedAndResumesMidStream() async throws {
+        let f = try ServerFixture { $0.pullChunkBytes = 16 << 10 }
+        try f.user("agent", .agent)
+        try f.user("centre", .center)
+        let agent = try f.replica("agent")
+        let centre = try f.replica("centre")
+        try fill(agent, rows: 3000)
+        try agent.write { tx in
+            for i in stride(from: 0, to: 3000, by: 7) { try tx.put(table: "township", key: "T\(i)", ["kind": .text("镇\(i % 3)")]) }
+            try tx.delete(table: "township", key: "T5")
+        }
+        try await f.test { client in
+            let at = try await client.signIn("agent", replica: agent.id).access
+            #expect(try await client.push(try bundle(agent), at).status == .ok)
+            let t = try await client.signIn("centre", replica: centre.id).access
+            var cursor: UInt64 = 0
+            var chunks = 0
+            var fields = 0
+            // Two chunks, then the "connection drops": a new loop resumes from the saved cursor.
+            for _ in 0..<2 {
+                let a = try await client.pull(after: cursor, t)
+                try #require(a.status == .ok)
+                #expect(a.body.count <= 16 << 10)
+                #expect(a.header("Daiban-More") == "true")
+                let r = try centre.importBundle(a.body)
+                fields += r.applied
+                cursor = try #require(a.header("Daiban-Next").flatMap(UInt64.init))
+                chunks += 1
+            }
+            // Asking again from the same cursor replays the same chunk (nothing is consumed server-side).
+            let replay1 = try await client.pull(after: cursor, t)
+            let replay2 = try await client.pull(after: cursor, t)
+            #expect(replay1.header("Daiban-Next") == replay2.header("Daiban-Next"))
+            var more = true
+            while more {
+                let a = try await client.pull(after: cursor, t)
+                try #require(a.status == .ok)
+                #expect(a.body.count <= 16 << 10)
+                let r = try centre.importBundle(a.body)
+                #expect(r.ignored == 0, "no field arrives twice")
+                fields += r.applied
+                cursor = try #require(a.header("Daiban-Next").flatMap(UInt64.init))
+                more = a.header("Daiban-More") == "true"
+                chunks += 1
+            }
+            #expect(chunks >= 6)
+            #expect(try centre.snapshot() == agent.snapshot())
+            #expect(fields == (try f.server.replica.status().fieldStates))
+            // The agent pulls nothing back: the server leaves out what its replica wrote.
+            let own = try await client.pull(after: 0, at)
+            #expect(try ChangeSetReader.decode(own.body).rows.isEmpty)
+        }
+    }
+
+    @Test func badCursorsAreRefused() async throws {
+        let f = try ServerFixture()
+        try f.user("centre", .center)
+        let replica = try f.replica("centre")
+        try await f.test { client in
+            let t = try await client.signIn("centre", replica: replica.id).access
+            let ahead = try await client.pull(after: 99, t)
+            #expect(ahead.status == .conflict && ahead.code == "cursor_ahead")
+            let junk = try await client.call(.get, "/v1/pull?after=abc", token: t)
+            #expect(junk.status == .badRequest && junk.code == "bad_cursor")
+        }
+    }
+
+    @Test func deviceDirectoryIsForTheCentre() async throws {
+        let f = try ServerFixture()
+        try f.user("agent", .agent)
+        try f.user("centre", .center)
+        let a = try f.replica("agent")
+        let c = try f.replica("centre")
+        try await f.test { client in
+            let at = try await client.signIn("agent", replica: a.id).access
+            #expect(try await client.call(.get, "/v1/devices", token: at).code == "forbidden")
+            let ct = try await client.signIn("centre", replica: c.id).access
+            let list = try await client.call(.get, "/v1/devices", token: ct)
+            let devices = try #require(list.json["devices"] as? [[String: Any]])
+            #expect(Set(devices.compactMap { $0["replica"] as? String }) == [a.id.description, c.id.description])
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import CaseDomain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import ReplicaStore
+import SyncCore
+import SyncServer
+import SyncTesting
+import Synchronization
+import Testing
+
+/// A server on a temporary data folder with a clock the test moves, plus client replicas beside it.
+final class ServerFixture: Sendable {
+    let dir: TemporaryDirectory
+    let server: DaibanServer
+    let clock = TestClock(start)
+    static let start: Int64 = 1_763_700_000
+
+    init(_ configure: (inout ServerConfig) -> Void = { _ in }) throws {
+        dir = try TemporaryDirectory("daiban-server")
+        var config = ServerConfig()
+        config.data = dir.file("data")
+        config.bcryptCost = 4
+        configure(&config)
+        let clock = self.clock
+        var logger = Logger(label: "daiban.test")
+        logger.logLevel = .error
+        server = try DaibanServer(config: config, logger: logger, now: { clock.now })
+    }
+
+    deinit { dir.cleanup() }
+
+    func advance(seconds: Int64) { clock.value.withLock { $0 += seconds } }
+
+    /// Adds a user whose password is `pw-<name>-secret`.
+    @discardableResult
+    func user(_ name: String, _ role: Role) throws -> User {
+        try server.accounts.addUser(name: name, role: role, password: "pw-\(name)-secret", cost: 4, now: Self.start)
+    }
+
+    /// A fresh client replica in the fixture's folder.
+    func replica(_ name: String, id: ReplicaID = .random()) throws -> ReplicaDatabase {
+        try ReplicaDatabase.create(at: dir.file("\(name).sqlite"), schema: DaibanSchema.schema, id: id, author: name)
+    }
+
+    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: server.router())
+        try await app.test(.router, body)
+    }
+}
+
+/// Unix seconds the test moves by hand.
+final class TestClock: Sendable {
+    let value: Mutex<Int64>
+    init(_ start: Int64) { value = Mutex(start) }
+    var now: Int64 { value.withLock { $0 } }
+}
+
+/// Parsed answer of a test request.
+struct Answer {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: [UInt8]
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
+    /// `error.code` of an error body.
+    var code: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+}
+
+struct Tokens {
+    var access: String
+    var refresh: String
+}
+
+extension TestClientProtocol {
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, protocolVersion: String? = "1",
+              body: [UInt8]? = nil) async throws -> Answer {
+        var headers = HTTPFields()
+        if let protocolVersion { headers[HTTPField.Name("Daiban-Protocol")!] = protocolVersion }
+        if let token { headers[.authorization] = "Bearer " + token }
+        let response = try await execute(uri: uri, method: method, headers: headers,
+                                         body: body.map { ByteBuffer(bytes: $0) })
+        var buffer = response.body
+        return Answer(status: response.status, headers: response.headers,
+                      body: buffer.readBytes(length: buffer.readableBytes) ?? [])
+    }
+
+    func login(_ user: String, password: String? = nil, replica: ReplicaID) async throws -> Answer {
+        let body = try JSONSerialization.data(withJSONObject: [
+            "user": user, "password": password ?? "pw-\(user)-secret", "replica": replica.description,
+            "device_name": "test-\(user)",
+        ])
+        return try await call(.post, "/v1/login", body: [UInt8](body))
+    }
+
+    /// Signs in and returns the tokens, failing the test when login does not succeed.
+    func signIn(_ user: String, replica: ReplicaID) async throws -> Tokens {
+        let a = try await login(user, replica: replica)
+        try #require(a.status == .ok, "login of \(user) answered \(a.status) \(a.code ?? "")")
+        return Tokens(access: a.json["access_token"] as! String, refresh: a.json["refresh_token"] as! String)
+    }
+
+    func push(_ bundle: [UInt8], _ token: String?) async throws -> Answer {
+        try await call(.post, "/v1/push", token: token, body: bundle)
+    }
+
+    func pull(after: UInt64, _ token: String) async throws -> Answer {
+        try await call(.get, "/v1/pull?after=\(after)", token: token)
+    }
+}
+
+/// A bundle of everything a replica holds.
+func bundle(_ r: ReplicaDatabase) throws -> [UInt8] { try r.exportBundle(for: nil).bytes }
+
+/// Writes `count` township rows with names of 40 random common Chinese characters (little redundancy for zlib).
+func fill(_ r: ReplicaDatabase, rows count: Int, prefix: String = "T") throws {
+    var g = SeededGenerator(seed: UInt64(count))
+    try r.write { tx in
+        for i in 0..<count {
+            let name = String(String.UnicodeScalarView((0..<40).map { _ in
+                Unicode.Scalar(0x4E00 + UInt32(g.next() % 3000))!
+            }))
+            try tx.put(table: "township", key: "\(prefix)\(i)", ["name": .text(name)])
+        }
+    }
+}
