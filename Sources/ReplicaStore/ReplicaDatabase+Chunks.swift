@@ -55,7 +55,8 @@ public struct ChunkedExporter: Sendable {
 
     /// The next chunk after `cursor`, or an empty chunk (`more == false`) when there is nothing after it.
     /// - Parameter filter: which versions of each field state to send.
-    /// - Throws: `SyncError(.valueTooLarge)` when a single field state alone exceeds `targetBytes`.
+    /// A single field state larger than `targetBytes` (a long text with many concurrent versions) travels alone
+    /// in an oversized chunk rather than blocking the stream.
     public mutating func next(from replica: ReplicaDatabase, after cursor: UInt64,
                               filter: WriterFilter = .all) throws -> ChangeChunk {
         var limit = fieldsPerChunk
@@ -65,9 +66,6 @@ public struct ChunkedExporter: Sendable {
             }
             let bytes = ChangeSetEncoder(level: level).encode(cs)
             if bytes.count <= targetBytes || limit == 1 {
-                if bytes.count > targetBytes {
-                    throw SyncError(.valueTooLarge, "one field state needs \\(bytes.count) bytes; the chunk limit is \\(targetBytes)")
-                }
                 // Aim the next attempt at ~85% of the target from what this one cost per field.
                 let fields = max(1, cs.fieldCount)
                 if more && fields >= limit / 2 {

@@ -85,8 +85,8 @@ public struct DirectoryEntry: Codable, Sendable, Equatable {
 public final class ServerConnection: Sendable {
     public let baseURL: String
     let http: HTTPClient
-    /// Largest pull chunk accepted (bundle bytes).
-    let maxChunkBytes = 16 << 20
+    /// Largest answer accepted (a pull chunk is at most one bundle: `ChangeSetLimits.maxCompressedBytes`).
+    let maxChunkBytes = 64 << 20
 
     /// - Parameters:
     ///   - url: `http://host:port` or `https://…`.
@@ -185,11 +185,15 @@ public final class ServerConnection: Sendable {
         var data: ByteBuffer
         do {
             response = try await http.execute(request, timeout: .seconds(300))
-            data = try await response.body.collect(upTo: maxChunkBytes)
-        } catch let e as SyncClientError {
-            throw e
         } catch {
             throw SyncClientError.unreachable("cannot reach \(baseURL): \(Self.describe(error))")
+        }
+        do {
+            data = try await response.body.collect(upTo: maxChunkBytes)
+        } catch let e as NIOTooManyBytesError {
+            throw SyncClientError.invalidResponse("an answer larger than \(maxChunkBytes) bytes (\(e))")
+        } catch {
+            throw SyncClientError.unreachable("the connection to \(baseURL) broke: \(Self.describe(error))")
         }
         let bytes = data.readBytes(length: data.readableBytes) ?? []
         let status = Int(response.status.code)

@@ -106,7 +106,7 @@ public final class Synchronizer {
 
     private func pull(_ report: inout SyncReport, _ progress: (SyncProgress) -> Void) async throws {
         var cursor = UInt64(try replica.syncState(SyncStateKey.pullCursor) ?? "0") ?? 0
-        let knownServer = try replica.syncState(SyncStateKey.serverReplica)
+        var knownServer = try replica.syncState(SyncStateKey.serverReplica)
         while true {
             let chunk: PulledChunk
             do {
@@ -117,14 +117,19 @@ public final class Synchronizer {
                 try resetCursors()
                 try await push(&report, progress)
                 cursor = 0
+                knownServer = nil
                 continue
             }
-            if let knownServer, knownServer != chunk.serverReplica, cursor > 0 {
+            if let known = knownServer, known != chunk.serverReplica {
+                // A different server, or the same one restored from a backup (a new epoch): its cursors mean
+                // something else and it may lack what it once acknowledged.
+                knownServer = chunk.serverReplica
                 try resetCursors()
                 try await push(&report, progress)
                 cursor = 0
                 continue
             }
+            knownServer = chunk.serverReplica
             var options = ImportOptions()
             let next = chunk.next
             let server = chunk.serverReplica

@@ -8,7 +8,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
-    /// Seconds a client should wait (429 and 503).
+    /// Seconds a client should wait (429).
     public var retryAfter: Int?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {

@@ -121,10 +121,10 @@ public struct AccountStore: Sendable {
 
     /// The user when the password matches. Unknown users cost a bcrypt check too, so timing does not reveal
     /// which names exist.
-    func authenticate(name: String, password: String) throws -> User? {
+    func authenticate(name: String, password: String, cost: Int) throws -> User? {
         let row = try queue.read { db in try Row.fetchOne(db, sql: "SELECT * FROM user WHERE name = ?", arguments: [name]) }
         guard let row else {
-            _ = PasswordHasher.verify(password, hash: PasswordHasher.decoy)
+            _ = PasswordHasher.verify(password, hash: PasswordHasher.decoy(cost: cost))
             return nil
         }
         guard PasswordHasher.verify(password, hash: row["password_hash"]) else { return nil }

@@ -83,7 +83,7 @@ extension DaibanServer {
             headers[.contentType] = SyncAPI.bundleMediaType
             headers[.daibanNext] = String(chunk.next)
             headers[.daibanMore] = chunk.more ? "true" : "false"
-            headers[.daibanServerReplica] = self.replica.id.description
+            headers[.daibanServerReplica] = self.cursorSpace
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: chunk.bytes)))
         }
         v1.get("devices") { request, _ in

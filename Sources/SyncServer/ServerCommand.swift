@@ -169,7 +169,21 @@ struct DeviceCommand: AsyncParsableCommand {
 
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "admin", abstract: "First-run administration.",
-                                                    subcommands: [Bootstrap.self])
+                                                    subcommands: [Bootstrap.self, NewEpoch.self])
+
+    struct NewEpoch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "new-epoch",
+            abstract: "After restoring the data folder from a backup: make every client pull from the start and push everything again.")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let c = try options.load()
+            let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
+            let epoch = try DaibanServer.epoch(replica, renew: true)
+            print("new epoch \(epoch): restart the server; clients resynchronise on their next sync")
+        }
+    }
 
     struct Bootstrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -207,6 +221,10 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Only this row (with --table).") var row: String?
     @Option(help: "Most entries, newest first.") var limit = 100
     @Flag(help: "Print as JSON.") var json = false
+
+    func validate() throws {
+        if row != nil && table == nil { throw ValidationError("--row needs --table") }
+    }
 
     func run() async throws {
         let c = try options.load()

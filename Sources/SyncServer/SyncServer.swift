@@ -29,6 +29,9 @@ public final class DaibanServer: Sendable {
     public let config: ServerConfig
     public let replica: ReplicaDatabase
     public let accounts: AccountStore
+    /// Names this server's cursor space: its replica id and an epoch that `admin new-epoch` changes after a
+    /// restore from backup, so that every client pulls from 0 and pushes everything again.
+    public let cursorSpace: String
     let signer: TokenSigner
     let limiter: LoginLimiter
     let now: @Sendable () -> Int64
@@ -53,8 +56,18 @@ public final class DaibanServer: Sendable {
             try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: config.replicaPath)
         }
         accounts = try AccountStore(path: config.accountsPath)
+        cursorSpace = replica.id.description + "." + (try Self.epoch(replica, renew: false))
         signer = try TokenSigner.load(path: config.tokenKeyPath)
         limiter = LoginLimiter(maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds)
+    }
+
+    /// The stored epoch (made on first start), or a new one when `renew`.
+    @discardableResult
+    public static func epoch(_ replica: ReplicaDatabase, renew: Bool) throws -> String {
+        if !renew, let e = try replica.syncState("server.epoch") { return e }
+        let e = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try replica.setSyncState(["server.epoch": e])
+        return e
     }
 
     // MARK: Sessions
@@ -77,7 +90,8 @@ public final class DaibanServer: Sendable {
             throw APIError(.tooManyRequests, "too_many_attempts",
                            "too many failed sign-ins; try again in \(wait) s", retryAfter: wait)
         }
-        let user = try await offload { [accounts] in try accounts.authenticate(name: name, password: password) }
+        let cost = config.bcryptCost
+        let user = try await offload { [accounts] in try accounts.authenticate(name: name, password: password, cost: cost) }
         guard let user else {
             await limiter.recordFailure(keys, now: now())
             Metrics.loginFailures.increment()

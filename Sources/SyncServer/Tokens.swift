@@ -1,13 +1,23 @@
 import Foundation
 import Crypto
 import HummingbirdBcrypt
+import Synchronization
 
 /// bcrypt through hummingbird-auth.
 enum PasswordHasher {
     static func hash(_ password: String, cost: Int) -> String { Bcrypt.hash(password, cost: UInt8(cost)) }
     static func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
-    /// A valid hash of a random password, checked for unknown user names.
-    static let decoy = Bcrypt.hash(UUID().uuidString, cost: 12)
+    /// A valid hash of a random password at the configured cost, checked for unknown user names so that they
+    /// take as long as wrong passwords.
+    static func decoy(cost: Int) -> String {
+        decoys.withLock { cache in
+            if let h = cache[cost] { return h }
+            let h = Bcrypt.hash(UUID().uuidString, cost: UInt8(cost))
+            cache[cost] = h
+            return h
+        }
+    }
+    private static let decoys = Mutex<[Int: String]>([:])
 }
 
 /// What an access token asserts.

@@ -27,7 +27,9 @@ struct Daiban {
         try Daiban.exec(Array(args) + ["--home", home], lang: lang)
     }
 
-    static func exec(_ args: [String], lang: String = "C.UTF-8") throws -> Result {
+    static func exec(_ args: [String], lang: String = "C.UTF-8", stdin: String? = nil, binary: String = binary) throws
+        -> Result
+    {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -38,7 +40,15 @@ struct Daiban {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        if let stdin {
+            let input = Pipe()
+            p.standardInput = input
+            try p.run()
+            input.fileHandleForWriting.write(Data((stdin + "\n").utf8))
+            try input.fileHandleForWriting.close()
+        } else {
+            try p.run()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -48,8 +58,8 @@ struct Daiban {
 
     /// Runs and requires success.
     @discardableResult
-    func ok(_ args: String...) throws -> String {
-        let r = try Daiban.exec(Array(args) + ["--home", home])
+    func ok(_ args: String..., stdin: String? = nil) throws -> String {
+        let r = try Daiban.exec(Array(args) + ["--home", home], stdin: stdin)
         #expect(r.status == 0, "daiban \(args.joined(separator: " ")): \(r.stderr)")
         return r.stdout
     }

@@ -16,7 +16,8 @@ import Testing
 final class ServerFixture: Sendable {
     let dir: TemporaryDirectory
     let server: DaibanServer
-    let clock = TestClock(start)
+    let clock: TestClock
+    private let ownsDirectory: Bool
     static let start: Int64 = 1_763_700_000
 
     init(_ configure: (inout ServerConfig) -> Void = { _ in }) throws {
@@ -25,13 +26,27 @@ final class ServerFixture: Sendable {
         config.data = dir.file("data")
         config.bcryptCost = 4
         configure(&config)
-        let clock = self.clock
-        var logger = Logger(label: "daiban.test")
-        logger.logLevel = .error
-        server = try DaibanServer(config: config, logger: logger, now: { clock.now })
+        clock = TestClock(Self.start)
+        ownsDirectory = true
+        server = try Self.reopen(config, clock: clock)
     }
 
-    deinit { dir.cleanup() }
+    /// A fixture around an already opened server (sharing the first fixture's folder and clock).
+    init(server: DaibanServer, dir: TemporaryDirectory, clock: TestClock) throws {
+        self.dir = dir
+        self.server = server
+        self.clock = clock
+        ownsDirectory = false
+    }
+
+    /// Opens a server on an existing data folder with a quiet logger.
+    static func reopen(_ config: ServerConfig, clock: TestClock) throws -> DaibanServer {
+        var logger = Logger(label: "daiban.test")
+        logger.logLevel = .error
+        return try DaibanServer(config: config, logger: logger, now: { clock.now })
+    }
+
+    deinit { if ownsDirectory { dir.cleanup() } }
 
     func advance(seconds: Int64) { clock.value.withLock { $0 += seconds } }
 

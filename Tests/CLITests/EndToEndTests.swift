@@ -1,0 +1,229 @@
+import CaseDomain
+import Foundation
+import ReplicaStore
+import SyncCore
+import SyncTesting
+import Testing
+
+/// A real `daiban-server` process on a free 127.0.0.1 port; its stdout and stderr go to files.
+final class ServerProcess {
+    static let binary = URL(fileURLWithPath: Daiban.binary).deletingLastPathComponent()
+        .appendingPathComponent("daiban-server").path
+
+    let data: String
+    let process = Process()
+    let logPath: String
+    private(set) var url = ""
+
+    /// Creates the data folder with these users (password `pw-<name>-secret`) and starts serving.
+    init(dir: TemporaryDirectory, users: [(String, String)], environment: [String: String] = [:]) throws {
+        data = dir.file("server-data")
+        logPath = dir.file("server.log")
+        for (name, role) in users {
+            let r = try Daiban.exec(["user", "add", name, "--role", role, "--password-stdin", "--data", data],
+                                    stdin: "pw-\(name)-secret", binary: Self.binary)
+            try #require(r.status == 0, "user add: \(r.stderr)")
+        }
+        let outPath = dir.file("server.out")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--data", data, "--port", "0"]
+        var env = ProcessInfo.processInfo.environment
+        env["DAIBAN_BCRYPT_COST"] = "4"
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+            if let line = out.split(separator: "\n").first(where: { $0.contains("listening on ") }),
+               let range = line.range(of: "http://") {
+                url = String(line[range.lowerBound...].prefix { $0 != " " })
+                return
+            }
+            try #require(process.isRunning, "daiban-server exited: \(log)")
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("daiban-server did not start: \(log)")
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Pull requests served, in order, as logged (`after`, `next`, `fields`) for one device.
+    func pulls(device: String) -> [(after: UInt64, next: UInt64, fields: Int)] {
+        log.split(separator: "\n").filter { $0.hasSuffix("] pull") && $0.contains(" device_id=\(device) ") }.map { line in
+            func value(_ key: String) -> String {
+                let start = line.range(of: " \(key)=")!.upperBound
+                return String(line[start...].prefix { $0 != " " })
+            }
+            return (UInt64(value("after"))!, UInt64(value("next"))!, Int(value("fields"))!)
+        }
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// Real processes end to end: one server, `daiban` clients with their own homes.
+@Suite(.serialized) struct EndToEndTests {
+    /// Signs a home in (init --server + login) and returns its device id.
+    @discardableResult
+    func attach(_ d: Daiban, _ server: ServerProcess, user: String) throws -> String {
+        try d.ok("init", "--server", server.url)
+        let out = try d.ok("login", "--user", user, "--password-stdin", stdin: "pw-\(user)-secret")
+        let status = try JSONSerialization.jsonObject(with: Data(try d.ok("status", "--json").utf8)) as! [String: Any]
+        #expect(status["user"] as? String == user, "\(out)")
+        return String(status["device"] as! Int)
+    }
+
+    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+
+    @Test func agentTownshipAndCentreConvergeThroughTheServer() throws {
+        let dir = try TemporaryDirectory("e2e")
+        defer { dir.cleanup() }
+        let server = try ServerProcess(dir: dir, users: [("centre", "center"), ("li", "agent"), ("town", "township")])
+        defer { server.stop() }
+        let centre = Daiban(home: dir.file("centre")), agent = Daiban(home: dir.file("agent")),
+            town = Daiban(home: dir.file("town"))
+        try attach(centre, server, user: "centre")
+        try attach(agent, server, user: "li")
+        try attach(town, server, user: "town")
+
+        try centre.ok("record", "put", "township", "T01", "name=棠下镇", "kind=TOWN")
+        try centre.ok("record", "put", "project", "P1", "name=智能装备生产基地建设项目", "township_id=T01",
+                      "total_investment_wan=12000.5")
+        for d in [centre, agent, town] { try d.ok("sync") }
+        #expect(try agent.ok("record", "list", "project", "--json") == centre.ok("record", "list", "project", "--json"))
+
+        // Offline: the agent and the township office edit the same field, and other things.
+        try agent.ok("record", "put", "project", "P1", "name=智能装备基地（一期）")
+        try agent.ok("record", "put", "project", "P2", "name=冷链物流中心", "township_id=T01")
+        try town.ok("record", "put", "project", "P1", "name=智能装备生产基地", "approval_type=备案")
+
+        // A field laptop that never goes online hands its bundle to the township, which relays it.
+        let field = Daiban(home: dir.file("field"))
+        try field.ok("init", "--author", "zhang-field")
+        try field.ok("record", "put", "enterprise", "E9", "name=某某食品有限公司")
+        try field.ok("export", dir.file("field.bundle"))
+        try town.ok("import", dir.file("field.bundle"))
+
+        for d in [agent, town, centre] { try d.ok("sync") }
+        let conflicts = try json(try centre.ok("conflicts", "list", "--json")) as! [[String: Any]]
+        try #require(conflicts.count == 1)
+        let c = conflicts[0]
+        #expect(c["row"] as? String == "P1" && c["field"] as? String == "name")
+        let versions = c["versions"] as! [[String: Any]]
+        #expect(Set(versions.compactMap { $0["value"] as? String }) == ["智能装备基地（一期）", "智能装备生产基地"])
+        #expect(Set(versions.compactMap { $0["author"] as? String }) == ["li", "town"])
+        #expect(Set(versions.compactMap { $0["device_user"] as? String }) == ["li", "town"], "the centre names the devices")
+        #expect(versions.allSatisfy { ($0["time"] as? String)?.isEmpty == false })
+
+        try centre.ok("conflicts", "resolve", c["id"] as! String, "--value", "智能装备生产基地（一期）")
+        for d in [centre, agent, town] { try d.ok("sync") }
+        for d in [centre, agent, town] { #expect(try d.ok("conflicts", "list", "--json") == "[]\n") }
+        for table in ["township", "enterprise", "project"] {
+            let reference = try centre.ok("record", "list", table, "--json")
+            #expect(try agent.ok("record", "list", table, "--json") == reference, "\(table)")
+            #expect(try town.ok("record", "list", table, "--json") == reference, "\(table)")
+        }
+        let p1 = try json(try agent.ok("record", "get", "project", "P1", "--json")) as! [String: Any]
+        #expect((p1["fields"] as? [String: Any])?["name"] as? String == "智能装备生产基地（一期）")
+
+        // The relayed enterprise keeps the field agent's authorship; the trail names the township's device.
+        let audit = try Daiban.exec(["audit", "--table", "enterprise", "--row", "E9", "--json", "--data", server.data],
+                                    binary: ServerProcess.binary)
+        let trail = try json(audit.stdout) as! [[String: Any]]
+        #expect(trail.count == 1)
+        #expect(trail.first?["author"] as? String == "zhang-field")
+        #expect(trail.first?["via_user"] as? String == "town")
+
+        // Status reports the server, the user and nothing pending.
+        let status = try json(try agent.ok("status", "--json")) as! [String: Any]
+        #expect(status["server"] as? String == server.url)
+        #expect(status["pending_changes"] as? Int == 0)
+        #expect(status["last_sync"] is String)
+    }
+
+    @Test func unreachableServerKeepsWorkPending() throws {
+        let dir = try TemporaryDirectory("e2e-down")
+        defer { dir.cleanup() }
+        let server = try ServerProcess(dir: dir, users: [("li", "agent")])
+        let agent = Daiban(home: dir.file("agent"))
+        try attach(agent, server, user: "li")
+        try agent.ok("record", "put", "township", "T01", "name=棠下镇")
+        server.stop()
+        let r = try agent.run("sync", "--retries", "1")
+        #expect(r.status == 3)
+        #expect(r.stderr.contains("1 local change(s) stay pending"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 1)
+        let status = try json(try agent.ok("status", "--json")) as! [String: Any]
+        #expect(status["pending_changes"] as? Int == 1)
+        // Offline commands keep working.
+        try agent.ok("record", "put", "township", "T02", "name=大江镇")
+        #expect(try agent.ok("record", "list", "township").contains("大江镇"))
+    }
+
+    /// SIGKILL the client in the middle of a large pull; the next sync completes, nothing is duplicated or lost,
+    /// and at most the chunk in flight is fetched again.
+    @Test func killedPullResumesFromTheLastChunk() async throws {
+        let dir = try TemporaryDirectory("e2e-kill")
+        defer { dir.cleanup() }
+        let server = try ServerProcess(dir: dir, users: [("loader", "agent"), ("centre", "center")],
+                                       environment: ["DAIBAN_PULL_CHUNK_BYTES": "8192"])
+        defer { server.stop() }
+        // The loader's replica is made in process (fast), then attached to the server like any home.
+        let loader = Daiban(home: dir.file("loader"))
+        try FileManager.default.createDirectory(atPath: loader.home, withIntermediateDirectories: true)
+        let source = try ReplicaDatabase.create(at: loader.home + "/replica.sqlite", schema: DaibanSchema.schema)
+        var g = SeededGenerator(seed: 7)
+        try source.write { tx in
+            for i in 0..<12_000 {
+                let name = String(String.UnicodeScalarView((0..<24).map { _ in Unicode.Scalar(0x4E00 + UInt32(g.next() % 3000))! }))
+                try tx.put(table: "enterprise", key: "E\(i)", ["name": .text(name), "uscc": .text("91\(g.next() % 1_000_000_000)")])
+            }
+        }
+        try attach(loader, server, user: "loader")
+        try loader.ok("sync")
+
+        let centre = Daiban(home: dir.file("centre"))
+        let device = try attach(centre, server, user: "centre")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Daiban.binary)
+        p.arguments = ["sync", "--home", centre.home]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while server.pulls(device: device).count < 5 && Date() < deadline && p.isRunning {
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let firstRun = server.pulls(device: device)
+        try #require(firstRun.count >= 5, "the pull was too short to interrupt")
+        try #require(firstRun.last!.next < UInt64(try source.currentSeq()) || firstRun.count > 5)
+
+        let committed = UInt64(try ReplicaDatabase.open(at: centre.home + "/replica.sqlite", schema: DaibanSchema.schema)
+            .syncState("pull.cursor") ?? "0")!
+        try centre.ok("sync")
+        let all = server.pulls(device: device)
+        let secondRun = all.dropFirst(firstRun.count)
+        // The second run starts exactly where the last applied chunk ended.
+        #expect(secondRun.first?.after == committed)
+        // Chunks served in the first run but never applied: at most the one in flight.
+        #expect(firstRun.filter { $0.after >= committed }.count <= 1)
+        // Every field arrives once: the applied chunks of run one plus run two add up to the server's whole state.
+        let delivered = firstRun.filter { $0.after < committed }.map(\.fields).reduce(0, +) + secondRun.map(\.fields).reduce(0, +)
+        #expect(delivered == 24_000)
+        let copy = try ReplicaDatabase.open(at: centre.home + "/replica.sqlite", schema: DaibanSchema.schema)
+        #expect(try copy.snapshot() == source.snapshot())
+    }
+}

@@ -1,0 +1,118 @@
+import CaseDomain
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ReplicaStore
+import SyncClient
+import SyncCore
+import SyncServer
+import SyncTesting
+import Testing
+
+/// The client library against a live server on 127.0.0.1 (real HTTP, real SQLite on both sides).
+@Suite struct SynchronizerTests {
+    /// Runs `body` with a live server for `fixture` and the URL to reach it.
+    func live(_ f: ServerFixture, _ body: @Sendable @escaping (String) async throws -> Void) async throws {
+        let app = Application(router: f.server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            try await body("http://127.0.0.1:\(try #require(client.port))")
+        }
+    }
+
+    /// Signs `replica` in as `user` and runs one whole sync.
+    @discardableResult
+    func sync(_ replica: ReplicaDatabase, _ user: String, _ url: String) async throws -> SyncReport {
+        let connection = try ServerConnection(url: url)
+        let tokens = try await connection.login(user: user, password: "pw-\(user)-secret", replica: replica.id,
+                                                deviceName: user)
+        let s = Synchronizer(replica: replica, connection: connection, tokens: tokens, saveTokens: { _ in })
+        s.chunkBytes = 8 << 10
+        s.retries = 0
+        do {
+            let report = try await s.run()
+            await connection.shutdown()
+            return report
+        } catch {
+            await connection.shutdown()
+            throw error
+        }
+    }
+
+    @Test func pushThenPullConvergesAndSendsNothingTwice() async throws {
+        let f = try ServerFixture { $0.pullChunkBytes = 8 << 10 }
+        try f.user("agent", .agent)
+        try f.user("centre", .center)
+        let agent = try f.replica("agent"), centre = try f.replica("centre")
+        try fill(agent, rows: 600)
+        try fill(centre, rows: 300, prefix: "C")
+        try await live(f) { url in
+            let a1 = try await sync(agent, "agent", url)
+            #expect(a1.pushedFields == 600 && a1.pushedChunks > 1)
+            let c1 = try await sync(centre, "centre", url)
+            #expect(c1.pushedFields == 300)
+            #expect(c1.pulledApplied == 600, "the centre's own rows do not come back")
+            let a2 = try await sync(agent, "agent", url)
+            #expect(a2.pushedFields == 0, "pulled data is not pushed back")
+            #expect(a2.pulledApplied == 300)
+            // A second round moves nothing.
+            let a3 = try await sync(agent, "agent", url)
+            let c3 = try await sync(centre, "centre", url)
+            #expect(a3.pushedFields + a3.pulledFields + c3.pushedFields + c3.pulledFields == 0)
+        }
+        #expect(try agent.snapshot() == centre.snapshot())
+        #expect(try agent.snapshot() == f.server.replica.snapshot())
+    }
+
+    @Test func anOversizedFieldTravelsAloneInsteadOfBlocking() async throws {
+        let f = try ServerFixture { $0.pullChunkBytes = 4096 }
+        try f.user("agent", .agent)
+        try f.user("centre", .center)
+        let agent = try f.replica("agent"), centre = try f.replica("centre")
+        var g = SeededGenerator(seed: 3)
+        let long = String(String.UnicodeScalarView((0..<20_000).map { _ in Unicode.Scalar(0x4E00 + UInt32(g.next() % 20_000))! }))
+        try agent.write { tx in try tx.put(table: "township", key: "BIG", ["name": .text(long)]) }
+        try fill(agent, rows: 100)
+        try await live(f) { url in
+            try await sync(agent, "agent", url)
+            let r = try await sync(centre, "centre", url)
+            #expect(r.pulledApplied == 101)
+        }
+        #expect(try centre.get(table: "township", key: "BIG")?.fields.first { $0.name == "name" }?.value == .text(long))
+    }
+
+    /// The server's folder is restored from an older backup: `admin new-epoch` makes clients push what the
+    /// server lost and pull from the start.
+    @Test func aRestoredServerGetsBackWhatItLost() async throws {
+        let f = try ServerFixture()
+        try f.user("agent", .agent)
+        try f.user("centre", .center)
+        let agent = try f.replica("agent"), centre = try f.replica("centre")
+        try fill(agent, rows: 20)
+        let backup = f.dir.file("backup")
+        try await live(f) { url in
+            try await sync(agent, "agent", url)
+            try await sync(centre, "centre", url)
+        }
+        try FileManager.default.copyItem(atPath: f.server.config.data, toPath: backup)
+        try agent.write { tx in try tx.put(table: "township", key: "LATE", ["name": .text("备份之后")]) }
+        try await live(f) { url in
+            try await sync(agent, "agent", url)
+            try await sync(centre, "centre", url)
+        }
+        // Restore: the old folder comes back and gets a new epoch.
+        var config = f.server.config
+        config.data = backup
+        let restored = try ServerFixture.reopen(config, clock: f.clock)
+        try DaibanServer.epoch(restored.replica, renew: true)
+        let fresh = try ServerFixture.reopen(config, clock: f.clock)
+        #expect(try fresh.replica.get(table: "township", key: "LATE") == nil)
+        let g = try ServerFixture(server: fresh, dir: f.dir, clock: f.clock)
+        try await live(g) { url in
+            try await sync(centre, "centre", url)
+            try await sync(agent, "agent", url)
+        }
+        #expect(try fresh.replica.get(table: "township", key: "LATE") != nil)
+        #expect(try fresh.replica.snapshot() == agent.snapshot())
+        #expect(try centre.snapshot() == agent.snapshot())
+    }
+}
