@@ -45,7 +45,8 @@ extension L10n.Key {
     static let skew = Self(en: "warning: {0} timestamp(s) are more than the allowed drift ahead of this clock; check the sender's date",
                            zh: "警告：{0} 个时间戳超前本机时钟超过允许偏差，请检查发送方设备日期")
     static let noConflicts = Self(en: "no open conflicts", zh: "没有未解决的冲突")
-    static let resolved = Self(en: "conflict {0} resolved; export to share the resolution", zh: "冲突 {0} 已解决；导出数据包即可同步该决定")
+    static let resolved = Self(en: "conflict {0} resolved; sync (or export a bundle) to share the resolution",
+                               zh: "冲突 {0} 已解决；同步（或导出数据包）即可传达该决定")
     static let resolveNeedsOne = Self(en: "give exactly one of --value or --delete", zh: "请在 --value 与 --delete 中指定且仅指定一个")
     static let deletedMark = Self(en: "(deleted)", zh: "（已删除）")
     static let deletionVersion = Self(en: "row deleted", zh: "记录已删除")
@@ -87,12 +88,12 @@ extension L10n.Key {
     static let needUser = Self(en: "--user is required", zh: "需要 --user")
     static let signedIn = Self(en: "signed in as {0} ({1}); this replica is device {2} on {3}",
                                zh: "已以 {0}（{1}）登录；本副本为 {3} 上的设备 {2}")
-    static let syncProgress = Self(en: "{0}: {1} chunk(s), {2} KiB, {3} field change(s)",
-                                   zh: "{0}：{1} 个分块，{2} KiB，{3} 个字段变更")
+    static let syncProgress = Self(en: "{0}: {1} chunk(s), {2}, {3} field change(s)",
+                                   zh: "{0}：{1} 个分块，{2}，{3} 个字段变更")
     static let phasePush = Self(en: "push", zh: "上传")
     static let phasePull = Self(en: "pull", zh: "下载")
-    static let synced = Self(en: "synced with {0}: pushed {1} field change(s) ({2} KiB), pulled {3} ({4} applied, {5} KiB) in {6} s; open conflicts: {7}",
-                             zh: "已与 {0} 同步：上传 {1} 个字段变更（{2} KiB），下载 {3} 个（应用 {4} 个，{5} KiB），用时 {6} 秒；未解决冲突：{7}")
+    static let synced = Self(en: "synced with {0}: pushed {1} field change(s) ({2}), pulled {3} ({4} applied, {5}) in {6} s; open conflicts: {7}",
+                             zh: "已与 {0} 同步：上传 {1} 个字段变更（{2}），下载 {3} 个（应用 {4} 个，{5}），用时 {6} 秒；未解决冲突：{7}")
     static let unreachable = Self(en: "{0}. Nothing was lost: {1} local change(s) stay pending; run `daiban sync` again when the link is back.",
                                   zh: "{0}。数据未丢失：{1} 个本地变更仍待上传；网络恢复后请再次运行 `daiban sync`。")
     static let signInAgain = Self(en: "{0}. Sign in again with `daiban login`; local changes are kept.",

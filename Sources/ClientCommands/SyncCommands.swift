@@ -96,14 +96,14 @@ struct Sync: AsyncParsableCommand {
             let sync = Synchronizer(replica: replica, connection: connection, tokens: tokens,
                                     saveTokens: { try home.saveSession($0) })
             sync.retries = retries
-            var lastNote = Date.distantPast
+            var lastNote = Date()
             let result: Result<SyncReport, any Error>
             do {
                 result = .success(try await sync.run { p in
                     guard Date().timeIntervalSince(lastNote) > 0.5 else { return }
                     lastNote = Date()
                     note(L10n.t(.syncProgress, L10n.t(p.phase == .push ? .phasePush : .phasePull), p.chunks,
-                                p.bytes / 1024, p.fields))
+                                byteSize(p.bytes), p.fields))
                 })
             } catch {
                 result = .failure(error)
@@ -122,8 +122,8 @@ struct Sync: AsyncParsableCommand {
                 ]).text)
                 return
             }
-            print(L10n.t(.synced, connection.baseURL, r.pushedFields, r.pushedBytes / 1024, r.pulledFields,
-                         r.pulledApplied, r.pulledBytes / 1024, String(format: "%.1f", r.seconds), r.conflictsOpen))
+            print(L10n.t(.synced, connection.baseURL, r.pushedFields, byteSize(r.pushedBytes), r.pulledFields,
+                         r.pulledApplied, byteSize(r.pulledBytes), String(format: "%.1f", r.seconds), r.conflictsOpen))
         }
     }
 }
@@ -147,6 +147,13 @@ func reportingAsync(_ home: HomeOptions, _ body: () async throws -> Void) async 
     } catch {
         try reporting { throw error }
     }
+}
+
+/// `137 B`, `12.5 KiB`, `3.2 MiB`.
+func byteSize(_ n: Int) -> String {
+    if n < 1024 { return "\(n) B" }
+    if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
+    return String(format: "%.1f MiB", Double(n) / 1_048_576)
 }
 
 /// Field changes the server has not acknowledged yet.
