@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system packages daiban needs (Debian/Ubuntu), only when they are missing.
+# Installs the system packages daiban needs (Debian/Ubuntu), only when they are missing: SQLite and zlib
+# headers, and openssl (the tests make a throwaway TLS certificate with it).
 set -euo pipefail
 need=()
-for pkg in libsqlite3-dev zlib1g-dev; do
+for pkg in libsqlite3-dev zlib1g-dev openssl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -45,7 +45,8 @@ extension HomeOptions {
 
     func connection() throws -> ServerConnection {
         let s = try serverSettings()
-        return try ServerConnection(url: s.url, caFile: s.caFile)
+        let timeout = ProcessInfo.processInfo.environment["DAIBAN_CONNECT_TIMEOUT"].flatMap(Int64.init) ?? 10
+        return try ServerConnection(url: s.url, caFile: s.caFile, connectTimeout: max(1, timeout))
     }
 }
 

@@ -91,10 +91,11 @@ public final class ServerConnection: Sendable {
     /// - Parameters:
     ///   - url: `http://host:port` or `https://…`.
     ///   - caFile: PEM file of extra trusted roots (a county CA or a self-signed certificate).
-    public init(url: String, caFile: String? = nil) throws {
+    ///   - connectTimeout: seconds to keep trying to connect before the server counts as unreachable.
+    public init(url: String, caFile: String? = nil, connectTimeout: Int64 = 10) throws {
         baseURL = try Self.validate(url: url)
         var config = HTTPClient.Configuration()
-        config.timeout = .init(connect: .seconds(10), read: .seconds(120))
+        config.timeout = .init(connect: .seconds(connectTimeout), read: .seconds(120))
         config.redirectConfiguration = .disallow
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()

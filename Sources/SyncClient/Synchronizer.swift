@@ -70,6 +70,8 @@ public final class Synchronizer {
     public func run(progress: (SyncProgress) -> Void = { _ in }) async throws -> SyncReport {
         let started = Date()
         var report = SyncReport()
+        // One probe first: with no link at all, fail once instead of retrying every request.
+        _ = try await connection.health()
         try await push(&report, progress)
         try await pull(&report, progress)
         if tokens.role == "center" {

@@ -27,8 +27,8 @@ struct Daiban {
         try Daiban.exec(Array(args) + ["--home", home], lang: lang)
     }
 
-    static func exec(_ args: [String], lang: String = "C.UTF-8", stdin: String? = nil, binary: String = binary) throws
-        -> Result
+    static func exec(_ args: [String], lang: String = "C.UTF-8", stdin: String? = nil, binary: String = binary,
+                     environment: [String: String] = [:]) throws -> Result
     {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
@@ -36,6 +36,7 @@ struct Daiban {
         var env = ProcessInfo.processInfo.environment
         env["LANG"] = lang
         env["LC_ALL"] = nil
+        for (k, v) in environment { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -12,14 +12,24 @@ import Testing
 @Suite struct RouteTests {
     @Test func healthAndMetrics() async throws {
         let f = try ServerFixture()
+        try f.user("li", .agent)
+        let replica = try f.replica("li")
+        try fill(replica, rows: 5)
         try await f.test { client in
             let health = try await client.call(.get, "/health", protocolVersion: nil)
             #expect(health.status == .ok)
             #expect(health.json["replica"] as? String == f.server.replica.id.description)
             #expect(health.header("Daiban-Protocol") == "1")
+            let t = try await client.signIn("li", replica: replica.id).access
+            #expect(try await client.push(try bundle(replica), t).status == .ok)
+            #expect(try await client.pull(after: 0, t).status == .ok)
             let metrics = try await client.call(.get, "/metrics", protocolVersion: nil)
             #expect(metrics.status == .ok)
-            #expect(String(decoding: metrics.body, as: UTF8.self).contains("hb_requests"))
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            for name in ["hb_requests", "http_server_request_duration", "daiban_changes_applied_total", "daiban_push_bytes",
+                         "daiban_pull_bytes", "daiban_pull_chunks_total", "daiban_conflicts_open"] {
+                #expect(text.contains(name), "\(name)")
+            }
         }
     }
 
