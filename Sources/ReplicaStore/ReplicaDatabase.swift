@@ -7,7 +7,9 @@ import SyncProtocol
 ///
 /// Every write goes through `write(_:)`, which ticks the hybrid logical clock, bumps version vectors and
 /// stamps the change with the next local sequence number, all in one transaction. Applying a change-set is
-/// one transaction too. `Sendable`: the underlying `DatabaseQueue` serialises access.
+/// one transaction too. `Sendable`: a GRDB `DatabasePool` (SQLite in WAL mode) serialises writes and lets reads
+/// (a server's pull chunks, `status`) run beside them on their own snapshots. Another process may use the same
+/// file (the CLI while `daiban sync` runs): writers wait up to 10 s for each other.
 ///
 /// ```swift
 /// let replica = try ReplicaDatabase.create(at: "/tmp/a/replica.sqlite", schema: DaibanSchema.schema)
@@ -25,7 +27,7 @@ public struct ReplicaDatabase: Sendable {
     public let author: String
     /// Bundle limits applied on import.
     public var limits: ChangeSetLimits = .default
-    let queue: DatabaseQueue
+    let queue: DatabasePool
     let now: @Sendable () -> UInt64
     let maxDrift: UInt64
 
@@ -66,16 +68,16 @@ public struct ReplicaDatabase: Sendable {
                                queue: queue, now: now, maxDrift: maxDrift)
     }
 
-    private static func openQueue(_ path: String) throws -> DatabaseQueue {
+    private static func openQueue(_ path: String) throws -> DatabasePool {
         var config = Configuration()
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         #if DEBUG
         config.publicStatementArguments = false
         #endif
-        let queue = try DatabaseQueue(path: path, configuration: config)
+        let queue = try DatabasePool(path: path, configuration: config)
         try migrator.migrate(queue)
         return queue
     }

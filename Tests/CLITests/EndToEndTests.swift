@@ -155,6 +155,13 @@ final class ServerProcess {
         #expect(trail.first?["author"] as? String == "zhang-field")
         #expect(trail.first?["via_user"] as? String == "town")
 
+        // The server log holds ids, counts and durations: no values, passwords or tokens.
+        let log = server.log
+        for secret in ["棠下镇", "智能装备", "pw-", "dbt1.", "dbr1.", "password"] {
+            #expect(!log.contains(secret), "the server log contains \(secret)")
+        }
+        #expect(log.contains("] push") && log.contains("] pull"))
+
         // Status reports the server, the user and nothing pending.
         let status = try json(try agent.ok("status", "--json")) as! [String: Any]
         #expect(status["server"] as? String == server.url)
