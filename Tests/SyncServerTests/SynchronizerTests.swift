@@ -63,6 +63,41 @@ import Testing
         #expect(try agent.snapshot() == f.server.replica.snapshot())
     }
 
+    /// Four devices write overlapping rows and sync at the same time, for several rounds; afterwards every
+    /// replica equals the server's, conflicts included.
+    @Test func concurrentSyncsConverge() async throws {
+        let f = try ServerFixture { $0.pullChunkBytes = 8 << 10 }
+        let users = ["centre": Role.center, "town": .township, "a1": .agent, "a2": .agent]
+        for (name, role) in users { try f.user(name, role) }
+        var replicas: [(String, ReplicaDatabase)] = []
+        for name in users.keys.sorted() { replicas.append((name, try f.replica(name))) }
+        let all = replicas
+        try await live(f) { url in
+            for round in 0..<4 {
+                for (i, (_, r)) in all.enumerated() {
+                    var g = SeededGenerator(seed: UInt64(round * 10 + i))
+                    try r.write { tx in
+                        for _ in 0..<150 {
+                            let key = "T\(g.next() % 200)"
+                            try tx.put(table: "township", key: key, ["name": .text("第\(round)轮\(i)号\(g.next() % 1000)")])
+                        }
+                    }
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (name, r) in all {
+                        group.addTask { try await sync(r, name, url) }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            // Quiet rounds: everyone catches up.
+            for _ in 0..<2 { for (name, r) in all { try await sync(r, name, url) } }
+        }
+        let reference = try f.server.replica.snapshot()
+        #expect(!reference.conflicts.isEmpty, "overlapping writes made conflicts")
+        for (name, r) in replicas { #expect(try r.snapshot() == reference, "\(name)") }
+    }
+
     @Test func anOversizedFieldTravelsAloneInsteadOfBlocking() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 4096 }
         try f.user("agent", .agent)
