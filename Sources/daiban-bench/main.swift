@@ -2,20 +2,31 @@ import Foundation
 
 let usage = """
     usage: daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
+           daiban-bench sync [--workload DIR] [--repeat N] [--json] [--server PATH] [--breakdown]
+
+      engine: phases A, B and C of the workload on replica files in this process.
+      sync:   the initial rows and replica 0's Phase B changes over loopback HTTP, through a real daiban-server
+              process (client A pushes, a new client B bootstraps, then A pushes the changes and B pulls them).
 
       --workload DIR  read the canonical dump (python3 gen.py dump DIR); without it, generate a workload of
                       the same shape from a seeded PRNG
       --repeat N      run the timed phases N times on fresh replicas and report medians (default 3)
       --json          print one JSON object on stdout instead of a table
       --clock C       replicas' wall clock: fixed (default; one constant instant, so HLCs, tie-breaks and
-                      sizes repeat exactly) or wall (the system clock)
-      --breakdown     after the last run, time sub-steps (transaction envelope, SQL replays, GRDB statements,
-                      raw SQLite with a 64 MiB cache, what the Phase B bytes pay for); not in the medians
+                      sizes repeat exactly) or wall (the system clock); engine only (sync: always fixed)
+      --breakdown     after the last run, time sub-steps; not in the medians. engine: transaction envelope, SQL
+                      replays, GRDB statements, raw SQLite with a 64 MiB cache, what the Phase B bytes pay for.
+                      sync: the same chunks exported and imported in this process without HTTP, the server's
+                      import with and without its audit attribution
+      --server PATH   the daiban-server executable (sync; default: daiban-server next to this executable)
     Progress goes to stderr, figures to stdout.
     """
 
 struct Options {
+    /// `engine` or `sync`.
+    var command = "engine"
     var workload: String?
+    var server: String?
     var repeats = 3
     var json = false
     var breakdown = false
@@ -23,8 +34,9 @@ struct Options {
 }
 
 func parseOptions(_ args: [String]) -> Options? {
-    guard args.first == "engine" else { return nil }
+    guard let command = args.first, ["engine", "sync"].contains(command) else { return nil }
     var o = Options()
+    o.command = command
     var i = 1
     while i < args.count {
         switch args[i] {
@@ -37,7 +49,9 @@ func parseOptions(_ args: [String]) -> Options? {
             o.json = true; i += 1
         case "--breakdown":
             o.breakdown = true; i += 1
-        case "--clock" where i + 1 < args.count && ["fixed", "wall"].contains(args[i + 1]):
+        case "--server" where i + 1 < args.count && command == "sync":
+            o.server = args[i + 1]; i += 2
+        case "--clock" where i + 1 < args.count && ["fixed", "wall"].contains(args[i + 1]) && command == "engine":
             o.wallClock = args[i + 1] == "wall"; i += 2
         default:
             return nil
@@ -236,7 +250,7 @@ guard let options = parseOptions(args) else {
     exit(2)
 }
 do {
-    try runEngine(options)
+    if options.command == "sync" { try await runSync(options) } else { try runEngine(options) }
 } catch {
     FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
     exit(1)
