@@ -51,19 +51,21 @@ public final class ReplicaTransaction {
         }
         let hlc = clock.tick()
         let author = replica.author
+        // Fields in name order, so field ids, sequence numbers and bundles do not depend on hash seeds.
+        let ordered = values.sorted { $0.key < $1.key }
         guard let ref = try rowRef(table: table, key: key, create: false) else {
             for f in tableSchema.fields where !f.nullable && values[f.name] == nil {
                 throw SyncError(.nullNotAllowed, "a new \(table) needs field \(f.name)")
             }
             let ref = try rowRef(table: table, key: key, create: true)!
-            for (name, value) in values {
+            for (name, value) in ordered {
                 let state = FieldState.localWrite(after: nil, value: value, replica: replica.id, hlc: hlc, author: author)
                 try saveField(row: ref.id, table: table, name: name, state)
             }
             return
         }
         if ref.isSimple {
-            for (name, value) in values {
+            for (name, value) in ordered {
                 let fieldID = try interner.fieldID(table: table, name: name)
                 let previous = try loadField(row: ref.id, field: fieldID)
                 let state = FieldState.localWrite(after: previous, value: value, replica: replica.id, hlc: hlc,
@@ -74,7 +76,7 @@ public final class ReplicaTransaction {
         }
         var row = try loadRow(ref)
         var changed = Set<String>()
-        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in ordered {
             changed.formUnion(row.write(field: name, value: value, replica: replica.id, hlc: hlc, author: author))
         }
         try save(row, ref: ref, table: table, key: key, changedFields: changed, coveredChanged: false)
