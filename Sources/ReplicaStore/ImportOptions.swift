@@ -98,21 +98,24 @@ extension ReplicaDatabase {
     public func audit(table: String? = nil, key: String? = nil, limit: Int = 1000) throws -> [AuditEntry] {
         try read { db in
             let interner = try Interner(db)
-            var sql = "SELECT seq, tbl, key, field, writer, author, hlc, via_user, via_device, at FROM audit"
+            var sql = """
+                SELECT a.seq, r.tbl, r.key, a.field, a.writer, a.author, a.hlc, d.via_user, d.via_device, d.at
+                FROM audit a JOIN row r ON r.id = a.row JOIN delivery d ON d.id = a.delivery
+                """
             var args: [any DatabaseValueConvertible] = []
             if let table {
-                sql += " WHERE tbl = ?"
+                sql += " WHERE r.tbl = ?"
                 args.append(table)
                 if let key {
-                    sql += " AND key = ?"
+                    sql += " AND r.key = ?"
                     args.append(key)
                 }
             }
-            sql += " ORDER BY id DESC LIMIT ?"
+            sql += " ORDER BY a.id DESC LIMIT ?"
             args.append(limit)
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { r in
-                AuditEntry(seq: UInt64(r[0] as Int64), table: r[1], key: r[2], field: r[3],
-                           writer: try interner.replica(r[4]), author: r[5],
+                AuditEntry(seq: UInt64(r[0] as Int64), table: r[1], key: r[2], field: try interner.fieldName(r[3]),
+                           writer: try interner.replica(r[4]), author: try interner.author(r[5]),
                            hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[6] as Int64)), viaUser: r[7],
                            viaDevice: r[8], appliedAt: UInt64(r[9] as Int64))
             }

@@ -81,7 +81,9 @@ public struct ChunkedExporter: Sendable {
 }
 
 extension ReplicaDatabase {
-    /// Reads the changes in `(since, end]` where `end` is the `limit`-th field state after `since` (or `meta.seq`).
+    /// Reads the changes in `(since, end]` where `end` is the stamp of the `limit`-th field state kept by `filter`
+    /// after `since` (or `meta.seq`). States the filter drops do not count, so a device pulling after its own big
+    /// push skips them in a few requests instead of many empty ones; at most `64 × limit` are scanned per call.
     func collectChanges(_ db: Database, after since: UInt64, limit: Int?, filter: WriterFilter) throws
         -> (changeSet: ChangeSet, more: Bool)
     {
@@ -93,26 +95,33 @@ extension ReplicaDatabase {
         var rows: [Int64: RowChange] = [:]
         var order: [Int64] = []
         var end = upTo
-        var taken = 0
+        var scanned = 0
+        var kept = 0
+        let scanLimit = limit.map { $0 * 64 }
         let cursor = try Row.fetchCursor(db, sql: """
             SELECT f.row, r.tbl, r.key, f.field, f.tag, f.value, f.vv, f.hlc, f.writer, f.author, f.others, f.seq
             FROM field f JOIN row r ON r.id = f.row WHERE f.seq > ? ORDER BY f.seq LIMIT ?
-            """, arguments: [Int64(since), limit.map(Int64.init) ?? -1])
+            """, arguments: [Int64(since), scanLimit.map(Int64.init) ?? -1])
         while let r = try cursor.next() {
-            taken += 1
-            if let limit, taken == limit { end = UInt64(r[11] as Int64) }
+            scanned += 1
+            if scanned == scanLimit { end = UInt64(r[11] as Int64) }
             let rowID: Int64 = r[0]
             var state = try interner.decodeField(r, offset: 4)
             if filter != .all, state.versions.contains(where: { !filter.keeps($0.writer) }) {
-                let kept = state.versions.filter { filter.keeps($0.writer) }
-                if kept.isEmpty { continue }
-                state = FieldState(normalizing: kept)
+                let versions = state.versions.filter { filter.keeps($0.writer) }
+                if versions.isEmpty { continue }
+                state = FieldState(normalizing: versions)
+            }
+            kept += 1
+            if kept == limit {
+                end = UInt64(r[11] as Int64)
             }
             if rows[rowID] == nil {
                 rows[rowID] = RowChange(table: r[1], key: r[2], fields: [])
                 order.append(rowID)
             }
             rows[rowID]!.fields.append(FieldChange(name: try interner.fieldName(r[3]), state: state))
+            if kept == limit { break }
         }
         let covered = try Row.fetchCursor(db, sql: """
             SELECT id, tbl, key, covered FROM row WHERE covered_seq > ? AND covered_seq <= ?

@@ -54,7 +54,11 @@ extension ReplicaDatabase {
         return try write { tx in
             var report = ImportReport(sender: sender.description, fromSeq: fromSeq, toSeq: toSeq)
             let seqBefore = tx.seq
-            tx.attribution = options.attribution
+            if let a = options.attribution {
+                try tx.db.execute(sql: "INSERT INTO delivery (via_user, via_device, at) VALUES (?, ?, ?)",
+                                  arguments: [a.user, a.device, Int64(now())])
+                tx.delivery = tx.db.lastInsertedRowID
+            }
             report.conflictsBefore = try tx.openConflictCount()
             while let row = try nextRow() {
                 try options.checkRow?(row)
@@ -117,7 +121,7 @@ extension ReplicaTransaction {
                 report.applied += 1
                 if merged.hasValueConflict { conflicts += 1 }
                 try saveField(row: ref.id, fieldID: fieldID, table: change.table, name: f.name, merged)
-                try audit(change, field: f.name, before: local, after: merged)
+                try audit(row: ref.id, field: fieldID, before: local, after: merged)
             }
             if conflicts > 0 {
                 try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
@@ -132,7 +136,7 @@ extension ReplicaTransaction {
             if row.merge(field: f.name, f.state) {
                 changed.insert(f.name)
                 report.applied += 1
-                if attribution != nil { audited.append((f.name, before)) }
+                if delivery != nil { audited.append((f.name, before)) }
             } else {
                 report.ignored += 1
             }
@@ -141,20 +145,22 @@ extension ReplicaTransaction {
         for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
         try save(row, ref: ref, table: change.table, key: change.key, changedFields: changed,
                  coveredChanged: coveredChanged)
-        for (name, before) in audited { try audit(change, field: name, before: before, after: row.fields[name]!) }
+        for (name, before) in audited {
+            try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: before,
+                      after: row.fields[name]!)
+        }
     }
 
-    /// Records, for the 全程留痕 trail, each version this import added and who delivered it.
-    private func audit(_ change: RowChange, field: String, before: FieldState?, after: FieldState) throws {
-        guard let attribution else { return }
+    /// Records, for the 全程留痕 trail, each version this import added; the delivery row says who brought it.
+    private func audit(row: Int64, field: Int64, before: FieldState?, after: FieldState) throws {
+        guard let delivery else { return }
         let stmt = try db.cachedStatement(sql: """
-            INSERT INTO audit (seq, tbl, key, field, writer, author, hlc, via_user, via_device, at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO audit (seq, row, field, writer, author, hlc, delivery) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         for v in after.versions where !(before?.versions.contains(v) ?? false) {
             try stmt.execute(arguments: [
-                Int64(seq), change.table, change.key, field, try interner.ordinal(v.writer), v.author,
-                Int64(bitPattern: v.hlc.rawValue), attribution.user, attribution.device, Int64(replica.now()),
+                Int64(seq), row, field, try interner.ordinal(v.writer), try interner.authorID(v.author),
+                Int64(bitPattern: v.hlc.rawValue), delivery,
             ])
         }
     }

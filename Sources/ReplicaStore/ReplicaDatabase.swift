@@ -157,20 +157,23 @@ extension ReplicaDatabase {
         m.registerMigration("v2-sync") { db in
             try db.execute(sql: """
                 CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-                CREATE TABLE audit (
+                CREATE TABLE delivery (
                     id INTEGER PRIMARY KEY,
-                    seq INTEGER NOT NULL,
-                    tbl TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    field TEXT NOT NULL,
-                    writer INTEGER NOT NULL REFERENCES replica (ordinal),
-                    author TEXT NOT NULL,
-                    hlc INTEGER NOT NULL,
                     via_user TEXT NOT NULL,
                     via_device TEXT NOT NULL,
                     at INTEGER NOT NULL
                 ) STRICT;
-                CREATE INDEX audit_row ON audit (tbl, key);
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    seq INTEGER NOT NULL,
+                    row INTEGER NOT NULL REFERENCES row (id),
+                    field INTEGER NOT NULL REFERENCES field_name (id),
+                    writer INTEGER NOT NULL REFERENCES replica (ordinal),
+                    author INTEGER NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    delivery INTEGER NOT NULL REFERENCES delivery (id)
+                ) STRICT;
+                CREATE INDEX audit_row ON audit (row);
                 """)
         }
         return m

@@ -12,8 +12,8 @@ public final class ReplicaTransaction {
     var clock: HybridLogicalClock
     /// Incoming timestamps further ahead than the allowed drift (see `HybridLogicalClock.observe`).
     var skewedTimestamps = 0
-    /// Who delivered the change-set being applied; when set, every version it adds is written to `audit`.
-    var attribution: ImportOptions.Attribution?
+    /// The `delivery` row of the change-set being applied; when set, every version it adds is written to `audit`.
+    var delivery: Int64?
 
     init(db: Database, replica: ReplicaDatabase) throws {
         self.db = db
