@@ -90,10 +90,24 @@ public final class Synchronizer {
         var exporter = ChunkedExporter(targetBytes: chunkBytes)
         // Only township and centre devices relay writes they imported from other replicas' bundles.
         let filter: WriterFilter = ["township", "center"].contains(tokens.role) ? .all : .only(replica.id)
+        var chunk = try exporter.next(from: replica, after: cursor, filter: filter)
         while true {
-            let chunk = try exporter.next(from: replica, after: cursor, filter: filter)
+            // Read the following chunk while this one travels: reads see a snapshot, and the cursor only moves
+            // once the server has acknowledged.
+            let prefetch: Task<(ChangeChunk, ChunkedExporter), any Error>? = !chunk.more ? nil :
+                Task.detached { [replica, exporter, after = chunk.next] in
+                    var e = exporter
+                    let c = try e.next(from: replica, after: after, filter: filter)
+                    return (c, e)
+                }
             if !chunk.changeSet.rows.isEmpty {
-                _ = try await request(&report) { [connection] token in try await connection.push(chunk.bytes, token: token) }
+                do {
+                    let bytes = chunk.bytes
+                    _ = try await request(&report) { [connection] token in try await connection.push(bytes, token: token) }
+                } catch {
+                    prefetch?.cancel()
+                    throw error
+                }
                 report.pushedChunks += 1
                 report.pushedBytes += chunk.bytes.count
                 report.pushedFields += chunk.changeSet.fieldCount
@@ -102,18 +116,22 @@ public final class Synchronizer {
             }
             cursor = chunk.next
             try replica.setSyncState([SyncStateKey.pushCursor: String(cursor)])
-            if !chunk.more { return }
+            guard let prefetch else { return }
+            (chunk, exporter) = try await prefetch.value
         }
     }
 
     private func pull(_ report: inout SyncReport, _ progress: (SyncProgress) -> Void) async throws {
         var cursor = UInt64(try replica.syncState(SyncStateKey.pullCursor) ?? "0") ?? 0
         var knownServer = try replica.syncState(SyncStateKey.serverReplica)
+        // One request at a time: a crash then costs at most the chunk in flight (no prefetched chunk is lost).
         while true {
             let chunk: PulledChunk
             do {
                 let after = cursor
-                chunk = try await request(&report) { [connection] token in try await connection.pull(after: after, token: token) }
+                chunk = try await request(&report) { [connection] token in
+                    try await connection.pull(after: after, token: token)
+                }
             } catch let e as SyncClientError where e.code == "cursor_ahead" && cursor > 0 {
                 // The server's data was replaced: start over from its beginning and push everything again.
                 try resetCursors()
