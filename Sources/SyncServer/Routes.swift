@@ -27,7 +27,7 @@ extension DaibanServer {
         let registry = Metrics.registry
         let router = Router(context: DaibanRequestContext.self)
         router.add(middleware: MetricsMiddleware())
-        router.add(middleware: ProtocolMiddleware())
+        router.add(middleware: ProtocolMiddleware(logger: logger))
         router.get("/health") { [replica] _, _ in
             try json(["status": "ok", "protocol": SyncAPI.protocolVersion, "replica": replica.id.description])
         }
@@ -138,11 +138,31 @@ extension DaibanServer {
     }
 }
 
-/// Adds `Daiban-Protocol` to every response and turns away `/v1` requests from other protocol versions.
+/// Adds `Daiban-Protocol` to every response, turns away `/v1` requests from other protocol versions, and gives
+/// every failure a JSON error body with a code (a framework 404 becomes `not_found`, anything unexpected
+/// `internal_error`, logged by type only).
 struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        do {
+            return try await checked(request, context: context, next: next)
+        } catch let e as APIError {
+            throw e
+        } catch let e as HTTPError {
+            let code = e.status == .notFound ? "not_found"
+                : e.status == .methodNotAllowed ? "method_not_allowed" : "http_\(e.status.code)"
+            throw APIError(e.status, code, e.status == .notFound ? "no such endpoint" : e.status.reasonPhrase)
+        } catch {
+            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error_type": "\(type(of: error))"])
+            throw APIError(.internalServerError, "internal_error", "the server could not complete the request; see its log")
+        }
+    }
+
+    private func checked(_ request: Request, context: Context,
+                         next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path.hasPrefix("/v1/") {
             let sent = request.headers[.daibanProtocol].flatMap { Int($0) }
             guard let version = sent, version >= SyncAPI.oldestSupported else {

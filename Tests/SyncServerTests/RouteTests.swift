@@ -46,6 +46,10 @@ import Testing
             let newer = try await client.call(.get, "/v1/pull", protocolVersion: "2")
             #expect(newer.status == .badRequest)
             #expect(newer.code == "protocol_unsupported")
+            // Unknown endpoints answer with a code and the protocol header too.
+            let nowhere = try await client.call(.get, "/v1/nowhere")
+            #expect(nowhere.status == .notFound && nowhere.code == "not_found")
+            #expect(nowhere.header("Daiban-Protocol") == "1")
             // The current version passes the check (and then needs a token).
             let current = try await client.call(.get, "/v1/pull")
             #expect(current.code == "unauthenticated")
