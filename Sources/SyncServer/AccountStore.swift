@@ -107,6 +107,27 @@ public struct AccountStore: Sendable {
         }
     }
 
+    /// Sets a new password (a forgotten one, or a routine change). Sessions already signed in stay valid.
+    /// - Returns: false when there is no such user.
+    public func setPassword(name: String, password: String, cost: Int) throws -> Bool {
+        guard password.count >= 8 else { throw AccountError("passwords need at least 8 characters") }
+        let hash = PasswordHasher.hash(password, cost: cost)
+        return try queue.write { db in
+            try db.execute(sql: "UPDATE user SET password_hash = ? WHERE name = ?", arguments: [hash, name])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Disables or re-enables a user. A disabled user can neither sign in nor use tokens already issued; the
+    /// devices stay registered, so re-enabling restores them.
+    /// - Returns: false when there is no such user.
+    public func setDisabled(name: String, _ disabled: Bool) throws -> Bool {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE user SET disabled = ? WHERE name = ?", arguments: [disabled, name])
+            return db.changesCount > 0
+        }
+    }
+
     public func users() throws -> [User] {
         try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM user ORDER BY id").map(Self.user) }
     }

@@ -82,7 +82,49 @@ struct Serve: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: "Accounts.",
-                                                    subcommands: [Add.self, List.self])
+                                                    subcommands: [Add.self, List.self, Passwd.self, Disable.self,
+                                                                  Enable.self])
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's password (read from stdin); devices already signed in keep working.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Login name.") var name: String
+        @Flag(help: "Read the password from the first line of stdin (required).") var passwordStdin = false
+
+        func run() async throws {
+            guard passwordStdin else { throw ValidationError("pass --password-stdin and pipe the password in") }
+            let (accounts, config) = try options.accounts()
+            let password = readLine(strippingNewline: true) ?? ""
+            guard try accounts.setPassword(name: name, password: password, cost: config.bcryptCost) else {
+                throw AccountError("no user \(name)")
+            }
+            print("password of \(name) changed")
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a user at once: no sign-in, and every token already issued is refused (devices are kept).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Login name.") var name: String
+
+        func run() async throws {
+            guard try options.accounts().0.setDisabled(name: name, true) else { throw AccountError("no user \(name)") }
+            print("disabled \(name)")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-enable a disabled user.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Login name.") var name: String
+
+        func run() async throws {
+            guard try options.accounts().0.setDisabled(name: name, false) else { throw AccountError("no user \(name)") }
+            print("enabled \(name)")
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from stdin.")
@@ -120,8 +162,9 @@ struct UserCommand: AsyncParsableCommand {
                 })
                 return
             }
-            printTable(["ID", "NAME", "ROLE", "TOWNSHIP", "DEPARTMENT"],
-                       users.map { [String($0.id), $0.name, $0.role.rawValue, $0.township ?? "", $0.department ?? ""] })
+            printTable(["ID", "NAME", "ROLE", "TOWNSHIP", "DEPARTMENT", "STATE"],
+                       users.map { [String($0.id), $0.name, $0.role.rawValue, $0.township ?? "", $0.department ?? "",
+                                    $0.disabled ? "disabled" : "active"] })
         }
     }
 }
@@ -160,7 +203,7 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard try options.accounts().0.revoke(deviceID: id, now: unixNow()) else {
-                throw ValidationError("no device \(id)")
+                throw AccountError("no device \(id)")
             }
             print("revoked device \(id)")
         }
@@ -197,7 +240,7 @@ struct AdminCommand: AsyncParsableCommand {
             let (accounts, config) = try options.accounts()
             let existing = try accounts.userCount()
             guard existing == 0 else {
-                throw ValidationError("already bootstrapped: \(existing) user(s) exist; use `user add`")
+                throw AccountError("already bootstrapped: \(existing) user(s) exist; use `user add`")
             }
             let password = passwordStdin ? (readLine(strippingNewline: true) ?? "") : generatePassword()
             try accounts.addUser(name: name, role: .center, password: password, cost: config.bcryptCost, now: unixNow())

@@ -129,6 +129,26 @@ import Testing
         }
     }
 
+    @Test func disabledUsersAndNewPasswordsTakeEffectAtOnce() async throws {
+        let f = try ServerFixture()
+        try f.user("zhou", .agent)
+        let replica = try f.replica("zhou")
+        try fill(replica, rows: 1)
+        try await f.test { client in
+            let tokens = try await client.signIn("zhou", replica: replica.id)
+            #expect(try f.server.accounts.setDisabled(name: "zhou", true))
+            let push = try await client.push(try bundle(replica), tokens.access)
+            #expect(push.status == .forbidden && push.code == "user_disabled")
+            #expect(try await client.login("zhou", replica: replica.id).code == "user_disabled")
+            #expect(try f.server.accounts.setDisabled(name: "zhou", false))
+            #expect(try await client.push(try bundle(replica), tokens.access).status == .ok)
+            #expect(try f.server.accounts.setPassword(name: "zhou", password: "新的密码-2026", cost: 4))
+            #expect(try await client.login("zhou", replica: replica.id).code == "invalid_credentials")
+            #expect(try await client.login("zhou", password: "新的密码-2026", replica: replica.id).status == .ok)
+            #expect(try !f.server.accounts.setDisabled(name: "nobody", true))
+        }
+    }
+
     @Test func replicaBelongsToOneUser() async throws {
         let f = try ServerFixture()
         try f.user("a1", .agent)
