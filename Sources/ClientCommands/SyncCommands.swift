@@ -88,6 +88,13 @@ struct Sync: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(help: "Retries per request after a transient failure.") var retries = 4
+    @Option(help: "Target size of one pushed chunk in bytes (smaller chunks resend less on a link that keeps dropping).")
+    var chunkBytes = 256 << 10
+
+    func validate() throws {
+        guard chunkBytes >= 4096 else { throw ValidationError("--chunk-bytes must be at least 4096") }
+        guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+    }
 
     func run() async throws {
         try await reportingAsync(home) {
@@ -97,6 +104,7 @@ struct Sync: AsyncParsableCommand {
             let sync = Synchronizer(replica: replica, connection: connection, tokens: tokens,
                                     saveTokens: { try home.saveSession($0) })
             sync.retries = retries
+            sync.chunkBytes = chunkBytes
             var lastNote = Date()
             let result: Result<SyncReport, any Error>
             do {

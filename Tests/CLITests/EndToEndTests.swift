@@ -17,15 +17,15 @@ final class ServerProcess {
 
     /// Creates the data folder with these users (password `pw-<name>-secret`) and starts serving.
     init(dir: TemporaryDirectory, users: [(String, String)], environment: [String: String] = [:],
-         arguments: [String] = []) throws {
+         arguments: [String] = [], name: String = "server") throws {
         data = dir.file("server-data")
-        logPath = dir.file("server.log")
+        logPath = dir.file("\(name).log")
         for (name, role) in users {
             let r = try Daiban.exec(["user", "add", name, "--role", role, "--password-stdin", "--data", data],
                                     stdin: "pw-\(name)-secret", binary: Self.binary)
             try #require(r.status == 0, "user add: \(r.stderr)")
         }
-        let outPath = dir.file("server.out")
+        let outPath = dir.file("\(name).out")
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -220,6 +220,64 @@ final class ServerProcess {
         #expect(report["pushed_fields"] as? Int == 1)
     }
 
+    /// Writes 12,000 enterprises into a new replica in `home` (in process, fast), ready to be attached.
+    func loaderReplica(_ home: String) throws -> ReplicaDatabase {
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let source = try ReplicaDatabase.create(at: home + "/replica.sqlite", schema: DaibanSchema.schema)
+        var g = SeededGenerator(seed: 7)
+        try source.write { tx in
+            for i in 0..<12_000 {
+                let name = String(String.UnicodeScalarView((0..<24).map { _ in Unicode.Scalar(0x4E00 + UInt32(g.next() % 3000))! }))
+                try tx.put(table: "enterprise", key: "E\(i)", ["name": .text(name), "uscc": .text("91\(g.next() % 1_000_000_000)")])
+            }
+        }
+        return source
+    }
+
+    /// SIGTERM reaches the server in the middle of a large push: the requests in flight finish, every push is
+    /// in the store whole or not at all, and after a restart the sync completes.
+    @Test func sigtermDuringAPushLeavesNothingHalfApplied() async throws {
+        let dir = try TemporaryDirectory("e2e-term")
+        defer { dir.cleanup() }
+        let env = ["DAIBAN_PULL_CHUNK_BYTES": "8192"]
+        let first = try ServerProcess(dir: dir, users: [("loader", "township"), ("centre", "center")], environment: env)
+        let loader = Daiban(home: dir.file("loader"))
+        let source = try loaderReplica(loader.home)
+        try attach(loader, first, user: "loader")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Daiban.binary)
+        p.arguments = ["sync", "--home", loader.home, "--retries", "0", "--chunk-bytes", "8192"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while first.log.components(separatedBy: "] push").count < 3 && Date() < deadline && p.isRunning {
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
+        first.stop()
+        p.waitUntilExit()
+        #expect(first.process.terminationStatus == 0)
+        #expect(first.log.contains("stopped"))
+        // Each logged push is in the store whole; nothing else is.
+        let applied = first.log.split(separator: "\n").filter { $0.hasSuffix("] push") }.map { line -> Int in
+            let start = line.range(of: " applied=")!.upperBound
+            return Int(line[start...].prefix { $0 != " " })!
+        }
+        let stored = try ReplicaDatabase.open(at: first.data + "/replica.sqlite", schema: DaibanSchema.schema)
+        #expect(try stored.status().fieldStates == applied.reduce(0, +))
+        #expect(applied.reduce(0, +) < 24_000, "the push was interrupted")
+
+        let second = try ServerProcess(dir: dir, users: [], environment: env, name: "restarted")
+        defer { second.stop() }
+        try loader.ok("init", "--server", second.url)
+        try loader.ok("sync")
+        let centre = Daiban(home: dir.file("centre"))
+        try attach(centre, second, user: "centre")
+        try centre.ok("sync")
+        let copy = try ReplicaDatabase.open(at: centre.home + "/replica.sqlite", schema: DaibanSchema.schema)
+        #expect(try copy.snapshot() == source.snapshot())
+    }
+
     /// SIGKILL the client in the middle of a large pull; the next sync completes, nothing is duplicated or lost,
     /// and at most the chunk in flight is fetched again.
     @Test func killedPullResumesFromTheLastChunk() async throws {
@@ -230,15 +288,7 @@ final class ServerProcess {
         defer { server.stop() }
         // The loader's replica is made in process (fast), then attached to the server like any home.
         let loader = Daiban(home: dir.file("loader"))
-        try FileManager.default.createDirectory(atPath: loader.home, withIntermediateDirectories: true)
-        let source = try ReplicaDatabase.create(at: loader.home + "/replica.sqlite", schema: DaibanSchema.schema)
-        var g = SeededGenerator(seed: 7)
-        try source.write { tx in
-            for i in 0..<12_000 {
-                let name = String(String.UnicodeScalarView((0..<24).map { _ in Unicode.Scalar(0x4E00 + UInt32(g.next() % 3000))! }))
-                try tx.put(table: "enterprise", key: "E\(i)", ["name": .text(name), "uscc": .text("91\(g.next() % 1_000_000_000)")])
-            }
-        }
+        let source = try loaderReplica(loader.home)
         try attach(loader, server, user: "loader")
         try loader.ok("sync")
 
