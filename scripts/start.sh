@@ -21,7 +21,7 @@ url="http://$host:$port"
 
 password=""
 if ! "$bin/daiban-server" user list --data "$data" --json | grep -q '"name"'; then
-  boot=$("$bin/daiban-server" admin bootstrap --data "$data" --url "$url")
+  boot=$(LC_ALL=C LANG=C "$bin/daiban-server" admin bootstrap --data "$data" --url "$url")
   password=$(printf '%s\n' "$boot" | sed -n 's/^password (shown once, keep it safe): //p')
 fi
 

@@ -1,4 +1,5 @@
-public import ArgumentParser
+public import TerminalText
+import ArgumentParser
 import CaseDomain
 import Foundation
 import GRDB

@@ -1,25 +1,5 @@
+import TerminalText
 import Foundation
-
-/// CLI messages in English or Chinese, chosen from `LC_ALL`, `LC_MESSAGES` or `LANG` (zh* → Chinese).
-enum L10n {
-    static let chinese: Bool = {
-        let env = ProcessInfo.processInfo.environment
-        let lang = [env["LC_ALL"], env["LC_MESSAGES"], env["LANG"]].compactMap { $0 }.first { !$0.isEmpty } ?? ""
-        return lang.lowercased().hasPrefix("zh")
-    }()
-
-    /// The message for `key` with `%@`-free positional substitution: `{0}`, `{1}`, ….
-    static func t(_ key: Key, _ args: Any...) -> String {
-        var s = chinese ? key.zh : key.en
-        for (i, a) in args.enumerated() { s = s.replacingOccurrences(of: "{\(i)}", with: "\(a)") }
-        return s
-    }
-
-    struct Key {
-        let en: String
-        let zh: String
-    }
-}
 
 extension L10n.Key {
     static let error = Self(en: "error: {0}", zh: "错误：{0}")

@@ -1,3 +1,4 @@
+import TerminalText
 import ArgumentParser
 import Foundation
 import ReplicaStore
@@ -143,18 +144,42 @@ func reportingAsync(_ home: HomeOptions, _ body: () async throws -> Void) async 
     do {
         try await body()
     } catch let e as SyncClientError {
+        let text = localized(e)
         switch e {
-        case .unreachable(let message):
+        case .unreachable:
             let pending = (try? pendingChanges(home)) ?? 0
-            fail(L10n.t(.unreachable, message, pending), code: 3)
+            fail(L10n.t(.unreachable, text, pending), code: 3)
         case .server(_, let code, _, _)
             where ["invalid_refresh_token", "device_revoked", "user_disabled", "invalid_credentials"].contains(code):
-            fail(L10n.t(.signInAgain, e.description))
+            fail(L10n.t(.signInAgain, text))
         default:
-            fail(e.description)
+            fail(text)
         }
     } catch {
         try reporting { throw error }
+    }
+}
+
+/// The server's message, or under a Chinese locale a Chinese one for the codes people meet (the code is kept).
+func localized(_ e: SyncClientError) -> String {
+    guard L10n.chinese else { return e.description }
+    switch e {
+    case .unreachable(let message):
+        return "无法连接服务器（\(message)）"
+    case .server(_, let code, _, let retryAfter):
+        let zh: [String: String] = [
+            "unauthenticated": "尚未登录", "token_expired": "登录已过期", "invalid_token": "登录凭据无效",
+            "invalid_credentials": "用户名或密码错误", "invalid_refresh_token": "登录已失效",
+            "too_many_attempts": "登录失败次数过多，请 \(retryAfter ?? 60) 秒后再试",
+            "device_revoked": "本设备已被中心停用，本地数据仍然保留", "user_disabled": "该账号已停用",
+            "replica_taken": "本副本已登记在其他用户名下，请用 daiban init 新建副本",
+            "upgrade_required": "客户端版本过旧，请升级 daiban", "protocol_unsupported": "服务器版本过旧，请升级服务器",
+            "relay_forbidden": "代办员账号只能上传本机录入的变更", "sender_mismatch": "数据包不是本设备生成的",
+            "payload_too_large": "上传的数据过大", "forbidden": "无权执行此操作",
+        ]
+        return zh[code].map { "\($0) [\(code)]" } ?? e.description
+    case .invalidResponse:
+        return "服务器返回了无法识别的内容：" + e.description
     }
 }
 

@@ -99,7 +99,7 @@ struct UserCommand: AsyncParsableCommand {
             guard try accounts.setPassword(name: name, password: password, cost: config.bcryptCost) else {
                 throw AccountError("no user \(name)")
             }
-            print("password of \(name) changed")
+            print(L10n.t(.passwordChanged, name))
         }
     }
 
@@ -111,7 +111,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard try options.accounts().0.setDisabled(name: name, true) else { throw AccountError("no user \(name)") }
-            print("disabled \(name)")
+            print(L10n.t(.userDisabled, name))
         }
     }
 
@@ -122,7 +122,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard try options.accounts().0.setDisabled(name: name, false) else { throw AccountError("no user \(name)") }
-            print("enabled \(name)")
+            print(L10n.t(.userEnabled, name))
         }
     }
 
@@ -144,7 +144,7 @@ struct UserCommand: AsyncParsableCommand {
             let password = readLine(strippingNewline: true) ?? ""
             let user = try accounts.addUser(name: name, role: role, township: township, department: department,
                                             password: password, cost: config.bcryptCost, now: unixNow())
-            print("added user \(user.name) (\(user.role.rawValue), id \(user.id))")
+            print(L10n.t(.userAdded, user.name, user.role.rawValue, user.id))
         }
     }
 
@@ -205,7 +205,7 @@ struct DeviceCommand: AsyncParsableCommand {
             guard try options.accounts().0.revoke(deviceID: id, now: unixNow()) else {
                 throw AccountError("no device \(id)")
             }
-            print("revoked device \(id)")
+            print(L10n.t(.deviceRevoked, id))
         }
     }
 }
@@ -224,7 +224,7 @@ struct AdminCommand: AsyncParsableCommand {
             let c = try options.load()
             let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
             let epoch = try DaibanServer.epoch(replica, renew: true)
-            print("new epoch \(epoch): restart the server; clients resynchronise on their next sync")
+            print(L10n.t(.newEpoch, epoch))
         }
     }
 
@@ -245,13 +245,9 @@ struct AdminCommand: AsyncParsableCommand {
             let password = passwordStdin ? (readLine(strippingNewline: true) ?? "") : generatePassword()
             try accounts.addUser(name: name, role: .center, password: password, cost: config.bcryptCost, now: unixNow())
             let server = url ?? "\(config.tlsCertificate == nil ? "http" : "https")://\(config.host):\(config.port)"
-            print("created centre user \(name)")
-            if !passwordStdin { print("password (shown once, keep it safe): \(password)") }
-            print("""
-                point a client at this server:
-                  daiban init --server \(server) --home ./centre-home
-                  daiban login --home ./centre-home --user \(name) --password-stdin
-                """)
+            print(L10n.t(.bootstrapped, name))
+            if !passwordStdin { print(L10n.t(.bootstrapPassword, password)) }
+            print(L10n.t(.bootstrapNext, server, name))
         }
     }
 }
@@ -308,4 +304,19 @@ private func printJSON(_ value: Any) {
 
 private func printTable(_ header: [String], _ rows: [[String]]) {
     print(TextTable(header: header, rows: rows).render())
+}
+
+extension L10n.Key {
+    static let userAdded = Self(en: "added user {0} ({1}, id {2})", zh: "已添加用户 {0}（{1}，编号 {2}）")
+    static let passwordChanged = Self(en: "password of {0} changed", zh: "已修改 {0} 的密码")
+    static let userDisabled = Self(en: "disabled {0}", zh: "已停用 {0}")
+    static let userEnabled = Self(en: "enabled {0}", zh: "已启用 {0}")
+    static let deviceRevoked = Self(en: "revoked device {0}", zh: "已停用设备 {0}")
+    static let newEpoch = Self(en: "new epoch {0}: restart the server; clients resynchronise on their next sync",
+                               zh: "新纪元 {0}：请重启服务器；各客户端下次同步时将重新同步全部数据")
+    static let bootstrapped = Self(en: "created centre user {0}", zh: "已创建中心用户 {0}")
+    static let bootstrapPassword = Self(en: "password (shown once, keep it safe): {0}", zh: "密码（仅显示一次，请妥善保管）：{0}")
+    static let bootstrapNext = Self(
+        en: "point a client at this server:\n  daiban init --server {0} --home ./centre-home\n  daiban login --home ./centre-home --user {1} --password-stdin",
+        zh: "让客户端连接本服务器：\n  daiban init --server {0} --home ./centre-home\n  daiban login --home ./centre-home --user {1} --password-stdin")
 }

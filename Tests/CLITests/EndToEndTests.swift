@@ -185,6 +185,9 @@ final class ServerProcess {
         #expect(r.status == 3)
         #expect(r.stderr.contains("1 local change(s) stay pending"), "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 1)
+        let zh = try Daiban.exec(["sync", "--home", agent.home], lang: "zh_CN.UTF-8",
+                                 environment: ["DAIBAN_CONNECT_TIMEOUT": "1"])
+        #expect(zh.status == 3 && zh.stderr.contains("数据未丢失：1 个本地变更仍待上传"), "\(zh.stderr)")
         let status = try json(try agent.ok("status", "--json")) as! [String: Any]
         #expect(status["pending_changes"] as? Int == 1)
         // Offline commands keep working.
