@@ -85,4 +85,6 @@ extension L10n.Key {
     static let lblPending = Self(en: "pending changes", zh: "待上传变更")
     static let never = Self(en: "never", zh: "从未")
     static let colDevice = Self(en: "DEVICE", zh: "设备")
+    static let syncRunning = Self(en: "another daiban sync is running for this home; try again when it has finished",
+                                  zh: "此副本已有另一个 daiban sync 在运行；请待其结束后再试")
 }

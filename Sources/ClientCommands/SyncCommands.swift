@@ -101,6 +101,11 @@ struct Sync: AsyncParsableCommand {
         try await reportingAsync(home) {
             let replica = try home.open()
             guard let tokens = try home.session() else { throw CLIError(L10n.t(.notSignedIn)) }
+            // One sync per home at a time (a scheduled sync and a manual one would only repeat each other's
+            // work, and race to spend the same refresh token). The lock goes with the process.
+            let lock = open(home.directory + "/sync.lock", O_CREAT | O_RDWR, 0o600)
+            guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw CLIError(L10n.t(.syncRunning)) }
+            defer { close(lock) }
             let connection = try home.connection()
             let sync = Synchronizer(replica: replica, connection: connection, tokens: tokens,
                                     saveTokens: { try home.saveSession($0) })

@@ -190,6 +190,12 @@ final class ServerProcess {
         #expect(zh.status == 3 && zh.stderr.contains("数据未丢失：1 个本地变更仍待上传"), "\(zh.stderr)")
         let status = try json(try agent.ok("status", "--json")) as! [String: Any]
         #expect(status["pending_changes"] as? Int == 1)
+        // A second sync for the same home while one runs is turned away at once.
+        let lock = open(agent.home + "/sync.lock", O_CREAT | O_RDWR, 0o600)
+        #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
+        let busy = try agent.run("sync")
+        #expect(busy.status == 1 && busy.stderr.contains("another daiban sync is running"), "\(busy.stderr)")
+        close(lock)
         // Offline commands keep working.
         try agent.ok("record", "put", "township", "T02", "name=大江镇")
         #expect(try agent.ok("record", "list", "township").contains("大江镇"))
