@@ -341,18 +341,9 @@ func runSync(_ o: Options) async throws {
                          "server_apply_vs_raw", "server_side_apply_vs_raw", "push_initial_bytes", "pull_bootstrap_bytes",
                          "push_b_bytes", "pull_b_bytes", "repeat_wall_s"]
     if o.json {
-        var parts = headline.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }
-        parts.append("\"repeats\": \(o.repeats)")
-        parts.append("\"workload\": \(jsonString(workload.source))")
-        parts.append("\"sqlite_version\": \(jsonString(sqliteVersion))")
-        parts.append("\"clock\": \"fixed\"")
-        parts.append("\"cores\": \(ProcessInfo.processInfo.activeProcessorCount)")
-        parts.append("\"per_repeat\": {" + perRepeatKeys.map { k in
-            "\(jsonString(k)): [\(runs.map { jsonNumber($0[k]!) }.joined(separator: ", "))]"
-        }.joined(separator: ", ") + "}")
-        let ratioKeys: Set<String> = ["server_apply_vs_raw", "server_side_apply_vs_raw"]
-        for (k, v) in s.items where !ratioKeys.contains(k) { parts.append("\(jsonString(k)): \(jsonNumber(v))") }
-        print("{\n  " + parts.joined(separator: ",\n  ") + "\n}")
+        printReportJSON(headline: headline, repeats: o.repeats, workload: workload, clock: "fixed", extra: [],
+                        perRepeat: perRepeatKeys, runs: runs, summary: s,
+                        omit: ["server_apply_vs_raw", "server_side_apply_vs_raw"])
     } else {
         printSyncTable(summary: s, headline: headline, workload: workload, repeats: o.repeats)
     }
@@ -360,10 +351,8 @@ func runSync(_ o: Options) async throws {
 }
 
 func printSyncTable(summary s: Metrics, headline: [(String, Double)], workload: Workload, repeats: Int) {
-    func row(_ label: String, _ key: String, _ unit: String = "") {
-        guard let v = s[key] else { return }
-        print("  " + label.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v) + (unit.isEmpty ? "" : " " + unit))
-    }
+    let table = ReportTable(summary: s)
+    func row(_ label: String, _ key: String, _ unit: String = "") { table.row(label, key, unit) }
     print("daiban-bench sync — \(workload.source); medians of \(repeats); loopback HTTP to a daiban-server process; SQLite \(sqliteVersion); \(ProcessInfo.processInfo.activeProcessorCount) cores")
     print("Initial push — A sends 10,000 rows × 12 fields")
     row("push (A's sync until the last chunk's ack)", "push_initial_s", "s")
@@ -413,14 +402,8 @@ func printSyncTable(summary s: Metrics, headline: [(String, Double)], workload: 
     row("repeat wall time (incl. untimed steps)", "repeat_wall_s", "s")
     row("server process peak RSS", "server_peak_rss_mib", "MiB")
     row("two logins (bcrypt cost 12, untimed)", "login_s_untimed", "s")
-    if s["breakdown_push_b_client_export_s"] != nil {
-        print("Breakdown (last run only, in-process replay without HTTP, seconds unless named)")
-        for (k, _) in s.items where k.hasPrefix("breakdown_") { row(String(k.dropFirst(10)), k) }
-    }
-    print("Headline")
-    for (k, v) in headline {
-        print("  " + k.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v))
-    }
+    table.finish(breakdown: "Breakdown (last run only, in-process replay without HTTP, seconds unless named)",
+                 headline: headline)
 }
 
 // MARK: --breakdown

@@ -115,3 +115,45 @@ struct PeakTracker {
 }
 
 nonisolated(unsafe) var peaks = PeakTracker()
+
+/// A subcommand's figures as an aligned table on stdout.
+struct ReportTable {
+    let summary: Metrics
+
+    /// One `label  value unit` line; nothing when the figure is absent.
+    func row(_ label: String, _ key: String, _ unit: String = "") {
+        guard let v = summary[key] else { return }
+        print("  " + label.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v) + (unit.isEmpty ? "" : " " + unit))
+    }
+
+    /// The `--breakdown` figures (when there are any) and the headline, which end every table.
+    func finish(breakdown title: String, headline: [(String, Double)]) {
+        let breakdown = summary.items.filter { $0.key.hasPrefix("breakdown_") }
+        if !breakdown.isEmpty {
+            print(title)
+            for (k, _) in breakdown { row(String(k.dropFirst(10)), k) }
+        }
+        print("Headline")
+        for (k, v) in headline {
+            print("  " + k.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v))
+        }
+    }
+}
+
+/// A subcommand's `--json` object: the headline, the run's facts, `extra` members, each `perRepeat` figure per
+/// repeat, then every other summary figure except `omit` (figures the headline already recomputes).
+func printReportJSON(headline: [(String, Double)], repeats: Int, workload: Workload, clock: String, extra: [String],
+                     perRepeat: [String], runs: [Metrics], summary: Metrics, omit: Set<String>) {
+    var parts = headline.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }
+    parts.append("\"repeats\": \(repeats)")
+    parts.append("\"workload\": \(jsonString(workload.source))")
+    parts.append("\"sqlite_version\": \(jsonString(sqliteVersion))")
+    parts.append("\"clock\": \(jsonString(clock))")
+    parts.append("\"cores\": \(ProcessInfo.processInfo.activeProcessorCount)")
+    parts += extra
+    parts.append("\"per_repeat\": {" + perRepeat.map { k in
+        "\(jsonString(k)): [\(runs.map { jsonNumber($0[k]!) }.joined(separator: ", "))]"
+    }.joined(separator: ", ") + "}")
+    for (k, v) in summary.items where !omit.contains(k) { parts.append("\(jsonString(k)): \(jsonNumber(v))") }
+    print("{\n  " + parts.joined(separator: ",\n  ") + "\n}")
+}

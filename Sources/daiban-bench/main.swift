@@ -148,19 +148,10 @@ func runEngine(_ o: Options) throws {
     let perRepeatKeys = ["phase_b_write_ops_per_s", "phase_c_apply_updates_per_s", "raw_sqlite_upserts_per_s",
                          "apply_vs_raw_ratio", "phase_b_converge_s"]
     if o.json {
-        var parts = headline.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }
-        parts.append("\"repeats\": \(o.repeats)")
-        parts.append("\"workload\": \(jsonString(workload.source))")
-        parts.append("\"sqlite_version\": \(jsonString(sqliteVersion))")
-        parts.append("\"clock\": \(jsonString(o.wallClock ? "wall" : "fixed"))")
-        parts.append("\"cores\": \(ProcessInfo.processInfo.activeProcessorCount)")
-        parts.append("\"peak_rss_mib_workload_load\": \(jsonNumber(workloadPeak))")
-        parts.append("\"rss_after_each_repeat_mib\": [\(rssAfter.map(jsonNumber).joined(separator: ", "))]")
-        parts.append("\"per_repeat\": {" + perRepeatKeys.map { k in
-            "\(jsonString(k)): [\(runs.map { jsonNumber($0[k]!) }.joined(separator: ", "))]"
-        }.joined(separator: ", ") + "}")
-        for (k, v) in s.items where k != "apply_vs_raw_ratio" { parts.append("\(jsonString(k)): \(jsonNumber(v))") }
-        print("{\n  " + parts.joined(separator: ",\n  ") + "\n}")
+        printReportJSON(headline: headline, repeats: o.repeats, workload: workload, clock: o.wallClock ? "wall" : "fixed",
+                        extra: ["\"peak_rss_mib_workload_load\": \(jsonNumber(workloadPeak))",
+                                "\"rss_after_each_repeat_mib\": [\(rssAfter.map(jsonNumber).joined(separator: ", "))]"],
+                        perRepeat: perRepeatKeys, runs: runs, summary: s, omit: ["apply_vs_raw_ratio"])
     } else {
         printTable(summary: s, headline: headline, workload: workload, repeats: o.repeats, clock: o.wallClock ? "wall" : "fixed")
     }
@@ -168,10 +159,8 @@ func runEngine(_ o: Options) throws {
 }
 
 func printTable(summary s: Metrics, headline: [(String, Double)], workload: Workload, repeats: Int, clock: String) {
-    func row(_ label: String, _ key: String, _ unit: String = "") {
-        guard let v = s[key] else { return }
-        print("  " + label.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v) + (unit.isEmpty ? "" : " " + unit))
-    }
+    let table = ReportTable(summary: s)
+    func row(_ label: String, _ key: String, _ unit: String = "") { table.row(label, key, unit) }
     print("daiban-bench engine — \(workload.source); medians of \(repeats); \(clock) clock; SQLite \(sqliteVersion); \(ProcessInfo.processInfo.activeProcessorCount) cores")
     print("Phase A — initial load (10,000 records × 12 fields)")
     row("create (one transaction)", "phase_a_create_s", "s")
@@ -234,14 +223,7 @@ func printTable(summary s: Metrics, headline: [(String, Double)], workload: Work
     row("phase C (setup, write, encode, apply)", "peak_rss_mib_phase_c", "MiB")
     row("phase C verification (oracle)", "peak_rss_mib_phase_c_verify", "MiB")
     row("raw SQLite", "peak_rss_mib_raw_sqlite", "MiB")
-    if s["breakdown_put_per_tx_us"] != nil {
-        print("Breakdown (last run only, µs per operation)")
-        for (k, _) in s.items where k.hasPrefix("breakdown_") { row(String(k.dropFirst(10)), k) }
-    }
-    print("Headline")
-    for (k, v) in headline {
-        print("  " + k.padding(toLength: 46, withPad: " ", startingAt: 0) + " " + human(v))
-    }
+    table.finish(breakdown: "Breakdown (last run only, µs per operation)", headline: headline)
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
