@@ -12,8 +12,12 @@ public struct DaibanCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban",
         abstract: "daiban 代办: offline replica of agency-service case data; syncs with a server or by bundle files.",
-        subcommands: [Init.self, Login.self, Sync.self, RecordCommand.self, Export.self, Import.self, Conflicts.self,
-                      Status.self])
+        subcommands: [Init.self, Login.self, Sync.self, Status.self, EnterpriseCommand.self, ProjectCommand.self,
+                      CaseCommand.self, PlanCommand.self, ItemCommand.self, LogCommand.self, ReportProgress.self,
+                      MeetingCommand.self, Escalate.self, EvalCommand.self, TicketCommand.self, ComplaintCommand.self,
+                      MaterialCommand.self, Due.self, ReportCommand.self, History.self, CatalogueCommand.self,
+                      CalendarCommand.self, RosterCommand.self, RuleCommand.self, RecordCommand.self, Export.self,
+                      Import.self, Conflicts.self])
 
     public init() {}
 

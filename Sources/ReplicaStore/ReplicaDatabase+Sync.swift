@@ -125,6 +125,7 @@ extension ReplicaTransaction {
             }
             if conflicts > 0 {
                 try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
+                dirtyRows.insert(ref.id)
             }
             return
         }

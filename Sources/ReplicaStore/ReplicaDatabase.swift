@@ -42,7 +42,7 @@ public struct ReplicaDatabase: Sendable {
         at path: String, schema: Schema, id: ReplicaID = .random(), author: String = "",
         maxDrift: UInt64 = 5 * 60 * 1000, now: @escaping @Sendable () -> UInt64 = wallClockMillis
     ) throws -> ReplicaDatabase {
-        let queue = try openQueue(path)
+        let queue = try prepared(openQueue(path), schema)
         try queue.write { db in
             if try Int.fetchOne(db, sql: "SELECT count(*) FROM meta") ?? 0 > 0 {
                 throw SyncError(.malformed, "\(path) already holds a replica")
@@ -61,7 +61,7 @@ public struct ReplicaDatabase: Sendable {
         at path: String, schema: Schema, maxDrift: UInt64 = 5 * 60 * 1000,
         now: @escaping @Sendable () -> UInt64 = wallClockMillis
     ) throws -> ReplicaDatabase {
-        let queue = try openQueue(path)
+        let queue = try prepared(openQueue(path), schema)
         let row = try queue.read { db in try Row.fetchOne(db, sql: "SELECT replica, author FROM meta") }
         guard let row else { throw SyncError(.malformed, "\(path) holds no replica") }
         return ReplicaDatabase(id: ReplicaID(bytes: [UInt8](row[0] as Data)), schema: schema, author: row[1],
@@ -79,6 +79,11 @@ public struct ReplicaDatabase: Sendable {
         #endif
         let queue = try DatabasePool(path: path, configuration: config)
         try migrator.migrate(queue)
+        return queue
+    }
+
+    private static func prepared(_ queue: DatabasePool, _ schema: Schema) throws -> DatabasePool {
+        try queue.write { db in try Projections.ensure(db, schema: schema) }
         return queue
     }
 

@@ -14,6 +14,8 @@ public final class ReplicaTransaction {
     var skewedTimestamps = 0
     /// The `delivery` row of the change-set being applied; when set, every version it adds is written to `audit`.
     var delivery: Int64?
+    /// Rows whose query-table row (`v_<table>`) is stale; refreshed before commit or before a domain read.
+    var dirtyRows = Set<Int64>()
 
     init(db: Database, replica: ReplicaDatabase) throws {
         self.db = db
@@ -26,6 +28,7 @@ public final class ReplicaTransaction {
     }
 
     func finish() throws {
+        try flushProjections()
         try db.cachedStatement(sql: "UPDATE meta SET seq = ?, hlc = ?")
             .execute(arguments: [Int64(seq), Int64(bitPattern: clock.last.rawValue)])
     }
@@ -163,6 +166,7 @@ public final class ReplicaTransaction {
             others.removeAll { $0 == winner }
         }
         let (tag, value) = StoredValue.columns(winner.value)
+        dirtyRows.insert(row)
         let stmt = try db.cachedStatement(sql: """
             INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -195,6 +199,7 @@ public final class ReplicaTransaction {
             covered = Data(w.bytes)
         }
         if row.isDeleted != ref.deleted || conflicts != ref.conflicts || coveredChanged {
+            dirtyRows.insert(ref.id)
             try db.execute(
                 sql: """
                     UPDATE row SET deleted = ?, conflicts = ?, covered = ?,

@@ -74,11 +74,18 @@ public struct TableSchema: Hashable, Sendable {
     public var name: String
     /// The declared fields, in display order.
     public var fields: [FieldSchema]
+    /// Whether the replica keeps a query table (`v_<name>`: one SQL column per field, the winning values)
+    /// up to date in every transaction, for the domain's lists, due dates and reports.
+    public var projected: Bool
+    /// Indexes of the query table, each a list of field names.
+    public var indexes: [[String]]
 
     /// Declares a table.
-    public init(_ name: String, _ fields: [FieldSchema]) {
+    public init(_ name: String, _ fields: [FieldSchema], projected: Bool = false, indexes: [[String]] = []) {
         self.name = name
         self.fields = fields
+        self.projected = projected
+        self.indexes = indexes
     }
 
     /// The field called `name`, if declared.

@@ -1,0 +1,118 @@
+public import SyncCore
+
+/// The configurable rules ([P] in DOMAIN.md and the seed figures a county may set differently). The county
+/// centre sets them as rows of the replicated `rule` table (`daiban rule set KEY VALUE`); every replica reads
+/// the same values, so every replica judges the same way. Unset keys take the defaults below.
+public struct Rules: Sendable {
+    /// One rule: its key, default and meaning.
+    public struct Definition: Sendable {
+        public let key: String
+        public let defaultValue: String
+        public let meaning: String
+    }
+
+    public static let definitions: [Definition] = [
+        .init(key: "leadership.lead_official_wan", defaultValue: "5000",
+              meaning: "Investment (万元) from which an industrial investment-promotion project needs a lead official (004 §1(3))"),
+        .init(key: "leadership.supervising_head_wan", defaultValue: "10000",
+              meaning: "Investment (万元) from which it also needs a supervising head (004 §1(3))"),
+        .init(key: "leadership.inclusive", defaultValue: "true",
+              meaning: "Whether 以上 includes the threshold itself (DOMAIN.md §7.1)"),
+        .init(key: "leadership.categories", defaultValue: "INVESTMENT_PROMOTION",
+              meaning: "Project categories the thresholds apply to (comma-separated)"),
+        .init(key: "leadership.industrial_only", defaultValue: "true",
+              meaning: "Whether the thresholds apply to industrial projects only"),
+        .init(key: "timer.warning_wd", defaultValue: "2",
+              meaning: "Working days left at which an item's timer turns WARNING"),
+        .init(key: "report_up.wd", defaultValue: "1",
+              meaning: "Working days after local completion within which a 上报件 is reported up (004 §六(五))"),
+        .init(key: "handover.wd", defaultValue: "2",
+              meaning: "Working days after completion or termination within which the form reaches the office (004 §六(八))"),
+        .init(key: "halfmonth.grace_wd", defaultValue: "1",
+              meaning: "Working days after a half-month period within which its progress report is due (004 §六(六))"),
+        .init(key: "plan.wd", defaultValue: "3", meaning: "Working days after signing within which the plan is drafted [P]"),
+        .init(key: "evaluation.wd", defaultValue: "10", meaning: "Working days after handover within which evaluation follows [P]"),
+        .init(key: "ticket.rectification_wd", defaultValue: "15",
+              meaning: "Working days to rectify a negative review [P, UNVERIFIED]"),
+        .init(key: "calendar.version", defaultValue: "0", meaning: "The calendar version the centre last published"),
+    ]
+
+    public private(set) var values: [String: String]
+
+    /// Rules from the `rule` table's rows; unknown keys are kept (a newer build may use them).
+    public init(_ values: [String: String] = [:]) {
+        var v = Dictionary(uniqueKeysWithValues: Self.definitions.map { ($0.key, $0.defaultValue) })
+        for (k, x) in values where !x.isEmpty { v[k] = x }
+        self.values = v
+    }
+
+    /// Checks a value before it is set.
+    public static func validate(key: String, value: String) throws(SyncError) {
+        guard let def = definitions.first(where: { $0.key == key }) else {
+            throw SyncError(.unknownField, "unknown rule \(key) (known: \(definitions.map(\.key).joined(separator: ", ")))")
+        }
+        switch def.defaultValue {
+        case "true", "false":
+            guard value == "true" || value == "false" else { throw SyncError(.typeMismatch, "\(key) is true or false") }
+        case let d where Int(d) != nil:
+            guard let n = Int(value), n >= 0 else { throw SyncError(.typeMismatch, "\(key) is a whole number ≥ 0") }
+        default: break
+        }
+    }
+
+    private func int(_ key: String) -> Int { Int(values[key] ?? "") ?? Int(Self.definitions.first { $0.key == key }!.defaultValue)! }
+    private func bool(_ key: String) -> Bool { values[key] == "true" }
+
+    public var leadOfficialWan: Double { Double(values["leadership.lead_official_wan"] ?? "") ?? 5000 }
+    public var supervisingHeadWan: Double { Double(values["leadership.supervising_head_wan"] ?? "") ?? 10000 }
+    public var inclusive: Bool { bool("leadership.inclusive") }
+    public var thresholdCategories: Set<String> {
+        Set((values["leadership.categories"] ?? "").split(separator: ",").map { String($0) })
+    }
+    public var industrialOnly: Bool { bool("leadership.industrial_only") }
+    public var warningWorkdays: Int { int("timer.warning_wd") }
+    public var reportUpWorkdays: Int { int("report_up.wd") }
+    public var handoverWorkdays: Int { int("handover.wd") }
+    public var halfMonthGraceWorkdays: Int { int("halfmonth.grace_wd") }
+    public var planWorkdays: Int { int("plan.wd") }
+    public var rectificationWorkdays: Int { int("ticket.rectification_wd") }
+    public var calendarVersion: Int { int("calendar.version") }
+
+    /// Which officials a project needs (004 §1(3)): a lead official from the first threshold, a supervising
+    /// head from the second.
+    public func leadershipRequired(category: String?, industrial: Bool, investmentWan: Double?)
+        -> (leadOfficial: Bool, supervisingHead: Bool)
+    {
+        guard let w = investmentWan, let category, thresholdCategories.contains(category),
+            industrial || !industrialOnly
+        else { return (false, false) }
+        func reaches(_ t: Double) -> Bool { inclusive ? w >= t : w > t }
+        return (reaches(leadOfficialWan), reaches(supervisingHeadWan))
+    }
+}
+
+/// Half-month periods (DOMAIN.md §1.4 [P]): 1st–15th and 16th–end of month.
+public enum HalfMonth {
+    /// The period containing `day`.
+    public static func period(containing day: Int32) -> (start: Int32, end: Int32) {
+        let c = CivilDate(daysSinceEpoch: day)
+        if c.day <= 15 {
+            return (CivilDate(year: c.year, month: c.month, day: 1)!.daysSinceEpoch,
+                    CivilDate(year: c.year, month: c.month, day: 15)!.daysSinceEpoch)
+        }
+        return (CivilDate(year: c.year, month: c.month, day: 16)!.daysSinceEpoch,
+                CivilDate(year: c.year, month: c.month, day: CivilDate.daysIn(month: c.month, year: c.year))!.daysSinceEpoch)
+    }
+
+    /// The periods a case owes a report for: those ending after the agreement was signed and no later than
+    /// `until` (the completion or termination date, or the last finished period before `asOf`).
+    public static func owed(signedOn: Int32, until: Int32) -> [(start: Int32, end: Int32)] {
+        var out: [(Int32, Int32)] = []
+        var p = period(containing: signedOn)
+        while p.end <= until {
+            if p.end > signedOn { out.append(p) }
+            p = period(containing: p.end + 1)
+        }
+        return out
+    }
+}

@@ -1,0 +1,228 @@
+public import CaseDomain
+import Foundation
+import GRDB
+import SyncCore
+import TerminalText
+
+/// One case as `case show` presents it.
+public struct CaseDetail: Sendable {
+    public var header: [(Grid.Column, Grid.Cell)]
+    /// Compliance and state flags: COORDINATING, MISSING_LEAD_OFFICIAL, MISSING_SUPERVISING_HEAD, DUPLICATE_REGISTRATIONS.
+    public var flags: [String]
+    public var items: Grid
+    public var registrations: Grid
+}
+
+private typealias C = Grid.Column
+
+extension Workflow {
+    /// `case list`: the register filtered by agent (`mine`), township and status.
+    public func listCases(mine: Bool, township: String?, status: String?, limit: Int? = nil) throws -> Grid {
+        var extra = ""
+        var args: [DatabaseValue] = []
+        if mine {
+            let me = try read { try $0.actor() }
+            extra += """
+                 AND c._key IN (SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
+                    UNION SELECT _key FROM v_case WHERE ',' || team || ',' LIKE ?)
+                """
+            args += [me.id.databaseValue, me.id.databaseValue, "%,\(me.id),%".databaseValue]
+        }
+        if let status {
+            guard CaseStatus(rawValue: status) != nil else {
+                throw WorkflowError("bad_value", .badChoice, "--status", CaseStatus.mergeOrder.map(\.rawValue).joined(separator: ", "))
+            }
+            extra += " AND c.status = ?"
+            args.append(status.databaseValue)
+        }
+        return try read { r in
+            try registerReport(r, ReportOptions(asOf: today(), township: township), extra: extra, extraArgs: args,
+                               name: "cases", limit: limit)
+        }
+    }
+
+    /// `case show`: header, flags, plan items with their timers, registrations (duplicates linked).
+    public func showCase(_ id: String, asOf: Int32? = nil) throws -> CaseDetail {
+        try read { r in
+            let c = try r.caseRow(id)
+            let rules = try r.rules(), cal = try r.calendar()
+            let asOf = asOf ?? today()
+            let project = try (c["project_id"] as String?).flatMap { try r.row("project", $0) }
+            let enterprise = try (c["enterprise_id"] as String?).flatMap { try r.row("enterprise", $0) }
+            let agreement = try (c["agreement_id"] as String?).flatMap { try r.row("agreement", $0) }
+            var flags: [String] = []
+            if try !r.rows("escalation", where: "case_id = ? AND status = 'OPEN'", [id]).isEmpty { flags.append("COORDINATING") }
+            let need = rules.leadershipRequired(category: project?["category"], industrial: project?["is_industrial"] ?? false,
+                                                investmentWan: project?["total_investment_wan"])
+            let lead: String? = c["lead_official_id"] ?? project?["lead_official_id"]
+            let head: String? = c["supervising_head_id"] ?? project?["supervising_head_id"]
+            if need.leadOfficial && lead == nil { flags.append("MISSING_LEAD_OFFICIAL") }
+            if need.supervisingHead && head == nil { flags.append("MISSING_SUPERVISING_HEAD") }
+            if (c["_conflicts"] as Int? ?? 0) > 0 { flags.append("CONFLICT") }
+            let regs = try r.rows("registration", where: "case_id = ?", [id], orderBy: "received_at, _key")
+            if regs.count > 1 { flags.append("DUPLICATE_REGISTRATIONS") }
+            let status = CaseStatus(rawValue: c["status"] ?? "")
+            func cell(_ v: String?) -> Grid.Cell { Grid.Cell(v) }
+            let header: [(Grid.Column, Grid.Cell)] = [
+                (C("case", "case", "代办项目"), .text(id)), (C("case_no", "case no", "编号"), cell(c["case_no"])),
+                (C("status", "status", "状态"), .text(L10n.chinese ? status?.zh ?? "" : c["status"] ?? "")),
+                (C("status_code", "status code", "状态代码"), cell(c["status"])),
+                (C("enterprise", "enterprise", "企业"), cell(enterprise?["name"])), (C("uscc", "USCC", "统一社会信用代码"), cell(enterprise?["uscc"])),
+                (C("project", "project", "项目"), cell(project?["name"])), (C("project_code", "project code", "项目代码"), cell(project?["project_code"])),
+                (C("township", "township", "乡镇/园区"), cell(c["township_id"])), (C("office", "office", "代办机构"), cell(c["office_id"])),
+                (C("investment_wan", "investment (万元)", "总投资(万元)"), (project?["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null),
+                (C("agreement", "agreement", "协议编号"), cell(agreement?["agreement_code"])), (C("scope", "scope", "委托范围"), cell(agreement?["scope"])),
+                (C("sign_state", "sign state", "签订状态"), cell(agreement?["sign_state"])), (C("fee", "fee", "代办费用"), agreement == nil ? .null : .text("0")),
+                (C("agent", "agent", "代办员"), cell(c["agent_id"])), (C("chief_agent", "chief agent", "首席代办员"), cell(c["chief_agent_id"])),
+                (C("team", "team", "代办小组"), cell(c["team"])), (C("lead_official", "lead official", "牵头代办领导"), cell(lead)),
+                (C("supervising_head", "supervising head", "督办负责人"), cell(head)),
+                (C("signed_on", "signed", "签约日期"), cell(c["signed_on"])), (C("plan_confirmed_on", "plan confirmed", "方案确认"), cell(c["plan_confirmed_on"])),
+                (C("completed_on", "completed", "办结日期"), cell(c["completed_on"])), (C("terminated_on", "terminated", "终止日期"), cell(c["terminated_on"])),
+                (C("handed_over_on", "handed over", "移交日期"), cell(c["handed_over_on"])), (C("reason", "reason", "原因"), cell(c["reason"])),
+            ]
+            var items = Grid(name: "items", columns: [
+                C("id", "ITEM", "办件"), C("n", "#", "序号"), C("code", "CODE", "事项编码"), C("name", "NAME", "事项名称"),
+                .department, C("liaison", "LIAISON", "联络员"), .status, C("class", "CLASS", "办件类别"),
+                C("accepted_on", "ACCEPTED", "受理"), C("committed_due", "COMMITTED DUE", "承诺到期"),
+                C("timer_committed", "TIMER", "承诺时限"), C("legal_due", "LEGAL DUE", "法定到期"),
+                C("timer_legal", "LEGAL TIMER", "法定时限"), C("decided_on", "DECIDED", "办结"),
+            ])
+            for p in try r.rows("plan_item", where: "case_id = ?", [id], orderBy: "n") {
+                let st = ItemStatus(rawValue: p["status"] ?? "")
+                let finished = days(p, "decided_on") ?? days(p, "local_done_on")
+                let paused = st == .specialProcedure || (st == .supplement && p["accepted_on"] != nil as String?)
+                func timer(_ col: String) -> Grid.Cell {
+                    guard let due = days(p, col), st.map({ !$0.isFinal || $0.isDecision }) ?? false else { return .null }
+                    if paused { return .text("PAUSED") }
+                    return .text(cal.timer(due: due, finished: finished, asOf: asOf, warningWorkdays: rules.warningWorkdays).rawValue)
+                }
+                let ci = try (p["catalogue_item_id"] as String?).flatMap { try r.row("catalogue_item", $0) }
+                items.rows.append([.text(p["_key"]), Grid.Cell(p["n"] as Int?), cell(p["catalogue_item_id"]), cell(ci?["name"]),
+                                   cell(p["department_id"]), cell(p["liaison_id"]),
+                                   .text(L10n.chinese ? st?.zh ?? "" : p["status"] ?? ""), cell(p["handling_class"]),
+                                   cell(p["accepted_on"]), cell(p["committed_due"]), timer("committed_due"), cell(p["legal_due"]),
+                                   timer("legal_due"), cell(p["decided_on"] ?? p["local_done_on"])])
+            }
+            var registrations = Grid(name: "registrations", columns: [
+                C("id", "REGISTRATION", "登记"), C("reg_no", "NO", "登记编号"), C("channel", "CHANNEL", "渠道"),
+                C("received_at", "RECEIVED", "登记日期"), C("office", "OFFICE", "受理机构"), C("duplicate_of", "DUPLICATE OF", "重复登记于"),
+            ])
+            let canonical: String? = regs.first?["_key"]
+            for reg in regs {
+                let dup: String? = reg["_key"] == canonical ? nil : canonical
+                registrations.rows.append([.text(reg["_key"]), cell(reg["reg_no"]), cell(reg["channel"]), cell(reg["received_at"]),
+                                           cell(reg["received_by_office_id"]), cell(dup)])
+            }
+            return CaseDetail(header: header, flags: flags, items: items, registrations: registrations)
+        }
+    }
+
+    /// 催办: what the signed-in person must chase now — own items in WARNING or OVERDUE (committed or legal),
+    /// 上报件 not yet reported, half-month reports missing or due, handovers not yet received, open resolutions
+    /// past due. Agents see their cases; liaisons their department's items; office admins their office's cases.
+    public func due(asOf: Int32) throws -> Grid {
+        try read { r in
+            let a = try r.actor()
+            let rules = try r.rules(), cal = try r.calendar()
+            var g = Grid(name: "due", columns: [
+                C("kind", "KIND", "类别"), .caseID, .item, .itemName, .due, C("state", "STATE", "状态"), C("detail", "DETAIL", "说明"),
+            ])
+            var filters: [(String, [DatabaseValue])] = []
+            let isAgent = a.has(.agent) || a.has(.chiefAgent)
+            if isAgent {
+                filters.append(("""
+                     AND c._key IN (SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
+                        UNION SELECT _key FROM v_case WHERE ',' || team || ',' LIKE ?)
+                    """, [a.id.databaseValue, a.id.databaseValue, "%,\(a.id),%".databaseValue]))
+            }
+            if a.has(.liaison), let d = a.departmentID { filters.append((" AND p.department_id = ?", [d.databaseValue])) }
+            if a.has(.officeAdmin) && !a.isCentreAdmin, let o = a.officeID {
+                filters.append((" AND c.office_id = ?", [o.databaseValue]))
+            }
+            var seenItems = Set<String>()
+            let o = ReportOptions(asOf: asOf)
+            for f in filters {
+                let overdue = try overdueReport(r, o, caseFilter: f)
+                for rec in overdue.records() {
+                    guard let caseID = rec["case"]?.textValue, let n = rec["item"]?.intValue else { continue }
+                    // Chase what is still open; finished-late items belong to the reports.
+                    let key = "\(caseID).\(n)"
+                    guard let item = try r.row("plan_item", key), item["decided_on"] as String? == nil,
+                        item["local_done_on"] as String? == nil, seenItems.insert(key).inserted else { continue }
+                    let sc = rec["vs_committed"]?.textValue, sl = rec["vs_legal"]?.textValue
+                    let worst = [sc, sl].contains("OVERDUE") ? "OVERDUE" : "WARNING"
+                    g.rows.append([.text("ITEM"), .text(caseID), .int(n), rec["item_name"] ?? .null,
+                                   rec["committed_due"] ?? rec["legal_due"] ?? .null, .text(worst),
+                                   .text("committed \(sc ?? "-") / legal \(sl ?? "-")")])
+                }
+            }
+            if a.has(.liaison), let d = a.departmentID {
+                for p in try r.rows("plan_item", where: "department_id = ? AND status = 'LOCAL_DONE'", [d.databaseValue], orderBy: "report_up_due") {
+                    guard let due = days(p, "report_up_due") else { continue }
+                    let state = cal.timer(due: due, finished: nil, asOf: asOf, warningWorkdays: 0)
+                    g.rows.append([.text("REPORT_UP"), .text(p["case_id"]), Grid.Cell(p["n"] as Int?), Grid.Cell(p["catalogue_item_id"] as String?),
+                                   .text(CivilDate.iso(due)), .text(state == .normal ? "DUE" : state.rawValue), .text("上报")])
+                }
+            }
+            if isAgent {
+                let f = filters[0]
+                for x in try halfMonthRows(r, o, caseFilter: f) {
+                    let soon = cal.workdays(after: asOf, through: x.due) <= rules.warningWorkdays
+                    guard x.state == "MISSING" || (x.state == "DUE" && soon) else { continue }
+                    g.rows.append([.text("HALFMONTH"), .text(x.caseID), .null, .null, .text(CivilDate.iso(x.due)),
+                                   .text(x.state == "MISSING" ? "OVERDUE" : "WARNING"),
+                                   .text("\(CivilDate.iso(x.start))..\(CivilDate.iso(x.end))")])
+                }
+            }
+            if isAgent || a.has(.officeAdmin) {
+                let f = isAgent ? filters[0] : (a.isCentreAdmin ? ("", []) : filters.last!)
+                for table in ["completion_form", "termination_form"] {
+                    for row in try Row.fetchAll(r.db(), sql: """
+                        SELECT f.* FROM v_\(table) f JOIN v_case c ON c._key = f.case_id WHERE f.received_at IS NULL\(f.0)
+                        """, arguments: StatementArguments(f.1)) {
+                        guard let due = days(row, "handover_due") else { continue }
+                        let state = cal.timer(due: due, finished: nil, asOf: asOf, warningWorkdays: rules.warningWorkdays)
+                        g.rows.append([.text("HANDOVER"), .text(row["case_id"]), .null, .text(table), .text(CivilDate.iso(due)),
+                                       .text(state == .normal ? "DUE" : state.rawValue), Grid.Cell(row["form_no"] as String?)])
+                    }
+                }
+            }
+            g.summary = [(C("items", "to chase", "待催办"), .int(g.rows.count))]
+            return g
+        }
+    }
+
+    /// A simple listing of a reference or record table with chosen columns.
+    public func listTable(_ table: String, columns: [(String, String, String)], where condition: String = "1",
+                          _ args: [DatabaseValue] = [], orderBy: String = "_key") throws -> Grid {
+        try read { r in
+            var g = Grid(name: table, columns: [C("id", "ID", "编号")] + columns.map { C($0.0, $0.1, $0.2) })
+            for row in try r.rows(table, where: condition, StatementArguments(args), orderBy: orderBy) {
+                g.rows.append([.text(row["_key"])] + columns.map { col -> Grid.Cell in
+                    let v: DatabaseValue = row[col.0] ?? .null
+                    switch v.storage {
+                    case .null: return .null
+                    case .int64(let i): return .int(Int(i))
+                    case .double(let d): return .real(d)
+                    case .string(let s): return .text(s)
+                    case .blob: return .null
+                    }
+                })
+            }
+            g.summary = [(C("rows", "rows", "条数"), .int(g.rows.count))]
+            return g
+        }
+    }
+
+    /// A warning when this replica's calendar is older than the one the centre published, or does not cover `day`.
+    public func calendarWarning(for day: Int32) throws -> String? {
+        try read { r in
+            let v = try r.calendarVersions()
+            if v.local < v.published { return L10n.t(.calendarOlder, v.local, v.published) }
+            let cal = try r.calendar()
+            guard let range = cal.coverage else { return L10n.t(.calendarEmpty) }
+            if !range.contains(day) { return L10n.t(.calendarNotCovering, CivilDate.iso(day), CivilDate.iso(range.lowerBound), CivilDate.iso(range.upperBound)) }
+            return nil
+        }
+    }
+}

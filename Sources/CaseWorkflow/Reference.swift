@@ -1,0 +1,231 @@
+public import CaseDomain
+import Foundation
+import GRDB
+import ReplicaStore
+public import SyncCore
+import TerminalText
+
+/// Reference data: the working-day calendar, the 事项 catalogue, the roster and the rules. Only an office
+/// administrator of the county centre publishes it (DOMAIN.md §3), except on a replica with no administrator
+/// yet, where the first import bootstraps the roster.
+extension Workflow {
+    private func requirePublisher(_ s: Session) throws {
+        let hasAdmin = try Int.fetchOne(s.db(), sql: "SELECT count(*) FROM v_person WHERE ',' || roles || ',' LIKE '%,OFFICE_ADMIN,%'") ?? 0
+        if hasAdmin == 0 { return }
+        let a = try s.actor()
+        guard a.isCentreAdmin else { throw WorkflowError("forbidden", .needCentreAdmin, a.id) }
+    }
+
+    /// Writes records (column → text, typed by the schema) keyed by `keyColumn`; unchanged rows are skipped.
+    /// Returns (written, unchanged).
+    func importRecords(_ s: Session, table: String, keyColumn: String, _ records: [[String: String]],
+                       fixed: [String: FieldValue] = [:]) throws -> (written: Int, unchanged: Int) {
+        let schema = try replica.schema.table(table)
+        var written = 0, unchanged = 0
+        for (i, r) in records.enumerated() {
+            guard let key = r[keyColumn], !key.isEmpty else { throw WorkflowError("bad_value", .recordNoKey, i + 1, keyColumn) }
+            var values = fixed
+            for (column, raw) in r {
+                guard let f = schema.field(column) else {
+                    if column == keyColumn { continue }
+                    throw WorkflowError("unknown_field", .recordUnknownColumn, i + 1, column, table)
+                }
+                do { values[column] = try f.parse(raw.trimmingCharacters(in: .whitespaces)) } catch {
+                    throw WorkflowError("bad_value", .recordBadValue, i + 1, column, error.message)
+                }
+            }
+            let current = try s.row(table, key)
+            let same = current != nil && values.allSatisfy { name, v in
+                projected(v) == (current![name] as DatabaseValue?)
+            }
+            if same { unchanged += 1; continue }
+            try s.put(table, key, values)
+            written += 1
+        }
+        return (written, unchanged)
+    }
+
+    /// Imports the calendar from CSV (`date,workday[,source_notice]`) or JSON (`{"version":N,
+    /// "source_notice":"…","days":[{"date":"2025-10-11","workday":true,"note":"调休"}]}` or a bare array) and
+    /// publishes it as version `version` (default: one above the current). Open items' due dates are recomputed.
+    public func importCalendar(data: Data, version: Int?) throws -> (days: Int, version: Int, recomputed: Int) {
+        var records: [[String: String]]
+        var fileVersion: Int?
+        var notice: String?
+        if let obj = try? JSONSerialization.jsonObject(with: data) {
+            let dict = obj as? [String: Any]
+            fileVersion = dict?["version"] as? Int
+            notice = dict?["source_notice"] as? String
+            guard let days = (dict?["days"] ?? obj) as? [[String: Any]] else { throw WorkflowError("bad_value", .badCalendarFile) }
+            records = days.map { d in
+                var r: [String: String] = [:]
+                for (k, v) in d {
+                    let key = k == "note" ? "source_notice" : k
+                    r[key] = (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)"
+                }
+                return r
+            }
+        } else {
+            guard let text = String(data: data, encoding: .utf8) else { throw WorkflowError("bad_value", .badCalendarFile) }
+            records = try CSV.records(text, defaultHeader: ["date", "workday", "source_notice"])
+        }
+        return try perform { s in
+            try requirePublisher(s)
+            let current = try Int.fetchOne(s.db(), sql: "SELECT max(version) FROM v_calendar_day") ?? 0
+            let v = version ?? fileVersion ?? (current + 1)
+            for i in records.indices {
+                guard let d = records[i]["date"], CivilDate(iso: d) != nil else {
+                    throw WorkflowError("bad_value", .recordBadValue, i + 1, "date", records[i]["date"] ?? "")
+                }
+                if let w = records[i]["workday"] {
+                    switch w.lowercased() {
+                    case "workday", "work", "班", "上班": records[i]["workday"] = "true"
+                    case "holiday", "off", "休", "休息": records[i]["workday"] = "false"
+                    default: break
+                    }
+                }
+                if records[i]["source_notice"] == nil, let notice { records[i]["source_notice"] = notice }
+                records[i]["version"] = String(v)
+            }
+            _ = try importRecords(s, table: "calendar_day", keyColumn: "date", records)
+            try s.put("rule", "calendar.version", ["value": .text(String(v))])
+            var recomputed = 0
+            for item in try s.rows("plan_item", where: "accepted_on IS NOT NULL AND decided_on IS NULL") {
+                let before = (item["committed_due"] as String?, item["legal_due"] as String?)
+                try recomputeDues(s, item["_key"])
+                let after = try s.row("plan_item", item["_key"])
+                if before.0 != after?["committed_due"] || before.1 != after?["legal_due"] { recomputed += 1 }
+            }
+            return (records.count, v, recomputed)
+        }
+    }
+
+    /// Imports 事项 rows from CSV (header: field names, `code` first) or a JSON array of objects.
+    public func importCatalogue(data: Data) throws -> (written: Int, unchanged: Int) {
+        let records = try Self.records(data)
+        return try perform { s in
+            try requirePublisher(s)
+            for (i, r) in records.enumerated() {
+                for kind in ["committed", "legal"] {
+                    if let u = r["\(kind)_unit"], !u.isEmpty, LimitUnit(rawValue: u) == nil {
+                        throw WorkflowError("bad_value", .recordBadValue, i + 1, "\(kind)_unit", u)
+                    }
+                }
+                if let c = r["committed_limit"].flatMap(Int.init), let l = r["legal_limit"].flatMap(Int.init),
+                    (r["committed_unit"] ?? "WD") == (r["legal_unit"] ?? "WD"), c > l {
+                    throw WorkflowError("bad_value", .committedOverLegal, i + 1, r["code"] ?? "")
+                }
+            }
+            return try importRecords(s, table: "catalogue_item", keyColumn: "code", records)
+        }
+    }
+
+    /// Imports the roster (offices, townships, departments, people) from one JSON object with those arrays,
+    /// each element having an `id`.
+    public func importRoster(data: Data) throws -> Int {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw WorkflowError("bad_value", .badRosterFile)
+        }
+        return try perform { s in
+            try requirePublisher(s)
+            var n = 0
+            for (key, table) in [("offices", "office"), ("townships", "township"), ("departments", "department"),
+                                 ("people", "person"), ("rules", "rule")] {
+                guard let items = obj[key] as? [[String: Any]] else { continue }
+                let records = items.map { d in
+                    Dictionary(uniqueKeysWithValues: d.map { k, v in
+                        (k, (v as? [Any]).map { $0.map { "\($0)" }.joined(separator: ",") }
+                            ?? (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)")
+                    })
+                }
+                if table == "rule" {
+                    for r in records { try Rules.validate(key: r["id"] ?? "", value: r["value"] ?? "") }
+                }
+                n += try importRecords(s, table: table, keyColumn: "id", records).written
+            }
+            return n
+        }
+    }
+
+    /// Sets one rule ([P] setting) for every replica.
+    public func setRule(_ key: String, _ value: String) throws {
+        try Rules.validate(key: key, value: value)
+        try perform { s in
+            try requirePublisher(s)
+            try s.put("rule", key, ["value": .text(value)])
+        }
+    }
+
+    static func records(_ data: Data) throws -> [[String: String]] {
+        if let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
+            return arr.map { d in
+                Dictionary(uniqueKeysWithValues: d.compactMap { k, v in
+                    v is NSNull ? nil : (k, (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)")
+                })
+            }
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw WorkflowError("bad_value", .badCSV, 1) }
+        return try CSV.records(text, defaultHeader: nil)
+    }
+}
+
+/// The projected SQL value of a field value (what `v_<table>` holds).
+func projected(_ v: FieldValue) -> DatabaseValue? {
+    switch v {
+    case .null: return nil
+    case .bool(let b): return (b ? 1 : 0).databaseValue
+    case .int(let i): return i.databaseValue
+    case .decimal(let d): return Double(d)?.databaseValue
+    case .text(let t): return t.databaseValue
+    case .date: return v.displayText.databaseValue
+    }
+}
+
+/// A small RFC 4180 reader: quoted fields, doubled quotes, CRLF; a BOM is skipped.
+enum CSV {
+    static func rows(_ text: String) -> [[String]] {
+        var rows: [[String]] = []
+        var row: [String] = []
+        var field = ""
+        var quoted = false
+        var it = text.unicodeScalars.drop { $0 == "\u{FEFF}" }.makeIterator()
+        var pending: Unicode.Scalar? = nil
+        func next() -> Unicode.Scalar? {
+            if let p = pending { pending = nil; return p }
+            return it.next()
+        }
+        while let c = next() {
+            if quoted {
+                if c == "\"" {
+                    if let n = next() {
+                        if n == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = n }
+                    } else { quoted = false }
+                } else { field.unicodeScalars.append(c) }
+                continue
+            }
+            switch c {
+            case "\"": quoted = true
+            case ",": row.append(field); field = ""
+            case "\r": break
+            case "\n": row.append(field); field = ""; rows.append(row); row = []
+            default: field.unicodeScalars.append(c)
+            }
+        }
+        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+        return rows.filter { !($0.count == 1 && $0[0].trimmingCharacters(in: .whitespaces).isEmpty) }
+    }
+
+    /// Records keyed by the header row; `defaultHeader` is used when the first row is data (starts with a digit).
+    static func records(_ text: String, defaultHeader: [String]?) throws -> [[String: String]] {
+        var all = rows(text)
+        guard !all.isEmpty else { return [] }
+        var header = all[0].map { $0.trimmingCharacters(in: .whitespaces) }
+        if let d = defaultHeader, header.first?.first?.isNumber == true { header = d } else { all.removeFirst() }
+        return try all.enumerated().map { i, r in
+            guard r.count <= header.count else { throw WorkflowError("bad_value", .badCSV, i + 2) }
+            var out: [String: String] = [:]
+            for (j, v) in r.enumerated() where !v.isEmpty { out[header[j]] = v }
+            return out
+        }
+    }
+}

@@ -1,0 +1,591 @@
+public import CaseDomain
+import Foundation
+import GRDB
+import SyncCore
+import TerminalText
+
+/// The centre's reports (DOMAIN.md §4). Every figure is computed from dates recorded as the events occurred
+/// on the devices, so a report gives the same answer on every replica that holds the same data, whenever the
+/// records synced.
+public enum ReportName: String, CaseIterable, Sendable {
+    case overdue, reportUp = "report-up", handover, halfmonth, agents, departments, satisfaction, thresholds
+    case complaints, register, coordination, materials
+
+    public var title: L10n.Key {
+        switch self {
+        case .overdue: .init(en: "Overdue and warning items", zh: "逾期/预警事项清单")
+        case .reportUp: .init(en: "Report-up compliance", zh: "上报时效")
+        case .handover: .init(en: "Handover compliance", zh: "办结/终止移交时效")
+        case .halfmonth: .init(en: "Half-month feedback", zh: "半月反馈执行")
+        case .agents: .init(en: "Agent workload and assessment", zh: "代办员工作量与绩效")
+        case .departments: .init(en: "Department timeliness and ratings", zh: "部门审批时效与服务评价")
+        case .satisfaction: .init(en: "Satisfaction and negative-review follow-up", zh: "满意度与差评回访整改")
+        case .thresholds: .init(en: "Leadership threshold compliance", zh: "重点项目领导责任")
+        case .complaints: .init(en: "Complaints", zh: "投诉处置")
+        case .register: .init(en: "Case register", zh: "代办项目台账")
+        case .coordination: .init(en: "Escalations and meeting resolutions", zh: "协调事项跟踪")
+        case .materials: .init(en: "Material reuse", zh: "材料共享")
+        }
+    }
+}
+
+/// Report scope and date.
+public struct ReportOptions: Sendable {
+    public var asOf: Int32
+    public var township: String?
+    public init(asOf: Int32, township: String? = nil) {
+        self.asOf = asOf
+        self.township = township
+    }
+}
+
+private typealias C = Grid.Column
+
+extension Workflow {
+    public func report(_ name: ReportName, _ o: ReportOptions) throws -> Grid {
+        try read { r in
+            switch name {
+            case .overdue: try overdueReport(r, o)
+            case .reportUp: try reportUpReport(r, o)
+            case .handover: try handoverReport(r, o)
+            case .halfmonth: try halfMonthReport(r, o)
+            case .agents: try agentReport(r, o)
+            case .departments: try departmentReport(r, o)
+            case .satisfaction: try satisfactionReport(r, o)
+            case .thresholds: try thresholdReport(r, o)
+            case .complaints: try complaintReport(r, o)
+            case .register: try registerReport(r, o)
+            case .coordination: try coordinationReport(r, o)
+            case .materials: try materialReport(r, o)
+            }
+        }
+    }
+
+    /// `AND c.township_id = ?` and its argument when the report is scoped.
+    private func scope(_ o: ReportOptions, _ alias: String = "c") -> (String, [DatabaseValue]) {
+        o.township.map { (" AND \(alias).township_id = ?", [$0.databaseValue]) } ?? ("", [])
+    }
+
+    // MARK: 逾期/预警
+
+    /// Items whose timer is WARNING or OVERDUE against the committed or the legal deadline: open items by
+    /// `asOf`, finished ones when they finished late. Cancelled, withdrawn and refused items are left out.
+    func overdueReport(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil) throws -> Grid {
+        let rules = try r.rules(), cal = try r.calendar()
+        let warnDate = CivilDate.iso(cal.addingWorkdays(rules.warningWorkdays, to: o.asOf))
+        let (sc, sa) = caseFilter ?? scope(o)
+        let sql = """
+            SELECT p._key, p.case_id, p.n, p.status, p.committed_due, p.legal_due, p.decided_on, p.local_done_on,
+                   p.department_id, c.township_id, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.case_no, ci.name AS item_name
+            FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
+            LEFT JOIN v_catalogue_item ci ON ci._key = p.catalogue_item_id
+            WHERE p.status NOT IN ('CANCELLED', 'WITHDRAWN', 'NOT_ACCEPTED', 'SPECIAL_PROCEDURE', 'SUPPLEMENT')
+              AND ((coalesce(p.decided_on, p.local_done_on) IS NULL AND (p.committed_due <= ? OR p.legal_due <= ?))
+                   OR coalesce(p.decided_on, p.local_done_on) > p.committed_due
+                   OR coalesce(p.decided_on, p.local_done_on) > p.legal_due)\(sc)
+            ORDER BY p.case_id, p.n
+            """
+        var g = Grid(name: "overdue", columns: [
+            .caseID, .caseNo, .item, .itemName, .department, .township, .agent, .status,
+            C("committed_due", "COMMITTED DUE", "承诺到期"), C("vs_committed", "VS COMMITTED", "承诺时限"),
+            C("legal_due", "LEGAL DUE", "法定到期"), C("vs_legal", "VS LEGAL", "法定时限"),
+            C("late_wd", "LATE (WD)", "超期(工作日)"),
+        ])
+        var overdueC = 0, warningC = 0, overdueL = 0, warningL = 0
+        for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments([warnDate, warnDate] + sa)) {
+            let finished = days(row, "decided_on") ?? days(row, "local_done_on")
+            func state(_ col: String) -> TimerState? {
+                days(row, col).map { cal.timer(due: $0, finished: finished, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
+            }
+            let sc = state("committed_due"), sl = state("legal_due")
+            guard sc == .warning || sc == .overdue || sl == .warning || sl == .overdue else { continue }
+            if sc == .overdue { overdueC += 1 } else if sc == .warning { warningC += 1 }
+            if sl == .overdue { overdueL += 1 } else if sl == .warning { warningL += 1 }
+            var late: Int?
+            if sc == .overdue, let due = days(row, "committed_due") {
+                late = cal.workdays(after: due, through: finished ?? o.asOf)
+            }
+            g.rows.append([
+                .text(row["case_id"]), Grid.Cell(row["case_no"] as String?), .int(Int(row["n"] as Int64? ?? 0)),
+                Grid.Cell(row["item_name"] as String?), Grid.Cell(row["department_id"] as String?),
+                Grid.Cell(row["township_id"] as String?), Grid.Cell(row["agent_id"] as String?), .text(row["status"]),
+                Grid.Cell(row["committed_due"] as String?), Grid.Cell(sc?.rawValue),
+                Grid.Cell(row["legal_due"] as String?), Grid.Cell(sl?.rawValue), Grid.Cell(late),
+            ])
+        }
+        g.summary = [
+            (C("overdue_vs_committed", "overdue vs committed", "超承诺时限"), .int(overdueC)),
+            (C("warning_vs_committed", "warning vs committed", "承诺时限预警"), .int(warningC)),
+            (C("overdue_vs_legal", "overdue vs legal", "超法定时限"), .int(overdueL)),
+            (C("warning_vs_legal", "warning vs legal", "法定时限预警"), .int(warningL)),
+        ]
+        return g
+    }
+
+    // MARK: 上报时效
+
+    func reportUpReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let cal = try r.calendar()
+        let (sc, sa) = scope(o)
+        var g = Grid(name: "report-up", columns: [
+            .caseID, .item, .department, C("liaison", "LIAISON", "联络员"), C("local_done_on", "LOCAL DONE", "本级完成"),
+            C("report_up_due", "DUE", "应上报"), C("reported_up_on", "REPORTED", "上报日期"),
+            C("reported_to", "REPORTED TO", "上报部门"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "迟报(工作日)"),
+        ])
+        var total = 0, onTime = 0, pendingLate = 0
+        let sql = """
+            SELECT p.* FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
+            WHERE p.local_done_on IS NOT NULL\(sc) ORDER BY p.case_id, p.n
+            """
+        for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa)) {
+            guard let due = days(row, "report_up_due") else { continue }
+            let reported = days(row, "reported_up_on")
+            var ok: Bool?
+            var late: Int?
+            if let reported {
+                total += 1
+                ok = reported <= due
+                if ok! { onTime += 1 } else { late = cal.workdays(after: due, through: reported) }
+            } else if o.asOf > due {
+                pendingLate += 1
+                ok = false
+                late = cal.workdays(after: due, through: o.asOf)
+            }
+            g.rows.append([
+                .text(row["case_id"]), .int(Int(row["n"] as Int64? ?? 0)), Grid.Cell(row["department_id"] as String?),
+                Grid.Cell(row["liaison_id"] as String?), Grid.Cell(row["local_done_on"] as String?), .text(CivilDate.iso(due)),
+                Grid.Cell(row["reported_up_on"] as String?), Grid.Cell(row["reported_up_to"] as String?),
+                ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late),
+            ])
+        }
+        g.summary = [
+            (C("reported", "reported up", "已上报"), .int(total)),
+            (C("on_time", "on time", "按时上报"), .int(onTime)),
+            (C("rate", "on-time rate %", "按时率%"), total == 0 ? .null : .real(100 * Double(onTime) / Double(total))),
+            (C("unreported_overdue", "not reported, overdue", "逾期未上报"), .int(pendingLate)),
+        ]
+        return g
+    }
+
+    // MARK: 移交时效
+
+    func handoverReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let cal = try r.calendar()
+        let (sc, sa) = scope(o)
+        var g = Grid(name: "handover", columns: [
+            .caseID, .caseNo, .agent, C("form", "FORM", "单据"), C("done_on", "DONE ON", "办结/终止日"), .due,
+            C("received_at", "RECEIVED AT", "接收时间"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "超期(工作日)"),
+        ])
+        var total = 0, onTime = 0, pending = 0
+        for (table, dateCol, label) in [("completion_form", "completed_on", "办结单"), ("termination_form", "terminated_on", "终止单")] {
+            let sql = """
+                SELECT f.*, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.case_no FROM v_\(table) f JOIN v_case c ON c._key = f.case_id
+                WHERE 1\(sc) ORDER BY f.case_id
+                """
+            for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa)) {
+                guard let due = days(row, "handover_due") else { continue }
+                let received = (row["received_at"] as String?).flatMap { CivilDate.days(String($0.prefix(10))) }
+                var ok: Bool?
+                var late: Int?
+                if let received {
+                    total += 1
+                    ok = received <= due
+                    if ok! { onTime += 1 } else { late = cal.workdays(after: due, through: received) }
+                } else if o.asOf > due {
+                    pending += 1
+                    ok = false
+                    late = cal.workdays(after: due, through: o.asOf)
+                }
+                g.rows.append([
+                    .text(row["case_id"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["agent_id"] as String?),
+                    .text(L10n.chinese ? label : table == "completion_form" ? "completion" : "termination"),
+                    Grid.Cell(row[dateCol] as String?), .text(CivilDate.iso(due)), Grid.Cell(row["received_at"] as String?),
+                    ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late),
+                ])
+            }
+        }
+        g.summary = [
+            (C("received", "received", "已移交"), .int(total)), (C("on_time", "on time", "按时移交"), .int(onTime)),
+            (C("rate", "on-time rate %", "按时率%"), total == 0 ? .null : .real(100 * Double(onTime) / Double(total))),
+            (C("not_received_overdue", "not received, overdue", "逾期未移交"), .int(pending)),
+        ]
+        return g
+    }
+
+    // MARK: 半月反馈
+
+    /// Every half-month period a case owes a report for, with ON_TIME / LATE / MISSING / DUE (not yet due).
+    func halfMonthRows(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil) throws
+        -> [(caseID: String, agent: String?, start: Int32, end: Int32, due: Int32, delivered: Int32?, state: String)]
+    {
+        let rules = try r.rules(), cal = try r.calendar()
+        let (sc, sa) = caseFilter ?? scope(o)
+        var delivered: [String: [Int32: Int32]] = [:]
+        let reportSQL = """
+            SELECT p.case_id, p.period_start, min(p.delivered_on) FROM v_progress_report p JOIN v_case c ON c._key = p.case_id
+            WHERE 1\(sc) GROUP BY p.case_id, p.period_start
+            """
+        for row in try Row.fetchAll(r.db(), sql: reportSQL, arguments: StatementArguments(sa)) {
+            if let s = (row[1] as String?).flatMap(CivilDate.days), let d = (row[2] as String?).flatMap(CivilDate.days) {
+                delivered[row[0], default: [:]][s] = d
+            }
+        }
+        var out: [(String, String?, Int32, Int32, Int32, Int32?, String)] = []
+        let caseSQL = """
+            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.signed_on, c.completed_on, c.terminated_on FROM v_case c
+            WHERE c.signed_on IS NOT NULL AND c.status IN ('PLANNING','EXECUTING','COMPLETED','TERMINATED','HANDED_OVER','EVALUATED')\(sc)
+            ORDER BY c._key
+            """
+        var dueCache: [Int32: Int32] = [:]
+        for c in try Row.fetchAll(r.db(), sql: caseSQL, arguments: StatementArguments(sa)) {
+            guard let signed = days(c, "signed_on") else { continue }
+            let until = min(days(c, "completed_on") ?? days(c, "terminated_on") ?? o.asOf, o.asOf)
+            let reports = delivered[c[0]] ?? [:]
+            for p in HalfMonth.owed(signedOn: signed, until: until) {
+                let due: Int32
+                if let d = dueCache[p.end] { due = d } else {
+                    due = cal.addingWorkdays(rules.halfMonthGraceWorkdays, to: p.end)
+                    dueCache[p.end] = due
+                }
+                let d = reports[p.start]
+                let state = d.map { $0 <= due ? "ON_TIME" : "LATE" } ?? (o.asOf > due ? "MISSING" : "DUE")
+                out.append((c[0], c[1], p.start, p.end, due, d, state))
+            }
+        }
+        return out
+    }
+
+    func halfMonthReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        var g = Grid(name: "halfmonth", columns: [
+            .caseID, .agent, C("period_start", "PERIOD START", "期间起"), C("period_end", "PERIOD END", "期间止"), .due,
+            C("delivered_on", "DELIVERED", "反馈日期"), C("state", "STATE", "情况"),
+        ])
+        var counts: [String: Int] = [:]
+        for x in try halfMonthRows(r, o) {
+            counts[x.state, default: 0] += 1
+            guard x.state == "LATE" || x.state == "MISSING" else { continue }
+            g.rows.append([.text(x.caseID), Grid.Cell(x.agent), .text(CivilDate.iso(x.start)), .text(CivilDate.iso(x.end)),
+                           .text(CivilDate.iso(x.due)), Grid.Cell(x.delivered.map(CivilDate.iso)), .text(x.state)])
+        }
+        g.summary = [
+            (C("owed", "periods owed", "应反馈期数"), .int(counts.values.reduce(0, +) - counts["DUE", default: 0])),
+            (C("on_time", "on time", "按时"), .int(counts["ON_TIME", default: 0])),
+            (C("late", "late", "迟报"), .int(counts["LATE", default: 0])),
+            (C("missing", "missing", "缺报"), .int(counts["MISSING", default: 0])),
+        ]
+        return g
+    }
+
+    // MARK: 代办员
+
+    func agentReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let db = try r.db()
+        let (sc, sa) = scope(o)
+        struct Acc { var open = 0, closed = 0, items = 0, itemsOnTime = 0, hmOwed = 0, hmOnTime = 0, handovers = 0
+            var handoversOnTime = 0, evals = 0, satisfied = 0, complaints = 0 }
+        var acc: [String: Acc] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT coalesce(c.agent_id, c.chief_agent_id), sum(status IN ('PLANNING','EXECUTING')), sum(status NOT IN ('PLANNING','EXECUTING'))
+            FROM v_case c WHERE coalesce(c.agent_id, c.chief_agent_id) IS NOT NULL\(sc) GROUP BY 1
+            """, arguments: StatementArguments(sa)) {
+            acc[row[0], default: Acc()].open = row[1]
+            acc[row[0], default: Acc()].closed = row[2]
+        }
+        for row in try Row.fetchAll(db, sql: """
+            SELECT coalesce(c.agent_id, c.chief_agent_id), count(*), sum(p.committed_due IS NULL OR p.decided_on <= p.committed_due)
+            FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
+            WHERE p.decided_on IS NOT NULL AND coalesce(c.agent_id, c.chief_agent_id) IS NOT NULL\(sc) GROUP BY 1
+            """, arguments: StatementArguments(sa)) {
+            acc[row[0], default: Acc()].items = row[1]
+            acc[row[0], default: Acc()].itemsOnTime = row[2]
+        }
+        for x in try halfMonthRows(r, o) where x.state != "DUE" {
+            guard let a = x.agent else { continue }
+            acc[a, default: Acc()].hmOwed += 1
+            if x.state == "ON_TIME" { acc[a, default: Acc()].hmOnTime += 1 }
+        }
+        let handover = try handoverReport(r, o)
+        for i in handover.rows.indices {
+            guard let a = handover.value(i, "agent")?.textValue, case .bool(let ok)? = handover.value(i, "on_time") else { continue }
+            acc[a, default: Acc()].handovers += 1
+            if ok { acc[a, default: Acc()].handoversOnTime += 1 }
+        }
+        for row in try Row.fetchAll(db, sql: """
+            SELECT e.target_person_id, count(*), sum(e.grade IN ('非常满意','满意')) FROM v_evaluation e
+            JOIN v_case c ON c._key = e.case_id
+            WHERE e.direction = 'OWNER_TO_AGENT' AND e.target_person_id IS NOT NULL\(sc) GROUP BY e.target_person_id
+            """, arguments: StatementArguments(sa)) {
+            acc[row[0], default: Acc()].evals = row[1]
+            acc[row[0], default: Acc()].satisfied = row[2]
+        }
+        for row in try Row.fetchAll(db, sql: """
+            SELECT target_id, count(*) FROM v_complaint WHERE upheld = 1 AND target_id IS NOT NULL GROUP BY target_id
+            """) where acc[row[0]] != nil {
+            acc[row[0], default: Acc()].complaints = row[1]
+        }
+        var names: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT _key, name FROM v_person") { names[row[0]] = row[1] }
+        func pct(_ a: Int, _ b: Int) -> Grid.Cell { b == 0 ? .null : .real(100 * Double(a) / Double(b)) }
+        var g = Grid(name: "agents", columns: [
+            .agent, C("name", "NAME", "姓名"), C("open_cases", "OPEN", "在办"), C("closed_cases", "CLOSED", "已结"),
+            C("items_decided", "ITEMS", "办结事项"), C("items_on_time_pct", "ON TIME %", "按时办结%"),
+            C("halfmonth_pct", "FEEDBACK %", "半月反馈%"), C("handover_pct", "HANDOVER %", "按时移交%"),
+            C("owner_satisfied_pct", "SATISFIED %", "业主满意%"), C("complaints_upheld", "COMPLAINTS", "有效投诉"),
+        ])
+        for (id, a) in acc.sorted(by: { $0.key < $1.key }) {
+            g.rows.append([.text(id), Grid.Cell(names[id]), .int(a.open), .int(a.closed), .int(a.items),
+                           pct(a.itemsOnTime, a.items), pct(a.hmOnTime, a.hmOwed), pct(a.handoversOnTime, a.handovers),
+                           pct(a.satisfied, a.evals), .int(a.complaints)])
+        }
+        g.summary = [(C("agents", "agents", "代办员数"), .int(acc.count))]
+        return g
+    }
+
+    // MARK: 部门
+
+    func departmentReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let db = try r.db()
+        let (sc, sa) = scope(o)
+        var g = Grid(name: "departments", columns: [
+            .department, C("name", "NAME", "部门名称"), C("decided", "DECIDED", "办结数"),
+            C("mean_wd", "MEAN WD", "平均用时(工作日)"), C("max_wd", "MAX WD", "最长(工作日)"),
+            C("within_committed_pct", "≤COMMITTED %", "承诺内%"), C("within_legal_pct", "≤LEGAL %", "法定内%"),
+            C("supplement_pct", "补正 %", "补正率%"), C("escalated_items", "ESCALATED", "需协调"),
+            C("rated", "RATINGS", "评价数"), C("satisfied_pct", "SATISFIED %", "满意%"),
+        ])
+        var names: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT _key, name FROM v_department") { names[row[0]] = row[1] }
+        var escalated: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT p.department_id, count(DISTINCT p._key) FROM v_escalation e JOIN v_plan_item p ON p._key = e.plan_item_id
+            JOIN v_case c ON c._key = p.case_id WHERE p.department_id IS NOT NULL\(sc) GROUP BY p.department_id
+            """, arguments: StatementArguments(sa)) { escalated[row[0]] = row[1] }
+        var ratings: [String: (Int, Int)] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT e.target_department_id, count(*), sum(e.grade IN ('非常满意','满意')) FROM v_evaluation e
+            JOIN v_case c ON c._key = e.case_id
+            WHERE e.direction IN ('AGENT_TO_DEPARTMENT','OWNER_TO_DEPARTMENT') AND e.target_department_id IS NOT NULL\(sc)
+            GROUP BY e.target_department_id
+            """, arguments: StatementArguments(sa)) { ratings[row[0]] = (row[1], row[2]) }
+        var seen = Set<String>()
+        for row in try Row.fetchAll(db, sql: """
+            SELECT p.department_id, count(*), avg(p.elapsed_wd), max(p.elapsed_wd),
+                   sum(p.decided_on <= p.committed_due), count(p.committed_due),
+                   sum(p.decided_on <= p.legal_due), count(p.legal_due), sum(p.had_supplement = 1)
+            FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
+            WHERE p.decided_on IS NOT NULL AND p.status NOT IN ('NOT_ACCEPTED','CANCELLED','WITHDRAWN')
+              AND p.department_id IS NOT NULL\(sc)
+            GROUP BY p.department_id ORDER BY p.department_id
+            """, arguments: StatementArguments(sa)) {
+            let d: String = row[0]
+            seen.insert(d)
+            let n: Int = row[1]
+            func pct(_ a: Int?, _ b: Int?) -> Grid.Cell { (b ?? 0) == 0 ? .null : .real(100 * Double(a ?? 0) / Double(b!)) }
+            let rt = ratings[d]
+            g.rows.append([.text(d), Grid.Cell(names[d]), .int(n), (row[2] as Double?).map(Grid.Cell.real) ?? .null,
+                           Grid.Cell(row[3] as Int?), pct(row[4], row[5]), pct(row[6], row[7]), pct(row[8], n),
+                           .int(escalated[d] ?? 0), Grid.Cell(rt?.0), pct(rt?.1, rt?.0)])
+        }
+        for (d, rt) in ratings.sorted(by: { $0.key < $1.key }) where !seen.contains(d) {
+            g.rows.append([.text(d), Grid.Cell(names[d]), .int(0), .null, .null, .null, .null, .null,
+                           .int(escalated[d] ?? 0), .int(rt.0), rt.0 == 0 ? .null : .real(100 * Double(rt.1) / Double(rt.0))])
+        }
+        return g
+    }
+
+    // MARK: 满意度
+
+    func satisfactionReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let db = try r.db()
+        let (sc, sa) = scope(o)
+        let totals = try Row.fetchOne(db, sql: """
+            SELECT count(*), sum(e.grade IN ('非常满意','满意')), sum(e.grade IN ('不满意','非常不满意')),
+                   sum(e.grade IN ('不满意','非常不满意') AND e.real_name = 1)
+            FROM v_evaluation e JOIN v_case c ON c._key = e.case_id WHERE 1\(sc)
+            """, arguments: StatementArguments(sa))!
+        var g = Grid(name: "satisfaction", columns: [
+            C("ticket", "TICKET", "台账"), .caseID, C("evaluation", "EVALUATION", "评价"), C("grade", "GRADE", "等级"),
+            C("responsible", "RESPONSIBLE", "责任方"), C("callback_at", "CALLBACK", "回访"), C("rectified_at", "RECTIFIED", "整改"),
+            .due, C("ticket_status", "STATUS", "状态"),
+        ])
+        var realNameNegatives = 0, rectified = 0, open = 0
+        for row in try Row.fetchAll(db, sql: """
+            SELECT t.*, e.grade, e.real_name FROM v_ticket t JOIN v_evaluation e ON e._key = t.evaluation_id
+            JOIN v_case c ON c._key = t.case_id WHERE 1\(sc) ORDER BY t._key
+            """, arguments: StatementArguments(sa)) {
+            let closed = (row["status"] as String?) == "CLOSED"
+            if (row["real_name"] as Bool?) == true {
+                realNameNegatives += 1
+                if closed { rectified += 1 }
+            }
+            if !closed { open += 1 }
+            g.rows.append([.text(row["_key"]), .text(row["case_id"]), .text(row["evaluation_id"]), Grid.Cell(row["grade"] as String?),
+                           Grid.Cell(row["responsible"] as String?), Grid.Cell(row["callback_at"] as String?),
+                           Grid.Cell(row["rectified_at"] as String?), Grid.Cell(row["rectification_due"] as String?),
+                           .text(row["status"] ?? "OPEN")])
+        }
+        let n: Int = totals[0]
+        g.summary = [
+            (C("evaluations", "evaluations", "评价数"), .int(n)),
+            (C("satisfaction_pct", "satisfaction %", "满意率%"), n == 0 ? .null : .real(100 * Double(totals[1] as Int? ?? 0) / Double(n))),
+            (C("negative", "negative reviews", "差评数"), .int(totals[2] as Int? ?? 0)),
+            (C("realname_negative", "real-name negative", "实名差评"), .int(realNameNegatives)),
+            (C("realname_rectified", "rectified", "已回访整改"), .int(rectified)),
+            (C("realname_rectified_pct", "real-name rectification % (must be 100)", "实名差评回访整改率%(应达100)"),
+             realNameNegatives == 0 ? .null : .real(100 * Double(rectified) / Double(realNameNegatives))),
+            (C("open_tickets", "open tickets", "未结台账"), .int(open)),
+        ]
+        return g
+    }
+
+    // MARK: 领导责任
+
+    func thresholdReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let rules = try r.rules()
+        let db = try r.db()
+        var g = Grid(name: "thresholds", columns: [
+            C("project", "PROJECT", "项目"), C("name", "NAME", "项目名称"), .township,
+            C("investment_wan", "INVESTMENT (万元)", "总投资(万元)"), C("needs_lead", "NEEDS LEAD", "需牵头领导"),
+            C("lead_official", "LEAD OFFICIAL", "牵头领导"), C("needs_head", "NEEDS HEAD", "需督办负责人"),
+            C("supervising_head", "SUPERVISING HEAD", "督办负责人"), C("compliant", "COMPLIANT", "合规"),
+        ])
+        let threshold = min(rules.leadOfficialWan, rules.supervisingHeadWan)
+        var args: [DatabaseValue] = [threshold.databaseValue]
+        var cond = ""
+        if let t = o.township { cond = " AND p.township_id = ?"; args.append(t.databaseValue) }
+        var required = 0, compliant = 0
+        for row in try Row.fetchAll(db, sql: """
+            SELECT p.*, c.lead_official_id AS c_lead, c.supervising_head_id AS c_head, c.status AS c_status
+            FROM v_project p LEFT JOIN v_case c ON c.project_id = p._key
+            WHERE p.total_investment_wan >= ?\(cond) ORDER BY p._key
+            """, arguments: StatementArguments(args)) {
+            let need = rules.leadershipRequired(category: row["category"], industrial: row["is_industrial"] ?? false,
+                                                investmentWan: row["total_investment_wan"])
+            guard need.leadOfficial || need.supervisingHead else { continue }
+            required += 1
+            let lead: String? = row["lead_official_id"] ?? row["c_lead"]
+            let head: String? = row["supervising_head_id"] ?? row["c_head"]
+            let ok = (!need.leadOfficial || lead != nil) && (!need.supervisingHead || head != nil)
+            if ok { compliant += 1 }
+            g.rows.append([.text(row["_key"]), Grid.Cell(row["name"] as String?), Grid.Cell(row["township_id"] as String?),
+                           (row["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null, .bool(need.leadOfficial),
+                           Grid.Cell(lead), .bool(need.supervisingHead), Grid.Cell(head), .bool(ok)])
+        }
+        g.summary = [(C("required", "projects with a threshold", "达到门槛项目"), .int(required)),
+                     (C("compliant", "compliant", "合规"), .int(compliant)),
+                     (C("missing", "missing an official", "缺领导"), .int(required - compliant))]
+        return g
+    }
+
+    // MARK: 投诉
+
+    func complaintReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        var g = Grid(name: "complaints", columns: [
+            C("complaint", "COMPLAINT", "投诉"), C("target", "TARGET", "对象"), .caseID, C("received_at", "RECEIVED", "受理"),
+            .status, C("feedback_at", "FEEDBACK", "反馈"), C("days_to_feedback", "DAYS", "反馈用时(天)"),
+            C("upheld", "UPHELD", "属实"), C("applied", "APPLIED TO 考核", "纳入考核"),
+        ])
+        var byStatus: [String: Int] = [:]
+        for row in try r.rows("complaint", orderBy: "received_at, _key") {
+            let s: String = row["status"] ?? "RECEIVED"
+            byStatus[s, default: 0] += 1
+            let rec = days(row, "received_at"), fb = days(row, "feedback_at")
+            g.rows.append([.text(row["_key"]), Grid.Cell([row["target_kind"] as String?, row["target_id"] as String?].compactMap { $0 }.joined(separator: ":")),
+                           Grid.Cell(row["case_id"] as String?), Grid.Cell(row["received_at"] as String?), .text(s),
+                           Grid.Cell(row["feedback_at"] as String?), rec.flatMap { a in fb.map { Grid.Cell.int(Int($0 - a)) } } ?? .null,
+                           (row["upheld"] as Bool?).map(Grid.Cell.bool) ?? .null,
+                           (row["applied_to_assessment"] as Bool?).map(Grid.Cell.bool) ?? .null])
+        }
+        g.summary = ComplaintStatus.allCases.map { (C($0.rawValue.lowercased(), $0.rawValue, $0.rawValue), .int(byStatus[$0.rawValue] ?? 0)) }
+        return g
+    }
+
+    // MARK: 台账
+
+    func registerReport(_ r: Reader, _ o: ReportOptions, extra: String = "", extraArgs: [DatabaseValue] = [],
+                        name: String = "register", limit: Int? = nil) throws -> Grid {
+        let (sc, sa) = scope(o)
+        var g = Grid(name: name, columns: [
+            .caseID, .caseNo, C("enterprise", "ENTERPRISE", "企业"), C("project", "PROJECT", "项目"), .township, .status,
+            .agent, C("investment_wan", "INVESTMENT (万元)", "总投资(万元)"), C("signed_on", "SIGNED", "签约"),
+            C("completed_on", "DONE", "办结/终止"), C("coordinating", "COORDINATING", "协调中"),
+        ])
+        let sql = """
+            SELECT c._key, c.case_no, e.name AS ename, p.name AS pname, c.township_id, c.status, coalesce(c.agent_id, c.chief_agent_id) AS agent_id,
+                   p.total_investment_wan, c.signed_on, coalesce(c.completed_on, c.terminated_on) AS done,
+                   EXISTS (SELECT 1 FROM v_escalation x WHERE x.case_id = c._key AND x.status = 'OPEN') AS coordinating
+            FROM v_case c LEFT JOIN v_project p ON p._key = c.project_id LEFT JOIN v_enterprise e ON e._key = c.enterprise_id
+            WHERE 1\(sc)\(extra) ORDER BY c._key\(limit.map { " LIMIT \($0)" } ?? "")
+            """
+        var byStatus: [String: Int] = [:]
+        for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa + extraArgs)) {
+            let status = CaseStatus(rawValue: row["status"] ?? "")
+            byStatus[row["status"] ?? "", default: 0] += 1
+            g.rows.append([.text(row["_key"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["ename"] as String?),
+                           Grid.Cell(row["pname"] as String?), Grid.Cell(row["township_id"] as String?),
+                           .text(L10n.chinese ? status?.zh ?? (row["status"] ?? "") : row["status"] ?? ""),
+                           Grid.Cell(row["agent_id"] as String?), (row["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null,
+                           Grid.Cell(row["signed_on"] as String?), Grid.Cell(row["done"] as String?),
+                           .bool(row["coordinating"] as Bool? ?? false)])
+        }
+        g.summary = [(C("cases", "cases", "项目数"), .int(g.rows.count))]
+            + CaseStatus.mergeOrder.compactMap { s in byStatus[s.rawValue].map { (C(s.rawValue.lowercased(), s.rawValue, s.zh), .int($0)) } }
+        return g
+    }
+
+    // MARK: 协调
+
+    func coordinationReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        let (sc, sa) = scope(o)
+        var g = Grid(name: "coordination", columns: [
+            C("kind", "KIND", "类别"), C("id", "ID", "编号"), .caseID, C("level", "LEVEL", "层级"), C("target", "TARGET", "对象"),
+            C("since", "SINCE", "发起/期限"), .status, C("overdue", "OVERDUE", "逾期"),
+        ])
+        var openByLevel: [String: Int] = [:]
+        for row in try Row.fetchAll(r.db(), sql: """
+            SELECT x.* FROM v_escalation x JOIN v_case c ON c._key = x.case_id WHERE x.status = 'OPEN'\(sc) ORDER BY x.raised_at, x._key
+            """, arguments: StatementArguments(sa)) {
+            openByLevel[row["level"] ?? "", default: 0] += 1
+            g.rows.append([.text(L10n.chinese ? "升级" : "escalation"), .text(row["_key"]), .text(row["case_id"]),
+                           Grid.Cell(row["level"] as String?), Grid.Cell(row["target"] as String?),
+                           Grid.Cell(row["raised_at"] as String?), .text("OPEN"), .null])
+        }
+        var overdueResolutions = 0
+        for row in try Row.fetchAll(r.db(), sql: """
+            SELECT m.* FROM v_meeting_resolution m JOIN v_case c ON c._key = m.case_id WHERE m.status = 'OPEN'\(sc) ORDER BY m.due, m._key
+            """, arguments: StatementArguments(sa)) {
+            let overdue = (days(row, "due") ?? .max) < o.asOf
+            if overdue { overdueResolutions += 1 }
+            g.rows.append([.text(L10n.chinese ? "会议决议" : "resolution"), .text(row["_key"]), .text(row["case_id"]), .null,
+                           Grid.Cell(row["responsible_department_id"] as String?), Grid.Cell(row["due"] as String?),
+                           .text("OPEN"), .bool(overdue)])
+        }
+        g.summary = EscalationLevel.allCases.map { (C("open_\($0.rawValue.lowercased())", "open \($0.rawValue)", "未结\($0.rawValue)"), .int(openByLevel[$0.rawValue] ?? 0)) }
+            + [(C("resolutions_overdue", "resolutions overdue", "逾期决议"), .int(overdueResolutions)),
+               (C("difficult_consultations", "cases at 疑难会商", "疑难会商"), .int(openByLevel["EX"] ?? 0))]
+        return g
+    }
+
+    // MARK: 材料共享
+
+    func materialReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+        var g = Grid(name: "materials", columns: [
+            C("material", "MATERIAL", "材料"), C("type", "TYPE", "类型"), C("source", "SOURCE", "来源"),
+            C("uses", "USES", "使用次数"), C("items", "ITEMS", "用于事项"),
+        ])
+        var used = 0, uses = 0
+        for row in try Row.fetchAll(r.db(), sql: """
+            SELECT m._key, m.type, m.source, count(u._key) AS n, group_concat(u.plan_item_id, ',') AS items
+            FROM v_material m LEFT JOIN v_material_use u ON u.material_id = m._key GROUP BY m._key ORDER BY m._key
+            """) {
+            let n: Int = row["n"]
+            if n > 0 { used += 1 }
+            uses += n
+            g.rows.append([.text(row["_key"]), Grid.Cell(row["type"] as String?), Grid.Cell(row["source"] as String?), .int(n),
+                           Grid.Cell(row["items"] as String?)])
+        }
+        g.summary = [(C("materials", "materials", "材料数"), .int(g.rows.count)),
+                     (C("reused", "reused", "被复用材料"), .int(used)), (C("uses", "uses", "复用次数"), .int(uses))]
+        return g
+    }
+}

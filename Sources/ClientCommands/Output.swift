@@ -1,0 +1,92 @@
+import ArgumentParser
+import CaseDomain
+import CaseWorkflow
+import Foundation
+import SyncCore
+import TerminalText
+
+/// `--json` / `--format`, shared by every list, show and report.
+struct OutputOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
+    @Flag(help: "Print as JSON (same as --format json).") var json = false
+    @Option(help: "table (aligned, CJK-aware), csv or json.") var format: Format = .table
+
+    var effective: Format { json ? .json : format }
+}
+
+/// `--on DATE`: when the event occurred (default: today on this device).
+struct OnDate: ParsableArguments {
+    @Option(name: .customLong("on"), help: "Date it happened, YYYY-MM-DD (default today); a paper form entered later keeps its real date.")
+    var on: String?
+
+    func day() throws -> Int32? {
+        guard let on else { return nil }
+        guard let d = CivilDate.days(on) else { throw CLIError(L10n.t(.badDateArg, on)) }
+        return d
+    }
+}
+
+func parseDay(_ text: String?) throws -> Int32? {
+    guard let text else { return nil }
+    guard let d = CivilDate.days(text) else { throw CLIError(L10n.t(.badDateArg, text)) }
+    return d
+}
+
+/// Opens the home's replica as a workflow.
+func workflow(_ home: HomeOptions) throws -> Workflow { Workflow(replica: try home.open()) }
+
+extension Grid.Cell {
+    var json: JSON {
+        switch self {
+        case .text(let s): .string(s)
+        case .int(let i): .int(Int64(i))
+        case .real(let d): .double(d)
+        case .bool(let b): .bool(b)
+        case .null: .null
+        }
+    }
+}
+
+func gridJSON(_ g: Grid) -> JSON {
+    var pairs: [(String, JSON)] = [("name", .string(g.name))]
+    if !g.summary.isEmpty { pairs.append(("summary", .object(g.summary.map { ($0.0.key, $0.1.json) }))) }
+    pairs.append(("rows", .array(g.rows.map { r in .object(zip(g.columns, r).map { ($0.key, $1.json) }) })))
+    return .object(pairs)
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+/// Prints a grid in the chosen format; tables get an optional title and the summary below.
+func emit(_ g: Grid, _ output: OutputOptions, title: String? = nil) { emit(g, output.effective, title: title) }
+
+func emit(_ g: Grid, _ format: OutputOptions.Format, title: String? = nil) {
+    switch format {
+    case .json:
+        print(gridJSON(g).text)
+    case .csv:
+        var out = g.columns.map { csvField($0.key) }.joined(separator: ",") + "\n"
+        for r in g.rows { out += r.map { csvField($0.display) }.joined(separator: ",") + "\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    case .table:
+        if let title { print(title) }
+        if g.rows.isEmpty {
+            print(L10n.t(.noRows))
+        } else {
+            var t = TextTable(header: g.columns.map(\.heading))
+            t.rows = g.rows.map { $0.map { clip($0.display, width: 36) } }
+            print(t.render())
+        }
+        if !g.summary.isEmpty {
+            print(g.summary.map { "\($0.0.heading): \($0.1.display.isEmpty ? "—" : $0.1.display)" }.joined(separator: "   "))
+        }
+    }
+}
+
+/// Runs a workflow command body, reporting refusals as one line with their code and exit 1.
+func runWorkflow(_ body: () throws -> Void) throws {
+    try reporting {
+        do { try body() } catch let e as WorkflowError { fail(e.description + " [\(e.code)]") }
+    }
+}

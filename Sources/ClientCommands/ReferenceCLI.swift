@@ -1,0 +1,283 @@
+import ArgumentParser
+import CaseDomain
+import CaseWorkflow
+import Crypto
+import Foundation
+import GRDB
+import ReplicaStore
+import SyncCore
+import TerminalText
+
+private func readFile(_ path: String) throws -> Data {
+    let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    guard size <= 64 << 20 else { throw CLIError(L10n.t(.fileTooLarge, path)) }
+    return try Data(contentsOf: URL(fileURLWithPath: path))
+}
+
+struct CalendarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "calendar", abstract: "工作日历 (working-day calendar, replicated reference data).",
+                                                    subcommands: [Import.self, Show.self])
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import dates from CSV (date,workday,source_notice) or JSON; publishes a new calendar version.")
+        @OptionGroup var home: HomeOptions
+        @Argument var file: String
+        @Option(help: "Version number to publish (default: the file's, else one above the current).") var version: Int?
+        func run() throws {
+            try runWorkflow {
+                let r = try workflow(home).importCalendar(data: try readFile(file), version: version)
+                print(L10n.t(.calendarImported, r.days, r.version, r.recomputed))
+            }
+        }
+    }
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Working days and holidays of a month (default: this month).")
+        @OptionGroup var home: HomeOptions
+        @Option(help: "YYYY-MM.") var month: String?
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow {
+                let wf = try workflow(home)
+                let today = CivilDate(daysSinceEpoch: wf.today())
+                let parts = (month ?? String(today.description.prefix(7))).split(separator: "-").compactMap { Int($0) }
+                guard parts.count == 2, let first = CivilDate(year: parts[0], month: parts[1], day: 1) else {
+                    throw CLIError(L10n.t(.badDateArg, month ?? ""))
+                }
+                let (cal, versions, notes) = try calendarData(wf)
+                var g = Grid(name: "calendar", columns: [
+                    Grid.Column("date", "DATE", "日期"), Grid.Column("weekday", "WEEKDAY", "星期"),
+                    Grid.Column("workday", "WORKDAY", "工作日"), Grid.Column("source_notice", "NOTICE", "依据"),
+                ])
+                let names = L10n.chinese ? ["一", "二", "三", "四", "五", "六", "日"] : ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+                for d in first.daysSinceEpoch..<(first.daysSinceEpoch + Int32(CivilDate.daysIn(month: parts[1], year: parts[0]))) {
+                    g.rows.append([.text(CivilDate.iso(d)), .text(names[WorkCalendar.weekday(d)]), .bool(cal.isWorkday(d)),
+                                   Grid.Cell(notes[d])])
+                }
+                g.summary = [(Grid.Column("version", "version", "版本"), .int(versions.local)),
+                             (Grid.Column("published", "centre's version", "县中心版本"), .int(versions.published))]
+                emit(g, output)
+                if let w = try wf.calendarWarning(for: first.daysSinceEpoch) { note(w) }
+            }
+        }
+        private func calendarData(_ wf: Workflow) throws -> (WorkCalendar, (local: Int, published: Int), [Int32: String]) {
+            let notes = try wf.listTable("calendar_day", columns: [("source_notice", "", "")])
+            var byDay: [Int32: String] = [:]
+            for r in notes.records() { if let k = r["id"]?.textValue, let d = CivilDate.days(k) { byDay[d] = r["source_notice"]?.textValue } }
+            let (cal, v) = try wf.read { r in (try r.calendar(), try r.calendarVersions()) }
+            return (cal, v, byDay)
+        }
+    }
+}
+
+struct CatalogueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "catalogue", abstract: "事项目录 (service-item catalogue).",
+                                                    subcommands: [Import.self, List.self])
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import 事项 from CSV (header: code,name,department_id,committed_limit,committed_unit,legal_limit,legal_unit,…) or a JSON array.")
+        @OptionGroup var home: HomeOptions
+        @Argument var file: String
+        func run() throws {
+            try runWorkflow {
+                let r = try workflow(home).importCatalogue(data: try readFile(file))
+                print(L10n.t(.imported2, r.written, r.unchanged))
+            }
+        }
+    }
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The catalogue.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow {
+                emit(try workflow(home).listTable("catalogue_item", columns: [
+                    ("name", "NAME", "事项名称"), ("department_id", "DEPARTMENT", "实施部门"), ("default_kind", "KIND", "即办/承诺"),
+                    ("committed_limit", "COMMITTED", "承诺期限"), ("committed_unit", "UNIT", "单位"), ("legal_limit", "LEGAL", "法定期限"),
+                    ("legal_unit", "UNIT", "单位"), ("stage", "STAGE", "阶段"), ("approval_level", "LEVEL", "审批层级"),
+                ]), output)
+            }
+        }
+    }
+}
+
+struct RosterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "roster", abstract: "代办机构, 乡镇, 部门, 人员 (reference data).",
+                                                    subcommands: [Import.self, List.self])
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import {\"offices\":[…],\"townships\":[…],\"departments\":[…],\"people\":[…],\"rules\":[…]} (each with an id).")
+        @OptionGroup var home: HomeOptions
+        @Argument var file: String
+        func run() throws {
+            try runWorkflow { print(L10n.t(.imported2, try workflow(home).importRoster(data: try readFile(file)), 0)) }
+        }
+    }
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "People and their roles.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow {
+                emit(try workflow(home).listTable("person", columns: [
+                    ("name", "NAME", "姓名"), ("login", "LOGIN", "登录名"), ("roles", "ROLES", "角色"), ("office_id", "OFFICE", "机构"),
+                    ("department_id", "DEPARTMENT", "部门"), ("title", "TITLE", "职务"), ("rank", "RANK", "职级"),
+                ]), output)
+            }
+        }
+    }
+}
+
+struct RuleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rule", abstract: "Configurable rules ([P] settings, replicated).",
+                                                    subcommands: [Set.self, List.self])
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a rule for every replica (county centre administrators).")
+        @OptionGroup var home: HomeOptions
+        @Argument var key: String
+        @Argument var value: String
+        func run() throws {
+            try runWorkflow {
+                try workflow(home).setRule(key, value)
+                print(L10n.t(.updated, key))
+            }
+        }
+    }
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rules in force, with their defaults and meaning.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow {
+                let rules = try workflow(home).read { try $0.rules() }
+                var g = Grid(name: "rules", columns: [Grid.Column("key", "RULE", "规则"), Grid.Column("value", "VALUE", "取值"),
+                                                      Grid.Column("default", "DEFAULT", "默认"), Grid.Column("meaning", "MEANING", "含义")])
+                for d in Rules.definitions {
+                    g.rows.append([.text(d.key), Grid.Cell(rules.values[d.key]), .text(d.defaultValue), .text(d.meaning)])
+                }
+                emit(g, output)
+            }
+        }
+    }
+}
+
+struct MaterialCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "material", abstract: "材料共享: metadata and SHA-256 of files; reuse per item.",
+                                                    subcommands: [Add.self, Use.self, List.self])
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record a material (the file stays where it is; its SHA-256 is kept).")
+        @OptionGroup var home: HomeOptions
+        @Option(help: "Material id (default generated).") var id: String?
+        @Option(help: "Project id (project-scoped material).") var project: String?
+        @Option(help: "Enterprise id (enterprise-scoped material).") var enterprise: String?
+        @Option(help: "Type, e.g. 营业执照.") var type: String
+        @Option(help: "Title.") var title: String?
+        @Option(help: "File to hash (read locally, never sent).") var file: String?
+        @Option(help: "OWNER_SUBMITTED or PROCESS_GENERATED.") var source = "OWNER_SUBMITTED"
+        @Option(help: "Plan item that produced it.") var producedBy: String?
+        func run() throws {
+            try runWorkflow {
+                var hash: String?
+                var size: Int64?
+                if let file {
+                    let data = try readFile(file)
+                    hash = sha256Hex(data)
+                    size = Int64(data.count)
+                }
+                print(try workflow(home).addMaterial(id: id, projectID: project, enterpriseID: enterprise, type: type, title: title,
+                                                     fileHash: hash, fileSize: size, source: source, producedBy: producedBy))
+            }
+        }
+    }
+    struct Use: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reuse a material for a plan item.")
+        @OptionGroup var home: HomeOptions
+        @Argument var material: String
+        @Argument var item: String
+        @OptionGroup var on: OnDate
+        func run() throws { try runWorkflow { print(try workflow(home).useMaterial(material, itemID: item, on: try on.day())) } }
+    }
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Materials and their reuse.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow {
+                let wf = try workflow(home)
+                emit(try wf.report(.materials, ReportOptions(asOf: wf.today())), output)
+            }
+        }
+    }
+}
+
+struct Due: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "催办: my items due soon or overdue, 上报件 to report, missing half-month reports, handovers.")
+    @OptionGroup var home: HomeOptions
+    @Option(help: "Judge as of this date (default today).") var asOf: String?
+    @OptionGroup var output: OutputOptions
+    func run() throws {
+        try runWorkflow {
+            let wf = try workflow(home)
+            let day = try parseDay(asOf) ?? wf.today()
+            emit(try wf.due(asOf: day), output)
+            if let w = try wf.calendarWarning(for: day) { note(w) }
+        }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "The centre's reports: overdue, report-up, handover, halfmonth, agents, departments, satisfaction, thresholds, complaints, register, coordination, materials.")
+    @OptionGroup var home: HomeOptions
+    @Argument(help: "Report name.") var name: String
+    @Option(help: "As of this date (default today).") var asOf: String?
+    @Option(help: "Only this township.") var township: String?
+    @OptionGroup var output: OutputOptions
+    func run() throws {
+        try runWorkflow {
+            guard let report = ReportName(rawValue: name) else {
+                throw CLIError(L10n.t(.unknownReport, name, ReportName.allCases.map(\.rawValue).joined(separator: ", ")))
+            }
+            let wf = try workflow(home)
+            let day = try parseDay(asOf) ?? wf.today()
+            let g = try wf.report(report, ReportOptions(asOf: day, township: township))
+            emit(g, output, title: "\(L10n.t(report.title)) (\(CivilDate.iso(day)))")
+            if let w = try wf.calendarWarning(for: day) { note(w) }
+        }
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "全程留痕: every version of every field this replica holds, with person, device and time (the server's `daiban-server audit` has every delivery).")
+    @OptionGroup var home: HomeOptions
+    @Argument var table: String
+    @Argument var id: String
+    @OptionGroup var output: OutputOptions
+    func run() throws {
+        try runWorkflow {
+            let replica = try home.open()
+            guard let row = try replica.rowState(table: table, key: id) else { throw CLIError(L10n.t(.notFound, table, id)) }
+            var g = Grid(name: "history", columns: [
+                Grid.Column("field", "FIELD", "字段"), Grid.Column("value", "VALUE", "值"), Grid.Column("author", "PERSON", "人员"),
+                Grid.Column("device", "DEVICE", "设备"), Grid.Column("time", "TIME (UTC)", "时间(UTC)"),
+                Grid.Column("visible", "VISIBLE", "当前值"),
+            ])
+            let policy = { (f: String) in replica.schema.policy(table: table, field: f) }
+            for (name, state) in row.fields.sorted(by: { $0.key < $1.key }) {
+                let winner = state.winner(policy: policy(name))
+                for v in state.versions.sorted(by: { $0.hlc < $1.hlc }) {
+                    g.rows.append([.text(name), .text(v.value.displayText), .text(v.author), .text(v.writer.short),
+                                   .text(utcTime(v.hlc)), .bool(v == winner)])
+                }
+            }
+            g.rows.sort { ($0[4].display, $0[0].display) < ($1[4].display, $1[0].display) }
+            emit(g, output)
+        }
+    }
+}
+
+func sha256Hex(_ data: Data) -> String {
+    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+}

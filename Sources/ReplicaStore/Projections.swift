@@ -1,0 +1,122 @@
+import Foundation
+public import GRDB
+public import SyncCore
+
+/// Query tables: for every table the schema marks `projected`, the replica keeps `v_<table>` with one SQL column
+/// per declared field holding the visible (winning) value, plus `_key` and `_conflicts`. Deleted rows are absent.
+///
+/// They are derived state, maintained in the same transaction as every local write and every import, so a
+/// domain query never sees a half-applied change-set. They are rebuilt from the field states when a build
+/// declares different fields or indexes (the `projection` table records what each was built from).
+///
+/// Column values: text and integers as they are, bools as 0/1, decimals as REAL (for comparisons only — the
+/// exact decimal text stays in the field state), dates as `YYYY-MM-DD` text.
+enum Projections {
+    static func tableName(_ table: String) -> String { "v_" + table }
+
+    static func signature(_ t: TableSchema) -> String {
+        t.fields.map { "\($0.name):\($0.type.rawValue)" }.joined(separator: ",") + "|"
+            + t.indexes.map { $0.joined(separator: "+") }.joined(separator: ",")
+    }
+
+    static func sqlType(_ type: FieldType) -> String {
+        switch type {
+        case .text, .date: "TEXT"
+        case .integer, .bool: "INTEGER"
+        case .decimal: "REAL"
+        }
+    }
+
+    /// Creates or rebuilds the query tables whose declaration changed.
+    static func ensure(_ db: Database, schema: Schema) throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS projection (tbl TEXT PRIMARY KEY, signature TEXT NOT NULL) STRICT")
+        var built: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT tbl, signature FROM projection") { built[row[0]] = row[1] }
+        let interner = try Interner(db)
+        for t in schema.tables.values.sorted(by: { $0.name < $1.name }) where t.projected {
+            let sig = signature(t)
+            if built[t.name] == sig { continue }
+            let name = tableName(t.name)
+            try db.execute(sql: "DROP TABLE IF EXISTS \(name)")
+            let columns = t.fields.map { "\"\($0.name)\" \(sqlType($0.type))" }.joined(separator: ", ")
+            try db.execute(sql: """
+                CREATE TABLE \(name) (_key TEXT PRIMARY KEY, _conflicts INTEGER NOT NULL DEFAULT 0\
+                \(columns.isEmpty ? "" : ", " + columns))
+                """)
+            for (i, index) in t.indexes.enumerated() {
+                let cols = index.map { "\"\($0)\"" }.joined(separator: ", ")
+                try db.execute(sql: "CREATE INDEX \(name)_\(i) ON \(name) (\(cols))")
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO projection (tbl, signature) VALUES (?, ?)", arguments: [t.name, sig])
+            let writer = Writer(db: db, schema: schema, interner: interner)
+            for id in try Int64.fetchAll(db, sql: "SELECT id FROM row WHERE tbl = ? AND deleted = 0", arguments: [t.name]) {
+                try writer.refresh(rowID: id)
+            }
+        }
+    }
+
+    /// Rewrites the query-table row of replica rows.
+    struct Writer {
+        let db: Database
+        let schema: Schema
+        let interner: Interner
+
+        func refresh(rowID: Int64) throws {
+            guard let r = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT tbl, key, deleted, conflicts FROM row WHERE id = ?"), arguments: [rowID])
+            else { return }
+            let tableName: String = r[0]
+            guard let t = schema.tables[tableName], t.projected else { return }
+            let key: String = r[1]
+            let view = Projections.tableName(tableName)
+            if r[2] as Bool {
+                try db.cachedStatement(sql: "DELETE FROM \(view) WHERE _key = ?").execute(arguments: [key])
+                return
+            }
+            var values: [String: DatabaseValue] = [:]
+            let fields = try db.cachedStatement(sql: "SELECT field, tag, value FROM field WHERE row = ?")
+            for f in try Row.fetchAll(fields, arguments: [rowID]) {
+                let name = try interner.fieldName(f[0])
+                let tag: Int = f[1]
+                let raw: DatabaseValue = f[2]
+                switch tag {
+                case 0: values[name] = .null
+                case 1: values[name] = 0.databaseValue
+                case 2: values[name] = 1.databaseValue
+                case 5: values[name] = (String.fromDatabaseValue(raw).flatMap(Double.init))?.databaseValue ?? .null
+                default: values[name] = raw
+                }
+            }
+            let names = t.fields.map(\.name)
+            let sql = "INSERT OR REPLACE INTO \(view) (_key, _conflicts"
+                + names.map { ", \"\($0)\"" }.joined() + ") VALUES (?, ?" + String(repeating: ", ?", count: names.count) + ")"
+            var arguments: [DatabaseValue] = [key.databaseValue, (r[3] as Int64).databaseValue]
+            for n in names { arguments.append(values[n] ?? .null) }
+            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments))
+        }
+    }
+}
+
+extension ReplicaTransaction {
+    /// The transaction's database with every query table (`v_<table>`) brought up to date with this
+    /// transaction's own writes: read the domain's tables here before deciding what to write.
+    public func queryDatabase() throws -> Database {
+        try flushProjections()
+        return db
+    }
+
+    func flushProjections() throws {
+        guard !dirtyRows.isEmpty else { return }
+        let writer = Projections.Writer(db: db, schema: replica.schema, interner: interner)
+        for id in dirtyRows.sorted() { try writer.refresh(rowID: id) }
+        dirtyRows.removeAll(keepingCapacity: true)
+    }
+}
+
+extension ReplicaDatabase {
+    /// Runs `body` on a read snapshot: the query tables (`v_<table>`) hold the visible values of every
+    /// projected table as of one committed transaction.
+    public func query<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.read(body)
+    }
+}
