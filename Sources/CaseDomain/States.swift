@@ -113,7 +113,7 @@ public enum ComplaintStatus: String, CaseIterable, Sendable {
 }
 
 /// Roles of DOMAIN.md §1.1.
-public enum Role: String, CaseIterable, Sendable {
+public enum PersonRole: String, CaseIterable, Sendable {
     case agent = "AGENT"
     case chiefAgent = "CHIEF_AGENT"
     case liaison = "LIAISON"

@@ -277,7 +277,7 @@ extension Workflow {
                 try s.requireStatus(c, [.registered, .underReview, .agreementPending, .planning, .executing], "case assign")
             }
             var values: [String: FieldValue] = [:]
-            func person(_ id: String, _ role: Role?) throws -> String {
+            func person(_ id: String, _ role: PersonRole?) throws -> String {
                 guard let p = try s.row("person", id) else {
                     throw WorkflowError("not_found", .notFound, L10n.t(.whatPerson), id)
                 }

@@ -99,7 +99,7 @@ extension Workflow {
                 let ci = try (p["catalogue_item_id"] as String?).flatMap { try r.row("catalogue_item", $0) }
                 items.rows.append([.text(p["_key"]), Grid.Cell(p["n"] as Int?), cell(p["catalogue_item_id"]), cell(ci?["name"]),
                                    cell(p["department_id"]), cell(p["liaison_id"]),
-                                   .text(L10n.chinese ? st?.zh ?? "" : p["status"] ?? ""), cell(p["handling_class"]),
+                                   .text(p["status"] ?? ""), cell(p["handling_class"]),
                                    cell(p["accepted_on"]), cell(p["committed_due"]), timer("committed_due"), cell(p["legal_due"]),
                                    timer("legal_due"), cell(p["decided_on"] ?? p["local_done_on"])])
             }

@@ -177,7 +177,7 @@ extension Workflow {
             C("received_at", "RECEIVED AT", "接收时间"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "超期(工作日)"),
         ])
         var total = 0, onTime = 0, pending = 0
-        for (table, dateCol, label) in [("completion_form", "completed_on", "办结单"), ("termination_form", "terminated_on", "终止单")] {
+        for (table, dateCol) in [("completion_form", "completed_on"), ("termination_form", "terminated_on")] {
             let sql = """
                 SELECT f.*, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.case_no FROM v_\(table) f JOIN v_case c ON c._key = f.case_id
                 WHERE 1\(sc) ORDER BY f.case_id
@@ -198,7 +198,7 @@ extension Workflow {
                 }
                 g.rows.append([
                     .text(row["case_id"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["agent_id"] as String?),
-                    .text(L10n.chinese ? label : table == "completion_form" ? "completion" : "termination"),
+                    .text(table == "completion_form" ? "COMPLETION" : "TERMINATION"),
                     Grid.Cell(row[dateCol] as String?), .text(CivilDate.iso(due)), Grid.Cell(row["received_at"] as String?),
                     ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late),
                 ])
@@ -519,11 +519,10 @@ extension Workflow {
             """
         var byStatus: [String: Int] = [:]
         for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa + extraArgs)) {
-            let status = CaseStatus(rawValue: row["status"] ?? "")
             byStatus[row["status"] ?? "", default: 0] += 1
             g.rows.append([.text(row["_key"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["ename"] as String?),
                            Grid.Cell(row["pname"] as String?), Grid.Cell(row["township_id"] as String?),
-                           .text(L10n.chinese ? status?.zh ?? (row["status"] ?? "") : row["status"] ?? ""),
+                           .text(row["status"] ?? ""),
                            Grid.Cell(row["agent_id"] as String?), (row["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null,
                            Grid.Cell(row["signed_on"] as String?), Grid.Cell(row["done"] as String?),
                            .bool(row["coordinating"] as Bool? ?? false)])
@@ -546,7 +545,7 @@ extension Workflow {
             SELECT x.* FROM v_escalation x JOIN v_case c ON c._key = x.case_id WHERE x.status = 'OPEN'\(sc) ORDER BY x.raised_at, x._key
             """, arguments: StatementArguments(sa)) {
             openByLevel[row["level"] ?? "", default: 0] += 1
-            g.rows.append([.text(L10n.chinese ? "升级" : "escalation"), .text(row["_key"]), .text(row["case_id"]),
+            g.rows.append([.text("ESCALATION"), .text(row["_key"]), .text(row["case_id"]),
                            Grid.Cell(row["level"] as String?), Grid.Cell(row["target"] as String?),
                            Grid.Cell(row["raised_at"] as String?), .text("OPEN"), .null])
         }
@@ -556,7 +555,7 @@ extension Workflow {
             """, arguments: StatementArguments(sa)) {
             let overdue = (days(row, "due") ?? .max) < o.asOf
             if overdue { overdueResolutions += 1 }
-            g.rows.append([.text(L10n.chinese ? "会议决议" : "resolution"), .text(row["_key"]), .text(row["case_id"]), .null,
+            g.rows.append([.text("RESOLUTION"), .text(row["_key"]), .text(row["case_id"]), .null,
                            Grid.Cell(row["responsible_department_id"] as String?), Grid.Cell(row["due"] as String?),
                            .text("OPEN"), .bool(overdue)])
         }

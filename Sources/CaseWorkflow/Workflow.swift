@@ -28,7 +28,7 @@ public struct Actor: Sendable {
     /// COUNTY_CENTER / TOWNSHIP / PARK / UPPER, from the person's office.
     public var officeLevel: String?
 
-    public func has(_ role: Role) -> Bool { roles.contains(role.rawValue) }
+    public func has(_ role: PersonRole) -> Bool { roles.contains(role.rawValue) }
     /// An office administrator of the county centre: may do everything an office may, anywhere.
     public var isCentreAdmin: Bool { has(.officeAdmin) && officeLevel == "COUNTY_CENTER" }
 }

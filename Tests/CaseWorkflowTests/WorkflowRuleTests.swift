@@ -1,0 +1,265 @@
+import CaseDomain
+import CaseWorkflow
+import Foundation
+import GRDB
+import ReplicaStore
+import SyncCore
+import SyncTesting
+import Testing
+
+/// The calendar arithmetic of DOMAIN.md §2.2 on the fixture calendar.
+@Suite struct CalendarTests {
+    let cal: WorkCalendar = {
+        var entries: [Int32: Bool] = [:]
+        for d in ["2025-10-01", "2025-10-02", "2025-10-03", "2025-10-04", "2025-10-05", "2025-10-06", "2025-10-07", "2025-10-08"] {
+            entries[day(d)] = false
+        }
+        entries[day("2025-09-28")] = true
+        entries[day("2025-10-11")] = true
+        return WorkCalendar(entries: entries)
+    }()
+
+    @Test func workingDaysSkipHolidaysAndCountMakeUpDays() {
+        #expect(cal.due(from: day("2025-09-26"), limit: 5, unit: .workDays) == day("2025-10-10"))  // C1-5
+        #expect(cal.due(from: day("2025-09-16"), limit: 0, unit: .workDays) == day("2025-09-16"))  // 即办
+        #expect(cal.due(from: day("2025-10-27"), limit: 7, unit: .naturalDays) == day("2025-11-03"))  // C1-7 legal
+        #expect(cal.due(from: day("2025-09-18"), limit: 20, unit: .workDays) == day("2025-10-22"))  // C1-2 legal
+        #expect(cal.addingWorkdays(1, to: day("2025-10-10")) == day("2025-10-11"))  // report-up due on the make-up Saturday
+        #expect(cal.addingWorkdays(2, to: day("2025-11-06")) == day("2025-11-10"))  // C3 handover
+    }
+
+    @Test func pausesStopTheClock() {
+        let pause = ClockPause(from: day("2025-10-09"), to: day("2025-10-14"), reason: "TECH_EVAL")
+        #expect(cal.due(from: day("2025-09-29"), limit: 7, unit: .workDays) == day("2025-10-15"))
+        #expect(cal.due(from: day("2025-09-29"), limit: 7, unit: .workDays, pauses: [pause]) == day("2025-10-21"))
+        #expect(cal.due(from: day("2025-09-29"), limit: 30, unit: .naturalDays, pauses: [pause]) == day("2025-11-03"))
+    }
+
+    @Test func timerStates() {
+        let due = day("2025-11-24")
+        #expect(cal.timer(due: due, finished: nil, asOf: day("2025-11-24"), warningWorkdays: 2) == .warning)
+        #expect(cal.timer(due: due, finished: nil, asOf: day("2025-11-19"), warningWorkdays: 2) == .normal)
+        #expect(cal.timer(due: due, finished: nil, asOf: day("2025-11-20"), warningWorkdays: 2) == .warning)
+        #expect(cal.timer(due: due, finished: nil, asOf: day("2025-11-25"), warningWorkdays: 2) == .overdue)
+        #expect(cal.timer(due: day("2025-10-10"), finished: day("2025-10-13"), asOf: day("2025-11-24"), warningWorkdays: 2) == .overdue)
+        #expect(cal.workdays(after: day("2025-10-10"), through: day("2025-10-13")) == 2)
+    }
+
+    @Test func halfMonthPeriodsOwed() {
+        let owed = HalfMonth.owed(signedOn: day("2025-09-15"), until: day("2025-11-24"))
+        #expect(owed.map { CivilDate.iso($0.start) } == ["2025-09-16", "2025-10-01", "2025-10-16", "2025-11-01"])
+        #expect(HalfMonth.owed(signedOn: day("2025-09-05"), until: day("2025-09-30")).count == 2)
+    }
+
+    @Test func leadershipThresholdsAreConfigurable() {
+        let rules = Rules()
+        #expect(rules.leadershipRequired(category: "INVESTMENT_PROMOTION", industrial: true, investmentWan: 5000) == (true, false))
+        #expect(rules.leadershipRequired(category: "INVESTMENT_PROMOTION", industrial: true, investmentWan: 10000) == (true, true))
+        #expect(rules.leadershipRequired(category: "INVESTMENT_PROMOTION", industrial: false, investmentWan: 20000) == (false, false))
+        #expect(rules.leadershipRequired(category: "OTHER", industrial: true, investmentWan: 20000) == (false, false))
+        let exclusive = Rules(["leadership.inclusive": "false"])
+        #expect(exclusive.leadershipRequired(category: "INVESTMENT_PROMOTION", industrial: true, investmentWan: 5000) == (false, false))
+        let lower = Rules(["leadership.lead_official_wan": "3000"])
+        #expect(lower.leadershipRequired(category: "INVESTMENT_PROMOTION", industrial: true, investmentWan: 3000) == (true, false))
+    }
+}
+
+/// Transitions, their guards, merges of concurrent steps and duplicate registrations across replicas.
+@Suite(.serialized) final class WorkflowTests {
+    let county: County
+
+    init() throws {
+        county = try County(["a03": "a03", "a04": "a04", "dg": "dg-admin", "lly": "l-ly", "lhj": "l-hj"])
+    }
+
+    func registration(_ name: String = "年产2万吨速冻食品加工项目") -> RegistrationInput {
+        var r = RegistrationInput(uscc: "91330999TEST00002X", enterpriseName: "云岭绿源食品有限公司", projectName: name,
+                                  township: "OFF-DG", channel: "FIELD_VISIT")
+        r.category = "INVESTMENT_PROMOTION"
+        r.industrial = true
+        r.investmentWan = "6800"
+        r.on = day("2025-09-01")
+        return r
+    }
+
+    /// A C2-like case, active with a PARTIAL agreement (HJ-01, LY-01) and agent A03, synced everywhere.
+    func activeCase() throws -> String {
+        let dg = county.wf("dg")
+        let c = try dg.register(registration()).caseID
+        _ = try dg.review(caseID: c, .eligible, on: day("2025-09-02"))
+        var agr = Workflow.AgreementInput(code: "XY-T-1", scope: "PARTIAL")
+        agr.items = ["HJ-01", "LY-01"]
+        agr.signedOn = day("2025-09-05")
+        _ = try dg.agree(caseID: c, agr)
+        var a = Workflow.Assignment()
+        a.agent = "A03"
+        _ = try dg.assign(caseID: c, a)
+        try county.syncAll()
+        return c
+    }
+
+    @Test func illegalStepsAreRefusedWithTheirReasonAndChangeNothing() throws {
+        let dg = county.wf("dg"), a03 = county.wf("a03"), a04 = county.wf("a04")
+        let dgReplica = county.replica("dg"), a03Replica = county.replica("a03")
+        let c = try dg.register(registration()).caseID
+        // T5 before agreement: no agreement step while REGISTERED; no plan before ACTIVE.
+        var agr = Workflow.AgreementInput(code: "XY-T-1", scope: "PARTIAL")
+        agr.items = ["HJ-01", "LY-01"]
+        try expectRefused("illegal_transition", dgReplica) { _ = try dg.agree(caseID: c, agr) }
+        try expectRefused("illegal_transition", dgReplica) { _ = try dg.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01")) }
+        try expectRefused("missing", dgReplica) { _ = try dg.review(caseID: c, .reject("  ")) }
+        _ = try dg.review(caseID: c, .eligible)
+        // The fee is always zero; a PARTIAL agreement names its scope.
+        var paid = agr
+        paid.fee = "500"
+        try expectRefused("fee_not_zero", dgReplica) { _ = try dg.agree(caseID: c, paid) }
+        try expectRefused("missing", dgReplica) { _ = try dg.agree(caseID: c, Workflow.AgreementInput(code: "XY-T-2", scope: "PARTIAL")) }
+        // Unsigned agreement + agent: still not ACTIVE (no active case without a signed agreement).
+        var unsigned = agr
+        unsigned.signState = "APPLICANT_SIGNING"
+        #expect(try dg.agree(caseID: c, unsigned) == .agreementPending)
+        var a = Workflow.Assignment()
+        a.agent = "A03"
+        #expect(try dg.assign(caseID: c, a) == .agreementPending)
+        try expectRefused("illegal_transition", dgReplica) { try dg.confirmPlan(caseID: c) }
+        #expect(try dg.agree(caseID: c, agr) == .planning)
+        try county.syncAll()
+        // Someone else's case; a township admin elsewhere; a liaison of another department.
+        try expectRefused("forbidden", county.replica("a04")) { _ = try a04.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01")) }
+        // Partial scope limits the plan.
+        try expectRefused("outside_scope", a03Replica) { _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "ZG-01")) }
+        try expectRefused("missing", a03Replica) { try a03.confirmPlan(caseID: c) }  // an empty plan
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "LY-01"))
+        try a03.confirmPlan(caseID: c)
+        // Item steps out of order.
+        try expectRefused("illegal_transition", a03Replica) { try a03.itemStep(.accept, itemID: "\(c).1") }
+        try expectRefused("illegal_transition", a03Replica) { try a03.itemStep(.reportUp, itemID: "\(c).2") }
+        try a03.itemStep(.submit, itemID: "\(c).1")
+        try a03.itemStep(.accept, itemID: "\(c).1")
+        try expectRefused("bad_value", a03Replica) {
+            var bad = ItemStepInput()
+            bad.result = "MAYBE"
+            try a03.itemStep(.decide, itemID: "\(c).1", bad)
+        }
+        try expectRefused("illegal_transition", a03Replica) { try a03.confirmPlan(caseID: c) }  // already EXECUTING
+        try county.syncAll()
+        try expectRefused("forbidden", county.replica("lhj")) { try county.wf("lhj").itemStep(.submit, itemID: "\(c).2") }
+        // No completion while items are open; no handover before completion; no evaluation close without one.
+        try expectRefused("items_open", a03Replica) { _ = try a03.complete(caseID: c, formNo: nil) }
+        try expectRefused("illegal_transition", dgReplica) { _ = try dg.handover(caseID: c, receivedAt: "2025-11-10") }
+        try expectRefused("illegal_transition", dgReplica) { try dg.closeEvaluated(caseID: c) }
+        // Reference data is the centre's.
+        try expectRefused("forbidden", dgReplica) { try dg.setRule("timer.warning_wd", "3") }
+        // A fresh person with no roster entry.
+        try county.add("stranger", login: "nobody")
+        try county.sync("stranger")
+        try expectRefused("not_in_roster", county.replica("stranger")) { _ = try county.wf("stranger").register(registration()) }
+    }
+
+    @Test func concurrentStatusChangesNeverGoBackwardsAndShowAConflict() throws {
+        let c = try activeCase()
+        let a03 = county.wf("a03"), lhj = county.wf("lhj")
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        try a03.confirmPlan(caseID: c)
+        try a03.itemStep(.submit, itemID: "\(c).1")
+        try a03.itemStep(.accept, itemID: "\(c).1")
+        try county.syncAll()
+        // Offline at the same time: the liaison records the approval, the agent cancels the item.
+        var approve = ItemStepInput()
+        approve.result = "APPROVED"
+        try lhj.itemStep(.decide, itemID: "\(c).1", approve)
+        try a03.itemStep(.cancel, itemID: "\(c).1")
+        try county.syncAll()
+        for name in ["centre", "a03", "lhj"] {
+            let item = try county.replica(name).get(table: "plan_item", key: "\(c).1")!
+            #expect(item.fields.first { $0.name == "status" }?.value == .text("APPROVED"), "\(name)")
+        }
+        // Case: the agent completes while the township office terminates, both offline.
+        try county.syncAll()
+        _ = try a03.complete(caseID: c, formNo: "BJ-T", on: day("2025-11-06"))
+        _ = try county.wf("dg").terminate(caseID: c, formNo: "ZZ-T", reasonType: "CLIENT_REQUEST", reason: "业主要求",
+                                          on: day("2025-11-06"))
+        try county.syncAll()
+        let statuses = try ["centre", "a03", "dg"].map {
+            try county.replica($0).get(table: "case", key: c)!.fields.first { $0.name == "status" }!.value
+        }
+        #expect(Set(statuses) == [.text("COMPLETED")], "the furthest state wins everywhere")
+        let conflicts = try county.replica("centre").conflicts()
+        #expect(conflicts.contains { $0.table == "case" && $0.key == c && $0.field == "status" })
+        #expect(conflicts.contains { $0.table == "plan_item" && $0.key == "\(c).1" && $0.field == "status" })
+    }
+
+    @Test func duplicateRegistrationsAcrossReplicasBecomeOneCase() throws {
+        // The same project registered offline in the field and online at the township, before either syncs.
+        let field = try county.wf("a03").register(registration("年产2万吨速冻食品加工项目"))
+        var online = registration("年产２万吨 速冻食品加工项目（）")
+        online.channel = "ONLINE_PORTAL"
+        online.on = day("2025-09-02")
+        let portal = try county.wf("dg").register(online)
+        #expect(field.caseID == portal.caseID)
+        #expect(field.duplicateOf == nil && portal.duplicateOf == nil)
+        try county.syncAll()
+        for name in ["centre", "a03", "dg"] {
+            let cases = try county.wf(name).listCases(mine: false, township: "OFF-DG", status: nil)
+            #expect(cases.rows.count == 1, "\(name)")
+            let show = try county.wf(name).showCase(field.caseID)
+            #expect(show.flags.contains("DUPLICATE_REGISTRATIONS"))
+            let regs = show.registrations.records()
+            #expect(regs.count == 2)
+            #expect(regs[1]["duplicate_of"] == .text(field.registrationID), "the earlier registration is the original")
+        }
+        // Both devices wrote the same derived facts; only the two spellings of the name differ, and the centre
+        // sees exactly that as a conflict to review.
+        let conflicts = try county.replica("centre").conflicts()
+        #expect(conflicts.count == 1 && conflicts[0].table == "project" && conflicts[0].field == "name")
+        // After sync a third registration is linked at once.
+        let third = try county.wf("a03").register(registration())
+        #expect(third.caseID == field.caseID && third.duplicateOf == field.registrationID)
+    }
+
+    @Test func calendarImportRecomputesOpenItemsAndWarnsWhenBehind() throws {
+        let c = try activeCase()
+        let a03 = county.wf("a03")
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        try a03.confirmPlan(caseID: c)
+        var on = ItemStepInput()
+        on.on = day("2025-12-29")
+        try a03.itemStep(.submit, itemID: "\(c).1", on)
+        try a03.itemStep(.accept, itemID: "\(c).1", on)
+        try county.sync("a03")
+        // 7 WD from 2025-12-29 without a 2026 calendar: 12/30, 12/31, 1/1 … → 2026-01-07
+        #expect(try county.wf("centre").showCase(c).items.records()[0]["committed_due"] == .text("2026-01-07"))
+        #expect(try a03.calendarWarning(for: day("2026-01-05")) != nil)
+        // The centre publishes 2026 (元旦 1/1–1/3 off, 1/4 Sunday worked), as JSON.
+        let json = #"{"version": 7, "source_notice": "2026 fixture", "days": [{"date": "2026-01-01", "workday": false}, {"date": "2026-01-02", "workday": false}, {"date": "2026-01-03", "workday": false}, {"date": "2026-01-04", "workday": true}]}"#
+        let r = try county.wf("centre").importCalendar(data: Data(json.utf8), version: nil)
+        #expect(r.version == 7 && r.recomputed == 1)
+        // 12/30, 12/31, 1/4, 1/5, 1/6, 1/7, 1/8
+        #expect(try county.wf("centre").showCase(c).items.records()[0]["committed_due"] == .text("2026-01-08"))
+        // A replica that has the rule but not yet every date (a partial pull) is told so.
+        let rule = try county.replica("centre").exportBundle(for: nil)
+        _ = rule
+        try county.sync("a03")
+        #expect(try a03.calendarWarning(for: day("2026-01-05")) == nil)
+        try county.replica("a03").write { tx in try tx.put(table: "rule", key: "calendar.version", ["value": .text("8")]) }
+        #expect(try a03.calendarWarning(for: day("2026-01-05"))?.contains("8") == true)
+    }
+
+    @Test func badReferenceDataIsRefusedWhole() throws {
+        let centre = county.wf("centre"), replica = county.replica("centre")
+        let overLegal = "code,name,department_id,committed_limit,committed_unit,legal_limit,legal_unit\nX-1,测试,D-FG,30,WD,20,WD\n"
+        try expectRefused("bad_value", replica) { _ = try centre.importCatalogue(data: Data(overLegal.utf8)) }
+        let badUnit = "code,name,committed_limit,committed_unit\nX-2,测试,3,HOURS\n"
+        try expectRefused("bad_value", replica) { _ = try centre.importCatalogue(data: Data(badUnit.utf8)) }
+        let unknown = "code,name,colour\nX-3,测试,red\n"
+        try expectRefused("unknown_field", replica) { _ = try centre.importCatalogue(data: Data(unknown.utf8)) }
+        let badDate = "date,workday\n2025-13-01,false\n"
+        try expectRefused("bad_value", replica) { _ = try centre.importCalendar(data: Data(badDate.utf8), version: nil) }
+        try expectRefused("bad_value", replica) { _ = try centre.importCalendar(data: Data("2025-10-01,maybe\n".utf8), version: nil) }
+        #expect(throws: SyncError.self) { try centre.setRule("timer.warning_wd", "-1") }
+        #expect(throws: SyncError.self) { try centre.setRule("no.such.rule", "1") }
+        try centre.setRule("timer.warning_wd", "3")
+        #expect(try centre.read { try $0.rules() }.warningWorkdays == 3)
+    }
+}
