@@ -132,13 +132,15 @@ struct Sync: AsyncParsableCommand {
                     ("pushed_fields", .int(Int64(r.pushedFields))),
                     ("pulled_chunks", .int(Int64(r.pulledChunks))), ("pulled_bytes", .int(Int64(r.pulledBytes))),
                     ("pulled_fields", .int(Int64(r.pulledFields))), ("pulled_applied", .int(Int64(r.pulledApplied))),
-                    ("open_conflicts", .int(Int64(r.conflictsOpen))), ("retries", .int(Int64(r.retries))),
+                    ("open_conflicts", .int(Int64(r.conflictsOpen))), ("quarantined", .int(Int64(r.quarantined))),
+                    ("retries", .int(Int64(r.retries))),
                     ("seconds", .double(r.seconds)),
                 ]).text)
                 return
             }
             print(L10n.t(.synced, connection.baseURL, r.pushedFields, byteSize(r.pushedBytes), r.pulledFields,
                          r.pulledApplied, byteSize(r.pulledBytes), String(format: "%.1f", r.seconds), r.conflictsOpen))
+            if r.quarantined > 0 { note(L10n.t(.quarantined, r.quarantined)) }
         }
     }
 }

@@ -23,6 +23,10 @@ public struct ImportOptions: Sendable {
     public var checkSender: (@Sendable (ReplicaID) throws -> Void)?
     /// Called for every row before it is merged; throwing rolls back the whole change-set.
     public var checkRow: (@Sendable (RowChange) throws -> Void)?
+    /// Per-field write authorisation: a field state for which this returns false is not merged; each of its
+    /// versions is kept in the `quarantine` table instead (nothing typed is lost, nothing unauthorised spreads)
+    /// and counted in `ImportReport.quarantined`.
+    public var authorizeField: (@Sendable (_ table: String, _ field: String, _ state: FieldState) -> Bool)?
     /// Runs last inside the import's transaction: sync cursors saved here commit with the data or not at all.
     public var inTransaction: (@Sendable (SyncStateWriter) throws -> Void)?
 
@@ -118,6 +122,36 @@ extension ReplicaDatabase {
                            writer: try interner.replica(r[4]), author: try interner.author(r[5]),
                            hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[6] as Int64)), viaUser: r[7],
                            viaDevice: r[8], appliedAt: UInt64(r[9] as Int64))
+            }
+        }
+    }
+}
+
+/// A version an import refused to merge (`ImportOptions.authorizeField`), kept for the centre to review.
+public struct QuarantinedVersion: Hashable, Sendable {
+    public var table: String
+    public var key: String
+    public var field: String
+    public var value: FieldValue
+    public var writer: ReplicaID
+    public var author: String
+    public var hlc: HLCTimestamp
+    /// Who delivered it, when the import was attributed.
+    public var viaUser: String?
+    public var viaDevice: String?
+}
+
+extension ReplicaDatabase {
+    /// Refused versions, newest first.
+    public func quarantine(limit: Int = 1000) throws -> [QuarantinedVersion] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT q.tbl, q.key, q.field, q.tag, q.value, q.writer, q.author, q.hlc, d.via_user, d.via_device
+                FROM quarantine q LEFT JOIN delivery d ON d.id = q.delivery ORDER BY q.id DESC LIMIT ?
+                """, arguments: [limit]).map { r in
+                QuarantinedVersion(table: r[0], key: r[1], field: r[2], value: try StoredValue.value(tag: r[3], r[4]),
+                                   writer: ReplicaID(bytes: [UInt8](r[5] as Data)), author: r[6],
+                                   hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[7] as Int64)), viaUser: r[8], viaDevice: r[9])
             }
         }
     }

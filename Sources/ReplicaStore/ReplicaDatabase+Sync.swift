@@ -20,6 +20,8 @@ public struct ImportReport: Hashable, Sendable, Codable {
     public var conflictsAfter = 0
     /// Incoming timestamps more than the allowed drift ahead of this device's clock.
     public var skewedTimestamps = 0
+    /// Field states refused by `ImportOptions.authorizeField` and kept in quarantine.
+    public var quarantined = 0
     /// Whether the sender's acknowledgement cursor advanced (false for a bundle with a gap).
     public var contiguous = true
     /// The sender's sequence range this change-set covered.
@@ -60,8 +62,17 @@ extension ReplicaDatabase {
                 tx.delivery = tx.db.lastInsertedRowID
             }
             report.conflictsBefore = try tx.openConflictCount()
-            while let row = try nextRow() {
+            while var row = try nextRow() {
                 try options.checkRow?(row)
+                if let authorize = options.authorizeField {
+                    let refused = row.fields.filter { !authorize(row.table, $0.name, $0.state) }
+                    if !refused.isEmpty {
+                        try tx.quarantine(row, refused)
+                        report.quarantined += refused.count
+                        row.fields.removeAll { f in refused.contains { $0.name == f.name } }
+                        if row.fields.isEmpty && row.covered.isEmpty { continue }
+                    }
+                }
                 try tx.apply(row, into: &report)
                 if report.rows % 5000 == 0 { progress?(report.rows) }
             }
@@ -96,6 +107,20 @@ extension ReplicaDatabase {
 }
 
 extension ReplicaTransaction {
+    /// Keeps refused versions (see `ImportOptions.authorizeField`).
+    func quarantine(_ row: RowChange, _ fields: [FieldChange]) throws {
+        for f in fields {
+            for v in f.state.versions {
+                let (tag, value) = StoredValue.columns(v.value)
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO quarantine (delivery, tbl, key, field, tag, value, writer, author, hlc)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [delivery, row.table, row.key, f.name, tag, value, Data(v.writer.bytes), v.author,
+                                     Int64(bitPattern: v.hlc.rawValue)])
+            }
+        }
+    }
+
     /// Merges one incoming row.
     func apply(_ change: RowChange, into report: inout ImportReport) throws {
         try validate(change)

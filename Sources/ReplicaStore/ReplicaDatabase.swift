@@ -181,6 +181,23 @@ extension ReplicaDatabase {
                 CREATE INDEX audit_row ON audit (row);
                 """)
         }
+        m.registerMigration("v3-quarantine") { db in
+            try db.execute(sql: """
+                CREATE TABLE quarantine (
+                    id INTEGER PRIMARY KEY,
+                    delivery INTEGER REFERENCES delivery (id),
+                    tbl TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    field TEXT NOT NULL,
+                    tag INTEGER NOT NULL,
+                    value ANY,
+                    writer BLOB NOT NULL,
+                    author TEXT NOT NULL,
+                    hlc INTEGER NOT NULL
+                ) STRICT;
+                CREATE UNIQUE INDEX quarantine_version ON quarantine (tbl, key, field, writer, hlc);
+                """)
+        }
         return m
     }
 }

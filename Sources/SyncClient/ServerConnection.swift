@@ -62,6 +62,8 @@ public struct PushAck: Sendable {
     public var applied: Int
     public var ignored: Int
     public var conflictsOpen: Int
+    /// Versions the server refused to merge (not this user's to write) and kept for the centre's review.
+    public var quarantined: Int = 0
 }
 
 /// One `GET /v1/pull` chunk.
@@ -145,7 +147,7 @@ public final class ServerConnection: Sendable {
         let o = try object(data)
         guard let acked = o["acked"] as? Int else { throw SyncClientError.invalidResponse("push answer without acked") }
         return PushAck(acked: UInt64(acked), applied: o["applied"] as? Int ?? 0, ignored: o["ignored"] as? Int ?? 0,
-                       conflictsOpen: o["conflicts_open"] as? Int ?? 0)
+                       conflictsOpen: o["conflicts_open"] as? Int ?? 0, quarantined: o["quarantined"] as? Int ?? 0)
     }
 
     public func pull(after cursor: UInt64, token: String) async throws -> PulledChunk {

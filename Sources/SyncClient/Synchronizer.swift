@@ -26,6 +26,8 @@ public struct SyncReport: Sendable {
     public var pulledApplied = 0
     public var pulledFields = 0
     public var conflictsOpen = 0
+    /// Field versions the server refused (field ownership) and kept for the centre's review.
+    public var quarantined = 0
     public var retries = 0
     public var seconds = 0.0
 }
@@ -103,7 +105,8 @@ public final class Synchronizer {
             if !chunk.changeSet.rows.isEmpty {
                 do {
                     let bytes = chunk.bytes
-                    _ = try await request(&report) { [connection] token in try await connection.push(bytes, token: token) }
+                    let ack = try await request(&report) { [connection] token in try await connection.push(bytes, token: token) }
+                    report.quarantined += ack.quarantined
                 } catch {
                     prefetch?.cancel()
                     throw error

@@ -69,7 +69,7 @@ extension DaibanServer {
             let r = result.report
             return try json([
                 "acked": Int(result.acked), "rows": r.rows, "applied": r.applied, "ignored": r.ignored,
-                "conflicts_open": r.conflictsAfter,
+                "conflicts_open": r.conflictsAfter, "quarantined": r.quarantined,
             ])
         }
         v1.get("pull") { request, _ in

@@ -12,7 +12,8 @@ public struct DaibanServerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban-server",
         abstract: "daiban sync server: holds the county replica, accounts and devices; clients push and pull over HTTP.",
-        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AdminCommand.self, AuditCommand.self])
+        subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AdminCommand.self, AuditCommand.self,
+                      QuarantineCommand.self])
 
     public init() {}
 
@@ -280,6 +281,32 @@ struct AuditCommand: AsyncParsableCommand {
         printTable(["TABLE", "ROW", "FIELD", "AUTHOR", "WRITER", "VIA", "APPLIED"], entries.map {
             [$0.table, $0.key, $0.field, $0.author, $0.writer.short, "\($0.viaUser)@\($0.viaDevice)",
              isoTime(Int64($0.appliedAt / 1000))]
+        })
+    }
+}
+
+struct QuarantineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quarantine",
+        abstract: "Field versions a push carried that its account may not write (field ownership), kept for review.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Most entries, newest first.") var limit = 100
+    @Flag(help: "Print as JSON.") var json = false
+
+    func run() async throws {
+        let c = try options.load()
+        let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
+        let entries = try replica.quarantine(limit: limit)
+        if json {
+            printJSON(entries.map { e -> [String: Any] in
+                ["table": e.table, "row": e.key, "field": e.field, "value": e.value.displayText, "writer": e.writer.description,
+                 "author": e.author, "hlc": e.hlc.description, "via_user": e.viaUser ?? NSNull(), "via_device": e.viaDevice ?? NSNull()]
+            })
+            return
+        }
+        printTable(["TABLE", "ROW", "FIELD", "VALUE", "AUTHOR", "WRITER", "VIA"], entries.map {
+            [$0.table, $0.key, $0.field, clip($0.value.displayText, width: 30), $0.author, $0.writer.short,
+             "\($0.viaUser ?? "")@\($0.viaDevice ?? "")"]
         })
     }
 }

@@ -184,6 +184,12 @@ public final class DaibanServer: Sendable {
                 }
             }
         }
+        let role = p.user.role.rawValue
+        options.authorizeField = { table, field, state in
+            // A deletion needs the right to write the table at all; everything else goes by field ownership (§3).
+            if field == Schema.deletedField { return role != "liaison" && FieldOwnership.allows(role: role, table: table, field: "_row", state: state) }
+            return FieldOwnership.allows(role: role, table: table, field: field, state: state)
+        }
         let opts = options
         let report = try await offload { [replica, accounts, now] in
             let r = try replica.importBundle(bytes, options: opts)
@@ -197,7 +203,7 @@ public final class DaibanServer: Sendable {
         logger.info("push", metadata: [
             "user_id": "\(p.user.id)", "device_id": "\(p.device.id)", "bytes": "\(bytes.count)",
             "rows": "\(report.rows)", "applied": "\(report.applied)", "ignored": "\(report.ignored)",
-            "conflicts": "\(report.conflictsAfter)", "ms": "\(Int(ms))",
+            "conflicts": "\(report.conflictsAfter)", "quarantined": "\(report.quarantined)", "ms": "\(Int(ms))",
         ])
         return PushResult(report: report, acked: report.toSeq)
     }

@@ -271,6 +271,50 @@ import Testing
         #expect(trail.first?.viaUser == "town")
     }
 
+    @Test func fieldOwnershipKeepsUnauthorisedVersionsAside() async throws {
+        let f = try ServerFixture()
+        try f.user("agent", .agent)
+        try f.user("liaison", .liaison)
+        let agent = try f.replica("agent")
+        let liaison = try f.replica("liaison")
+        try agent.write { tx in
+            try tx.put(table: "case", key: "C1", ["status": .text("EXECUTING"), "township_id": .text("OFF-DG")])
+            try tx.put(table: "work_log", key: "L1", ["case_id": .text("C1"), "kind": .text("CALL")])
+            // Not an agent's to write: the county's rules, the office's assignment, a review outcome.
+            try tx.put(table: "rule", key: "timer.warning_wd", ["value": .text("9")])
+            try tx.put(table: "case", key: "C2", ["agent_id": .text("A03"), "status": .text("REJECTED")])
+        }
+        try liaison.write { tx in
+            try tx.put(table: "plan_item", key: "C1.1", ["status": .text("APPROVED"), "decided_on": .date(20_000)])
+            try tx.put(table: "plan_item", key: "C1.2", ["status": .text("CANCELLED")])
+            try tx.put(table: "work_log", key: "L2", ["content": .text("x")])
+        }
+        try await f.test { client in
+            let t = try await client.signIn("agent", replica: agent.id).access
+            let a = try await client.push(try bundle(agent), t)
+            #expect(a.status == .ok)
+            #expect(a.json["quarantined"] as? Int == 3)
+            let l = try await client.signIn("liaison", replica: liaison.id).access
+            let b = try await client.push(try bundle(liaison), l)
+            #expect(b.status == .ok && b.json["quarantined"] as? Int == 2)
+            // Pushing the same bundle again quarantines nothing new and changes nothing.
+            #expect(try await client.push(try bundle(agent), t).status == .ok)
+        }
+        let server = f.server.replica
+        #expect(try server.get(table: "case", key: "C1")?.fields.first { $0.name == "status" }?.value == .text("EXECUTING"))
+        #expect(try server.get(table: "work_log", key: "L1") != nil)
+        #expect(try server.get(table: "rule", key: "timer.warning_wd") == nil)
+        #expect(try server.get(table: "case", key: "C2") == nil)
+        #expect(try server.get(table: "plan_item", key: "C1.1")?.fields.count == 2)
+        #expect(try server.get(table: "plan_item", key: "C1.2") == nil)
+        let q = try server.quarantine()
+        #expect(q.count == 5, "a repeated push keeps each refused version once")
+        #expect(Set(q.map { "\($0.table).\($0.key).\($0.field)" }) == [
+            "rule.timer.warning_wd.value", "case.C2.agent_id", "case.C2.status", "plan_item.C1.2.status", "work_log.L2.content",
+        ])
+        #expect(q.first { $0.field == "agent_id" }?.viaUser == "agent")
+    }
+
     @Test func pullIsChunkedAndResumesMidStream() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 16 << 10 }
         try f.user("agent", .agent)
