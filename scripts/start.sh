@@ -39,6 +39,15 @@ done
 if [ ! -f "$client/session.json" ] && [ -n "$password" ]; then
   "$bin/daiban" init --home "$client" --server "$url" >/dev/null
   printf '%s\n' "$password" | "$bin/daiban" login --home "$client" --user admin --password-stdin
+  # The first roster entry: admin is the county centre's office administrator (import the real roster later).
+  roster=$(mktemp)
+  cat > "$roster" <<'JSON'
+{"offices": [{"id": "CENTRE", "level": "COUNTY_CENTER", "name": "县投资项目代办服务中心"}],
+ "people": [{"id": "ADMIN", "name": "管理员", "login": "admin", "office_id": "CENTRE", "roles": ["OFFICE_ADMIN"]}]}
+JSON
+  "$bin/daiban" roster import --home "$client" "$roster" >/dev/null
+  rm -f "$roster"
+  "$bin/daiban" sync --home "$client" >/dev/null
 fi
 
 cat <<MSG
@@ -53,7 +62,11 @@ fi
 cat <<MSG
 A client home signed in as admin is ready:
   $bin/daiban status --home $client
-  $bin/daiban record put --home $client township T01 name=棠下镇
+  $bin/daiban roster import --home $client Tests/Fixtures/yunling/roster.json     # sample county (fictional 云岭县)
+  $bin/daiban catalogue import --home $client Tests/Fixtures/yunling/catalogue.csv
+  $bin/daiban calendar import --home $client Tests/Fixtures/yunling/calendar-2025.csv
+  $bin/daiban case list --home $client
+  $bin/daiban report register --home $client
   $bin/daiban sync --home $client
 Another machine or user:
   $bin/daiban-server user add li --role agent --data $data --password-stdin   # then type the password
