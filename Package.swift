@@ -91,7 +91,7 @@ let package = Package(
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
                           swiftSettings: swiftSettings),
         // Shared test support: deterministic generators, replica simulator, vector loader.
-        .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CZlib"],
+        .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CZlib", grdb],
                 swiftSettings: swiftSettings),
         .testTarget(name: "SyncCoreTests",
                     dependencies: ["SyncCore", "SyncTesting",

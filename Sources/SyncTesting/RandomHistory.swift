@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import ReplicaStore
 import SyncCore
 import SyncProtocol
@@ -17,7 +18,7 @@ public struct RandomHistory {
             FieldSchema("a", .text),
             FieldSchema("b", .integer),
             FieldSchema("s", .text, policy: .ordered(["new", "open", "done"])),
-        ]),
+        ], projected: true, indexes: [["s"]]),
         TableSchema("u", [FieldSchema("x", .text)]),
     ])
 
@@ -131,6 +132,31 @@ public struct RandomHistory {
                 return "replica \(i) has open conflicts \(s.conflicts.map(\.id)) but replica 0 has \(first.conflicts.map(\.id))"
             }
         }
+        for (i, r) in replicas.enumerated() {
+            if let d = try projectionDifference(r) { return "replica \(i): \(d)" }
+        }
         return nil
+    }
+
+    /// nil when the query table `v_t` holds exactly the visible values of the live rows of `t`.
+    public static func projectionDifference(_ r: ReplicaDatabase) throws -> String? {
+        let expected = try r.list(table: "t").map { rec in
+            ([rec.key] + ["a", "b", "s"].map { f in rec.fields.first { $0.name == f }?.value.displayText ?? "" })
+                .joined(separator: "|")
+        }
+        let projected = try r.query { db in
+            try Row.fetchAll(db, sql: "SELECT _key, a, b, s FROM v_t ORDER BY _key").map { row in
+                (0..<4).map { i -> String in
+                    let v: DatabaseValue = row[i]
+                    switch v.storage {
+                    case .null: return ""
+                    case .int64(let n): return String(n)
+                    case .string(let t): return t
+                    default: return "?"
+                    }
+                }.joined(separator: "|")
+            }
+        }
+        return expected == projected ? nil : "query table v_t \(projected) differs from the rows \(expected)"
     }
 }

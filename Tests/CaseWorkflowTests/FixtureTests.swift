@@ -366,6 +366,9 @@ import Testing
         let materials = try centre.report(.materials, o)
         #expect(materials.figure("reused") == .int(6))
 
+        // Append-only records and field ownership: building three cases over eight devices left no conflict.
+        #expect(try county.replica("centre").conflicts().isEmpty)
+
         let register = try centre.report(.register, o)
         #expect(register.figure("cases") == .int(3))
         let depts = try centre.report(.departments, o).records()

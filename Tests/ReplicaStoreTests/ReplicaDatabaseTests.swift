@@ -1,5 +1,6 @@
 import CaseDomain
 import Foundation
+import GRDB
 import ReplicaStore
 import SyncCore
 import SyncProtocol
@@ -18,6 +19,41 @@ import Testing
         let clock = self.clock
         return try ReplicaDatabase.create(at: dir.file("r\(n).sqlite"), schema: schema, id: testReplica(n),
                                           author: "u\(n)", now: { clock.now() })
+    }
+
+    @Test func queryTablesFollowWritesImportsDeletesAndNewDeclarations() throws {
+        let v1 = Schema([TableSchema("p", [FieldSchema("name", .text), FieldSchema("wan", .decimal)], projected: true,
+                                     indexes: [["name"]])])
+        let a = try replica(1, schema: v1), b = try replica(2, schema: v1)
+        func rows(_ r: ReplicaDatabase, _ sql: String = "SELECT * FROM v_p ORDER BY _key") throws -> [[String]] {
+            try r.query { db in try Row.fetchAll(db, sql: sql).map { row in row.databaseValues.map { $0.description } } }
+        }
+        try a.write { tx in
+            try tx.put(table: "p", key: "P1", ["name": .text("甲"), "wan": .decimal("12000.5")])
+            try tx.put(table: "p", key: "P2", ["name": .text("乙")])
+            // Reads inside the transaction see its own writes.
+            let seen = try Row.fetchAll(try tx.queryDatabase(), sql: "SELECT _key FROM v_p").count
+            #expect(seen == 2)
+        }
+        #expect(try rows(a) == [["\"P1\"", "0", "\"甲\"", "12000.5"], ["\"P2\"", "0", "\"乙\"", "NULL"]])
+        _ = try b.importBundle(try a.exportBundle(for: nil).bytes)
+        #expect(try rows(b) == rows(a))
+        try a.write { tx in try tx.delete(table: "p", key: "P2") }
+        try b.write { tx in try tx.put(table: "p", key: "P1", ["name": .text("丙")]) }
+        try a.write { tx in try tx.put(table: "p", key: "P1", ["name": .text("丁")]) }
+        _ = try b.importBundle(try a.exportBundle(for: b.id).bytes)
+        _ = try a.importBundle(try b.exportBundle(for: a.id).bytes)
+        #expect(try rows(a) == rows(b))
+        #expect(try rows(a, "SELECT _key, _conflicts FROM v_p") == [["\"P1\"", "1"]], "the conflict shows, the deleted row is gone")
+        // A newer build declares another field and index: the query table is rebuilt from the stored states.
+        let path = dir.file("r1.sqlite")
+        let v2 = Schema([TableSchema("p", [FieldSchema("name", .text), FieldSchema("wan", .decimal), FieldSchema("code", .text)],
+                                     projected: true, indexes: [["code"]])])
+        let newer = try replica(3, schema: v2)
+        try newer.write { tx in try tx.put(table: "p", key: "P1", ["code": .text("X-1")]) }
+        _ = try a.importBundle(try newer.exportBundle(for: a.id).bytes)  // unknown to a's build: stored and forwarded
+        let upgraded = try ReplicaDatabase.open(at: path, schema: v2)
+        #expect(try rows(upgraded, "SELECT _key, code FROM v_p") == [["\"P1\"", "\"X-1\""]])
     }
 
     @Test func twentyEditsOfOneFieldShipAsOne() throws {
