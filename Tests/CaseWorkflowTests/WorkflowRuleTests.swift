@@ -190,6 +190,23 @@ import Testing
         #expect(conflicts.contains { $0.table == "plan_item" && $0.key == "\(c).1" && $0.field == "status" })
     }
 
+    @Test func aMissingOfficialIsAComplianceFlag() throws {
+        let c = try activeCase()  // 6800万, industrial 招商引资: needs a lead official, none assigned
+        let centre = county.wf("centre")
+        #expect(try centre.showCase(c).flags.contains("MISSING_LEAD_OFFICIAL"))
+        let report = try centre.report(.thresholds, ReportOptions(asOf: day("2025-11-24")))
+        #expect(report.figure("missing") == .int(1))
+        var a = Workflow.Assignment()
+        a.leadOfficial = "P-CJH"
+        _ = try county.wf("dg").assign(caseID: c, a)
+        try county.syncAll()
+        #expect(try !centre.showCase(c).flags.contains("MISSING_LEAD_OFFICIAL"))
+        #expect(try centre.report(.thresholds, ReportOptions(asOf: day("2025-11-24"))).figure("missing") == .int(0))
+        // Raising the threshold (以上 read as exclusive, or a higher figure) is configuration, not code.
+        try centre.setRule("leadership.lead_official_wan", "8000")
+        #expect(try centre.report(.thresholds, ReportOptions(asOf: day("2025-11-24"))).figure("required") == .int(0))
+    }
+
     @Test func duplicateRegistrationsAcrossReplicasBecomeOneCase() throws {
         // The same project registered offline in the field and online at the township, before either syncs.
         let field = try county.wf("a03").register(registration("年产2万吨速冻食品加工项目"))
