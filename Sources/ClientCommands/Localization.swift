@@ -6,6 +6,8 @@ extension L10n.Key {
     static let badDateArg = Self(en: "{0} is not a date YYYY-MM-DD", zh: "{0} 不是 YYYY-MM-DD 格式的日期")
     static let quarantined = Self(en: "warning: the server kept {0} field version(s) aside: your account may not write them (field ownership); they stay here and the centre reviews them",
                                   zh: "警告：服务器暂存了 {0} 个字段版本：您的账号无权修改这些字段（字段归属）；本机数据保留，由县中心审核")
+    static let historyLocalOnly = Self(en: "note: the server's trail is not available ({0}); showing what this replica holds",
+                                       zh: "提示：无法获取服务器留痕记录（{0}），仅显示本副本所存版本")
     static let noRows = Self(en: "(none)", zh: "（无）")
     static let registered = Self(en: "registration {0} recorded; case {1}", zh: "已登记 {0}；代办项目 {1}")
     static let registeredDuplicate = Self(en: "registration {0} recorded as a duplicate of {2}; no new case: {1}",

@@ -5,6 +5,7 @@ import Crypto
 import Foundation
 import GRDB
 import ReplicaStore
+import SyncClient
 import SyncCore
 import TerminalText
 
@@ -248,31 +249,69 @@ struct ReportCommand: ParsableCommand {
     }
 }
 
-struct History: ParsableCommand {
+struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "全程留痕: every version of every field this replica holds, with person, device and time (the server's `daiban-server audit` has every delivery).")
+        abstract: "全程留痕: every version of a row's fields with person, device and time — from the server's trail for a centre account, else what this replica holds.")
     @OptionGroup var home: HomeOptions
     @Argument var table: String
     @Argument var id: String
+    @Flag(help: "Only what this replica holds (no server request).") var local = false
     @OptionGroup var output: OutputOptions
-    func run() throws {
-        try runWorkflow {
+
+    func run() async throws {
+        try await reportingAsync(home) {
             let replica = try home.open()
-            guard let row = try replica.rowState(table: table, key: id) else { throw CLIError(L10n.t(.notFound, table, id)) }
+            let row = try replica.rowState(table: table, key: id)
+            // Values of the versions this replica holds, by (field, writer, clock).
+            var values: [String: FieldValue] = [:]
+            for (name, state) in row?.fields ?? [:] {
+                for v in state.versions { values["\(name)|\(v.writer)|\(v.hlc.rawValue)"] = v.value }
+            }
+            let directory = deviceDirectory(replica)
             var g = Grid(name: "history", columns: [
                 Grid.Column("field", "FIELD", "字段"), Grid.Column("value", "VALUE", "值"), Grid.Column("author", "PERSON", "人员"),
                 Grid.Column("device", "DEVICE", "设备"), Grid.Column("time", "TIME (UTC)", "时间(UTC)"),
-                Grid.Column("visible", "VISIBLE", "当前值"),
+                Grid.Column("delivered_by", "DELIVERED BY", "送达"), Grid.Column("source", "SOURCE", "来源"),
             ])
-            let policy = { (f: String) in replica.schema.policy(table: table, field: f) }
-            for (name, state) in row.fields.sorted(by: { $0.key < $1.key }) {
-                let winner = state.winner(policy: policy(name))
-                for v in state.versions.sorted(by: { $0.hlc < $1.hlc }) {
-                    g.rows.append([.text(name), .text(v.value.displayText), .text(v.author), .text(v.writer.short),
-                                   .text(utcTime(v.hlc)), .bool(v == winner)])
+            func deviceName(_ writer: String) -> String {
+                directory[writer].map { "\($0.name) #\($0.id)" } ?? String(writer.prefix(8))
+            }
+            var fromServer = false
+            if !local, let session = try? home.session(), session.role == "center", (try? home.serverSettings()) != nil {
+                let lock = open(home.directory + "/sync.lock", O_CREAT | O_RDWR, 0o600)
+                if lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 {
+                    defer { close(lock) }
+                    let connection = try home.connection()
+                    let sync = Synchronizer(replica: replica, connection: connection, tokens: session,
+                                            saveTokens: { try home.saveSession($0) })
+                    sync.retries = 1
+                    do {
+                        let entries = try await sync.authorized { token in
+                            try await connection.history(table: table, row: id, token: token)
+                        }
+                        for e in entries.reversed() {
+                            let hlc = HLCTimestamp(rawValue: e.hlc)
+                            g.rows.append([.text(e.field), Grid.Cell(values["\(e.field)|\(e.writer)|\(e.hlc)"]?.displayText),
+                                           .text(e.author), .text(deviceName(e.writer)), .text(utcTime(hlc)),
+                                           .text("\(e.viaUser) #\(e.viaDevice)"), .text("server")])
+                        }
+                        fromServer = true
+                    } catch let e as SyncClientError {
+                        note(L10n.t(.historyLocalOnly, localized(e)))
+                    }
+                    await connection.shutdown()
                 }
             }
-            g.rows.sort { ($0[4].display, $0[0].display) < ($1[4].display, $1[0].display) }
+            if !fromServer {
+                guard let row else { throw CLIError(L10n.t(.notFound, table, id)) }
+                for (name, state) in row.fields.sorted(by: { $0.key < $1.key }) {
+                    for v in state.versions {
+                        g.rows.append([.text(name), .text(v.value.displayText), .text(v.author),
+                                       .text(deviceName(v.writer.description)), .text(utcTime(v.hlc)), .null, .text("replica")])
+                    }
+                }
+                g.rows.sort { ($0[4].display, $0[0].display) < ($1[4].display, $1[0].display) }
+            }
             emit(g, output)
         }
     }

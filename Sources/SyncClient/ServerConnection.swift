@@ -170,6 +170,32 @@ public final class ServerConnection: Sendable {
         }
     }
 
+    /// One version the server received for a row (`GET /v1/history`, centre accounts).
+    public struct HistoryEntry: Sendable {
+        public var field: String
+        public var writer: String
+        public var author: String
+        public var hlc: UInt64
+        public var viaUser: String
+        public var viaDevice: String
+        /// Unix milliseconds when the server applied it.
+        public var appliedAt: UInt64
+    }
+
+    public func history(table: String, row: String, token: String) async throws -> [HistoryEntry] {
+        func q(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+        let (_, data, _) = try await send("GET", "/v1/history?table=\(q(table))&row=\(q(row))", body: nil, token: token)
+        guard let list = try object(data)["entries"] as? [[String: Any]] else {
+            throw SyncClientError.invalidResponse("history answer without entries")
+        }
+        return list.map { e in
+            HistoryEntry(field: e["field"] as? String ?? "", writer: e["writer"] as? String ?? "",
+                         author: e["author"] as? String ?? "", hlc: (e["hlc"] as? NSNumber)?.uint64Value ?? 0,
+                         viaUser: e["via_user"] as? String ?? "", viaDevice: "\(e["via_device"] ?? "")",
+                         appliedAt: (e["applied_at"] as? NSNumber)?.uint64Value ?? 0)
+        }
+    }
+
     // MARK: Transport
 
     private func send(_ method: String, _ path: String, body: [UInt8]?, token: String?, json: Bool = false) async throws

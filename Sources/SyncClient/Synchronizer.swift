@@ -180,6 +180,12 @@ public final class Synchronizer {
         try replica.setSyncState([SyncStateKey.pullCursor: "0", SyncStateKey.pushCursor: "0"])
     }
 
+    /// Runs one request outside a sync (with the same token refresh and retries).
+    public func authorized<T>(_ op: (String) async throws -> T) async throws -> T {
+        var report = SyncReport()
+        return try await request(&report, op)
+    }
+
     /// Runs one request with a fresh access token, refreshing once on expiry and retrying transient failures.
     private func request<T>(_ report: inout SyncReport, _ op: (String) async throws -> T) async throws -> T {
         var attempt = 0

@@ -101,6 +101,21 @@ extension DaibanServer {
                 return o
             }])
         }
+        v1.get("history") { request, _ in
+            let principal = try await self.authenticate(authorization: request.headers[.authorization])
+            guard principal.user.role.seesDirectory else {
+                throw APIError.forbidden("forbidden", "only centre accounts read the server's audit trail")
+            }
+            guard let table = request.uri.queryParameters.get("table"), let row = request.uri.queryParameters.get("row"),
+                  !table.isEmpty, !row.isEmpty
+            else { throw APIError(.badRequest, "bad_request", "history needs table and row") }
+            let replica = self.replica
+            let entries = try await offload { try replica.audit(table: table, key: row, limit: 10_000) }
+            return try json(["entries": entries.map { e -> [String: Any] in
+                ["field": e.field, "writer": e.writer.description, "author": e.author, "hlc": e.hlc.rawValue,
+                 "via_user": e.viaUser, "via_device": e.viaDevice, "applied_at": e.appliedAt]
+            }])
+        }
         return router
     }
 

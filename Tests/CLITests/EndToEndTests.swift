@@ -154,6 +154,14 @@ final class ServerProcess {
         #expect(trail.count == 1)
         #expect(trail.first?["author"] as? String == "zhang-field")
         #expect(trail.first?["via_user"] as? String == "town")
+        // The centre reads the same trail through `daiban history`; an agent sees only its replica's versions.
+        let history = try json(try centre.ok("history", "enterprise", "E9", "--json")) as! [String: Any]
+        let entries = history["rows"] as! [[String: Any]]
+        #expect(entries.count == 1 && entries[0]["source"] as? String == "server")
+        #expect(entries[0]["author"] as? String == "zhang-field" && (entries[0]["delivered_by"] as? String)?.hasPrefix("town #") == true)
+        #expect(entries[0]["value"] as? String == "某某食品有限公司")
+        let local = try json(try agent.ok("history", "project", "P1", "--json")) as! [String: Any]
+        #expect((local["rows"] as! [[String: Any]]).allSatisfy { $0["source"] as? String == "replica" })
 
         // The server log holds ids, counts and durations: no values, passwords or tokens.
         let log = server.log
