@@ -55,7 +55,8 @@ let package = Package(
         .target(name: "TerminalText", swiftSettings: swiftSettings),
         // The sync server: accounts, devices, tokens, push/pull routes, metrics, and its commands.
         .target(name: "SyncServer",
-                dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", "TerminalText", grdb, argumentParser, hummingbird, logging,
+                dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", "CaseWorkflow", "TerminalText", grdb, argumentParser,
+                               hummingbird, logging,
                                .product(name: "HummingbirdTLS", package: "hummingbird"),
                                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                                .product(name: "Crypto", package: "swift-crypto"),

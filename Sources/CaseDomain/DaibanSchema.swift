@@ -128,7 +128,8 @@ public enum DaibanSchema {
         t("supervising_head_id"), d("registered_on"), d("reviewed_on"), d("signed_on"), d("plan_confirmed_on"),
         d("completed_on"), d("terminated_on"), d("handed_over_on"), d("evaluated_on"), t("reason"),
         t("dedupe_key"),
-    ], indexes: [["agent_id", "status"], ["township_id", "status"], ["status"], ["chief_agent_id"]])
+    ], indexes: [["agent_id", "status"], ["township_id", "status"], ["status"], ["chief_agent_id"], ["project_id"],
+                 ["enterprise_id"]])
 
     /// 代办任务分解计划表 item (§1.4). Limits are copied from the catalogue when planned, so a later
     /// catalogue version does not move a running item's deadlines. Due dates are derived on every
@@ -146,7 +147,7 @@ public enum DaibanSchema {
     /// A clock pause of a plan item (补正 / 特别程序), [from, to): `to` empty while it runs.
     public static let itemPause = table("item_pause", [
         t("plan_item_id"), t("case_id"), d("from"), d("to"), t("reason"),
-    ], indexes: [["plan_item_id"]])
+    ], indexes: [["plan_item_id"], ["case_id"]])
 
     /// 工作日志 (§1.4), append-only: `occurred_at` is the device time as entered.
     public static let workLog = table("work_log", [
@@ -208,7 +209,7 @@ public enum DaibanSchema {
         t("evaluation_id"), t("case_id"), t("category"), b("verified"), b("malicious_or_mistaken"),
         d("callback_at"), t("callback_by"), t("action"), t("responsible"), d("rectification_due"),
         d("rectified_at"), d("feedback_at"), FieldSchema("status", .text, policy: .ordered(["OPEN", "CLOSED"])),
-    ], indexes: [["evaluation_id"]])
+    ], indexes: [["evaluation_id"], ["case_id"]])
 
     /// 投诉 (§1.4), GB/T 36113-2018 process.
     public static let complaint = table("complaint", [
@@ -216,7 +217,7 @@ public enum DaibanSchema {
         d("received_at"), FieldSchema("status", .text, policy: .ordered(ComplaintStatus.allCases.map(\.rawValue))),
         t("findings"), t("disposition"), d("feedback_at"), d("archived_at"), b("upheld"),
         b("applied_to_assessment"),
-    ], indexes: [["status"]])
+    ], indexes: [["status"], ["case_id"]])
 
     /// 材料 (§1.4): metadata and the SHA-256 of the file; the file itself does not travel yet.
     public static let material = table("material", [

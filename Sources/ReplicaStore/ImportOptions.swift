@@ -27,6 +27,8 @@ public struct ImportOptions: Sendable {
     /// versions is kept in the `quarantine` table instead (nothing typed is lost, nothing unauthorised spreads)
     /// and counted in `ImportReport.quarantined`.
     public var authorizeField: (@Sendable (_ table: String, _ field: String, _ state: FieldState) -> Bool)?
+    /// Called after each row is merged, inside the import's transaction: may re-stamp rows (see `RowRestamper`).
+    public var afterRow: (@Sendable (RowChange, RowRestamper) throws -> Void)?
     /// Runs last inside the import's transaction: sync cursors saved here commit with the data or not at all.
     public var inTransaction: (@Sendable (SyncStateWriter) throws -> Void)?
 
@@ -154,5 +156,30 @@ extension ReplicaDatabase {
                                    hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[7] as Int64)), viaUser: r[8], viaDevice: r[9])
             }
         }
+    }
+}
+
+/// Gives rows fresh sequence numbers inside an import, so that every cursor-based reader receives them again:
+/// a server does this to rows that just entered someone's pull scope (a case assigned to an agent), whose
+/// older states that reader skipped. Receivers already holding them ignore them (merging is idempotent).
+public struct RowRestamper {
+    let tx: ReplicaTransaction
+
+    /// The transaction's database with the query tables current (to find the rows to re-stamp).
+    public func queryDatabase() throws -> Database { try tx.queryDatabase() }
+
+    /// Re-stamps every field state (and the delete coverage) of a row; returns how many states were re-stamped.
+    @discardableResult
+    public func restamp(table: String, key: String) throws -> Int {
+        guard let id = try Int64.fetchOne(tx.db, sql: "SELECT id FROM row WHERE tbl = ? AND key = ?", arguments: [table, key])
+        else { return 0 }
+        let fields = try Int64.fetchAll(tx.db, sql: "SELECT field FROM field WHERE row = ? ORDER BY field", arguments: [id])
+        for f in fields {
+            try tx.db.execute(sql: "UPDATE field SET seq = ? WHERE row = ? AND field = ?", arguments: [tx.nextSeq(), id, f])
+        }
+        if try Bool.fetchOne(tx.db, sql: "SELECT covered_seq IS NOT NULL FROM row WHERE id = ?", arguments: [id]) == true {
+            try tx.db.execute(sql: "UPDATE row SET covered_seq = ? WHERE id = ?", arguments: [tx.nextSeq(), id])
+        }
+        return fields.count
     }
 }

@@ -21,6 +21,11 @@ public enum WriterFilter: Sendable, Equatable {
     }
 }
 
+/// Which rows a reader may receive (pull scoping): called once per row a chunk would carry, inside the
+/// chunk's read snapshot, with the query tables available. Rows it refuses are skipped (their field states
+/// still advance the cursor).
+public typealias RowFilter = @Sendable (_ db: Database, _ table: String, _ key: String) throws -> Bool
+
 /// One size-bounded slice of a replica's changes, for sync over a network.
 public struct ChangeChunk: Sendable {
     /// The encoded bundle (header + zlib payload).
@@ -58,11 +63,11 @@ public struct ChunkedExporter: Sendable {
     /// A single field state larger than `targetBytes` (a long text with many concurrent versions) travels alone
     /// in an oversized chunk rather than blocking the stream.
     public mutating func next(from replica: ReplicaDatabase, after cursor: UInt64,
-                              filter: WriterFilter = .all) throws -> ChangeChunk {
+                              filter: WriterFilter = .all, rows rowFilter: RowFilter? = nil) throws -> ChangeChunk {
         var limit = fieldsPerChunk
         while true {
             let (cs, more) = try replica.read { db in
-                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter)
+                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter, rows: rowFilter)
             }
             let bytes = ChangeSetEncoder(level: level).encode(cs)
             if bytes.count <= targetBytes || limit == 1 {
@@ -84,9 +89,17 @@ extension ReplicaDatabase {
     /// Reads the changes in `(since, end]` where `end` is the stamp of the `limit`-th field state kept by `filter`
     /// after `since` (or `meta.seq`). States the filter drops do not count, so a device pulling after its own big
     /// push skips them in a few requests instead of many empty ones; at most `64 × limit` are scanned per call.
-    func collectChanges(_ db: Database, after since: UInt64, limit: Int?, filter: WriterFilter) throws
-        -> (changeSet: ChangeSet, more: Bool)
+    func collectChanges(_ db: Database, after since: UInt64, limit: Int?, filter: WriterFilter,
+                        rows rowFilter: RowFilter? = nil) throws -> (changeSet: ChangeSet, more: Bool)
     {
+        var allowed: [Int64: Bool] = [:]
+        func admits(_ rowID: Int64, _ table: String, _ key: String) throws -> Bool {
+            guard let rowFilter else { return true }
+            if let a = allowed[rowID] { return a }
+            let a = try rowFilter(db, table, key)
+            allowed[rowID] = a
+            return a
+        }
         let interner = try Interner(db)
         let upTo = UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM meta")!)
         let acks = try Row.fetchAll(db, sql: """
@@ -106,6 +119,7 @@ extension ReplicaDatabase {
             scanned += 1
             if scanned == scanLimit { end = UInt64(r[11] as Int64) }
             let rowID: Int64 = r[0]
+            guard try admits(rowID, r[1], r[2]) else { continue }
             var state = try interner.decodeField(r, offset: 4)
             if filter != .all, state.versions.contains(where: { !filter.keeps($0.writer) }) {
                 let versions = state.versions.filter { filter.keeps($0.writer) }
@@ -134,6 +148,7 @@ extension ReplicaDatabase {
                 list.append(CoveredChange(field: name, vv: try interner.decodeVV(&reader)))
             }
             let rowID: Int64 = r[0]
+            guard try admits(rowID, r[1], r[2]) else { continue }
             if rows[rowID] == nil {
                 rows[rowID] = RowChange(table: r[1], key: r[2], fields: [])
                 order.append(rowID)

@@ -74,6 +74,7 @@ extension ReplicaDatabase {
                     }
                 }
                 try tx.apply(row, into: &report)
+                try options.afterRow?(row, RowRestamper(tx: tx))
                 if report.rows % 5000 == 0 { progress?(report.rows) }
             }
             try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)

@@ -6,6 +6,7 @@ public import ReplicaStore
 import SyncCore
 import SyncProtocol
 import CaseDomain
+import CaseWorkflow
 import Synchronization
 import HTTPTypes
 
@@ -190,6 +191,7 @@ public final class DaibanServer: Sendable {
             if field == Schema.deletedField { return role != "liaison" && FieldOwnership.allows(role: role, table: table, field: "_row", state: state) }
             return FieldOwnership.allows(role: role, table: table, field: field, state: state)
         }
+        options.afterRow = { row, stamper in try PullScope.restampOnAssignment(row, stamper) }
         let opts = options
         let report = try await offload { [replica, accounts, now] in
             let r = try replica.importBundle(bytes, options: opts)
@@ -208,7 +210,17 @@ public final class DaibanServer: Sendable {
         return PushResult(report: report, acked: report.toSeq)
     }
 
-    /// One chunk of everything after `cursor`, leaving out what the caller's own replica wrote.
+    /// The rows a user receives (DOMAIN.md §3): nil (everything) for the centre.
+    static func pullScope(_ user: User) -> RowFilter? {
+        switch user.role {
+        case .center: nil
+        case .agent: PullScope.rowFilter(.agent(login: user.name))
+        case .township: PullScope.rowFilter(.township(user.township ?? ""))
+        case .liaison: PullScope.rowFilter(.liaison(login: user.name, department: user.department))
+        }
+    }
+
+    /// One chunk of everything after `cursor` that the caller may see, leaving out what its own replica wrote.
     func pull(after cursor: UInt64, by p: Principal) async throws -> ChangeChunk {
         let hint = chunkHint.withLock { $0 }
         let target = config.pullChunkBytes
@@ -219,7 +231,8 @@ public final class DaibanServer: Sendable {
                                "cursor \(cursor) is past this server's last change \(seq) (server data was replaced); pull again from 0")
             }
             var exporter = ChunkedExporter(targetBytes: target, fieldsPerChunk: hint)
-            let chunk = try exporter.next(from: replica, after: cursor, filter: .excluding(p.device.replica))
+            let chunk = try exporter.next(from: replica, after: cursor, filter: .excluding(p.device.replica),
+                                          rows: Self.pullScope(p.user))
             try accounts.touch(deviceID: p.device.id, now: now())
             return (chunk, exporter.fieldsPerChunk)
         }

@@ -315,6 +315,76 @@ import Testing
         #expect(q.first { $0.field == "agent_id" }?.viaUser == "agent")
     }
 
+    @Test func pullsAreScopedToTheUsersCasesAndFollowAssignments() async throws {
+        let f = try ServerFixture { $0.pullChunkBytes = 4 << 10 }
+        try f.user("admin", .center)
+        try f.user("a03", .agent)
+        try f.user("a04", .agent)
+        try f.user("dg", .township, township: "OFF-DG")
+        try f.user("lly", .liaison, department: "D-LY")
+        let centre = try f.replica("admin")
+        try centre.write { tx in
+            try tx.put(table: "person", key: "A03", ["name": .text("郑海波"), "login": .text("a03"), "roles": .text("AGENT")])
+            try tx.put(table: "person", key: "A04", ["name": .text("吴丽娟"), "login": .text("a04"), "roles": .text("AGENT")])
+            try tx.put(table: "person", key: "L-LY", ["name": .text("孙浩"), "login": .text("lly"), "department_id": .text("D-LY")])
+            try tx.put(table: "project", key: "PA", ["name": .text("甲项目"), "township_id": .text("OFF-DG")])
+            try tx.put(table: "project", key: "PB", ["name": .text("乙项目"), "township_id": .text("OFF-SM")])
+            try tx.put(table: "project", key: "PX", ["name": .text("招商储备项目")])  // no case yet: shared
+            try tx.put(table: "case", key: "CA", ["status": .text("EXECUTING"), "agent_id": .text("A03"),
+                                                  "township_id": .text("OFF-DG"), "project_id": .text("PA")])
+            try tx.put(table: "case", key: "CB", ["status": .text("REGISTERED"), "township_id": .text("OFF-SM"),
+                                                  "project_id": .text("PB")])
+            for (c, n) in [("CA", 30), ("CB", 30)] {
+                for i in 1...n {
+                    try tx.put(table: "plan_item", key: "\(c).\(i)", ["case_id": .text(c), "n": .int(Int64(i)),
+                                                                      "department_id": .text(i == 1 && c == "CB" ? "D-LY" : "D-ZG")])
+                    try tx.put(table: "work_log", key: "\(c).log\(i)", ["case_id": .text(c), "content": .text("走访记录\(i)")])
+                }
+            }
+            try tx.put(table: "evaluation", key: "EA", ["case_id": .text("CA"), "grade": .text("不满意"), "target_person_id": .text("A03")])
+        }
+        let a04 = try f.replica("a04")
+        try await f.test { client in
+            func pullAll(_ user: String, _ r: ReplicaDatabase, from cursor: UInt64 = 0) async throws -> UInt64 {
+                let t = try await client.signIn(user, replica: r.id).access
+                var cursor = cursor
+                while true {
+                    let a = try await client.pull(after: cursor, t)
+                    try #require(a.status == .ok)
+                    _ = try r.importBundle(a.body)
+                    cursor = try #require(a.header("Daiban-Next").flatMap(UInt64.init))
+                    if a.header("Daiban-More") != "true" { return cursor }
+                }
+            }
+            let ct = try await client.signIn("admin", replica: centre.id).access
+            #expect(try await client.push(try bundle(centre), ct).status == .ok)
+            let a03 = try f.replica("a03"), dg = try f.replica("dg"), lly = try f.replica("lly")
+            _ = try await pullAll("a03", a03)
+            #expect(try a03.get(table: "case", key: "CA") != nil && a03.get(table: "work_log", key: "CA.log7") != nil)
+            #expect(try a03.get(table: "case", key: "CB") == nil && a03.get(table: "work_log", key: "CB.log7") == nil)
+            #expect(try a03.get(table: "project", key: "PB") == nil && a03.get(table: "project", key: "PX") != nil)
+            #expect(try a03.get(table: "person", key: "A04") != nil, "the roster is reference data")
+            #expect(try a03.get(table: "evaluation", key: "EA") == nil, "ratings of the agent stay at the centre")
+            _ = try await pullAll("dg", dg)
+            #expect(try dg.get(table: "case", key: "CA") != nil && dg.get(table: "evaluation", key: "EA") != nil)
+            #expect(try dg.get(table: "case", key: "CB") == nil)
+            _ = try await pullAll("lly", lly)
+            #expect(try lly.get(table: "case", key: "CB") != nil && lly.get(table: "plan_item", key: "CB.1") != nil)
+            #expect(try lly.get(table: "work_log", key: "CB.log1") == nil && lly.get(table: "case", key: "CA") == nil)
+
+            // a04 is up to date (nothing of its own yet); then the centre assigns CB to a04.
+            let cursor = try await pullAll("a04", a04)
+            #expect(try a04.get(table: "case", key: "CB") == nil)
+            try centre.write { tx in try tx.put(table: "case", key: "CB", ["agent_id": .text("A04")]) }
+            #expect(try await client.push(try centre.exportBundle(for: nil).bytes, ct).status == .ok)
+            _ = try await pullAll("a04", a04, from: cursor)
+            // The case's older rows, which a04's cursor had passed, arrive now.
+            #expect(try a04.get(table: "case", key: "CB")?.fields.first { $0.name == "agent_id" }?.value == .text("A04"))
+            #expect(try a04.get(table: "work_log", key: "CB.log30") != nil && a04.get(table: "plan_item", key: "CB.17") != nil)
+            #expect(try a04.get(table: "project", key: "PB") != nil && a04.get(table: "case", key: "CA") == nil)
+        }
+    }
+
     @Test func pullIsChunkedAndResumesMidStream() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 16 << 10 }
         try f.user("agent", .agent)

@@ -52,8 +52,9 @@ final class ServerFixture: Sendable {
 
     /// Adds a user whose password is `pw-<name>-secret`.
     @discardableResult
-    func user(_ name: String, _ role: Role) throws -> User {
-        try server.accounts.addUser(name: name, role: role, password: "pw-\(name)-secret", cost: 4, now: Self.start)
+    func user(_ name: String, _ role: Role, township: String? = nil, department: String? = nil) throws -> User {
+        try server.accounts.addUser(name: name, role: role, township: township, department: department,
+                                    password: "pw-\(name)-secret", cost: 4, now: Self.start)
     }
 
     /// A fresh client replica in the fixture's folder.
