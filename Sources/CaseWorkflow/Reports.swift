@@ -348,7 +348,8 @@ extension Workflow {
         let (sc, sa) = scope(o)
         var g = Grid(name: "departments", columns: [
             .department, C("name", "NAME", "部门名称"), C("decided", "DECIDED", "办结数"),
-            C("mean_wd", "MEAN WD", "平均用时(工作日)"), C("max_wd", "MAX WD", "最长(工作日)"),
+            C("mean_wd", "MEAN WD", "平均用时(工作日)"), C("median_wd", "MEDIAN WD", "中位用时"),
+            C("p90_wd", "P90 WD", "90%用时"), C("max_wd", "MAX WD", "最长(工作日)"),
             C("within_committed_pct", "≤COMMITTED %", "承诺内%"), C("within_legal_pct", "≤LEGAL %", "法定内%"),
             C("supplement_pct", "补正 %", "补正率%"), C("escalated_items", "ESCALATED", "需协调"),
             C("rated", "RATINGS", "评价数"), C("satisfied_pct", "SATISFIED %", "满意%"),
@@ -367,27 +368,54 @@ extension Workflow {
             WHERE e.direction IN ('AGENT_TO_DEPARTMENT','OWNER_TO_DEPARTMENT') AND e.target_department_id IS NOT NULL\(sc)
             GROUP BY e.target_department_id
             """, arguments: StatementArguments(sa)) { ratings[row[0]] = (row[1], row[2]) }
-        var seen = Set<String>()
+        // One pass grouped by (department, elapsed working days): the histogram gives mean, median and p90.
+        struct Acc { var n = 0, committedOK = 0, committed = 0, legalOK = 0, legal = 0, supplement = 0
+            var histogram: [(wd: Int, count: Int)] = [] }
+        var acc: [String: Acc] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT p.department_id, count(*), avg(p.elapsed_wd), max(p.elapsed_wd),
+            SELECT p.department_id, p.elapsed_wd, count(*),
                    sum(p.decided_on <= p.committed_due), count(p.committed_due),
                    sum(p.decided_on <= p.legal_due), count(p.legal_due), sum(p.had_supplement = 1)
             FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
             WHERE p.decided_on IS NOT NULL AND p.status NOT IN ('NOT_ACCEPTED','CANCELLED','WITHDRAWN')
               AND p.department_id IS NOT NULL\(sc)
-            GROUP BY p.department_id ORDER BY p.department_id
+            GROUP BY p.department_id, p.elapsed_wd ORDER BY p.department_id, p.elapsed_wd
             """, arguments: StatementArguments(sa)) {
             let d: String = row[0]
-            seen.insert(d)
-            let n: Int = row[1]
-            func pct(_ a: Int?, _ b: Int?) -> Grid.Cell { (b ?? 0) == 0 ? .null : .real(100 * Double(a ?? 0) / Double(b!)) }
-            let rt = ratings[d]
-            g.rows.append([.text(d), Grid.Cell(names[d]), .int(n), (row[2] as Double?).map(Grid.Cell.real) ?? .null,
-                           Grid.Cell(row[3] as Int?), pct(row[4], row[5]), pct(row[6], row[7]), pct(row[8], n),
-                           .int(escalated[d] ?? 0), Grid.Cell(rt?.0), pct(rt?.1, rt?.0)])
+            var a = acc[d] ?? Acc()
+            let n: Int = row[2]
+            a.n += n
+            a.committedOK += row[3] as Int? ?? 0
+            a.committed += row[4] as Int? ?? 0
+            a.legalOK += row[5] as Int? ?? 0
+            a.legal += row[6] as Int? ?? 0
+            a.supplement += row[7] as Int? ?? 0
+            if let wd = row[1] as Int? { a.histogram.append((wd, n)) }
+            acc[d] = a
         }
+        func pct(_ a: Int?, _ b: Int?) -> Grid.Cell { (b ?? 0) == 0 ? .null : .real(100 * Double(a ?? 0) / Double(b!)) }
+        func quantile(_ h: [(wd: Int, count: Int)], _ q: Double) -> Grid.Cell {
+            let total = h.reduce(0) { $0 + $1.count }
+            guard total > 0 else { return .null }
+            let rank = Int((Double(total) * q).rounded(.up))
+            var seen = 0
+            for (wd, c) in h {
+                seen += c
+                if seen >= max(1, rank) { return .int(wd) }
+            }
+            return .int(h.last!.wd)
+        }
+        for (d, a) in acc.sorted(by: { $0.key < $1.key }) {
+            let timed = a.histogram.reduce(0) { $0 + $1.count }
+            let mean: Grid.Cell = timed == 0 ? .null : .real(Double(a.histogram.reduce(0) { $0 + $1.wd * $1.count }) / Double(timed))
+            let rt = ratings[d]
+            g.rows.append([.text(d), Grid.Cell(names[d]), .int(a.n), mean, quantile(a.histogram, 0.5), quantile(a.histogram, 0.9),
+                           Grid.Cell(a.histogram.last?.wd), pct(a.committedOK, a.committed), pct(a.legalOK, a.legal),
+                           pct(a.supplement, a.n), .int(escalated[d] ?? 0), Grid.Cell(rt?.0), pct(rt?.1, rt?.0)])
+        }
+        let seen = Set(acc.keys)
         for (d, rt) in ratings.sorted(by: { $0.key < $1.key }) where !seen.contains(d) {
-            g.rows.append([.text(d), Grid.Cell(names[d]), .int(0), .null, .null, .null, .null, .null,
+            g.rows.append([.text(d), Grid.Cell(names[d]), .int(0), .null, .null, .null, .null, .null, .null, .null,
                            .int(escalated[d] ?? 0), .int(rt.0), rt.0 == 0 ? .null : .real(100 * Double(rt.1) / Double(rt.0))])
         }
         return g

@@ -372,7 +372,9 @@ import Testing
         let register = try centre.report(.register, o)
         #expect(register.figure("cases") == .int(3))
         let depts = try centre.report(.departments, o).records()
-        #expect(depts.first { $0["department"] == .text("D-ZG") }?["within_committed_pct"] == .real(50))  // C1-2 on time, C1-5 late
+        let zg = depts.first { $0["department"] == .text("D-ZG") }
+        #expect(zg?["within_committed_pct"] == .real(50))  // C1-2 on time, C1-5 late
+        #expect(zg?["max_wd"] == .int(7) && zg?["median_wd"] == .int(4) && zg?["p90_wd"] == .int(7))  // 4 and 7 WD
         let agents = try centre.report(.agents, o).records()
         #expect(agents.first { $0["agent"] == .text("A04") }?["owner_satisfied_pct"] == .real(100))
         #expect(agents.first { $0["agent"] == .text("A04") }?["handover_pct"] == .real(100))
