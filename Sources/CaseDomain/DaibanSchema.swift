@@ -129,7 +129,7 @@ public enum DaibanSchema {
         d("completed_on"), d("terminated_on"), d("handed_over_on"), d("evaluated_on"), t("reason"),
         t("dedupe_key"),
     ], indexes: [["agent_id", "status"], ["township_id", "status"], ["status"], ["chief_agent_id"], ["project_id"],
-                 ["enterprise_id"]])
+                 ["enterprise_id"], ["team"]])
 
     /// 代办任务分解计划表 item (§1.4). Limits are copied from the catalogue when planned, so a later
     /// catalogue version does not move a running item's deadlines. Due dates are derived on every

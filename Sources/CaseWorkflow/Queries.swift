@@ -15,18 +15,29 @@ public struct CaseDetail: Sendable {
 
 private typealias C = Grid.Column
 
+extension Reader {
+    /// `AND c._key IN (…)` for the cases where the person is agent, chief agent or team member: the ids are read
+    /// once through the indexes and passed as a JSON array, so the queries drive from those few cases.
+    func myCasesFilter(_ a: Actor) throws -> (String, [DatabaseValue]) {
+        let ids = try String.fetchAll(db(), sql: """
+            SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
+            UNION SELECT _key FROM v_case WHERE team IS NOT NULL AND ',' || team || ',' LIKE ?
+            """, arguments: [a.id, a.id, "%,\(a.id),%"])
+        let json = "[" + ids.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "]"
+        return (" AND c._key IN (SELECT value FROM json_each(?))", [json.databaseValue])
+    }
+}
+
 extension Workflow {
     /// `case list`: the register filtered by agent (`mine`), township and status.
     public func listCases(mine: Bool, township: String?, status: String?, limit: Int? = nil) throws -> Grid {
         var extra = ""
         var args: [DatabaseValue] = []
         if mine {
-            let me = try read { try $0.actor() }
-            extra += """
-                 AND c._key IN (SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
-                    UNION SELECT _key FROM v_case WHERE ',' || team || ',' LIKE ?)
-                """
-            args += [me.id.databaseValue, me.id.databaseValue, "%,\(me.id),%".databaseValue]
+            let f = try read { r in try r.myCasesFilter(try r.actor()) }
+            extra += f.0
+            args += f.1
         }
         if let status {
             guard CaseStatus(rawValue: status) != nil else {
@@ -129,12 +140,7 @@ extension Workflow {
             ])
             var filters: [(String, [DatabaseValue])] = []
             let isAgent = a.has(.agent) || a.has(.chiefAgent)
-            if isAgent {
-                filters.append(("""
-                     AND c._key IN (SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
-                        UNION SELECT _key FROM v_case WHERE ',' || team || ',' LIKE ?)
-                    """, [a.id.databaseValue, a.id.databaseValue, "%,\(a.id),%".databaseValue]))
-            }
+            if isAgent { filters.append(try r.myCasesFilter(a)) }
             if a.has(.liaison), let d = a.departmentID { filters.append((" AND p.department_id = ?", [d.databaseValue])) }
             if a.has(.officeAdmin) && !a.isCentreAdmin, let o = a.officeID {
                 filters.append((" AND c.office_id = ?", [o.databaseValue]))

@@ -541,7 +541,7 @@ extension Workflow {
         let sql = """
             SELECT c._key, c.case_no, e.name AS ename, p.name AS pname, c.township_id, c.status, coalesce(c.agent_id, c.chief_agent_id) AS agent_id,
                    p.total_investment_wan, c.signed_on, coalesce(c.completed_on, c.terminated_on) AS done,
-                   EXISTS (SELECT 1 FROM v_escalation x WHERE x.case_id = c._key AND x.status = 'OPEN') AS coordinating
+                   EXISTS (SELECT 1 FROM v_escalation x WHERE x.case_id = c._key AND +x.status = 'OPEN') AS coordinating
             FROM v_case c LEFT JOIN v_project p ON p._key = c.project_id LEFT JOIN v_enterprise e ON e._key = c.enterprise_id
             WHERE 1\(sc)\(extra) ORDER BY c._key\(limit.map { " LIMIT \($0)" } ?? "")
             """
