@@ -221,13 +221,15 @@ extension Workflow {
         let rules = try r.rules(), cal = try r.calendar()
         let (sc, sa) = caseFilter ?? scope(o)
         var delivered: [String: [Int32: Int32]] = [:]
-        let reportSQL = """
-            SELECT p.case_id, p.period_start, min(p.delivered_on) FROM v_progress_report p JOIN v_case c ON c._key = p.case_id
-            WHERE 1\(sc) GROUP BY p.case_id, p.period_start
-            """
-        for row in try Row.fetchAll(r.db(), sql: reportSQL, arguments: StatementArguments(sa)) {
-            if let s = (row[1] as String?).flatMap(CivilDate.days), let d = (row[2] as String?).flatMap(CivilDate.days) {
-                delivered[row[0], default: [:]][s] = d
+        let reportSQL = sc.isEmpty
+            ? "SELECT p.case_id, p.period_start, p.delivered_on FROM v_progress_report p"
+            : "SELECT p.case_id, p.period_start, p.delivered_on FROM v_progress_report p JOIN v_case c ON c._key = p.case_id WHERE 1\(sc)"
+        let cursor = try Row.fetchCursor(r.db(), sql: reportSQL, arguments: StatementArguments(sa))
+        while let row = try cursor.next() {
+            if let s = (row[1] as String?).flatMap(isoDays), let d = (row[2] as String?).flatMap(isoDays) {
+                let caseID: String = row[0]
+                if let old = delivered[caseID]?[s], old <= d { continue }  // the first delivery counts
+                delivered[caseID, default: [:]][s] = d
             }
         }
         var out: [(String, String?, Int32, Int32, Int32, Int32?, String)] = []
