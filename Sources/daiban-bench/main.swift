@@ -3,10 +3,15 @@ import Foundation
 let usage = """
     usage: daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
            daiban-bench sync [--workload DIR] [--repeat N] [--json] [--server PATH] [--breakdown]
+           daiban-bench county [--cases N] [--repeat N] [--json] [--dir D] [--regenerate] [--only OPS] [--no-pin]
+                               [--fixtures DIR] [--daiban PATH]
 
       engine: phases A, B and C of the workload on replica files in this process.
       sync:   the initial rows and replica 0's Phase B changes over loopback HTTP, through a real daiban-server
               process (client A pushes, a new client B bootstraps, then A pushes the changes and B pulls them).
+      county: a generated county (default 200,000 cases, 10 plan items each) on a centre replica and an agent
+              replica (a copy signed in as g0001): the agent's case list --mine and due, every report on the centre,
+              in this process and through the daiban CLI, against raw SQLite reads of the same files.
 
       --workload DIR  read the canonical dump (python3 gen.py dump DIR); without it, generate a workload of
                       the same shape from a seeded PRNG
@@ -19,6 +24,12 @@ let usage = """
                       sync: the same chunks exported and imported in this process without HTTP, the server's
                       import with and without its audit attribution
       --server PATH   the daiban-server executable (sync; default: daiban-server next to this executable)
+    county: --repeat N (default 5); --cases N (default 200000); --dir D holds the replicas (default
+      /tmp/daiban-county, reused when it holds a county of that size; --regenerate rebuilds it); --fixtures DIR
+      the roster, catalogue and calendar (default Tests/Fixtures/yunling); --daiban PATH the CLI (default: daiban
+      next to this executable); --only OPS times only these operations (comma-separated JSON keys without _ms,
+      e.g. due,report_overdue,cli_due); --no-pin reads each replica file through once instead of locking it in
+      memory (mmap + mlock) while its operations run.
     Progress goes to stderr, figures to stdout.
     """
 
@@ -227,6 +238,17 @@ func printTable(summary s: Metrics, headline: [(String, Double)], workload: Work
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
+if args.first == "county" {
+    guard let county = parseCountyOptions(args) else {
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(2)
+    }
+    do { try runCounty(county) } catch {
+        FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 guard let options = parseOptions(args) else {
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(2)
