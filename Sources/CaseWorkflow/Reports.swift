@@ -122,6 +122,23 @@ extension Workflow {
         return g
     }
 
+    /// A time rule's verdict: on time or late (with the working days late) when done, late when still not done
+    /// after `due`, undecided before. Counts into the report's totals.
+    private func judge(due: Int32, done: Int32?, _ asOf: Int32, _ cal: WorkCalendar, done total: inout Int,
+                       onTime: inout Int, pendingLate: inout Int) -> (Bool?, Int?) {
+        if let done {
+            total += 1
+            if done <= due {
+                onTime += 1
+                return (true, nil)
+            }
+            return (false, cal.workdays(after: due, through: done))
+        }
+        guard asOf > due else { return (nil, nil) }
+        pendingLate += 1
+        return (false, cal.workdays(after: due, through: asOf))
+    }
+
     // MARK: 上报时效
 
     func reportUpReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
@@ -139,18 +156,8 @@ extension Workflow {
             """
         for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa)) {
             guard let due = days(row, "report_up_due") else { continue }
-            let reported = days(row, "reported_up_on")
-            var ok: Bool?
-            var late: Int?
-            if let reported {
-                total += 1
-                ok = reported <= due
-                if ok! { onTime += 1 } else { late = cal.workdays(after: due, through: reported) }
-            } else if o.asOf > due {
-                pendingLate += 1
-                ok = false
-                late = cal.workdays(after: due, through: o.asOf)
-            }
+            let (ok, late) = judge(due: due, done: days(row, "reported_up_on"), o.asOf, cal,
+                                   done: &total, onTime: &onTime, pendingLate: &pendingLate)
             g.rows.append([
                 .text(row["case_id"]), .int(Int(row["n"] as Int64? ?? 0)), Grid.Cell(row["department_id"] as String?),
                 Grid.Cell(row["liaison_id"] as String?), Grid.Cell(row["local_done_on"] as String?), .text(CivilDate.iso(due)),
@@ -184,18 +191,8 @@ extension Workflow {
                 """
             for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa)) {
                 guard let due = days(row, "handover_due") else { continue }
-                let received = (row["received_at"] as String?).flatMap { CivilDate.days(String($0.prefix(10))) }
-                var ok: Bool?
-                var late: Int?
-                if let received {
-                    total += 1
-                    ok = received <= due
-                    if ok! { onTime += 1 } else { late = cal.workdays(after: due, through: received) }
-                } else if o.asOf > due {
-                    pending += 1
-                    ok = false
-                    late = cal.workdays(after: due, through: o.asOf)
-                }
+                let (ok, late) = judge(due: due, done: days(row, "received_at"), o.asOf, cal,
+                                       done: &total, onTime: &onTime, pendingLate: &pending)
                 g.rows.append([
                     .text(row["case_id"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["agent_id"] as String?),
                     .text(table == "completion_form" ? "COMPLETION" : "TERMINATION"),
