@@ -568,6 +568,12 @@ private func runCLI(_ exe: String, _ args: [String]) throws -> Double {
 
 // MARK: The run
 
+/// The 1-minute load average (other work on the machine's 2 shared cores shows up here).
+private func loadAverage() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return .nan }
+    return Double(text.split(separator: " ").first ?? "") ?? .nan
+}
+
 private func reportKey(_ r: ReportName) -> String { "report_" + r.rawValue.replacingOccurrences(of: "-", with: "_") }
 
 /// Reads a JSON object file, or nil.
@@ -585,31 +591,48 @@ private func fileBytes(_ path: String) -> Double {
     return total
 }
 
-/// Reads a replica file (and its WAL) once, sequentially, so that it starts in the OS page cache.
+/// Descriptors of the replica files, opened before this process opens any SQLite connection to them and never
+/// closed (the process's exit closes them, after every connection). SQLite's file locks are POSIX advisory locks,
+/// which belong to the process: closing *any* descriptor of a database file drops every lock the process holds on
+/// it (sqlite.org/howtocorrupt.html §2.2). A pre-read that opened and closed the file would let another process's
+/// last `close` believe it was alone, checkpoint and delete the `-wal` and `-shm` files under live connections.
+nonisolated(unsafe) private var keptOpen: [String: Int32] = [:]
+
+private func keptDescriptor(_ path: String) throws -> Int32 {
+    if let fd = keptOpen[path] { return fd }
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw CheckFailure("cannot open \(path): errno \(errno)") }
+    keptOpen[path] = fd
+    return fd
+}
+
+/// Reads a replica file once, sequentially, so that it starts in the OS page cache.
 /// - Returns: the bytes read.
 private func readThrough(_ path: String) throws -> Int {
+    let fd = try keptDescriptor(path)
+    let size = 4 << 20
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+    defer { buffer.deallocate() }
     var total = 0
-    for p in [path, path + "-wal"] where FileManager.default.fileExists(atPath: p) {
-        let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: p))
-        defer { try? h.close() }
-        while let chunk = try h.read(upToCount: 4 << 20), !chunk.isEmpty { total += chunk.count }
+    while true {
+        let n = pread(fd, buffer, size, off_t(total))
+        guard n > 0 else { break }
+        total += n
     }
     return total
 }
 
-/// A replica file mapped and locked in memory (`mmap` + `mlock`), so that its pages stay in the OS page cache
-/// for every reader of the file, the CLI's processes included. This machine runs DAMON with a `pageout` scheme
-/// that drops file pages left idle for about a minute, which would otherwise turn part of every figure into
-/// disk reads. Unlocked and unmapped on deinit.
+/// A replica file mapped and locked in memory (`mmap` + `mlock` of the kept descriptor), so that its pages stay in
+/// the OS page cache for every reader of the file, the CLI's processes included. This machine runs DAMON with a
+/// `pageout` scheme that drops file pages left idle for about a minute, which would otherwise turn part of every
+/// figure into disk reads. Unlocked and unmapped on deinit; the descriptor stays open (see `keptOpen`).
 private final class PinnedFile {
     let base: UnsafeMutableRawPointer
     let length: Int
 
     /// - Returns: nil when the file cannot be mapped or locked (then nothing stays mapped).
     init?(path: String) {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? keptDescriptor(path) else { return nil }
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
         length = Int(st.st_size)
@@ -630,6 +653,21 @@ private final class PinnedFile {
     }
 }
 
+/// Holds `<dir>/bench.lock` for the life of the process: two runs on the same county would time each other,
+/// and two builds declaring different query-table indexes would rebuild each other's tables.
+nonisolated(unsafe) private var runLock: Int32 = -1
+
+private func lockCountyDir(_ dir: String) throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let fd = open(dir + "/bench.lock", O_RDWR | O_CREAT, 0o644)
+    guard fd >= 0 else { throw CheckFailure("cannot create \(dir)/bench.lock: errno \(errno)") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        close(fd)
+        throw CheckFailure("another daiban-bench county is running on \(dir) (\(dir)/bench.lock is locked)")
+    }
+    runLock = fd
+}
+
 func runCounty(_ o: CountyOptions) throws {
     let t0 = now()
     let fm = FileManager.default
@@ -638,6 +676,7 @@ func runCounty(_ o: CountyOptions) throws {
     let metaPath = o.dir + "/county.json"
     let daiban = o.daiban ?? defaultDaibanPath()
     try check(fm.isExecutableFile(atPath: daiban), "no daiban executable at \(daiban) (--daiban PATH)")
+    try lockCountyDir(o.dir)
 
     // Reuse the cached county when it was generated by this generator with these sizes.
     var generationSeconds: Double
@@ -661,8 +700,13 @@ func runCounty(_ o: CountyOptions) throws {
         try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys]).write(to: URL(fileURLWithPath: metaPath))
     }
 
+    // No SQLite connection of this process is open here: keep a descriptor of each file from now on.
+    _ = try keptDescriptor(centrePath)
+    _ = try keptDescriptor(agentPath)
+
     // Facts: rows per table, file sizes.
     var base = Metrics()
+    base.set("load_avg_1m_at_start", loadAverage())
     base.set("cases", Double(o.cases))
     base.set("generation_s", generationSeconds)
     base.set("centre_file_mib", fileBytes(centrePath) / 1_048_576)
@@ -783,9 +827,11 @@ func runCounty(_ o: CountyOptions) throws {
         for r in ReportName.allCases { ratio(reportKey(r) + "_vs_raw_join", reportKey(r) + "_ms", "raw_plan_item_join_case_ms") }
     }
     pinned = nil
+    let loadAtEnd = loadAverage()
     for k in runs.indices {
         addRatios(&runs[k])
         runs[k].set("files_locked_in_memory", pinnedAll ? 1 : 0)
+        runs[k].set("load_avg_1m_at_end", loadAtEnd)
     }
     var s = summarize(runs)
     addRatios(&s)  // ratios of the medians (the per-repeat ratios are in `runs`)
@@ -837,6 +883,8 @@ private func printCountyTable(summary s: Metrics, headline: [(String, Double)], 
     row("agent replica file (a copy)", "agent_file_mib", "MiB")
     row("generation (tx.put, 2,000 cases per tx)", "generation_s", "s")
     row("files locked in memory (mlock) while timed", "files_locked_in_memory")
+    row("1-minute load average at start", "load_avg_1m_at_start")
+    row("1-minute load average at end", "load_avg_1m_at_end")
     row("lock / read the agent file before its group", "preread_agent_s", "s")
     row("lock / read the centre file before its group", "preread_centre_s", "s")
     print("Agent replica (signed in as \(countyAgentLogin), holds the whole county)")
