@@ -12,9 +12,7 @@ public struct WorkflowError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ code: String, _ key: L10n.Key, _ args: Any...) {
         self.code = code
-        var s = L10n.chinese ? key.zh : key.en
-        for (i, a) in args.enumerated() { s = s.replacingOccurrences(of: "{\(i)}", with: "\(a)") }
-        description = s
+        description = L10n.format(key, args)
     }
 }
 
@@ -89,13 +87,14 @@ public class Reader {
 
     /// One row of a projected table, or nil.
     public func row(_ table: String, _ key: String) throws -> Row? {
-        try Row.fetchOne(db(), sql: "SELECT * FROM v_\(table) WHERE _key = ?", arguments: [key])
+        try Row.fetchOne(db().cachedStatement(sql: "SELECT * FROM v_\(table) WHERE _key = ?"), arguments: [key])
     }
 
     /// Rows of a projected table matching a SQL condition.
     public func rows(_ table: String, where condition: String = "1", _ arguments: StatementArguments = [],
                      orderBy: String = "_key") throws -> [Row] {
-        try Row.fetchAll(db(), sql: "SELECT * FROM v_\(table) WHERE \(condition) ORDER BY \(orderBy)", arguments: arguments)
+        try Row.fetchAll(db().cachedStatement(sql: "SELECT * FROM v_\(table) WHERE \(condition) ORDER BY \(orderBy)"),
+                         arguments: arguments)
     }
 
     /// A row that must exist.

@@ -56,10 +56,27 @@ enum Projections {
     }
 
     /// Rewrites the query-table row of replica rows.
-    struct Writer {
+    final class Writer {
         let db: Database
         let schema: Schema
         let interner: Interner
+        /// The upsert of each query table, built once per writer.
+        private var upserts: [String: String] = [:]
+
+        init(db: Database, schema: Schema, interner: Interner) {
+            self.db = db
+            self.schema = schema
+            self.interner = interner
+        }
+
+        private func upsert(_ t: TableSchema) -> String {
+            if let sql = upserts[t.name] { return sql }
+            let names = t.fields.map(\.name)
+            let sql = "INSERT OR REPLACE INTO \(Projections.tableName(t.name)) (_key, _conflicts"
+                + names.map { ", \"\($0)\"" }.joined() + ") VALUES (?, ?" + String(repeating: ", ?", count: names.count) + ")"
+            upserts[t.name] = sql
+            return sql
+        }
 
         func refresh(rowID: Int64) throws {
             guard let r = try Row.fetchOne(
@@ -87,12 +104,9 @@ enum Projections {
                 default: values[name] = raw
                 }
             }
-            let names = t.fields.map(\.name)
-            let sql = "INSERT OR REPLACE INTO \(view) (_key, _conflicts"
-                + names.map { ", \"\($0)\"" }.joined() + ") VALUES (?, ?" + String(repeating: ", ?", count: names.count) + ")"
             var arguments: [DatabaseValue] = [key.databaseValue, (r[3] as Int64).databaseValue]
-            for n in names { arguments.append(values[n] ?? .null) }
-            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments))
+            for f in t.fields { arguments.append(values[f.name] ?? .null) }
+            try db.cachedStatement(sql: upsert(t)).execute(arguments: StatementArguments(arguments))
         }
     }
 }

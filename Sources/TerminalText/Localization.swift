@@ -9,7 +9,10 @@ public enum L10n {
     }()
 
     /// The message for `key` with `%@`-free positional substitution: `{0}`, `{1}`, ….
-    public static func t(_ key: Key, _ args: Any...) -> String {
+    public static func t(_ key: Key, _ args: Any...) -> String { format(key, args) }
+
+    /// `t` for an argument list built at run time.
+    public static func format(_ key: Key, _ args: [Any]) -> String {
         var s = chinese ? key.zh : key.en
         for (i, a) in args.enumerated() { s = s.replacingOccurrences(of: "{\(i)}", with: "\(a)") }
         return s
