@@ -16,7 +16,7 @@ public enum DaibanSchema {
     private static func d(_ s: String) -> FieldSchema { FieldSchema(s, .date) }
     private static func b(_ s: String) -> FieldSchema { FieldSchema(s, .bool) }
     private static func i(_ s: String) -> FieldSchema { FieldSchema(s, .integer) }
-    private static func table(_ name: String, _ fields: [FieldSchema], indexes: [[String]] = []) -> TableSchema {
+    private static func table(_ name: String, _ fields: [FieldSchema], indexes: [ProjectionIndex] = []) -> TableSchema {
         TableSchema(name, fields, projected: true, indexes: indexes)
     }
 

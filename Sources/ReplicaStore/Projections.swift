@@ -14,9 +14,22 @@ public import SyncCore
 enum Projections {
     static func tableName(_ table: String) -> String { "v_" + table }
 
+    /// What a query table was built from: its fields, then (after the first `|`) its indexes.
     static func signature(_ t: TableSchema) -> String {
         t.fields.map { "\($0.name):\($0.type.rawValue)" }.joined(separator: ",") + "|"
-            + t.indexes.map { $0.joined(separator: "+") }.joined(separator: ",")
+            + t.indexes.map { $0.columns.joined(separator: "+") + ($0.condition.map { "?" + $0 } ?? "") }.joined(separator: ",")
+    }
+
+    private static func fieldsPart(_ signature: String) -> Substring {
+        signature.prefix { $0 != "|" }
+    }
+
+    private static func createIndexes(_ db: Database, _ t: TableSchema) throws {
+        let name = tableName(t.name)
+        for (i, index) in t.indexes.enumerated() {
+            let cols = index.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+            try db.execute(sql: "CREATE INDEX \(name)_\(i) ON \(name) (\(cols))" + (index.condition.map { " WHERE " + $0 } ?? ""))
+        }
     }
 
     static func sqlType(_ type: FieldType) -> String {
@@ -37,16 +50,26 @@ enum Projections {
             let sig = signature(t)
             if built[t.name] == sig { continue }
             let name = tableName(t.name)
+            if let old = built[t.name], fieldsPart(old) == fieldsPart(sig),
+                try String.fetchOne(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [name]) != nil
+            {
+                // Same columns, other indexes: the rows stay, only the indexes are rebuilt.
+                for index in try String.fetchAll(db, sql: """
+                    SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL
+                    """, arguments: [name]) {
+                    try db.execute(sql: "DROP INDEX \"\(index)\"")
+                }
+                try createIndexes(db, t)
+                try db.execute(sql: "UPDATE projection SET signature = ? WHERE tbl = ?", arguments: [sig, t.name])
+                continue
+            }
             try db.execute(sql: "DROP TABLE IF EXISTS \(name)")
             let columns = t.fields.map { "\"\($0.name)\" \(sqlType($0.type))" }.joined(separator: ", ")
             try db.execute(sql: """
                 CREATE TABLE \(name) (_key TEXT PRIMARY KEY, _conflicts INTEGER NOT NULL DEFAULT 0\
                 \(columns.isEmpty ? "" : ", " + columns))
                 """)
-            for (i, index) in t.indexes.enumerated() {
-                let cols = index.map { "\"\($0)\"" }.joined(separator: ", ")
-                try db.execute(sql: "CREATE INDEX \(name)_\(i) ON \(name) (\(cols))")
-            }
+            try createIndexes(db, t)
             try db.execute(sql: "INSERT OR REPLACE INTO projection (tbl, signature) VALUES (?, ?)", arguments: [t.name, sig])
             let writer = Writer(db: db, schema: schema, interner: interner)
             for id in try Int64.fetchAll(db, sql: "SELECT id FROM row WHERE tbl = ? AND deleted = 0", arguments: [t.name]) {

@@ -77,11 +77,11 @@ public struct TableSchema: Hashable, Sendable {
     /// Whether the replica keeps a query table (`v_<name>`: one SQL column per field, the winning values)
     /// up to date in every transaction, for the domain's lists, due dates and reports.
     public var projected: Bool
-    /// Indexes of the query table, each a list of field names.
-    public var indexes: [[String]]
+    /// Indexes of the query table.
+    public var indexes: [ProjectionIndex]
 
     /// Declares a table.
-    public init(_ name: String, _ fields: [FieldSchema], projected: Bool = false, indexes: [[String]] = []) {
+    public init(_ name: String, _ fields: [FieldSchema], projected: Bool = false, indexes: [ProjectionIndex] = []) {
         self.name = name
         self.fields = fields
         self.projected = projected
@@ -90,6 +90,21 @@ public struct TableSchema: Hashable, Sendable {
 
     /// The field called `name`, if declared.
     public func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
+}
+
+/// An index of a query table: field names, and for a partial index the SQL condition (over the field names)
+/// a row must meet to be indexed. A query uses a partial index only when its WHERE clause contains that same
+/// condition, so a domain keeps the condition text in one constant and uses it in both places.
+public struct ProjectionIndex: Hashable, Sendable, ExpressibleByArrayLiteral {
+    public var columns: [String]
+    public var condition: String?
+
+    public init(_ columns: [String], where condition: String? = nil) {
+        self.columns = columns
+        self.condition = condition
+    }
+
+    public init(arrayLiteral columns: String...) { self.init(columns) }
 }
 
 /// The schema registry: every replicated table this build knows.

@@ -56,6 +56,41 @@ import Testing
         #expect(try rows(upgraded, "SELECT _key, code FROM v_p") == [["\"P1\"", "\"X-1\""]])
     }
 
+    @Test func newIndexesAreBuiltWithoutRebuildingTheRows() throws {
+        let fields = [FieldSchema("name", .text), FieldSchema("code", .text)]
+        let v1 = Schema([TableSchema("p", fields, projected: true, indexes: [["code"]])])
+        func rows(_ r: ReplicaDatabase, _ sql: String) throws -> [String] {
+            try r.query { db in try Row.fetchAll(db, sql: sql).map { $0.databaseValues.map(\.description).joined(separator: "|") } }
+        }
+        let a = try replica(1, schema: v1)
+        try a.write { tx in
+            for i in 0..<20 { try tx.put(table: "p", key: "P\(i)", ["name": .text("镇\(i % 3)"), "code": i % 2 == 0 ? .text("C\(i)") : .null]) }
+        }
+        // Mark one query-table row by hand: a rebuild from the field states would undo it.
+        let path = dir.file("r1.sqlite")
+        try DatabaseQueue(path: path).write { db in try db.execute(sql: "UPDATE v_p SET _conflicts = 7 WHERE _key = 'P1'") }
+
+        // A build that adds a partial index: the index is built, the rows stay.
+        let partial = "code IS NOT NULL"
+        let v2 = Schema([TableSchema("p", fields, projected: true, indexes: [["code"], ProjectionIndex(["name"], where: partial)])])
+        let upgraded = try ReplicaDatabase.open(at: path, schema: v2)
+        #expect(try rows(upgraded, "SELECT _conflicts FROM v_p WHERE _key = 'P1'") == ["7"])
+        #expect(try rows(upgraded, "SELECT sql LIKE '%(\"name\") WHERE code IS NOT NULL' FROM sqlite_master WHERE name = 'v_p_1'") == ["1"])
+        let plan = try rows(upgraded, "EXPLAIN QUERY PLAN SELECT _key FROM v_p WHERE \(partial) AND name = '镇1'").joined()
+        #expect(plan.contains("v_p_1"), "the query names the index's condition, so it uses it: \(plan)")
+        #expect(try rows(upgraded, "SELECT _key FROM v_p WHERE \(partial) AND name = '镇1' ORDER BY _key") == ["\"P10\"", "\"P16\"", "\"P4\""])
+
+        // Dropping an index is an index change too; declaring another field rebuilds the rows from the states.
+        let v3 = Schema([TableSchema("p", fields, projected: true, indexes: [ProjectionIndex(["name"], where: partial)])])
+        let fewer = try ReplicaDatabase.open(at: path, schema: v3)
+        #expect(try rows(fewer, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'v_p' AND sql IS NOT NULL") == ["1"])
+        #expect(try rows(fewer, "SELECT _conflicts FROM v_p WHERE _key = 'P1'") == ["7"])
+        let v4 = Schema([TableSchema("p", fields + [FieldSchema("wan", .decimal)], projected: true, indexes: [["code"]])])
+        let rebuilt = try ReplicaDatabase.open(at: path, schema: v4)
+        #expect(try rows(rebuilt, "SELECT _conflicts FROM v_p WHERE _key = 'P1'") == ["0"])
+        #expect(try rows(rebuilt, "SELECT count(*) FROM v_p") == ["20"])
+    }
+
     @Test func twentyEditsOfOneFieldShipAsOne() throws {
         // given a replica that edits one field 20 times
         let a = try replica(1)
