@@ -104,6 +104,20 @@ public enum HalfMonth {
                 CivilDate(year: c.year, month: c.month, day: CivilDate.daysIn(month: c.month, year: c.year))!.daysSinceEpoch)
     }
 
+    /// Periods numbered consecutively (two a month): the number of the period containing `day`.
+    public static func number(containing day: Int32) -> Int {
+        let c = CivilDate(daysSinceEpoch: day)
+        return (c.year * 12 + c.month - 1) * 2 + (c.day > 15 ? 1 : 0)
+    }
+
+    /// The period numbered `k` (see `number(containing:)`).
+    public static func period(number k: Int) -> (start: Int32, end: Int32) {
+        let year = k / 24, month = k / 2 % 12 + 1
+        let last = k % 2 == 0 ? 15 : CivilDate.daysIn(month: month, year: year)
+        return (CivilDate(year: year, month: month, day: k % 2 == 0 ? 1 : 16)!.daysSinceEpoch,
+                CivilDate(year: year, month: month, day: last)!.daysSinceEpoch)
+    }
+
     /// The periods a case owes a report for: those ending after the agreement was signed and no later than
     /// `until` (the completion or termination date, or the last finished period before `asOf`).
     public static func owed(signedOn: Int32, until: Int32) -> [(start: Int32, end: Int32)] {

@@ -42,8 +42,25 @@ public enum TimerState: String, Sendable, Codable {
 /// not counted.
 public struct WorkCalendar: Sendable {
     public private(set) var entries: [Int32: Bool]
+    /// `cumulative[i]`: working days in [`base`, `base` + i], over the entries' years and ten years either side,
+    /// so counting working days between two dates is a subtraction. Reports count millions of spans.
+    private let base: Int32
+    private let cumulative: [Int32]
 
-    public init(entries: [Int32: Bool] = [:]) { self.entries = entries }
+    public init(entries: [Int32: Bool] = [:]) {
+        self.entries = entries
+        let year2000 = CivilDate(year: 2000, month: 1, day: 1)!.daysSinceEpoch
+        let lo = (entries.keys.min() ?? year2000) - 3660, hi = (entries.keys.max() ?? year2000 + 36525) + 3660
+        var counts: [Int32] = []
+        counts.reserveCapacity(Int(hi - lo) + 1)
+        var n: Int32 = 0
+        for day in lo...hi {
+            if entries[day] ?? (Self.weekday(day) < 5) { n += 1 }
+            counts.append(n)
+        }
+        base = lo
+        cumulative = counts
+    }
 
     /// The whole years the entries fall in (calendars are published per year): outside them only weekends
     /// are known.
@@ -78,6 +95,9 @@ public struct WorkCalendar: Sendable {
     /// Working days in (a, b]; zero when b ≤ a.
     public func workdays(after a: Int32, through b: Int32) -> Int {
         guard b > a else { return 0 }
+        if a >= base && Int(b - base) < cumulative.count {
+            return Int(cumulative[Int(b - base)] - cumulative[Int(a - base)])
+        }
         var n = 0
         for d in (a + 1)...b where isWorkday(d) { n += 1 }
         return n

@@ -153,11 +153,21 @@ public struct CivilDate: Hashable, Sendable, CustomStringConvertible {
 
     /// `YYYY-MM-DD`.
     public var description: String {
-        func pad(_ v: Int, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
+        // Written digit by digit: reports print hundreds of thousands of dates.
+        String(unsafeUninitializedCapacity: 10) { b in
+            var y = year
+            for i in stride(from: 3, through: 0, by: -1) {
+                b[i] = UInt8(48 + y % 10)
+                y /= 10
+            }
+            b[4] = 45
+            b[5] = UInt8(48 + month / 10)
+            b[6] = UInt8(48 + month % 10)
+            b[7] = 45
+            b[8] = UInt8(48 + day / 10)
+            b[9] = UInt8(48 + day % 10)
+            return 10
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
     public static func daysIn(month: Int, year: Int) -> Int {

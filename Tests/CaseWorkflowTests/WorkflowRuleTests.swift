@@ -45,6 +45,34 @@ import Testing
         #expect(cal.workdays(after: day("2025-10-10"), through: day("2025-10-13")) == 2)
     }
 
+    @Test func workingDayCountsAgreeWithCountingDayByDay() {
+        // The counts come from cumulative sums over the calendar's years and ten years around them; far from
+        // them, and across their edges, they must still be what counting day by day gives.
+        func counted(_ a: Int32, _ b: Int32) -> Int { b <= a ? 0 : ((a + 1)...b).filter { cal.isWorkday($0) }.count }
+        var rng = SystemRandomNumberGenerator()
+        let lo = day("1990-01-01"), hi = day("2060-12-31")
+        for _ in 0..<2_000 {
+            let a = Int32.random(in: lo...hi, using: &rng), b = a + Int32.random(in: -30...400, using: &rng)
+            #expect(cal.workdays(after: a, through: b) == counted(a, b), "\(CivilDate.iso(a))..\(CivilDate.iso(b))")
+        }
+        for (a, b) in [("2025-09-27", "2025-10-12"), ("2015-10-01", "2015-10-20"), ("2035-12-20", "2036-01-10"), ("1980-01-01", "1980-03-01")] {
+            #expect(cal.workdays(after: day(a), through: day(b)) == counted(day(a), day(b)), "\(a)..\(b)")
+        }
+        #expect(WorkCalendar().workdays(after: day("2025-10-03"), through: day("2025-10-10")) == 5)  // no entries: weekdays
+    }
+
+    @Test func halfMonthPeriodsByNumber() {
+        var d = day("2023-12-20")
+        while d < day("2026-03-10") {
+            let p = HalfMonth.period(containing: d)
+            #expect(HalfMonth.period(number: HalfMonth.number(containing: d)) == p, "\(CivilDate.iso(d))")
+            #expect(HalfMonth.number(containing: p.end + 1) == HalfMonth.number(containing: d) + 1)
+            d += 1
+        }
+        #expect(CivilDate.iso(day("2024-02-29")) == "2024-02-29")
+        #expect(CivilDate(year: 7, month: 3, day: 9)!.description == "0007-03-09")
+    }
+
     @Test func halfMonthPeriodsOwed() {
         let owed = HalfMonth.owed(signedOn: day("2025-09-15"), until: day("2025-11-24"))
         #expect(owed.map { CivilDate.iso($0.start) } == ["2025-09-16", "2025-10-01", "2025-10-16", "2025-11-01"])
