@@ -78,7 +78,8 @@ let package = Package(
                                .product(name: "NIOSSL", package: "swift-nio-ssl")],
                 swiftSettings: swiftSettings),
         // The 代办 workflow on a replica: transitions with their checks, deadlines, 催办 lists and reports.
-        .target(name: "CaseWorkflow", dependencies: ["ReplicaStore", "CaseDomain", "SyncCore", "TerminalText", grdb],
+        .target(name: "CaseWorkflow", dependencies: ["ReplicaStore", "CaseDomain", "SyncCore", "TerminalText", grdb,
+                                                  .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: swiftSettings),
         // The CLI's commands, as a library so the executable stays thin.
         .target(name: "ClientCommands",

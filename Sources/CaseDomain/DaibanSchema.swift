@@ -129,7 +129,9 @@ public enum DaibanSchema {
         d("completed_on"), d("terminated_on"), d("handed_over_on"), d("evaluated_on"), t("reason"),
         t("dedupe_key"),
     ], indexes: [["agent_id", "status"], ["township_id", "status"], ["status"], ["chief_agent_id"], ["project_id"],
-                 ["enterprise_id"], ["team"]])
+                 ["enterprise_id"], ["team"],
+                 // Covering the reports that walk every case in key order beside its items or progress reports.
+                 ["_key", "status", "agent_id", "chief_agent_id", "signed_on", "completed_on", "terminated_on"]])
 
     /// 代办任务分解计划表 item (§1.4). Limits are copied from the catalogue when planned, so a later
     /// catalogue version does not move a running item's deadlines. Due dates are derived on every
@@ -142,7 +144,31 @@ public enum DaibanSchema {
         d("legal_due"), d("local_done_on"), d("report_up_due"), d("reported_up_on"), t("reported_up_to"),
         d("decided_on"), i("elapsed_wd"), t("platform_case_no"), t("cert_no"), t("recorded_by"),
         b("on_behalf"), b("had_supplement"),
-    ], indexes: [["case_id"], ["status", "committed_due"], ["department_id"], ["liaison_id"]])
+    ], indexes: [["case_id"], ["status", "committed_due"], ["department_id"], ["liaison_id"],
+                 // The centre's reports over ~2M items read only the rows they show through these.
+                 ProjectionIndex(["case_id", "n"], where: PlanItemSQL.finishedLate),
+                 ProjectionIndex(["committed_due"], where: PlanItemSQL.open),
+                 ProjectionIndex(["legal_due"], where: PlanItemSQL.open),
+                 ProjectionIndex(["case_id", "n"], where: PlanItemSQL.localDone),
+                 // Covering the decided items' figures: departments (grouped by department and working days),
+                 // agents (grouped by case).
+                 ProjectionIndex(["department_id", "elapsed_wd", "decided_on", "committed_due", "legal_due", "had_supplement",
+                                  "status"], where: PlanItemSQL.decided),
+                 ProjectionIndex(["case_id", "decided_on", "committed_due"], where: PlanItemSQL.decided)])
+
+    /// Conditions over `v_plan_item` that partial indexes are built on. A query uses such an index only when its
+    /// WHERE clause repeats the condition, so queries take the text from here.
+    public enum PlanItemSQL {
+        /// Not finished (neither decided nor done at the local level).
+        public static let open = "decided_on IS NULL AND local_done_on IS NULL"
+        /// Finished after the earlier of its deadlines.
+        public static let finishedLate =
+            "coalesce(decided_on, local_done_on) > min(coalesce(committed_due, '9'), coalesce(legal_due, '9'))"
+        /// Decided by the department (approved, refused, answered …).
+        public static let decided = "decided_on IS NOT NULL"
+        /// Done at the local level (上报件).
+        public static let localDone = "local_done_on IS NOT NULL"
+    }
 
     /// A clock pause of a plan item (补正 / 特别程序), [from, to): `to` empty while it runs.
     public static let itemPause = table("item_pause", [
@@ -159,7 +185,7 @@ public enum DaibanSchema {
     public static let progressReport = table("progress_report", [
         t("case_id"), d("period_start"), d("period_end"), d("delivered_on"), t("channel"), t("summary"),
         t("author_id"),
-    ], indexes: [["case_id"]])
+    ], indexes: [["case_id", "period_start", "delivered_on"]])
 
     /// 联合审批协调会议记录表 (§1.4).
     public static let meeting = table("meeting", [

@@ -138,23 +138,21 @@ extension Workflow {
             var g = Grid(name: "due", columns: [
                 C("kind", "KIND", "类别"), .caseID, .item, .itemName, .due, C("state", "STATE", "状态"), C("detail", "DETAIL", "说明"),
             ])
-            var filters: [(String, [DatabaseValue])] = []
             let isAgent = a.has(.agent) || a.has(.chiefAgent)
-            if isAgent { filters.append(try r.myCasesFilter(a)) }
-            if a.has(.liaison), let d = a.departmentID { filters.append((" AND p.department_id = ?", [d.databaseValue])) }
-            if a.has(.officeAdmin) && !a.isCentreAdmin, let o = a.officeID {
-                filters.append((" AND c.office_id = ?", [o.databaseValue]))
-            }
+            let mine = isAgent ? try r.myCasesFilter(a) : nil
+            let office: (String, [DatabaseValue])? = a.has(.officeAdmin) && !a.isCentreAdmin
+                ? a.officeID.map { (" AND c.office_id = ?", [$0.databaseValue]) } : nil
+            var scopes: [ItemScope] = []
+            if let mine { scopes.append(.cases(mine)) }
+            if a.has(.liaison), let d = a.departmentID { scopes.append(.filter((" AND p.department_id = ?", [d.databaseValue]))) }
+            if let office { scopes.append(.filter(office)) }
             var seenItems = Set<String>()
             let o = ReportOptions(asOf: asOf)
-            for f in filters {
-                let overdue = try overdueReport(r, o, caseFilter: f)
-                for rec in overdue.records() {
-                    guard let caseID = rec["case"]?.textValue, let n = rec["item"]?.intValue else { continue }
-                    // Chase what is still open; finished-late items belong to the reports.
-                    let key = "\(caseID).\(n)"
-                    guard let item = try r.row("plan_item", key), item["decided_on"] as String? == nil,
-                        item["local_done_on"] as String? == nil, seenItems.insert(key).inserted else { continue }
+            for s in scopes {
+                // Chase what is still open; finished-late items belong to the reports.
+                for rec in try overdueReport(r, o, items: s, openOnly: true).records() {
+                    guard let caseID = rec["case"]?.textValue, let n = rec["item"]?.intValue,
+                        seenItems.insert("\(caseID).\(n)").inserted else { continue }
                     let sc = rec["vs_committed"]?.textValue, sl = rec["vs_legal"]?.textValue
                     let worst = [sc, sl].contains("OVERDUE") ? "OVERDUE" : "WARNING"
                     g.rows.append([.text("ITEM"), .text(caseID), .int(n), rec["item_name"] ?? .null,
@@ -170,18 +168,16 @@ extension Workflow {
                                    .text(CivilDate.iso(due)), .text(state == .normal ? "DUE" : state.rawValue), .text("上报")])
                 }
             }
-            if isAgent {
-                let f = filters[0]
-                for x in try halfMonthRows(r, o, caseFilter: f) {
+            if let mine {
+                try forEachHalfMonth(r, o, caseFilter: mine) { x in
                     let soon = cal.workdays(after: asOf, through: x.due) <= rules.warningWorkdays
-                    guard x.state == "MISSING" || (x.state == "DUE" && soon) else { continue }
+                    guard x.state == .missing || (x.state == .due && soon) else { return }
                     g.rows.append([.text("HALFMONTH"), .text(x.caseID), .null, .null, .text(CivilDate.iso(x.due)),
-                                   .text(x.state == "MISSING" ? "OVERDUE" : "WARNING"),
+                                   .text(x.state == .missing ? "OVERDUE" : "WARNING"),
                                    .text("\(CivilDate.iso(x.start))..\(CivilDate.iso(x.end))")])
                 }
             }
-            if isAgent || a.has(.officeAdmin) {
-                let f = isAgent ? filters[0] : (a.isCentreAdmin ? ("", []) : filters.last!)
+            if let f = mine ?? office ?? (a.isCentreAdmin ? ("", []) : nil) {
                 for table in ["completion_form", "termination_form"] {
                     for row in try Row.fetchAll(r.db(), sql: """
                         SELECT f.* FROM v_\(table) f JOIN v_case c ON c._key = f.case_id WHERE f.received_at IS NULL\(f.0)

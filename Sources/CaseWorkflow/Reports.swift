@@ -40,6 +40,7 @@ public struct ReportOptions: Sendable {
 }
 
 private typealias C = Grid.Column
+private typealias PlanItemSQL = DaibanSchema.PlanItemSQL
 
 extension Workflow {
     public func report(_ name: ReportName, _ o: ReportOptions) throws -> Grid {
@@ -66,25 +67,61 @@ extension Workflow {
         o.township.map { (" AND \(alias).township_id = ?", [$0.databaseValue]) } ?? ("", [])
     }
 
+    /// `AND <column> IN (the township's cases)` when the report is scoped, for queries that do not join the case.
+    private func caseIn(_ o: ReportOptions, _ column: String = "case_id") -> (String, [DatabaseValue]) {
+        o.township.map { (" AND \(column) IN (SELECT _key FROM v_case WHERE township_id = ?)", [$0.databaseValue]) } ?? ("", [])
+    }
+
     // MARK: 逾期/预警
+
+    /// Which plan items a report or a 催办 list reads.
+    enum ItemScope {
+        /// Every case, or one township's (the report's scope).
+        case report
+        /// The cases of `myCasesFilter`: few, reached through the case index.
+        case cases((String, [DatabaseValue]))
+        /// Another condition on `p` (the item) or `c` (its case), such as a department or an office.
+        case filter((String, [DatabaseValue]))
+    }
 
     /// Items whose timer is WARNING or OVERDUE against the committed or the legal deadline: open items by
     /// `asOf`, finished ones when they finished late. Cancelled, withdrawn and refused items are left out.
-    func overdueReport(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil) throws -> Grid {
+    /// `openOnly` keeps the open items alone (催办).
+    func overdueReport(_ r: Reader, _ o: ReportOptions, items: ItemScope = .report, openOnly: Bool = false) throws -> Grid {
         let rules = try r.rules(), cal = try r.calendar()
         let warnDate = CivilDate.iso(cal.addingWorkdays(rules.warningWorkdays, to: o.asOf))
-        let (sc, sa) = caseFilter ?? scope(o)
-        let sql = """
-            SELECT p._key, p.case_id, p.n, p.status, p.committed_due, p.legal_due, p.decided_on, p.local_done_on,
-                   p.department_id, c.township_id, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.case_no, ci.name AS item_name
-            FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
-            LEFT JOIN v_catalogue_item ci ON ci._key = p.catalogue_item_id
-            WHERE p.status NOT IN ('CANCELLED', 'WITHDRAWN', 'NOT_ACCEPTED', 'SPECIAL_PROCEDURE', 'SUPPLEMENT')
-              AND ((coalesce(p.decided_on, p.local_done_on) IS NULL AND (p.committed_due <= ? OR p.legal_due <= ?))
-                   OR coalesce(p.decided_on, p.local_done_on) > p.committed_due
-                   OR coalesce(p.decided_on, p.local_done_on) > p.legal_due)\(sc)
-            ORDER BY p.case_id, p.n
+        let columns = """
+            p.case_id, p.n, p.status, p.committed_due, p.legal_due, p.decided_on, p.local_done_on, p.department_id,
+            c.township_id, coalesce(c.agent_id, c.chief_agent_id), c.case_no, ci.name
             """
+        let excluded = "p.status NOT IN ('CANCELLED', 'WITHDRAWN', 'NOT_ACCEPTED', 'SPECIAL_PROCEDURE', 'SUPPLEMENT')"
+        let sql: String
+        var args: [DatabaseValue] = [warnDate.databaseValue, warnDate.databaseValue]
+        switch items {
+        case .cases(let (fc, fa)):
+            sql = """
+                SELECT \(columns) FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
+                LEFT JOIN v_catalogue_item ci ON ci._key = p.catalogue_item_id
+                WHERE \(excluded) AND ((coalesce(p.decided_on, p.local_done_on) IS NULL AND (p.committed_due <= ? OR p.legal_due <= ?))
+                      \(openOnly ? "" : "OR coalesce(p.decided_on, p.local_done_on) > p.committed_due OR coalesce(p.decided_on, p.local_done_on) > p.legal_due"))\(fc)
+                ORDER BY p.case_id, p.n
+                """
+            args += fa
+        case .report, .filter:
+            // The items that can be late at all, through the partial indexes: finished late, or open and due
+            // by the warning date. The centre's county has ~2M items; these are a few per cent of them.
+            let (fc, fa): (String, [DatabaseValue])
+            if case .filter(let f) = items { (fc, fa) = f } else { (fc, fa) = scope(o) }
+            let late = openOnly ? "" : "SELECT rowid AS r FROM v_plan_item WHERE \(PlanItemSQL.finishedLate) UNION "
+            sql = """
+                SELECT \(columns) FROM (\(late)SELECT rowid AS r FROM v_plan_item WHERE \(PlanItemSQL.open) AND committed_due <= ?
+                    UNION SELECT rowid FROM v_plan_item WHERE \(PlanItemSQL.open) AND legal_due <= ?) x
+                JOIN v_plan_item p ON p.rowid = x.r JOIN v_case c ON c._key = p.case_id
+                LEFT JOIN v_catalogue_item ci ON ci._key = p.catalogue_item_id
+                WHERE \(excluded)\(fc) ORDER BY p.case_id, p.n
+                """
+            args += fa
+        }
         var g = Grid(name: "overdue", columns: [
             .caseID, .caseNo, .item, .itemName, .department, .township, .agent, .status,
             C("committed_due", "COMMITTED DUE", "承诺到期"), C("vs_committed", "VS COMMITTED", "承诺时限"),
@@ -92,25 +129,20 @@ extension Workflow {
             C("late_wd", "LATE (WD)", "超期(工作日)"),
         ])
         var overdueC = 0, warningC = 0, overdueL = 0, warningL = 0
-        for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments([warnDate, warnDate] + sa)) {
-            let finished = days(row, "decided_on") ?? days(row, "local_done_on")
-            func state(_ col: String) -> TimerState? {
-                days(row, col).map { cal.timer(due: $0, finished: finished, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
-            }
-            let sc = state("committed_due"), sl = state("legal_due")
-            guard sc == .warning || sc == .overdue || sl == .warning || sl == .overdue else { continue }
+        try r.scan(sql, args) { row in
+            let finished = row.days(5) ?? row.days(6)
+            let committed = row.days(3), legal = row.days(4)
+            let sc = committed.map { cal.timer(due: $0, finished: finished, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
+            let sl = legal.map { cal.timer(due: $0, finished: finished, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
+            guard sc == .warning || sc == .overdue || sl == .warning || sl == .overdue else { return }
             if sc == .overdue { overdueC += 1 } else if sc == .warning { warningC += 1 }
             if sl == .overdue { overdueL += 1 } else if sl == .warning { warningL += 1 }
             var late: Int?
-            if sc == .overdue, let due = days(row, "committed_due") {
-                late = cal.workdays(after: due, through: finished ?? o.asOf)
-            }
+            if sc == .overdue, let committed { late = cal.workdays(after: committed, through: finished ?? o.asOf) }
             g.rows.append([
-                .text(row["case_id"]), Grid.Cell(row["case_no"] as String?), .int(Int(row["n"] as Int64? ?? 0)),
-                Grid.Cell(row["item_name"] as String?), Grid.Cell(row["department_id"] as String?),
-                Grid.Cell(row["township_id"] as String?), Grid.Cell(row["agent_id"] as String?), .text(row["status"]),
-                Grid.Cell(row["committed_due"] as String?), Grid.Cell(sc?.rawValue),
-                Grid.Cell(row["legal_due"] as String?), Grid.Cell(sl?.rawValue), Grid.Cell(late),
+                .text(row.text(0) ?? ""), Grid.Cell(row.text(10)), .int(row.int(1) ?? 0), Grid.Cell(row.text(11)),
+                Grid.Cell(row.text(7)), Grid.Cell(row.text(8)), Grid.Cell(row.text(9)), .text(row.text(2) ?? ""),
+                Grid.Cell(row.text(3)), Grid.Cell(sc?.rawValue), Grid.Cell(row.text(4)), Grid.Cell(sl?.rawValue), Grid.Cell(late),
             ])
         }
         g.summary = [
@@ -143,25 +175,23 @@ extension Workflow {
 
     func reportUpReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
         let cal = try r.calendar()
-        let (sc, sa) = scope(o)
         var g = Grid(name: "report-up", columns: [
             .caseID, .item, .department, C("liaison", "LIAISON", "联络员"), C("local_done_on", "LOCAL DONE", "本级完成"),
             C("report_up_due", "DUE", "应上报"), C("reported_up_on", "REPORTED", "上报日期"),
             C("reported_to", "REPORTED TO", "上报部门"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "迟报(工作日)"),
         ])
         var total = 0, onTime = 0, pendingLate = 0
+        let (sc, sa) = caseIn(o)
         let sql = """
-            SELECT p.* FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
-            WHERE p.local_done_on IS NOT NULL\(sc) ORDER BY p.case_id, p.n
+            SELECT case_id, n, department_id, liaison_id, local_done_on, report_up_due, reported_up_on, reported_up_to
+            FROM v_plan_item WHERE \(PlanItemSQL.localDone)\(sc) ORDER BY case_id, n
             """
-        for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa)) {
-            guard let due = days(row, "report_up_due") else { continue }
-            let (ok, late) = judge(due: due, done: days(row, "reported_up_on"), o.asOf, cal,
-                                   done: &total, onTime: &onTime, pendingLate: &pendingLate)
+        try r.scan(sql, sa) { row in
+            guard let due = row.days(5) else { return }
+            let (ok, late) = judge(due: due, done: row.days(6), o.asOf, cal, done: &total, onTime: &onTime, pendingLate: &pendingLate)
             g.rows.append([
-                .text(row["case_id"]), .int(Int(row["n"] as Int64? ?? 0)), Grid.Cell(row["department_id"] as String?),
-                Grid.Cell(row["liaison_id"] as String?), Grid.Cell(row["local_done_on"] as String?), .text(CivilDate.iso(due)),
-                Grid.Cell(row["reported_up_on"] as String?), Grid.Cell(row["reported_up_to"] as String?),
+                .text(row.text(0) ?? ""), .int(row.int(1) ?? 0), Grid.Cell(row.text(2)), Grid.Cell(row.text(3)),
+                Grid.Cell(row.text(4)), .text(CivilDate.iso(due)), Grid.Cell(row.text(6)), Grid.Cell(row.text(7)),
                 ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late),
             ])
         }
@@ -176,30 +206,49 @@ extension Workflow {
 
     // MARK: 移交时效
 
-    func handoverReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
+    /// One completion or termination form, judged against its handover deadline.
+    struct Handover {
+        var caseID: String, caseNo: String?, agent: String?, termination: Bool, doneOn: String?, due: Int32, receivedAt: String?
+        /// nil while not yet received and not yet due.
+        var onTime: Bool?
+        var lateWorkdays: Int?
+    }
+
+    /// Every completion and termination form in scope with its verdict, case by case; returns the totals.
+    /// Without `detail` only the agent and the verdict are read.
+    @discardableResult
+    func forEachHandover(_ r: Reader, _ o: ReportOptions, detail: Bool = true, _ body: (Handover) -> Void) throws
+        -> (received: Int, onTime: Int, pendingLate: Int)
+    {
         let cal = try r.calendar()
         let (sc, sa) = scope(o)
+        var total = 0, onTime = 0, pending = 0
+        for (table, dateCol) in [("completion_form", "completed_on"), ("termination_form", "terminated_on")] {
+            try r.scan("""
+                SELECT f.case_id, c.case_no, coalesce(c.agent_id, c.chief_agent_id), f.\(dateCol), f.handover_due, f.received_at
+                FROM v_\(table) f JOIN v_case c ON c._key = f.case_id WHERE 1\(sc) ORDER BY f.case_id
+                """, sa) { row in
+                guard let due = row.days(4) else { return }
+                let (ok, late) = judge(due: due, done: row.days(5), o.asOf, cal, done: &total, onTime: &onTime, pendingLate: &pending)
+                body(Handover(caseID: detail ? row.text(0) ?? "" : "", caseNo: detail ? row.text(1) : nil, agent: row.text(2),
+                              termination: table == "termination_form", doneOn: detail ? row.text(3) : nil, due: due,
+                              receivedAt: detail ? row.text(5) : nil, onTime: ok, lateWorkdays: late))
+            }
+        }
+        return (total, onTime, pending)
+    }
+
+    func handoverReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
         var g = Grid(name: "handover", columns: [
             .caseID, .caseNo, .agent, C("form", "FORM", "单据"), C("done_on", "DONE ON", "办结/终止日"), .due,
             C("received_at", "RECEIVED AT", "接收时间"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "超期(工作日)"),
         ])
-        var total = 0, onTime = 0, pending = 0
-        for (table, dateCol) in [("completion_form", "completed_on"), ("termination_form", "terminated_on")] {
-            let sql = """
-                SELECT f.*, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.case_no FROM v_\(table) f JOIN v_case c ON c._key = f.case_id
-                WHERE 1\(sc) ORDER BY f.case_id
-                """
-            for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa)) {
-                guard let due = days(row, "handover_due") else { continue }
-                let (ok, late) = judge(due: due, done: days(row, "received_at"), o.asOf, cal,
-                                       done: &total, onTime: &onTime, pendingLate: &pending)
-                g.rows.append([
-                    .text(row["case_id"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["agent_id"] as String?),
-                    .text(table == "completion_form" ? "COMPLETION" : "TERMINATION"),
-                    Grid.Cell(row[dateCol] as String?), .text(CivilDate.iso(due)), Grid.Cell(row["received_at"] as String?),
-                    ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late),
-                ])
-            }
+        let (total, onTime, pending) = try forEachHandover(r, o) { h in
+            g.rows.append([
+                .text(h.caseID), Grid.Cell(h.caseNo), Grid.Cell(h.agent), .text(h.termination ? "TERMINATION" : "COMPLETION"),
+                Grid.Cell(h.doneOn), .text(CivilDate.iso(h.due)), Grid.Cell(h.receivedAt), h.onTime.map(Grid.Cell.bool) ?? .null,
+                Grid.Cell(h.lateWorkdays),
+            ])
         }
         g.summary = [
             (C("received", "received", "已移交"), .int(total)), (C("on_time", "on time", "按时移交"), .int(onTime)),
@@ -211,47 +260,77 @@ extension Workflow {
 
     // MARK: 半月反馈
 
-    /// Every half-month period a case owes a report for, with ON_TIME / LATE / MISSING / DUE (not yet due).
-    func halfMonthRows(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil) throws
-        -> [(caseID: String, agent: String?, start: Int32, end: Int32, due: Int32, delivered: Int32?, state: String)]
-    {
-        let rules = try r.rules(), cal = try r.calendar()
+    /// One half-month period a case owes a report for.
+    struct HalfMonthOwed {
+        enum State: String { case onTime = "ON_TIME", late = "LATE", missing = "MISSING", due = "DUE" }
+        var caseID: String, agent: String?, start: Int32, end: Int32, due: Int32, delivered: Int32?, state: State
+    }
+
+    /// Half-month periods by number with their report due dates, worked out once per report.
+    private struct HalfMonthDues {
+        let cal: WorkCalendar
+        let grace: Int
+        private var base = 0
+        private var cache: [(start: Int32, end: Int32, due: Int32)?] = []
+
+        init(_ cal: WorkCalendar, grace: Int) {
+            self.cal = cal
+            self.grace = grace
+        }
+
+        mutating func period(_ k: Int) -> (start: Int32, end: Int32, due: Int32) {
+            if cache.isEmpty {  // twenty years either side of the first case's period
+                base = k - 240
+                cache = Array(repeating: nil, count: 480)
+            }
+            let i = k - base
+            if i >= 0, i < cache.count, let p = cache[i] { return p }
+            let p = HalfMonth.period(number: k)
+            let entry = (p.start, p.end, cal.addingWorkdays(grace, to: p.end))
+            if i >= 0, i < cache.count { cache[i] = entry }
+            return entry
+        }
+    }
+
+    /// Every half-month period owed by the cases in scope (or `caseFilter`), case by case in key order: ON_TIME,
+    /// LATE, MISSING, or DUE (not yet due). One pass over the cases joined to their reports' index.
+    func forEachHalfMonth(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil,
+                          _ body: (HalfMonthOwed) -> Void) throws {
+        let rules = try r.rules()
+        var dues = HalfMonthDues(try r.calendar(), grace: rules.halfMonthGraceWorkdays)
         let (sc, sa) = caseFilter ?? scope(o)
-        var delivered: [String: [Int32: Int32]] = [:]
-        let reportSQL = sc.isEmpty
-            ? "SELECT p.case_id, p.period_start, p.delivered_on FROM v_progress_report p"
-            : "SELECT p.case_id, p.period_start, p.delivered_on FROM v_progress_report p JOIN v_case c ON c._key = p.case_id WHERE 1\(sc)"
-        let cursor = try Row.fetchCursor(r.db(), sql: reportSQL, arguments: StatementArguments(sa))
-        while let row = try cursor.next() {
-            if let s = (row[1] as String?).flatMap(isoDays), let d = (row[2] as String?).flatMap(isoDays) {
-                let caseID: String = row[0]
-                if let old = delivered[caseID]?[s], old <= d { continue }  // the first delivery counts
-                delivered[caseID, default: [:]][s] = d
-            }
-        }
-        var out: [(String, String?, Int32, Int32, Int32, Int32?, String)] = []
-        let caseSQL = """
-            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id) AS agent_id, c.signed_on, c.completed_on, c.terminated_on FROM v_case c
-            WHERE c.signed_on IS NOT NULL AND c.status IN ('PLANNING','EXECUTING','COMPLETED','TERMINATED','HANDED_OVER','EVALUATED')\(sc)
+        var reports: [(start: Int32, delivered: Int32)] = []
+        // Cases in key order (a covering index), merged with their reports in the same order.
+        let side = try SideScan(r, """
+            SELECT case_id, period_start, delivered_on FROM v_progress_report\(sc.isEmpty ? "" : " WHERE case_id IN (SELECT c._key FROM v_case c WHERE 1\(sc))")
+            ORDER BY case_id, period_start
+            """, sa)
+        try r.scan("""
+            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id), c.signed_on, c.completed_on, c.terminated_on FROM v_case c
+            WHERE c.signed_on IS NOT NULL AND +c.status IN ('PLANNING','EXECUTING','COMPLETED','TERMINATED','HANDED_OVER','EVALUATED')\(sc)
             ORDER BY c._key
-            """
-        var dueCache: [Int32: Int32] = [:]
-        for c in try Row.fetchAll(r.db(), sql: caseSQL, arguments: StatementArguments(sa)) {
-            guard let signed = days(c, "signed_on") else { continue }
-            let until = min(days(c, "completed_on") ?? days(c, "terminated_on") ?? o.asOf, o.asOf)
-            let reports = delivered[c[0]] ?? [:]
-            for p in HalfMonth.owed(signedOn: signed, until: until) {
-                let due: Int32
-                if let d = dueCache[p.end] { due = d } else {
-                    due = cal.addingWorkdays(rules.halfMonthGraceWorkdays, to: p.end)
-                    dueCache[p.end] = due
-                }
-                let d = reports[p.start]
-                let state = d.map { $0 <= due ? "ON_TIME" : "LATE" } ?? (o.asOf > due ? "MISSING" : "DUE")
-                out.append((c[0], c[1], p.start, p.end, due, d, state))
+            """, sa) { row in
+            guard let signed = row.days(2) else { return }
+            let until = min(row.days(3) ?? row.days(4) ?? o.asOf, o.asOf)
+            reports.removeAll(keepingCapacity: true)
+            try side.rows(matching: row) { p in
+                if let s = p.days(1), let d = p.days(2) { reports.append((s, d)) }
+            }
+            let caseID = row.text(0) ?? "", agent = row.text(1)
+            // The owed periods: those ending after the signing and no later than `until` (HalfMonth.owed).
+            var k = HalfMonth.number(containing: signed)
+            while true {
+                let p = dues.period(k)
+                k += 1
+                if p.end > until { break }
+                if p.end <= signed { continue }
+                // The first delivery for the period counts.
+                var d: Int32?
+                for x in reports where x.start == p.start && x.delivered < (d ?? .max) { d = x.delivered }
+                let state: HalfMonthOwed.State = d.map { $0 <= p.due ? .onTime : .late } ?? (o.asOf > p.due ? .missing : .due)
+                body(HalfMonthOwed(caseID: caseID, agent: agent, start: p.start, end: p.end, due: p.due, delivered: d, state: state))
             }
         }
-        return out
     }
 
     func halfMonthReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
@@ -259,18 +338,18 @@ extension Workflow {
             .caseID, .agent, C("period_start", "PERIOD START", "期间起"), C("period_end", "PERIOD END", "期间止"), .due,
             C("delivered_on", "DELIVERED", "反馈日期"), C("state", "STATE", "情况"),
         ])
-        var counts: [String: Int] = [:]
-        for x in try halfMonthRows(r, o) {
+        var counts: [HalfMonthOwed.State: Int] = [:]
+        try forEachHalfMonth(r, o) { x in
             counts[x.state, default: 0] += 1
-            guard x.state == "LATE" || x.state == "MISSING" else { continue }
+            guard x.state == .late || x.state == .missing else { return }
             g.rows.append([.text(x.caseID), Grid.Cell(x.agent), .text(CivilDate.iso(x.start)), .text(CivilDate.iso(x.end)),
-                           .text(CivilDate.iso(x.due)), Grid.Cell(x.delivered.map(CivilDate.iso)), .text(x.state)])
+                           .text(CivilDate.iso(x.due)), Grid.Cell(x.delivered.map(CivilDate.iso)), .text(x.state.rawValue)])
         }
         g.summary = [
-            (C("owed", "periods owed", "应反馈期数"), .int(counts.values.reduce(0, +) - counts["DUE", default: 0])),
-            (C("on_time", "on time", "按时"), .int(counts["ON_TIME", default: 0])),
-            (C("late", "late", "迟报"), .int(counts["LATE", default: 0])),
-            (C("missing", "missing", "缺报"), .int(counts["MISSING", default: 0])),
+            (C("owed", "periods owed", "应反馈期数"), .int(counts.values.reduce(0, +) - counts[.due, default: 0])),
+            (C("on_time", "on time", "按时"), .int(counts[.onTime, default: 0])),
+            (C("late", "late", "迟报"), .int(counts[.late, default: 0])),
+            (C("missing", "missing", "缺报"), .int(counts[.missing, default: 0])),
         ]
         return g
     }
@@ -283,29 +362,47 @@ extension Workflow {
         struct Acc { var open = 0, closed = 0, items = 0, itemsOnTime = 0, hmOwed = 0, hmOnTime = 0, handovers = 0
             var handoversOnTime = 0, evals = 0, satisfied = 0, complaints = 0 }
         var acc: [String: Acc] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT coalesce(c.agent_id, c.chief_agent_id), sum(status IN ('PLANNING','EXECUTING')), sum(status NOT IN ('PLANNING','EXECUTING'))
-            FROM v_case c WHERE coalesce(c.agent_id, c.chief_agent_id) IS NOT NULL\(sc) GROUP BY 1
-            """, arguments: StatementArguments(sa)) {
-            acc[row[0], default: Acc()].open = row[1]
-            acc[row[0], default: Acc()].closed = row[2]
+        // The cases in key order with their agents, merged with their decided items (on time against the
+        // committed deadline) from the covering index in the same order.
+        let (ic, ia) = caseIn(o)
+        let items = try SideScan(r, """
+            SELECT case_id, committed_due IS NULL OR decided_on <= committed_due FROM v_plan_item
+            WHERE \(PlanItemSQL.decided)\(ic) ORDER BY case_id
+            """, ia)
+        try r.scan("""
+            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id), c.status IN ('PLANNING','EXECUTING')
+            FROM v_case c WHERE coalesce(c.agent_id, c.chief_agent_id) IS NOT NULL\(sc) ORDER BY c._key
+            """, sa) { row in
+            guard let agent = row.text(1) else { return }
+            var a = acc.removeValue(forKey: agent) ?? Acc()
+            if row.flag(2) { a.open += 1 } else { a.closed += 1 }
+            try items.rows(matching: row) { item in
+                a.items += 1
+                if item.flag(1) { a.itemsOnTime += 1 }
+            }
+            acc[agent] = a
         }
-        for row in try Row.fetchAll(db, sql: """
-            SELECT coalesce(c.agent_id, c.chief_agent_id), count(*), sum(p.committed_due IS NULL OR p.decided_on <= p.committed_due)
-            FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
-            WHERE p.decided_on IS NOT NULL AND coalesce(c.agent_id, c.chief_agent_id) IS NOT NULL\(sc) GROUP BY 1
-            """, arguments: StatementArguments(sa)) {
-            acc[row[0], default: Acc()].items = row[1]
-            acc[row[0], default: Acc()].itemsOnTime = row[2]
+        // Half-month feedback, added up per case (every period of a case has the same agent).
+        var hmAgent: String?, owed = 0, owedOnTime = 0
+        func addHalfMonths() {
+            if let hmAgent, owed > 0 {
+                acc[hmAgent, default: Acc()].hmOwed += owed
+                acc[hmAgent, default: Acc()].hmOnTime += owedOnTime
+            }
+            (owed, owedOnTime) = (0, 0)
         }
-        for x in try halfMonthRows(r, o) where x.state != "DUE" {
-            guard let a = x.agent else { continue }
-            acc[a, default: Acc()].hmOwed += 1
-            if x.state == "ON_TIME" { acc[a, default: Acc()].hmOnTime += 1 }
+        try forEachHalfMonth(r, o) { x in
+            guard x.state != .due else { return }
+            if x.agent != hmAgent {
+                addHalfMonths()
+                hmAgent = x.agent
+            }
+            owed += 1
+            if x.state == .onTime { owedOnTime += 1 }
         }
-        let handover = try handoverReport(r, o)
-        for i in handover.rows.indices {
-            guard let a = handover.value(i, "agent")?.textValue, case .bool(let ok)? = handover.value(i, "on_time") else { continue }
+        addHalfMonths()
+        try forEachHandover(r, o, detail: false) { h in
+            guard let a = h.agent, let ok = h.onTime else { return }
             acc[a, default: Acc()].handovers += 1
             if ok { acc[a, default: Acc()].handoversOnTime += 1 }
         }
@@ -367,29 +464,30 @@ extension Workflow {
             WHERE e.direction IN ('AGENT_TO_DEPARTMENT','OWNER_TO_DEPARTMENT') AND e.target_department_id IS NOT NULL\(sc)
             GROUP BY e.target_department_id
             """, arguments: StatementArguments(sa)) { ratings[row[0]] = (row[1], row[2]) }
-        // One pass grouped by (department, elapsed working days): the histogram gives mean, median and p90.
+        // One pass grouped by (department, elapsed working days), in the order of the covering index of decided
+        // items: the histogram gives mean, median and p90.
         struct Acc { var n = 0, committedOK = 0, committed = 0, legalOK = 0, legal = 0, supplement = 0
             var histogram: [(wd: Int, count: Int)] = [] }
         var acc: [String: Acc] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT p.department_id, p.elapsed_wd, count(*),
-                   sum(p.decided_on <= p.committed_due), count(p.committed_due),
+        let (ic, ia) = caseIn(o, "p.case_id")
+        try r.scan("""
+            SELECT p.department_id, p.elapsed_wd, count(*), sum(p.decided_on <= p.committed_due), count(p.committed_due),
                    sum(p.decided_on <= p.legal_due), count(p.legal_due), sum(p.had_supplement = 1)
-            FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
-            WHERE p.decided_on IS NOT NULL AND p.status NOT IN ('NOT_ACCEPTED','CANCELLED','WITHDRAWN')
-              AND p.department_id IS NOT NULL\(sc)
+            FROM v_plan_item p
+            WHERE \(PlanItemSQL.decided) AND p.status NOT IN ('NOT_ACCEPTED','CANCELLED','WITHDRAWN')
+              AND p.department_id IS NOT NULL\(ic)
             GROUP BY p.department_id, p.elapsed_wd ORDER BY p.department_id, p.elapsed_wd
-            """, arguments: StatementArguments(sa)) {
-            let d: String = row[0]
-            var a = acc[d] ?? Acc()
-            let n: Int = row[2]
+            """, ia) { row in
+            guard let d = row.text(0) else { return }
+            var a = acc.removeValue(forKey: d) ?? Acc()
+            let n = row.int(2) ?? 0
             a.n += n
-            a.committedOK += row[3] as Int? ?? 0
-            a.committed += row[4] as Int? ?? 0
-            a.legalOK += row[5] as Int? ?? 0
-            a.legal += row[6] as Int? ?? 0
-            a.supplement += row[7] as Int? ?? 0
-            if let wd = row[1] as Int? { a.histogram.append((wd, n)) }
+            a.committedOK += row.int(3) ?? 0
+            a.committed += row.int(4) ?? 0
+            a.legalOK += row.int(5) ?? 0
+            a.legal += row.int(6) ?? 0
+            a.supplement += row.int(7) ?? 0
+            if let wd = row.int(1) { a.histogram.append((wd, n)) }
             acc[d] = a
         }
         func pct(_ a: Int?, _ b: Int?) -> Grid.Cell { (b ?? 0) == 0 ? .null : .real(100 * Double(a ?? 0) / Double(b!)) }
@@ -405,11 +503,12 @@ extension Workflow {
             return .int(h.last!.wd)
         }
         for (d, a) in acc.sorted(by: { $0.key < $1.key }) {
-            let timed = a.histogram.reduce(0) { $0 + $1.count }
-            let mean: Grid.Cell = timed == 0 ? .null : .real(Double(a.histogram.reduce(0) { $0 + $1.wd * $1.count }) / Double(timed))
+            let histogram = a.histogram
+            let timed = histogram.reduce(0) { $0 + $1.count }
+            let mean: Grid.Cell = timed == 0 ? .null : .real(Double(histogram.reduce(0) { $0 + $1.wd * $1.count }) / Double(timed))
             let rt = ratings[d]
-            g.rows.append([.text(d), Grid.Cell(names[d]), .int(a.n), mean, quantile(a.histogram, 0.5), quantile(a.histogram, 0.9),
-                           Grid.Cell(a.histogram.last?.wd), pct(a.committedOK, a.committed), pct(a.legalOK, a.legal),
+            g.rows.append([.text(d), Grid.Cell(names[d]), .int(a.n), mean, quantile(histogram, 0.5), quantile(histogram, 0.9),
+                           Grid.Cell(histogram.last?.wd), pct(a.committedOK, a.committed), pct(a.legalOK, a.legal),
                            pct(a.supplement, a.n), .int(escalated[d] ?? 0), Grid.Cell(rt?.0), pct(rt?.1, rt?.0)])
         }
         let seen = Set(acc.keys)
@@ -545,14 +644,12 @@ extension Workflow {
             WHERE 1\(sc)\(extra) ORDER BY c._key\(limit.map { " LIMIT \($0)" } ?? "")
             """
         var byStatus: [String: Int] = [:]
-        for row in try Row.fetchAll(r.db(), sql: sql, arguments: StatementArguments(sa + extraArgs)) {
-            byStatus[row["status"] ?? "", default: 0] += 1
-            g.rows.append([.text(row["_key"]), Grid.Cell(row["case_no"] as String?), Grid.Cell(row["ename"] as String?),
-                           Grid.Cell(row["pname"] as String?), Grid.Cell(row["township_id"] as String?),
-                           .text(row["status"] ?? ""),
-                           Grid.Cell(row["agent_id"] as String?), (row["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null,
-                           Grid.Cell(row["signed_on"] as String?), Grid.Cell(row["done"] as String?),
-                           .bool(row["coordinating"] as Bool? ?? false)])
+        try r.scan(sql, sa + extraArgs) { row in
+            let status = row.text(5) ?? ""
+            byStatus[status, default: 0] += 1
+            g.rows.append([.text(row.text(0) ?? ""), Grid.Cell(row.text(1)), Grid.Cell(row.text(2)), Grid.Cell(row.text(3)),
+                           Grid.Cell(row.text(4)), .text(status), Grid.Cell(row.text(6)), row.real(7).map(Grid.Cell.real) ?? .null,
+                           Grid.Cell(row.text(8)), Grid.Cell(row.text(9)), .bool(row.int(10) == 1)])
         }
         g.summary = [(C("cases", "cases", "项目数"), .int(g.rows.count))]
             + CaseStatus.mergeOrder.compactMap { s in byStatus[s.rawValue].map { (C(s.rawValue.lowercased(), s.rawValue, s.zh), .int($0)) } }

@@ -174,20 +174,8 @@ func days(_ row: Row, _ column: String) -> Int32? { (row[column] as String?).fla
 /// Days since the epoch of `YYYY-MM-DD` (or the date part of `YYYY-MM-DDTHH:MM`), without allocating: reports
 /// parse millions of these.
 func isoDays(_ s: String) -> Int32? {
-    var y = 0, m = 0, d = 0, i = 0
-    for b in s.utf8 {
-        switch i {
-        case 0...3: guard b >= 48 && b <= 57 else { return nil }; y = y * 10 + Int(b - 48)
-        case 4, 7: guard b == 45 else { return nil }
-        case 5, 6: guard b >= 48 && b <= 57 else { return nil }; m = m * 10 + Int(b - 48)
-        case 8, 9: guard b >= 48 && b <= 57 else { return nil }; d = d * 10 + Int(b - 48)
-        default: break
-        }
-        i += 1
-        if i == 10 { break }
-    }
-    guard i == 10 else { return nil }
-    return CivilDate(year: y, month: m, day: d)?.daysSinceEpoch
+    var s = s
+    return s.withUTF8 { isoDays($0) }
 }
 
 /// A fresh random row id with a readable prefix.
