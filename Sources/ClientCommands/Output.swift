@@ -54,6 +54,44 @@ func gridJSON(_ g: Grid) -> JSON {
     return .object(pairs)
 }
 
+/// `gridJSON(g).text` and a newline, written as it is formatted.
+private func writeJSON(_ g: Grid) {
+    var out = StreamOut()
+    func cell(_ c: Grid.Cell, _ out: inout StreamOut) {
+        if case .text(let s) = c { out.jsonString(s) } else { out.write(c.json.text) }
+    }
+    out.write("{\"name\":")
+    out.jsonString(g.name)
+    if !g.summary.isEmpty {
+        out.write(",\"summary\":{")
+        for (i, (column, value)) in g.summary.enumerated() {
+            if i > 0 { out.write(44) }
+            out.jsonString(column.key)
+            out.write(58)
+            cell(value, &out)
+        }
+        out.write("}")
+    }
+    out.write(",\"rows\":[")
+    // Each key with its quotes and colon, formatted once.
+    let keys = g.columns.map { c -> String in
+        var k = JSON.string(c.key).text
+        k.append(":")
+        return k
+    }
+    for (i, row) in g.rows.enumerated() {
+        out.write(i > 0 ? ",{" : "{")
+        for (j, value) in row.enumerated() {
+            if j > 0 { out.write(44) }
+            out.write(keys[j])
+            cell(value, &out)
+        }
+        out.write(125)
+    }
+    out.write("]}\n")
+    out.flush()
+}
+
 func csvField(_ s: String) -> String {
     s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }
@@ -64,11 +102,12 @@ func emit(_ g: Grid, _ output: OutputOptions, title: String? = nil) { emit(g, ou
 func emit(_ g: Grid, _ format: OutputOptions.Format, title: String? = nil) {
     switch format {
     case .json:
-        print(gridJSON(g).text)
+        writeJSON(g)
     case .csv:
-        var out = g.columns.map { csvField($0.key) }.joined(separator: ",") + "\n"
-        for r in g.rows { out += r.map { csvField($0.display) }.joined(separator: ",") + "\n" }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        var out = StreamOut()
+        out.write(g.columns.map { csvField($0.key) }.joined(separator: ",") + "\n")
+        for r in g.rows { out.write(r.map { csvField($0.display) }.joined(separator: ",") + "\n") }
+        out.flush()
     case .table:
         if let title { print(title) }
         if g.rows.isEmpty {
