@@ -26,21 +26,28 @@ struct StreamOut {
 
     /// A JSON string literal (the escapes of `JSON.text`).
     mutating func jsonString(_ s: String) {
-        buffer.append(34)
-        for b in s.utf8 {
-            switch b {
-            case 34: buffer.append(contentsOf: [92, 34])
-            case 92: buffer.append(contentsOf: [92, 92])
-            case 10: buffer.append(contentsOf: [92, 110])
-            case 13: buffer.append(contentsOf: [92, 114])
-            case 9: buffer.append(contentsOf: [92, 116])
-            case 0..<32:
-                let hex = Array("0123456789abcdef".utf8)
-                buffer.append(contentsOf: [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: buffer.append(b)
+        var s = s
+        s.withUTF8 { u in
+            buffer.append(34)
+            if !u.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) {
+                buffer.append(contentsOf: u)  // nothing to escape: the usual case
+            } else {
+                for b in u {
+                    switch b {
+                    case 34: buffer.append(contentsOf: [92, 34])
+                    case 92: buffer.append(contentsOf: [92, 92])
+                    case 10: buffer.append(contentsOf: [92, 110])
+                    case 13: buffer.append(contentsOf: [92, 114])
+                    case 9: buffer.append(contentsOf: [92, 116])
+                    case 0..<32:
+                        let hex = Array("0123456789abcdef".utf8)
+                        buffer.append(contentsOf: [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
+                    default: buffer.append(b)
+                    }
+                }
             }
+            buffer.append(34)
         }
-        buffer.append(34)
         if buffer.count >= 1 << 16 { flush() }
     }
 

@@ -82,6 +82,22 @@ import Testing
         }
     }
 
+    @Test func jsonAndCSVKeepQuotesBackslashesAndControlCharacters() throws {
+        let dir = try TemporaryDirectory("cli-json-escapes")
+        defer { dir.cleanup() }
+        let centre = Daiban(home: dir.file("centre"))
+        try centre.ok("init", "--author", "admin")
+        try centre.ok("roster", "import", Self.fixtures + "/roster.json")
+        let name = "厂房\"二期\"\\改造\n第\t2段\u{1}"
+        try centre.ok("case", "register", "--uscc", "91330999TEST00009X", "--enterprise", "企业", "--project", name,
+                      "--township", "OFF-DG", "--channel", "PHONE")
+        let list = try json(try centre.ok("case", "list", "--json"))
+        let rows = try #require(list["rows"] as? [[String: Any]])
+        #expect(rows.count == 1 && rows[0]["project"] as? String == name)
+        let csv = try centre.ok("case", "list", "--format", "csv")
+        #expect(csv.contains("\"厂房\"\"二期\"\"\\改造\n第\t2段\u{1}\""), "CSV quotes the field and doubles its quotes")
+    }
+
     @Test func chineseTablesAlignAndShowStatusNames() throws {
         let dir = try TemporaryDirectory("cli-workflow-zh")
         defer { dir.cleanup() }
