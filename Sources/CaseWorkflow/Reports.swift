@@ -292,42 +292,62 @@ extension Workflow {
         }
     }
 
-    /// Every half-month period owed by the cases in scope (or `caseFilter`), case by case in key order: ON_TIME,
-    /// LATE, MISSING, or DUE (not yet due). One pass over the cases joined to their reports' index.
-    func forEachHalfMonth(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil,
-                          _ body: (HalfMonthOwed) -> Void) throws {
-        let rules = try r.rules()
-        var dues = HalfMonthDues(try r.calendar(), grace: rules.halfMonthGraceWorkdays)
-        let (sc, sa) = caseFilter ?? scope(o)
-        var reports: [(start: Int32, delivered: Int32)] = []
-        // Cases in key order (a covering index), merged with their reports in the same order.
-        let side = try SideScan(r, """
-            SELECT case_id, period_start, delivered_on FROM v_progress_report\(sc.isEmpty ? "" : " WHERE case_id IN (SELECT c._key FROM v_case c WHERE 1\(sc))")
-            ORDER BY case_id, period_start
-            """, sa)
-        try r.scan("""
-            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id), c.signed_on, c.completed_on, c.terminated_on FROM v_case c
-            WHERE c.signed_on IS NOT NULL AND +c.status IN ('PLANNING','EXECUTING','COMPLETED','TERMINATED','HANDED_OVER','EVALUATED')\(sc)
-            ORDER BY c._key
-            """, sa) { row in
-            guard let signed = row.days(2) else { return }
-            let until = min(row.days(3) ?? row.days(4) ?? o.asOf, o.asOf)
+    /// Half-month verdicts for cases walked in key order: their progress reports come from a scan of the
+    /// reports' index in the same order (a merge, no lookups).
+    private final class HalfMonthWalk {
+        private var dues: HalfMonthDues
+        private let side: SideScan
+        private let asOf: Int32
+        private var reports: [(start: Int32, delivered: Int32)] = []
+
+        /// `filter` is the walk's condition on the cases (alias `c`), with its arguments.
+        init(_ r: Reader, asOf: Int32, _ filter: (String, [DatabaseValue])) throws {
+            dues = HalfMonthDues(try r.calendar(), grace: try r.rules().halfMonthGraceWorkdays)
+            self.asOf = asOf
+            let (sc, sa) = filter
+            side = try SideScan(r, """
+                SELECT case_id, period_start, delivered_on FROM v_progress_report\(sc.isEmpty ? "" : " WHERE case_id IN (SELECT c._key FROM v_case c WHERE 1\(sc))")
+                ORDER BY case_id, period_start
+                """, sa)
+        }
+
+        /// The cases a walk judges: signed, in a state that owes reports.
+        static let owingStatuses = "('PLANNING','EXECUTING','COMPLETED','TERMINATED','HANDED_OVER','EVALUATED')"
+
+        /// The periods owed by the case whose key is column 0 of `row` (HalfMonth.owed: ending after `signed`, no
+        /// later than `until`), each with its verdict; the first delivery for a period counts.
+        func periods(of row: ScanRow, signed: Int32, until: Int32, _ body: (_ period: (start: Int32, end: Int32, due: Int32),
+                                                                            _ delivered: Int32?, HalfMonthOwed.State) -> Void) throws {
             reports.removeAll(keepingCapacity: true)
             try side.rows(matching: row) { p in
                 if let s = p.days(1), let d = p.days(2) { reports.append((s, d)) }
             }
-            let caseID = row.text(0) ?? "", agent = row.text(1)
-            // The owed periods: those ending after the signing and no later than `until` (HalfMonth.owed).
             var k = HalfMonth.number(containing: signed)
             while true {
                 let p = dues.period(k)
                 k += 1
                 if p.end > until { break }
                 if p.end <= signed { continue }
-                // The first delivery for the period counts.
                 var d: Int32?
                 for x in reports where x.start == p.start && x.delivered < (d ?? .max) { d = x.delivered }
-                let state: HalfMonthOwed.State = d.map { $0 <= p.due ? .onTime : .late } ?? (o.asOf > p.due ? .missing : .due)
+                body(p, d, d.map { $0 <= p.due ? .onTime : .late } ?? (asOf > p.due ? .missing : .due))
+            }
+        }
+    }
+
+    /// Every half-month period owed by the cases in scope (or `caseFilter`), case by case in key order: ON_TIME,
+    /// LATE, MISSING, or DUE (not yet due).
+    func forEachHalfMonth(_ r: Reader, _ o: ReportOptions, caseFilter: (String, [DatabaseValue])? = nil,
+                          _ body: (HalfMonthOwed) -> Void) throws {
+        let (sc, sa) = caseFilter ?? scope(o)
+        let walk = try HalfMonthWalk(r, asOf: o.asOf, (sc, sa))
+        try r.scan("""
+            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id), c.signed_on, c.completed_on, c.terminated_on FROM v_case c
+            WHERE c.signed_on IS NOT NULL AND +c.status IN \(HalfMonthWalk.owingStatuses)\(sc) ORDER BY c._key
+            """, sa) { row in
+            guard let signed = row.days(2) else { return }
+            let caseID = row.text(0) ?? "", agent = row.text(1)
+            try walk.periods(of: row, signed: signed, until: min(row.days(3) ?? row.days(4) ?? o.asOf, o.asOf)) { p, d, state in
                 body(HalfMonthOwed(caseID: caseID, agent: agent, start: p.start, end: p.end, due: p.due, delivered: d, state: state))
             }
         }
@@ -362,15 +382,17 @@ extension Workflow {
         struct Acc { var open = 0, closed = 0, items = 0, itemsOnTime = 0, hmOwed = 0, hmOnTime = 0, handovers = 0
             var handoversOnTime = 0, evals = 0, satisfied = 0, complaints = 0 }
         var acc: [String: Acc] = [:]
-        // The cases in key order with their agents, merged with their decided items (on time against the
-        // committed deadline) from the covering index in the same order.
+        // One walk of the cases in key order with their agents, merged with their decided items (on time against
+        // the committed deadline, from the covering index in the same order) and their progress reports.
         let (ic, ia) = caseIn(o)
         let items = try SideScan(r, """
             SELECT case_id, committed_due IS NULL OR decided_on <= committed_due FROM v_plan_item
             WHERE \(PlanItemSQL.decided)\(ic) ORDER BY case_id
             """, ia)
+        let halfMonths = try HalfMonthWalk(r, asOf: o.asOf, (sc, sa))
         try r.scan("""
-            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id), c.status IN ('PLANNING','EXECUTING')
+            SELECT c._key, coalesce(c.agent_id, c.chief_agent_id), c.status IN ('PLANNING','EXECUTING'),
+                   c.signed_on, c.completed_on, c.terminated_on, c.status IN \(HalfMonthWalk.owingStatuses)
             FROM v_case c WHERE coalesce(c.agent_id, c.chief_agent_id) IS NOT NULL\(sc) ORDER BY c._key
             """, sa) { row in
             guard let agent = row.text(1) else { return }
@@ -380,27 +402,15 @@ extension Workflow {
                 a.items += 1
                 if item.flag(1) { a.itemsOnTime += 1 }
             }
+            if row.flag(6), let signed = row.days(3) {
+                try halfMonths.periods(of: row, signed: signed, until: min(row.days(4) ?? row.days(5) ?? o.asOf, o.asOf)) { _, _, state in
+                    guard state != .due else { return }
+                    a.hmOwed += 1
+                    if state == .onTime { a.hmOnTime += 1 }
+                }
+            }
             acc[agent] = a
         }
-        // Half-month feedback, added up per case (every period of a case has the same agent).
-        var hmAgent: String?, owed = 0, owedOnTime = 0
-        func addHalfMonths() {
-            if let hmAgent, owed > 0 {
-                acc[hmAgent, default: Acc()].hmOwed += owed
-                acc[hmAgent, default: Acc()].hmOnTime += owedOnTime
-            }
-            (owed, owedOnTime) = (0, 0)
-        }
-        try forEachHalfMonth(r, o) { x in
-            guard x.state != .due else { return }
-            if x.agent != hmAgent {
-                addHalfMonths()
-                hmAgent = x.agent
-            }
-            owed += 1
-            if x.state == .onTime { owedOnTime += 1 }
-        }
-        addHalfMonths()
         try forEachHandover(r, o, detail: false) { h in
             guard let a = h.agent, let ok = h.onTime else { return }
             acc[a, default: Acc()].handovers += 1
