@@ -68,9 +68,9 @@ public enum PullScope {
                 for p in try String.fetchAll(db, sql: "SELECT _key FROM v_person WHERE login = ?", arguments: [login]) {
                     cases.formUnion(try String.fetchAll(db, sql: """
                         SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
-                        UNION SELECT _key FROM v_case WHERE ',' || team || ',' LIKE ?
+                        UNION SELECT _key FROM v_case WHERE team > '' AND instr(',' || team || ',', ?) > 0
                         UNION SELECT case_id FROM v_registration WHERE received_by_person_id = ? AND case_id IS NOT NULL
-                        """, arguments: [p, p, "%,\(p),%", p]))
+                        """, arguments: [p, p, ",\(p),", p]))
                 }
             case .township(let t):
                 agent = false
@@ -90,8 +90,8 @@ public enum PullScope {
                 }
                 for p in people {
                     let id: String = p["_key"]
-                    cases.formUnion(try String.fetchAll(db, sql: "SELECT _key FROM v_case WHERE ',' || liaisons || ',' LIKE ?",
-                                                        arguments: ["%,\(id),%"]))
+                    cases.formUnion(try String.fetchAll(db, sql: "SELECT _key FROM v_case WHERE instr(',' || liaisons || ',', ?) > 0",
+                                                        arguments: [",\(id),"]))
                 }
             }
             self.cases = cases
@@ -162,7 +162,7 @@ public enum PullScope {
                 try stamper.restamp(table: table, key: key)
             }
         }
-        for m in try String.fetchAll(db, sql: "SELECT _key FROM v_meeting WHERE ',' || case_ids || ',' LIKE ?", arguments: ["%,\(caseID),%"]) {
+        for m in try String.fetchAll(db, sql: "SELECT _key FROM v_meeting WHERE instr(',' || case_ids || ',', ?) > 0", arguments: [",\(caseID),"]) {
             try stamper.restamp(table: "meeting", key: m)
             for a in try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [m]) {
                 try stamper.restamp(table: "meeting_attendee", key: a)

@@ -21,8 +21,8 @@ extension Reader {
     func myCasesFilter(_ a: Actor) throws -> (String, [DatabaseValue]) {
         let ids = try String.fetchAll(db(), sql: """
             SELECT _key FROM v_case WHERE agent_id = ? UNION SELECT _key FROM v_case WHERE chief_agent_id = ?
-            UNION SELECT _key FROM v_case WHERE team > '' AND ',' || team || ',' LIKE ?
-            """, arguments: [a.id, a.id, "%,\(a.id),%"])
+            UNION SELECT _key FROM v_case WHERE team > '' AND instr(',' || team || ',', ?) > 0
+            """, arguments: [a.id, a.id, ",\(a.id),"])
         let json = "[" + ids.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
             .joined(separator: ",") + "]"
         return (" AND c._key IN (SELECT value FROM json_each(?))", [json.databaseValue])

@@ -126,6 +126,24 @@ import Testing
         return c
     }
 
+    @Test func teamMembershipMatchesWholeIDsOnly() throws {
+        // A person whose id holds SQL pattern characters must not match other ids (LIKE would read `_` as any).
+        let roster = #"{"people": [{"id": "A_5", "name": "测试员", "login": "a_5", "office_id": "OFF-DG", "roles": ["AGENT"]}]}"#
+        _ = try county.wf("centre").importRoster(data: Data(roster.utf8))
+        let dg = county.wf("dg")
+        let c = try dg.register(registration()).caseID
+        _ = try dg.review(caseID: c, .eligible, on: day("2025-09-02"))
+        var a = Workflow.Assignment()
+        a.agent = "A03"
+        a.team = ["A05"]
+        _ = try dg.assign(caseID: c, a)
+        try county.add("a05", login: "a05")
+        try county.add("a_5", login: "a_5")
+        try county.syncAll()
+        #expect(try county.wf("a05").listCases(mine: true, township: nil, status: nil).rows.count == 1)
+        #expect(try county.wf("a_5").listCases(mine: true, township: nil, status: nil).rows.isEmpty)
+    }
+
     @Test func illegalStepsAreRefusedWithTheirReasonAndChangeNothing() throws {
         let dg = county.wf("dg"), a03 = county.wf("a03"), a04 = county.wf("a04")
         let dgReplica = county.replica("dg"), a03Replica = county.replica("a03")
