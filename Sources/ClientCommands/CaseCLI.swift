@@ -25,7 +25,7 @@ struct EnterpriseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "enterprise", abstract: "项目业主/企业 (enterprises).",
                                                     subcommands: [Add.self, Show.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add or update an enterprise, keyed by its 统一社会信用代码.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add or update an enterprise, keyed by its 统一社会信用代码.")
         @OptionGroup var home: HomeOptions
         @Option(help: "统一社会信用代码 (18 characters).") var uscc: String
         @Option(help: "单位名称.") var name: String
@@ -39,7 +39,7 @@ struct EnterpriseCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show an enterprise (id or USCC).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show an enterprise (id or USCC).")
         @OptionGroup var home: HomeOptions
         @Argument var id: String
         @OptionGroup var output: OutputOptions
@@ -51,7 +51,7 @@ struct EnterpriseCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List enterprises.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List enterprises.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -71,7 +71,7 @@ struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "project", abstract: "投资项目 (projects).",
                                                     subcommands: [Add.self, Show.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add or update a project (keyed by enterprise, name and township).")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add or update a project (keyed by enterprise, name and township).")
         @OptionGroup var home: HomeOptions
         @Option(help: "Enterprise id or USCC.") var enterprise: String
         @Option(help: "项目名称.") var name: String
@@ -85,7 +85,7 @@ struct ProjectCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a project.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a project.")
         @OptionGroup var home: HomeOptions
         @Argument var id: String
         @OptionGroup var output: OutputOptions
@@ -94,7 +94,7 @@ struct ProjectCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List projects.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List projects.")
         @OptionGroup var home: HomeOptions
         @Option(help: "Only this township.") var township: String?
         @OptionGroup var output: OutputOptions
@@ -116,7 +116,7 @@ struct CaseCommand: ParsableCommand {
                       Terminate.self, Handover.self, Evaluate.self])
 
     struct Register: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "register",
             abstract: "登记 (T2): record a 代办登记表; a second registration of the same project is linked as a duplicate.")
         @OptionGroup var home: HomeOptions
         @Option(help: "统一社会信用代码.") var uscc: String
@@ -168,7 +168,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Review: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "review",
             abstract: "审查: pick up (T3), find eligible (T5) or reject with a reason (T4).")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
@@ -186,7 +186,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Agree: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE (T6).")
+        static let configuration = CommandConfiguration(commandName: "agree", abstract: "协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE (T6).")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "协议编号 (unique).") var code: String
@@ -211,7 +211,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Assign: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "指派: agent, chief agent, team, liaisons, lead official, supervising head.")
+        static let configuration = CommandConfiguration(commandName: "assign", abstract: "指派: agent, chief agent, team, liaisons, lead official, supervising head.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "代办员.") var agent: String?
@@ -236,7 +236,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Withdraw: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "业主不签协议 (T7).")
+        static let configuration = CommandConfiguration(commandName: "withdraw", abstract: "业主不签协议 (T7).")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "Reason.") var reason: String
@@ -249,7 +249,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a case: header, compliance flags, plan items with timers, registrations.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a case: header, compliance flags, plan items with timers, registrations.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "Judge timers as of this date (default today).") var asOf: String?
@@ -279,7 +279,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "代办项目台账, filtered.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "代办项目台账, filtered.")
         @OptionGroup var home: HomeOptions
         @Flag(help: "Only cases where I am agent, chief agent or team member.") var mine = false
         @Option(help: "Only this township.") var township: String?
@@ -292,7 +292,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Complete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "办结 (T13): all items final; records the 办结单 (handover due in 2 WD).")
+        static let configuration = CommandConfiguration(commandName: "complete", abstract: "办结 (T13): all items final; records the 办结单 (handover due in 2 WD).")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "办结单编号.") var formNo: String?
@@ -306,7 +306,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Terminate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "终止 (T14): records the 终止单; open items are cancelled.")
+        static let configuration = CommandConfiguration(commandName: "terminate", abstract: "终止 (T14): records the 终止单; open items are cancelled.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "PROJECT_REASON or CLIENT_REQUEST.") var reasonType: String
@@ -323,7 +323,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Handover: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "移交 (T15): the office receives the 办结单/终止单 (judged by when it happened).")
+        static let configuration = CommandConfiguration(commandName: "handover", abstract: "移交 (T15): the office receives the 办结单/终止单 (judged by when it happened).")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "When it was received: YYYY-MM-DDTHH:MM or YYYY-MM-DD (default now).") var receivedAt: String?
@@ -336,7 +336,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Evaluate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "评价归档 (T16): close a handed-over case with its evaluations on file.")
+        static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "评价归档 (T16): close a handed-over case with its evaluations on file.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @OptionGroup var on: OnDate

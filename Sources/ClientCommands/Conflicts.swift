@@ -5,12 +5,12 @@ import SyncClient
 import SyncCore
 
 struct Conflicts: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "conflicts",
         abstract: "Review concurrent edits (冲突) kept from every replica.",
         subcommands: [List.self, Show.self, Resolve.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every open conflict.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every open conflict.")
         @OptionGroup var home: HomeOptions
         @Flag(help: "Print as JSON.") var json = false
 
@@ -42,7 +42,7 @@ struct Conflicts: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every version of one conflict.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Every version of one conflict.")
         @OptionGroup var home: HomeOptions
         @Argument(help: "Conflict id (or a unique prefix).") var id: String
         @Flag(help: "Print as JSON.") var json = false
@@ -76,7 +76,7 @@ struct Conflicts: ParsableCommand {
     }
 
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "resolve",
             abstract: "Write the agreed value; it supersedes every version on every replica once synced.")
         @OptionGroup var home: HomeOptions
         @Argument(help: "Conflict id (or a unique prefix).") var id: String

@@ -26,7 +26,7 @@ public struct DaibanCommand: AsyncParsableCommand {
 }
 
 struct Init: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "init",
         abstract: "Create a replica (副本) with a random 128-bit id, or attach an existing one to a server.")
     @OptionGroup var home: HomeOptions
     @Option(help: "Name recorded as author of your writes until you sign in (default: $USER).")
@@ -68,7 +68,7 @@ struct Init: AsyncParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "export",
         abstract: "Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail.")
     @OptionGroup var home: HomeOptions
     @Argument(help: "Bundle file to write.") var file: String
@@ -98,7 +98,7 @@ struct Export: ParsableCommand {
 }
 
 struct Import: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "import",
         abstract: "Apply a bundle in one transaction; importing it again changes nothing.")
     @OptionGroup var home: HomeOptions
     @Argument(help: "Bundle file to read.") var file: String
@@ -135,7 +135,7 @@ struct Import: ParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Replica id, row and conflict counts, unacknowledged changes.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Replica id, row and conflict counts, unacknowledged changes.")
     @OptionGroup var home: HomeOptions
     @Flag(help: "Print as JSON.") var json = false
 

@@ -12,7 +12,7 @@ struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "plan", abstract: "代办任务分解计划表 (the task plan).",
                                                     subcommands: [Add.self, Show.self, Confirm.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a 事项 to the plan (a PARTIAL agreement limits which).")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a 事项 to the plan (a PARTIAL agreement limits which).")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "事项编码 from the catalogue.") var item: String
@@ -34,7 +34,7 @@ struct PlanCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The plan with due dates and timer states.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "The plan with due dates and timer states.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "Judge timers as of this date (default today).") var asOf: String?
@@ -44,7 +44,7 @@ struct PlanCommand: ParsableCommand {
         }
     }
     struct Confirm: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The plan is drafted (T8): the case moves to EXECUTING.")
+        static let configuration = CommandConfiguration(commandName: "confirm", abstract: "The plan is drafted (T8): the case moves to EXECUTING.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @OptionGroup var on: OnDate
@@ -91,7 +91,7 @@ struct ItemCommand: ParsableCommand {
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "log", abstract: "工作日志 (append-only).", subcommands: [Add.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a work-log entry.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a work-log entry.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "SITE_VISIT, CALL, WECHAT_QQ, SUBMISSION, URGE, SUPERVISE, COORDINATE, CONSULT, HANDOVER.") var kind: String
@@ -106,7 +106,7 @@ struct LogCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A case's work log.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "A case's work log.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @OptionGroup var output: OutputOptions
@@ -142,7 +142,7 @@ struct MeetingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "meeting", abstract: "联合审批协调会议: record, sign off, resolve.",
                                                     subcommands: [Add.self, Sign.self, Resolve.self, Show.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a meeting with attendees and resolutions.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Record a meeting with attendees and resolutions.")
         @OptionGroup var home: HomeOptions
         @Option(name: .customLong("case"), help: "Case (repeat for several).") var cases: [String]
         @Option(help: "Meeting id (default generated).") var id: String?
@@ -179,7 +179,7 @@ struct MeetingCommand: ParsableCommand {
         }
     }
     struct Sign: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "部门负责人签字: sign your attendee line.")
+        static let configuration = CommandConfiguration(commandName: "sign", abstract: "部门负责人签字: sign your attendee line.")
         @OptionGroup var home: HomeOptions
         @Argument var meeting: String
         @Option(help: "The attendee (default: you; the recorder may sign for an attendee who signed on paper).") var person: String?
@@ -192,7 +192,7 @@ struct MeetingCommand: ParsableCommand {
         }
     }
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A resolution is carried out.")
+        static let configuration = CommandConfiguration(commandName: "resolve", abstract: "A resolution is carried out.")
         @OptionGroup var home: HomeOptions
         @Argument var resolution: String
         @OptionGroup var on: OnDate
@@ -204,7 +204,7 @@ struct MeetingCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Attendees and resolutions of a meeting.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Attendees and resolutions of a meeting.")
         @OptionGroup var home: HomeOptions
         @Argument var meeting: String
         @OptionGroup var output: OutputOptions
@@ -224,7 +224,7 @@ struct MeetingCommand: ParsableCommand {
 }
 
 struct Escalate: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "escalate",
         abstract: "协调/升级 on the ladder E0–E4, EX = 疑难会商; --resolve ID closes one.")
     @OptionGroup var home: HomeOptions
     @Argument(help: "Case (or, with --resolve, the escalation id).") var id: String
@@ -254,7 +254,7 @@ struct Escalate: ParsableCommand {
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "评价 (evaluations, append-only).", subcommands: [Add.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record an evaluation; a 差评 opens a 回访整改 ticket.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Record an evaluation; a 差评 opens a 回访整改 ticket.")
         @OptionGroup var home: HomeOptions
         @Argument var caseID: String
         @Option(help: "OWNER_TO_AGENT, AGENT_TO_DEPARTMENT, OWNER_TO_DEPARTMENT, HAOCHAPING.") var direction: String
@@ -291,7 +291,7 @@ struct EvalCommand: ParsableCommand {
 struct TicketCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ticket", abstract: "差评回访整改台账.", subcommands: [List.self, Update.self])
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Negative-review tickets.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Negative-review tickets.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -305,7 +305,7 @@ struct TicketCommand: ParsableCommand {
         }
     }
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "核实, 回访, 整改, 反馈, 销号.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "核实, 回访, 整改, 反馈, 销号.")
         @OptionGroup var home: HomeOptions
         @Argument var ticket: String
         @Option(help: "差评分类.") var category: String?
@@ -368,13 +368,13 @@ struct ComplaintCommand: ParsableCommand {
         }
     }
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Receive a complaint.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Receive a complaint.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var fields: Fields
         func run() throws { try runWorkflow { print(try workflow(home).saveComplaint(id: nil, fields.input())) } }
     }
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Move a complaint on (never back).")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Move a complaint on (never back).")
         @OptionGroup var home: HomeOptions
         @Argument var id: String
         @OptionGroup var fields: Fields
@@ -386,7 +386,7 @@ struct ComplaintCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Complaints.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Complaints.")
         @OptionGroup var home: HomeOptions
         @Option(help: "Judge as of (default today).") var asOf: String?
         @OptionGroup var output: OutputOptions

@@ -10,7 +10,7 @@ struct RecordCommand: ParsableCommand {
         subcommands: [Put.self, Get.self, List.self, Delete.self])
 
     struct Put: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write fields of a row, typed by the schema.")
+        static let configuration = CommandConfiguration(commandName: "put", abstract: "Write fields of a row, typed by the schema.")
         @OptionGroup var home: HomeOptions
         @Argument(help: "Table.") var table: String
         @Argument(help: "Row id (for example a UUIDv7).") var id: String
@@ -35,7 +35,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one row.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one row.")
         @OptionGroup var home: HomeOptions
         @Argument(help: "Table.") var table: String
         @Argument(help: "Row id.") var id: String
@@ -59,7 +59,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the rows of a table.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the rows of a table.")
         @OptionGroup var home: HomeOptions
         @Argument(help: "Table.") var table: String
         @Flag(help: "Include deleted rows.") var all = false
@@ -86,7 +86,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "delete",
             abstract: "Delete a row (kept as a tombstone; a later write undeletes it).")
         @OptionGroup var home: HomeOptions
         @Argument(help: "Table.") var table: String

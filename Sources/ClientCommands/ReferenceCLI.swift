@@ -19,7 +19,7 @@ struct CalendarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "calendar", abstract: "工作日历 (working-day calendar, replicated reference data).",
                                                     subcommands: [Import.self, Show.self])
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "import",
             abstract: "Import dates from CSV (date,workday,source_notice) or JSON; publishes a new calendar version.")
         @OptionGroup var home: HomeOptions
         @Argument var file: String
@@ -32,7 +32,7 @@ struct CalendarCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Working days and holidays of a month (default: this month).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Working days and holidays of a month (default: this month).")
         @OptionGroup var home: HomeOptions
         @Option(help: "YYYY-MM.") var month: String?
         @OptionGroup var output: OutputOptions
@@ -74,7 +74,7 @@ struct CatalogueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "catalogue", abstract: "事项目录 (service-item catalogue).",
                                                     subcommands: [Import.self, List.self])
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "import",
             abstract: "Import 事项 from CSV (header: code,name,department_id,committed_limit,committed_unit,legal_limit,legal_unit,…) or a JSON array.")
         @OptionGroup var home: HomeOptions
         @Argument var file: String
@@ -86,7 +86,7 @@ struct CatalogueCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The catalogue.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "The catalogue.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -105,7 +105,7 @@ struct RosterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "roster", abstract: "代办机构, 乡镇, 部门, 人员 (reference data).",
                                                     subcommands: [Import.self, List.self])
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "import",
             abstract: "Import {\"offices\":[…],\"townships\":[…],\"departments\":[…],\"people\":[…],\"rules\":[…]} (each with an id).")
         @OptionGroup var home: HomeOptions
         @Argument var file: String
@@ -114,7 +114,7 @@ struct RosterCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "People and their roles.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "People and their roles.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -132,7 +132,7 @@ struct RuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rule", abstract: "Configurable rules ([P] settings, replicated).",
                                                     subcommands: [Set.self, List.self])
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a rule for every replica (county centre administrators).")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Set a rule for every replica (county centre administrators).")
         @OptionGroup var home: HomeOptions
         @Argument var key: String
         @Argument var value: String
@@ -144,7 +144,7 @@ struct RuleCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Rules in force, with their defaults and meaning.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Rules in force, with their defaults and meaning.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -165,7 +165,7 @@ struct MaterialCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "material", abstract: "材料共享: metadata and SHA-256 of files; reuse per item.",
                                                     subcommands: [Add.self, Use.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a material (the file stays where it is; its SHA-256 is kept).")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Record a material (the file stays where it is; its SHA-256 is kept).")
         @OptionGroup var home: HomeOptions
         @Option(help: "Material id (default generated).") var id: String?
         @Option(help: "Project id (project-scoped material).") var project: String?
@@ -190,7 +190,7 @@ struct MaterialCommand: ParsableCommand {
         }
     }
     struct Use: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Reuse a material for a plan item.")
+        static let configuration = CommandConfiguration(commandName: "use", abstract: "Reuse a material for a plan item.")
         @OptionGroup var home: HomeOptions
         @Argument var material: String
         @Argument var item: String
@@ -198,7 +198,7 @@ struct MaterialCommand: ParsableCommand {
         func run() throws { try runWorkflow { print(try workflow(home).useMaterial(material, itemID: item, on: try on.day())) } }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Materials and their reuse.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Materials and their reuse.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -211,7 +211,7 @@ struct MaterialCommand: ParsableCommand {
 }
 
 struct Due: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "due",
         abstract: "催办: my items due soon or overdue, 上报件 to report, missing half-month reports, handovers.")
     @OptionGroup var home: HomeOptions
     @Option(help: "Judge as of this date (default today).") var asOf: String?
@@ -250,7 +250,7 @@ struct ReportCommand: ParsableCommand {
 }
 
 struct History: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "history",
         abstract: "全程留痕: every version of a row's fields with person, device and time — from the server's trail for a centre account, else what this replica holds.")
     @OptionGroup var home: HomeOptions
     @Argument var table: String

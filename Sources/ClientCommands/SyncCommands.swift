@@ -52,7 +52,7 @@ extension HomeOptions {
 }
 
 struct Login: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "login",
         abstract: "Sign in; registers this replica as your device. Tokens are kept in the home (mode 0600).")
     @OptionGroup var home: HomeOptions
     @Option(help: "User name (default: the last one signed in).") var user: String?
@@ -84,7 +84,7 @@ struct Login: AsyncParsableCommand {
 }
 
 struct Sync: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "sync",
         abstract: "Push local changes, then pull until up to date; resumes where an interrupted sync stopped.")
     @OptionGroup var home: HomeOptions
     @Flag(help: "Print the report as JSON.") var json = false
