@@ -1,8 +1,7 @@
-import CaseDomain
 import Foundation
-import SyncCore
 import GRDB
 import GRDBSQLite
+import SyncCore
 
 /// The current row of a statement being stepped, read straight through SQLite's C API: no `Row` copies, no
 /// column-name lookups, and dates parsed from the bytes. The centre's reports step through hundreds of
@@ -24,8 +23,6 @@ struct ScanRow {
 
     func real(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(statement, column) }
 
-    func bool(_ column: Int32) -> Bool? { int(column).map { $0 != 0 } }
-
     /// A 0/1 column as a Bool, NULL as false (one call instead of two).
     func flag(_ column: Int32) -> Bool { sqlite3_column_int64(statement, column) != 0 }
 
@@ -33,20 +30,6 @@ struct ScanRow {
     func days(_ column: Int32) -> Int32? {
         guard let p = sqlite3_column_text(statement, column), sqlite3_column_bytes(statement, column) >= 10 else { return nil }
         return isoDays(UnsafeBufferPointer(start: p, count: 10))
-    }
-
-    /// Whether the column holds exactly these UTF-8 bytes (compares without making a String).
-    func equals(_ column: Int32, _ bytes: [UInt8]) -> Bool {
-        guard let p = sqlite3_column_text(statement, column) else { return false }
-        let n = Int(sqlite3_column_bytes(statement, column))
-        guard n == bytes.count else { return false }
-        return bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, p, n) == 0 }
-    }
-
-    /// The column's UTF-8 bytes (empty when NULL), for keeping a key to compare with the next rows.
-    func bytes(_ column: Int32) -> [UInt8] {
-        guard let p = sqlite3_column_text(statement, column) else { return [] }
-        return Array(UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, column))))
     }
 }
 

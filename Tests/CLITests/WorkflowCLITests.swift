@@ -82,12 +82,18 @@ import Testing
         }
     }
 
-    @Test func jsonAndCSVKeepQuotesBackslashesAndControlCharacters() throws {
-        let dir = try TemporaryDirectory("cli-json-escapes")
-        defer { dir.cleanup() }
+    /// A centre home signed in as `admin` with the fixture roster.
+    func centreWithRoster(_ dir: TemporaryDirectory) throws -> Daiban {
         let centre = Daiban(home: dir.file("centre"))
         try centre.ok("init", "--author", "admin")
         try centre.ok("roster", "import", Self.fixtures + "/roster.json")
+        return centre
+    }
+
+    @Test func jsonAndCSVKeepQuotesBackslashesAndControlCharacters() throws {
+        let dir = try TemporaryDirectory("cli-json-escapes")
+        defer { dir.cleanup() }
+        let centre = try centreWithRoster(dir)
         let name = "厂房\"二期\"\\改造\n第\t2段\u{1}"
         try centre.ok("case", "register", "--uscc", "91330999TEST00009X", "--enterprise", "企业", "--project", name,
                       "--township", "OFF-DG", "--channel", "PHONE")
@@ -101,9 +107,7 @@ import Testing
     @Test func chineseTablesAlignAndShowStatusNames() throws {
         let dir = try TemporaryDirectory("cli-workflow-zh")
         defer { dir.cleanup() }
-        let centre = Daiban(home: dir.file("centre"))
-        try centre.ok("init", "--author", "admin")
-        try centre.ok("roster", "import", Self.fixtures + "/roster.json")
+        let centre = try centreWithRoster(dir)
         for (uscc, name) in [("91330999TEST00001X", "年产50万套新能源汽车精密零部件项目"), ("91330999TEST00002X", "Cold chain")] {
             try centre.ok("case", "register", "--uscc", uscc, "--enterprise", "企业\(uscc.suffix(3))", "--project", name,
                           "--township", "OFF-DG", "--channel", "PHONE")
