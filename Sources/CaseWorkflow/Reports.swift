@@ -102,8 +102,8 @@ extension Workflow {
             sql = """
                 SELECT \(columns) FROM v_plan_item p JOIN v_case c ON c._key = p.case_id
                 LEFT JOIN v_catalogue_item ci ON ci._key = p.catalogue_item_id
-                WHERE \(excluded) AND ((coalesce(p.decided_on, p.local_done_on) IS NULL AND (p.committed_due <= ? OR p.legal_due <= ?))
-                      \(openOnly ? "" : "OR coalesce(p.decided_on, p.local_done_on) > p.committed_due OR coalesce(p.decided_on, p.local_done_on) > p.legal_due"))\(fc)
+                WHERE \(excluded) AND ((\(PlanItemSQL.open) AND (p.committed_due <= ? OR p.legal_due <= ?))
+                      \(openOnly ? "" : "OR \(PlanItemSQL.finishedLate)"))\(fc)
                 ORDER BY p.case_id, p.n
                 """
             args += fa
