@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.100.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
@@ -45,17 +46,21 @@ let package = Package(
         // Pure merge core: no SQLite, no I/O, no network, no Foundation.
         .target(name: "SyncCore", swiftSettings: swiftSettings),
         // The change-set wire format (binary envelope, zlib payload, limits).
-        .target(name: "SyncProtocol", dependencies: ["SyncCore", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "SyncProtocol", dependencies: ["SyncCore", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         // The 代办 schema registry (tables, fields, types, merge policies).
         .target(name: "CaseDomain", dependencies: ["SyncCore"], swiftSettings: swiftSettings),
         // The SQLite replica (GRDB).
         .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", grdb],
                 swiftSettings: swiftSettings),
+        // The HTTP contract: protocol version, headers, error codes and JSON bodies, shared by server and client.
+        .target(name: "SyncContract", swiftSettings: swiftSettings),
         // Aligned terminal tables (CJK characters take two columns).
         .target(name: "TerminalText", swiftSettings: swiftSettings),
         // The sync server: accounts, devices, tokens, push/pull routes, metrics, and its commands.
         .target(name: "SyncServer",
-                dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", "CaseWorkflow", "TerminalText", grdb, argumentParser,
+                dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "TerminalText", grdb,
+                               argumentParser,
                                hummingbird, logging,
                                .product(name: "HummingbirdTLS", package: "hummingbird"),
                                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -65,6 +70,7 @@ let package = Package(
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                               .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "HummingbirdCore", package: "hummingbird")],
                 swiftSettings: swiftSettings),
@@ -72,7 +78,7 @@ let package = Package(
                           exclude: ["README.md"], swiftSettings: swiftSettings),
         // The client side of sync over HTTP: sessions, chunked push and pull, retries.
         .target(name: "SyncClient",
-                dependencies: ["ReplicaStore", "SyncProtocol", "SyncCore", asyncHTTPClient, logging,
+                dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "SyncCore", asyncHTTPClient, logging,
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl")],
@@ -83,8 +89,8 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The CLI's commands, as a library so the executable stays thin.
         .target(name: "ClientCommands",
-                dependencies: ["ReplicaStore", "SyncProtocol", "CaseDomain", "CaseWorkflow", "SyncClient", "TerminalText",
-                               argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "SyncClient",
+                               "TerminalText", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           swiftSettings: swiftSettings),

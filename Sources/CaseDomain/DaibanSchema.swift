@@ -73,13 +73,13 @@ public enum DaibanSchema {
         // 备案 / 核准 / 审批
         t("approval_type"), b("is_major"), b("is_government_investment"), t("lead_official_id"),
         t("supervising_head_id"), t("referred_by"), t("address"), t("current_stage"),
-    ], indexes: [["township_id"]])
+    ], indexes: [["township_id"], ["enterprise_id"]])
 
     /// 代办联系卡 (§1.2).
     public static let contactCard = table("contact_card", [
         t("card_no"), t("issued_by_dept_id"), t("enterprise_id"), t("project_id"), t("eligible_reason"),
         t("service_type"), d("issued_on"), t("status"),
-    ])
+    ], indexes: [["project_id"], ["enterprise_id"]])
 
     // MARK: 1.3 Catalogue and reference data
 

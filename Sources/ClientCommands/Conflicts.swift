@@ -2,6 +2,7 @@ import TerminalText
 import ArgumentParser
 import ReplicaStore
 import SyncClient
+import SyncContract
 import SyncCore
 
 struct Conflicts: ParsableCommand {

@@ -17,7 +17,7 @@ public struct DaibanCommand: AsyncParsableCommand {
                       MeetingCommand.self, Escalate.self, EvalCommand.self, TicketCommand.self, ComplaintCommand.self,
                       MaterialCommand.self, Due.self, ReportCommand.self, History.self, CatalogueCommand.self,
                       CalendarCommand.self, RosterCommand.self, RuleCommand.self, RecordCommand.self, Export.self,
-                      Import.self, Conflicts.self])
+                      Import.self, Conflicts.self, Rejected.self, KeyCommand.self])
 
     public init() {}
 
@@ -53,6 +53,7 @@ struct Init: AsyncParsableCommand {
                 let name = author ?? ProcessInfo.processInfo.environment["USER"] ?? ""
                 replica = try ReplicaDatabase.create(at: home.databasePath, schema: DaibanSchema.schema, author: name)
                 try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: home.databasePath)
+                _ = try home.deviceKey()  // this device's signing key, made with the replica
                 print(L10n.t(.initialized, replica.id, dir))
                 if let server {
                     try home.saveServerSettings(ServerSettings(url: server, caFile: caFile))
@@ -69,11 +70,17 @@ struct Init: AsyncParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export",
-        abstract: "Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail.")
+        abstract: "Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail; signed with this device's key.")
     @OptionGroup var home: HomeOptions
-    @Argument(help: "Bundle file to write.") var file: String
+    @Argument(help: "Bundle file to write (a large export continues in FILE.2, FILE.3, …).") var file: String
     @Option(name: .customLong("for"), help: "Peer replica id: send only what it has not acknowledged (everything if unknown).")
     var peer: String?
+    @Option(help: "Largest bundle in bytes; larger exports are split into several files (a server takes 8 MiB per push).")
+    var maxBytes = 8 << 20
+
+    func validate() throws {
+        guard maxBytes >= 64 << 10 else { throw ValidationError("--max-bytes must be at least 65536") }
+    }
 
     func run() throws {
         try reporting {
@@ -86,50 +93,76 @@ struct Export: ParsableCommand {
                 peerID = id
             }
             note(L10n.t(.collecting))
-            let (bytes, cs) = try replica.exportBundle(for: peerID)
-            let tmp = file + ".partial"
-            try Data(bytes).write(to: URL(fileURLWithPath: tmp))
-            if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
-            try FileManager.default.moveItem(atPath: tmp, toPath: file)
+            let parts = try replica.exportBundles(for: peerID, maxBytes: maxBytes)
+            var names: [String] = []
+            for (i, part) in parts.enumerated() {
+                let name = i == 0 ? file : "\(file).\(i + 1)"
+                let tmp = name + ".partial"
+                try Data(part.bytes).write(to: URL(fileURLWithPath: tmp))
+                if FileManager.default.fileExists(atPath: name) { try FileManager.default.removeItem(atPath: name) }
+                try FileManager.default.moveItem(atPath: tmp, toPath: name)
+                names.append(name)
+            }
+            let rows = parts.reduce(0) { $0 + $1.changeSet.rows.count }
+            let fields = parts.reduce(0) { $0 + $1.changeSet.fieldCount }
+            let bytes = parts.reduce(0) { $0 + $1.bytes.count }
             let scope = peerID.map { L10n.t(.exportFor, $0.short) } ?? L10n.t(.exportAll)
-            print(L10n.t(.exported, file, cs.rows.count, cs.fieldCount, bytes.count, scope))
+            print(L10n.t(.exported, names.joined(separator: ", "), rows, fields, bytes, scope))
+            if parts.count > 1 { note(L10n.t(.exportedParts, parts.count, names.joined(separator: " "))) }
         }
     }
 }
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "import",
-        abstract: "Apply a bundle in one transaction; importing it again changes nothing.")
+        abstract: "Apply bundles, each in one transaction; importing one again changes nothing.")
     @OptionGroup var home: HomeOptions
-    @Argument(help: "Bundle file to read.") var file: String
-    @Flag(help: "Print the report as JSON.") var json = false
+    @Argument(help: "Bundle files to read, in order.") var files: [String]
+    @Flag(help: "Print the report as JSON (one object per file).") var json = false
 
     func run() throws {
         try reporting {
             let replica = try home.open()
             let limit = replica.limits.maxCompressedBytes
-            let attrs = try FileManager.default.attributesOfItem(atPath: file)
-            let size = (attrs[.size] as? Int) ?? 0
-            if size > limit {
-                throw SyncError(.compressedTooLarge, "\(file) is \(size) bytes; the limit is \(limit)")
+            for file in files {
+                let attrs = try FileManager.default.attributesOfItem(atPath: file)
+                let size = (attrs[.size] as? Int) ?? 0
+                if size > limit {
+                    throw SyncError(.compressedTooLarge, "\(file) is \(size) bytes; the limit is \(limit)")
+                }
+                note(L10n.t(.reading, file, size))
+                let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+                let header = try ChangeSetReader(bytes: bytes, limits: replica.limits)
+                let r = try replica.importBundle(bytes) { note(L10n.t(.applying, $0)) }
+                // Another device's bundle: a township or the centre forwards it, as it was signed, on its next sync.
+                let relay = header.sender != replica.id
+                if relay { try replica.keepForRelay(bytes, sender: header.sender) }
+                let signer = header.signature.map { $0.isValid ? fingerprint($0.publicKey) : "invalid" }
+                if json {
+                    print(JSON.object([
+                        ("file", .string(file)), ("sender", .string(r.sender)), ("rows", .int(Int64(r.rows))),
+                        ("applied", .int(Int64(r.applied))), ("ignored", .int(Int64(r.ignored))),
+                        ("new_rows", .int(Int64(r.newRows))), ("refused", .int(Int64(r.quarantined))),
+                        ("conflicts_before", .int(Int64(r.conflictsBefore))),
+                        ("conflicts_after", .int(Int64(r.conflictsAfter))),
+                        ("skewed_timestamps", .int(Int64(r.skewedTimestamps))), ("contiguous", .bool(r.contiguous)),
+                        ("signature", signer.map(JSON.string) ?? .null), ("kept_for_relay", .bool(relay)),
+                    ]).text)
+                    continue
+                }
+                print(L10n.t(.imported, String(r.sender.prefix(8)), r.rows, r.applied, r.ignored))
+                print(L10n.t(.conflictsNow, r.conflictsBefore, r.conflictsAfter))
+                if let signer { note(signer == "invalid" ? L10n.t(.signatureBad) : L10n.t(.signatureNote, signer)) }
+                if r.quarantined > 0 {
+                    var reasons: [String: Int] = [:]
+                    for x in r.rejections { reasons[x.rejection.reason.rawValue, default: 0] += 1 }
+                    note(L10n.t(.importRefused, r.quarantined,
+                                reasons.sorted { $0.key < $1.key }.map { "\(refusalReason($0.key)) ×\($0.value)" }.joined(separator: ", ")))
+                }
+                if !r.contiguous { note(L10n.t(.gap, String(r.sender.prefix(8)))) }
+                if r.skewedTimestamps > 0 { note(L10n.t(.skew, r.skewedTimestamps)) }
+                if relay { note(L10n.t(.relayKept)) }
             }
-            note(L10n.t(.reading, file, size))
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
-            let r = try replica.importBundle(bytes) { note(L10n.t(.applying, $0)) }
-            if json {
-                print(JSON.object([
-                    ("sender", .string(r.sender)), ("rows", .int(Int64(r.rows))), ("applied", .int(Int64(r.applied))),
-                    ("ignored", .int(Int64(r.ignored))), ("new_rows", .int(Int64(r.newRows))),
-                    ("conflicts_before", .int(Int64(r.conflictsBefore))),
-                    ("conflicts_after", .int(Int64(r.conflictsAfter))),
-                    ("skewed_timestamps", .int(Int64(r.skewedTimestamps))), ("contiguous", .bool(r.contiguous)),
-                ]).text)
-                return
-            }
-            print(L10n.t(.imported, String(r.sender.prefix(8)), r.rows, r.applied, r.ignored))
-            print(L10n.t(.conflictsNow, r.conflictsBefore, r.conflictsAfter))
-            if !r.contiguous { note(L10n.t(.gap, String(r.sender.prefix(8)))) }
-            if r.skewedTimestamps > 0 { note(L10n.t(.skew, r.skewedTimestamps)) }
         }
     }
 }
@@ -147,6 +180,7 @@ struct Status: AsyncParsableCommand {
             let session = try? home.session()
             let lastSync = try replica.syncState("sync.last").flatMap(Int64.init)
             let pending = settings == nil ? nil : try pendingChanges(home)
+            let refused = try replica.refusals().count
             func opt(_ v: String?) -> JSON { v.map(JSON.string) ?? .null }
             if json {
                 print(JSON.object([
@@ -155,6 +189,7 @@ struct Status: AsyncParsableCommand {
                     ("device", session.map { .int($0.deviceID) } ?? .null),
                     ("last_sync", lastSync.map { .string(utcTime(seconds: $0)) } ?? .null),
                     ("pending_changes", pending.map { .int(Int64($0)) } ?? .null),
+                    ("refused_changes", .int(Int64(refused))),
                     ("seq", .int(Int64(s.seq))), ("open_conflicts", .int(Int64(s.openConflicts))),
                     ("field_states", .int(Int64(s.fieldStates))),
                     ("tables", .array(s.tables.map {
@@ -178,6 +213,7 @@ struct Status: AsyncParsableCommand {
                 print("\(L10n.t(.lblLastSync)): \(lastSync.map { utcTime(seconds: $0) } ?? L10n.t(.never))   \(L10n.t(.lblPending)): \(pending ?? 0)")
             }
             print("\(L10n.t(.lblSeq)): \(s.seq)   \(L10n.t(.lblFields)): \(s.fieldStates)   \(L10n.t(.lblConflicts)): \(s.openConflicts)")
+            if refused > 0 { print("\(L10n.t(.lblRefused)): \(refused)   (daiban rejected list)") }
             if !s.tables.isEmpty {
                 var t = TextTable(header: [L10n.t(.colTable), L10n.t(.colLive), L10n.t(.colDeleted)])
                 for row in s.tables { t.rows.append([row.table, String(row.live), String(row.deleted)]) }

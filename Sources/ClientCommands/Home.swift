@@ -5,6 +5,7 @@ import Foundation
 import GRDB
 import ReplicaStore
 import SyncCore
+import SyncProtocol
 
 /// `--home`, shared by every command.
 public struct HomeOptions: ParsableArguments {
@@ -23,13 +24,34 @@ public struct HomeOptions: ParsableArguments {
     }
 
     var databasePath: String { directory + "/replica.sqlite" }
+    /// This device's Ed25519 signing key (32 bytes, mode 0600): every bundle the replica makes is signed with it.
+    var keyPath: String { directory + "/device.key" }
 
-    /// Opens the replica, or fails with a hint to run `daiban init`.
+    /// Opens the replica with its signing key, or fails with a hint to run `daiban init`.
     func open() throws -> ReplicaDatabase {
         guard FileManager.default.fileExists(atPath: databasePath) else {
             throw CLIError(L10n.t(.noReplica, directory))
         }
-        return try ReplicaDatabase.open(at: databasePath, schema: DaibanSchema.schema)
+        var replica = try ReplicaDatabase.open(at: databasePath, schema: DaibanSchema.schema)
+        replica.signer = try deviceKey()
+        return replica
+    }
+
+    /// The device key, made on first use (a home from before keys existed gets one then).
+    func deviceKey() throws -> DeviceKey {
+        if let data = FileManager.default.contents(atPath: keyPath) { return try DeviceKey(rawRepresentation: [UInt8](data)) }
+        let key = DeviceKey()
+        try writePrivate(Data(key.rawRepresentation), to: keyPath)
+        return key
+    }
+
+    /// Writes a file readable by its owner only, atomically (a crash leaves the old file or the new one).
+    func writePrivate(_ data: Data, to path: String) throws {
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError(L10n.t(.cannotWrite, tmp, String(cString: strerror(errno))))
+        }
+        guard rename(tmp, path) == 0 else { throw CLIError(L10n.t(.cannotWrite, path, String(cString: strerror(errno)))) }
     }
 }
 

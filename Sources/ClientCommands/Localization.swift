@@ -4,8 +4,41 @@ import Foundation
 extension L10n.Key {
     static let error = Self(en: "error: {0}", zh: "错误：{0}")
     static let badDateArg = Self(en: "{0} is not a date YYYY-MM-DD", zh: "{0} 不是 YYYY-MM-DD 格式的日期")
-    static let quarantined = Self(en: "warning: the server kept {0} field version(s) aside: your account may not write them (field ownership); they stay here and the centre reviews them",
-                                  zh: "警告：服务器暂存了 {0} 个字段版本：您的账号无权修改这些字段（字段归属）；本机数据保留，由县中心审核")
+    static let refusedSummary = Self(
+        en: "warning: the server refused {0} change(s) ({1}); they stay on this device and the centre sees them: `daiban rejected list` shows each, `daiban rejected revert` takes the server's value back",
+        zh: "警告：服务器拒收了 {0} 个变更（{1}）；这些变更仍保留在本机，县中心可以看到：用 `daiban rejected list` 查看详情，用 `daiban rejected revert` 恢复为服务器上的值")
+    static let fixClock = Self(
+        en: "this computer's clock is ahead of the server's: set the correct date and time, then run `daiban sync` again; your changes will be re-stamped and sent",
+        zh: "本机时钟快于服务器：请把日期和时间调准后再运行 `daiban sync`，您的变更会重新加盖时间后上传")
+    static let clockAheadWarning = Self(en: "warning: this computer's clock is about {0} minute(s) ahead of the server's; please correct it",
+                                        zh: "警告：本机时钟比服务器快约 {0} 分钟，请校准")
+    static let clockBehindWarning = Self(en: "warning: this computer's clock is about {0} minute(s) behind the server's; please correct it",
+                                         zh: "警告：本机时钟比服务器慢约 {0} 分钟，请校准")
+    static let restamped = Self(en: "{0} change(s) stamped with the wrong clock were written again with the corrected time",
+                                zh: "已用校准后的时间重新记录 {0} 个时间有误的变更")
+    static let relayed = Self(en: "forwarded {0} bundle(s) of other devices, as they were signed", zh: "已转交 {0} 个其他设备的数据包（保持原签名）")
+    static let purged = Self(en: "{0} row(s) of cases no longer assigned to you were removed from this device",
+                             zh: "已从本机移除 {0} 条不再由您负责的项目记录")
+    static let exitDeferred = Self(en: "a case left your scope but still has changes made here; it is removed after they reach the server",
+                                   zh: "有项目已不由您负责，但本机仍有未上传的修改；上传后再从本机移除")
+    static let reauthored = Self(en: "{0} change(s) made before signing in will travel as {1}", zh: "登录前录入的 {0} 个变更将以 {1} 的名义上传")
+    static let noRefusals = Self(en: "the server has refused nothing of this device", zh: "服务器没有拒收本机的任何变更")
+    static let revertNeedsOne = Self(en: "give refusal ids or --all", zh: "请给出拒收记录编号，或使用 --all")
+    static let reverted = Self(en: "{0} refused change(s) reverted to the server's value", zh: "已将 {0} 个被拒收的变更恢复为服务器上的值")
+    static let keyRotated = Self(en: "new signing key {0} registered with the server", zh: "新签名密钥 {0} 已在服务器登记")
+    static let lblFingerprint = Self(en: "fingerprint", zh: "指纹")
+    static let lblPublicKey = Self(en: "public key", zh: "公钥")
+    static let colReason = Self(en: "REASON", zh: "原因")
+    static let colState = Self(en: "STATE", zh: "状态")
+    static let lblRefused = Self(en: "refused changes", zh: "被拒收的变更")
+    static let relayKept = Self(en: "kept for relay: the next `daiban sync` forwards it to the server as it was signed",
+                                zh: "已留存待转交：下次 `daiban sync` 时按原签名转交服务器")
+    static let exportedParts = Self(en: "wrote {0} bundle(s): {1}; import them in this order", zh: "已写出 {0} 个数据包：{1}；请按此顺序导入")
+    static let signatureNote = Self(en: "signed by {0}", zh: "签名：{0}")
+    static let signatureBad = Self(en: "warning: the bundle's signature does not verify (it was changed after signing)",
+                                   zh: "警告：数据包签名验证失败（签名后被改动过）")
+    static let importRefused = Self(en: "{0} version(s) were not applied ({1}); they are kept aside", zh: "{0} 个版本未被应用（{1}），已另行保存")
+    static let cannotWrite = Self(en: "cannot write {0}: {1}; nothing else was changed", zh: "无法写入 {0}：{1}；其他数据未受影响")
     static let historyLocalOnly = Self(en: "note: the server's trail is not available ({0}); showing what this replica holds",
                                        zh: "提示：无法获取服务器留痕记录（{0}），仅显示本副本所存版本")
     static let noRows = Self(en: "(none)", zh: "（无）")

@@ -6,6 +6,7 @@ import Foundation
 import GRDB
 import ReplicaStore
 import SyncClient
+import SyncContract
 import SyncCore
 import TerminalText
 

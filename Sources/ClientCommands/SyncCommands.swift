@@ -3,7 +3,10 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncClient
+import SyncProtocol
+import SyncContract
 import SyncCore
+import CaseWorkflow
 
 /// `<home>/server.json`: where this replica syncs.
 struct ServerSettings: Codable {
@@ -36,14 +39,6 @@ extension HomeOptions {
         try writePrivate(JSONEncoder().encode(s), to: sessionPath)
     }
 
-    private func writePrivate(_ data: Data, to path: String) throws {
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CLIError("cannot write \(tmp)")
-        }
-        guard rename(tmp, path) == 0 else { throw CLIError("cannot replace \(path): errno \(errno)") }
-    }
-
     func connection() throws -> ServerConnection {
         let s = try serverSettings()
         let timeout = ProcessInfo.processInfo.environment["DAIBAN_CONNECT_TIMEOUT"].flatMap(Int64.init) ?? 10
@@ -74,11 +69,16 @@ struct Login: AsyncParsableCommand {
             defer { Task { await connection.shutdown() } }
             let tokens = try await connection.login(
                 user: name, password: password, replica: replica.id,
-                deviceName: deviceName ?? ProcessInfo.processInfo.hostName)
+                deviceName: deviceName ?? ProcessInfo.processInfo.hostName, deviceKey: try home.deviceKey().publicKey)
             await connection.shutdown()
             try home.saveSession(tokens)
             try replica.setAuthor(tokens.user)
+            // Writes made before signing in carry another author; the server takes a device's writes only under
+            // its account, so those still waiting are written again as the signed-in user (values unchanged).
+            let pushed = UInt64(try replica.syncState(SyncStateKey.pushCursor) ?? "0") ?? 0
+            let reauthored = try home.open().reauthorPending(after: pushed, author: tokens.user)
             print(L10n.t(.signedIn, tokens.user, tokens.role, tokens.deviceID, connection.baseURL))
+            if reauthored > 0 { note(L10n.t(.reauthored, reauthored, tokens.user)) }
         }
     }
 }
@@ -111,6 +111,11 @@ struct Sync: AsyncParsableCommand {
                                     saveTokens: { try home.saveSession($0) })
             sync.retries = retries
             sync.chunkBytes = chunkBytes
+            sync.rowsOfExit = { replica, table, key in
+                try replica.query { db in
+                    table == "case" ? try ReadScope.rowsOfCase(db, key) : try ReadScope.rowsOfRoot(db, table, key)
+                }
+            }
             var lastNote = Date()
             let result: Result<SyncReport, any Error>
             do {
@@ -133,6 +138,10 @@ struct Sync: AsyncParsableCommand {
                     ("pulled_chunks", .int(Int64(r.pulledChunks))), ("pulled_bytes", .int(Int64(r.pulledBytes))),
                     ("pulled_fields", .int(Int64(r.pulledFields))), ("pulled_applied", .int(Int64(r.pulledApplied))),
                     ("open_conflicts", .int(Int64(r.conflictsOpen))), ("quarantined", .int(Int64(r.quarantined))),
+                    ("refused", .object(r.refused.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
+                    ("relayed_bundles", .int(Int64(r.relayedBundles))), ("purged_rows", .int(Int64(r.purgedRows))),
+                    ("restamped", .int(Int64(r.restamped))),
+                    ("clock_skew_seconds", r.clockSkewSeconds.map { .double($0) } ?? .null),
                     ("retries", .int(Int64(r.retries))),
                     ("seconds", .double(r.seconds)),
                 ]).text)
@@ -140,9 +149,43 @@ struct Sync: AsyncParsableCommand {
             }
             print(L10n.t(.synced, connection.baseURL, r.pushedFields, byteSize(r.pushedBytes), r.pulledFields,
                          r.pulledApplied, byteSize(r.pulledBytes), String(format: "%.1f", r.seconds), r.conflictsOpen))
-            if r.quarantined > 0 { note(L10n.t(.quarantined, r.quarantined)) }
+            reportRefusals(r)
         }
     }
+}
+
+/// Tells the user, in plain words, what the server refused, what moved, and what their clock does.
+func reportRefusals(_ r: SyncReport) {
+    if r.relayedBundles > 0 { note(L10n.t(.relayed, r.relayedBundles)) }
+    if r.restamped > 0 { note(L10n.t(.restamped, r.restamped)) }
+    if r.purgedRows > 0 { note(L10n.t(.purged, r.purgedRows)) }
+    if r.deferredExits > 0 { note(L10n.t(.exitDeferred)) }
+    if let skew = r.clockSkewSeconds, abs(skew) > 120 {
+        note(L10n.t(skew > 0 ? .clockAheadWarning : .clockBehindWarning, Int(abs(skew) / 60)))
+    }
+    guard r.quarantined > 0 else { return }
+    let reasons = r.refused.sorted { $0.key < $1.key }.map { "\(refusalReason($0.key)) ×\($0.value)" }.joined(separator: "，")
+    note(L10n.t(.refusedSummary, r.quarantined, reasons))
+    if r.refused["clock_ahead"] != nil { note(L10n.t(.fixClock)) }
+}
+
+/// A refusal reason in the user's language.
+func refusalReason(_ code: String) -> String {
+    let zh: [String: String] = [
+        "forbidden": "无权修改", "outside_scope": "不在本账号负责范围", "scope_field": "归属字段只能由县中心修改",
+        "unknown_field": "服务器不认识的表或字段", "vv_claim": "版本信息不可信", "author_mismatch": "作者与账号不符",
+        "unsigned_relay": "转交的数据缺少原设备签名", "bad_signature": "签名无效", "writer_revoked": "原设备已停用",
+        "clock_ahead": "本机时钟超前", "too_many_versions": "并发版本过多", "state_too_large": "字段数据过大",
+    ]
+    let en: [String: String] = [
+        "forbidden": "not this account's to write", "outside_scope": "outside this account's cases",
+        "scope_field": "a field only the centre changes", "unknown_field": "a table or field the server does not know",
+        "vv_claim": "an untrustworthy version vector", "author_mismatch": "author is not the account",
+        "unsigned_relay": "relayed without the writer's signature", "bad_signature": "bad signature",
+        "writer_revoked": "the writing device is revoked", "clock_ahead": "this device's clock is ahead",
+        "too_many_versions": "too many concurrent versions", "state_too_large": "field too large",
+    ]
+    return ((L10n.chinese ? zh : en)[code] ?? code) + " [\(code)]"
 }
 
 /// Like `reporting`, for commands that talk to the server: an unreachable server is exit code 3 with the
@@ -183,6 +226,9 @@ func localized(_ e: SyncClientError) -> String {
             "upgrade_required": "客户端版本过旧，请升级 daiban", "protocol_unsupported": "服务器版本过旧，请升级服务器",
             "relay_forbidden": "代办员账号只能上传本机录入的变更", "sender_mismatch": "数据包不是本设备生成的",
             "payload_too_large": "上传的数据过大", "forbidden": "无权执行此操作",
+            "device_key_required": "服务器尚未登记本设备的签名密钥，请重新登录",
+            "device_key_mismatch": "本设备的签名密钥与服务器登记的不一致；请联系县中心",
+            "bad_signature": "数据包签名无效", "cursor_ahead": "服务器数据已被替换，将重新同步",
         ]
         return zh[code].map { "\($0) [\(code)]" } ?? e.description
     case .invalidResponse:

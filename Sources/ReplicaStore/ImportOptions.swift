@@ -4,6 +4,12 @@ public import SyncCore
 public import SyncProtocol
 
 /// How `ReplicaDatabase.importBundle` treats one incoming change-set.
+///
+/// A plain import (a bundle file) merges everything that passes the bundle's own checks, except versions that
+/// claim writes of this replica beyond its own sequence number (`vv_claim`) and versions that would break the
+/// merged-state bounds (`StateBounds`). A trust boundary (the server) adds `checks` and `authorize`: every
+/// version the store does not hold yet is then judged, and what fails stays in the quarantine with a reason,
+/// reported in `ImportReport.rejections`, while the rest of the change-set lands.
 public struct ImportOptions: Sendable {
     /// The authenticated user and device that delivered a change-set (which may relay other replicas' writes).
     public struct Attribution: Hashable, Sendable {
@@ -21,20 +27,103 @@ public struct ImportOptions: Sendable {
     public var limits: ChangeSetLimits?
     /// Called with the sender before anything is applied; throwing rejects the change-set.
     public var checkSender: (@Sendable (ReplicaID) throws -> Void)?
-    /// Called for every row before it is merged; throwing rolls back the whole change-set.
-    public var checkRow: (@Sendable (RowChange) throws -> Void)?
-    /// Per-field write authorisation: a field state for which this returns false is not merged; each of its
-    /// versions is kept in the `quarantine` table instead (nothing typed is lost, nothing unauthorised spreads)
-    /// and counted in `ImportReport.quarantined`.
-    public var authorizeField: (@Sendable (_ table: String, _ field: String, _ state: FieldState) -> Bool)?
+    /// The checks of a trust boundary on every version it does not hold yet (see `VersionChecks`).
+    public var checks: VersionChecks?
+    /// Domain write authorization: called once per incoming row with what the store knows of it; the returned
+    /// function judges each new version by field and value (nil: allowed).
+    public var authorize: (@Sendable (RowReview) throws -> @Sendable (_ field: String, _ value: FieldValue) -> Rejection?)?
     /// Called after each row is merged, inside the import's transaction: may re-stamp rows (see `RowRestamper`).
     public var afterRow: (@Sendable (RowChange, RowRestamper) throws -> Void)?
+    /// Called once after the last row, inside the import's transaction.
+    public var beforeCommit: (@Sendable (RowRestamper) throws -> Void)?
     /// Runs last inside the import's transaction: sync cursors saved here commit with the data or not at all.
     public var inTransaction: (@Sendable (SyncStateWriter) throws -> Void)?
+    /// The change-set comes from a source this replica trusts to have checked it (its server's pull): claims
+    /// about this replica beyond its own sequence number are taken as its own earlier writes (the replica was
+    /// restored from an older copy), and its sequence number moves past them instead of refusing them.
+    public var trusted = false
 
     public init(attribution: Attribution? = nil, limits: ChangeSetLimits? = nil) {
         self.attribution = attribution
         self.limits = limits
+    }
+}
+
+/// What a trust boundary checks on every version it does not hold yet, before the domain rules.
+public struct VersionChecks: Sendable {
+    /// The replica whose writes the change-set may carry: the device that signed or delivered it. A version
+    /// written by any other replica is refused (`unsigned_relay`): relays forward the writer's own bundle.
+    public var writer: ReplicaID
+    /// The account judged (the writer's), recorded as the creator of rows it creates.
+    public var account: String
+    /// The author rule for the writer's versions (nil: allowed).
+    public var author: @Sendable (String) -> Rejection?
+    /// Refuse versions stamped more than this many milliseconds after `now()` (`clock_ahead`).
+    public var maxAheadMillis: UInt64
+    /// This replica's wall clock in Unix milliseconds.
+    public var now: @Sendable () -> UInt64
+    /// Whether the writer device is unverified (an unregistered replica relayed without a signature): its
+    /// versions then do not count as seen from it when later claims are checked.
+    public var unverifiedWriter = false
+    /// When set, every new version is refused for this reason (a relayed bundle whose signature fails, a
+    /// revoked writer): the change-set is still read through, so each refusal is reported and kept.
+    public var refuseAll: Rejection?
+
+    public init(writer: ReplicaID, account: String, author: @escaping @Sendable (String) -> Rejection?,
+                maxAheadMillis: UInt64, now: @escaping @Sendable () -> UInt64) {
+        self.writer = writer
+        self.account = account
+        self.author = author
+        self.maxAheadMillis = maxAheadMillis
+        self.now = now
+    }
+}
+
+/// One incoming row as `ImportOptions.authorize` sees it.
+public struct RowReview {
+    /// The incoming row change.
+    public let change: RowChange
+    /// Whether this replica holds the row already.
+    public let exists: Bool
+    /// The account that created the row here, and whether another account has written it since.
+    public let origin: (account: String, shared: Bool)?
+    let tx: ReplicaTransaction
+
+    /// The transaction's database (stored rows as of this row, query tables possibly behind: see `queryDatabase`).
+    public var db: Database { tx.db }
+    /// The database with the query tables brought up to date with the import so far.
+    public func queryDatabase() throws -> Database { try tx.queryDatabase() }
+    /// The winning values of a row's fields as stored (deleted rows too), by field name, as display text.
+    public func storedValues(table: String, key: String) throws -> StoredRow? {
+        try StoredRow.load(tx.db, table: table, key: key)
+    }
+}
+
+/// A row's stored winning values, whether it is deleted or not.
+public struct StoredRow: Sendable {
+    public var deleted: Bool
+    /// Field name → display text of the visible value (null values are absent).
+    public var values: [String: String]
+    /// The account that created the row (server), and whether another account has written it since.
+    public var origin: (account: String, shared: Bool)?
+
+    /// Reads a row's stored values straight from the field states (no query table involved).
+    public static func load(_ db: Database, table: String, key: String) throws -> StoredRow? {
+        guard let r = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT r.id, r.deleted, o.account, o.shared FROM row r LEFT JOIN row_origin o ON o.row = r.id
+            WHERE r.tbl = ? AND r.key = ?
+            """), arguments: [table, key])
+        else { return nil }
+        var values: [String: String] = [:]
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT n.name, f.tag, f.value FROM field f JOIN field_name n ON n.id = f.field WHERE f.row = ?
+            """), arguments: [r[0] as Int64])
+        while let f = try rows.next() {
+            let value = try StoredValue.value(tag: f[1], f[2])
+            if value != .null { values[f[0]] = value.displayText }
+        }
+        let account: String? = r[2]
+        return StoredRow(deleted: r[1], values: values, origin: account.map { ($0, r[3] as Bool) })
     }
 }
 
@@ -141,6 +230,13 @@ public struct QuarantinedVersion: Hashable, Sendable {
     /// Who delivered it, when the import was attributed.
     public var viaUser: String?
     public var viaDevice: String?
+    /// Why it was refused.
+    public var reason: String
+    public var message: String
+    /// The account it was judged as (the writer's), when known.
+    public var account: String?
+    /// Unix milliseconds when it was refused.
+    public var at: UInt64?
 }
 
 extension ReplicaDatabase {
@@ -148,12 +244,15 @@ extension ReplicaDatabase {
     public func quarantine(limit: Int = 1000) throws -> [QuarantinedVersion] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT q.tbl, q.key, q.field, q.tag, q.value, q.writer, q.author, q.hlc, d.via_user, d.via_device
+                SELECT q.tbl, q.key, q.field, q.tag, q.value, q.writer, q.author, q.hlc, d.via_user, d.via_device,
+                       q.reason, q.message, q.account, q.at
                 FROM quarantine q LEFT JOIN delivery d ON d.id = q.delivery ORDER BY q.id DESC LIMIT ?
                 """, arguments: [limit]).map { r in
                 QuarantinedVersion(table: r[0], key: r[1], field: r[2], value: try StoredValue.value(tag: r[3], r[4]),
                                    writer: ReplicaID(bytes: [UInt8](r[5] as Data)), author: r[6],
-                                   hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[7] as Int64)), viaUser: r[8], viaDevice: r[9])
+                                   hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[7] as Int64)), viaUser: r[8],
+                                   viaDevice: r[9], reason: r[10], message: r[11], account: r[12],
+                                   at: (r[13] as Int64?).map { UInt64($0) })
             }
         }
     }

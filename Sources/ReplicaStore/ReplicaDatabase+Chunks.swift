@@ -69,7 +69,15 @@ public struct ChunkedExporter: Sendable {
             let (cs, more) = try replica.read { db in
                 try replica.collectChanges(db, after: cursor, limit: limit, filter: filter, rows: rowFilter)
             }
-            let bytes = ChangeSetEncoder(level: level).encode(cs)
+            let (bytes, violation) = Self.encode(cs, level: level, signer: replica.signer)
+            if let violation {
+                // A chunk no peer could read: fewer field states per chunk, down to one; one that still does not
+                // fit cannot be sent at all, and the sender is told which.
+                guard limit > 1 else { throw violation }
+                limit = max(1, limit / 2)
+                fieldsPerChunk = limit
+                continue
+            }
             if bytes.count <= targetBytes || limit == 1 {
                 // Aim the next attempt at ~85% of the target from what this one cost per field.
                 let fields = max(1, cs.fieldCount)
@@ -81,6 +89,38 @@ public struct ChunkedExporter: Sendable {
             }
             limit = max(1, limit * targetBytes * 85 / 100 / bytes.count)
             fieldsPerChunk = limit
+        }
+    }
+}
+
+extension ChunkedExporter {
+    /// Encodes a change-set within the limits every peer enforces (`ChangeSetLimits.default`), or says why it
+    /// cannot be: too many replicas, authors, characters or field names, or too large. A payload that compresses
+    /// beyond the expansion ratio a reader accepts is compressed less.
+    static func encode(_ cs: ChangeSet, level: Int32, signer: DeviceKey?) -> (bytes: [UInt8], violation: SyncError?) {
+        let limits = ChangeSetLimits.default
+        var level = level
+        while true {
+            let (bytes, stats) = ChangeSetEncoder(level: level).encodeWithStats(cs, signer: signer)
+            let what = "\(cs.rows.count) rows from \(cs.rows.first.map { "\($0.table) \($0.key)" } ?? "")"
+            if stats.replicas > limits.maxReplicas {
+                return (bytes, SyncError(.tooManyItems, "\(what) name \(stats.replicas) replicas; a bundle holds \(limits.maxReplicas)"))
+            }
+            if stats.authors > limits.maxNames || stats.fieldNames > limits.maxNames {
+                return (bytes, SyncError(.tooManyItems, "\(what) name too many authors or fields for one bundle"))
+            }
+            if stats.characters > limits.maxCharacters {
+                return (bytes, SyncError(.tooManyItems, "\(what) use \(stats.characters) distinct characters; a bundle holds \(limits.maxCharacters)"))
+            }
+            if stats.payloadBytes > limits.maxDecompressedBytes || bytes.count > limits.maxCompressedBytes {
+                return (bytes, SyncError(.decompressedTooLarge, "\(what) are larger than one bundle may be"))
+            }
+            let compressed = bytes.count - Envelope.headerSize
+            if stats.payloadBytes > max(compressed, 1) * limits.maxExpansionRatio && level > 0 {
+                level = level > 1 ? 1 : 0
+                continue
+            }
+            return (bytes, nil)
         }
     }
 }
@@ -110,14 +150,19 @@ extension ReplicaDatabase {
         var end = upTo
         var scanned = 0
         var kept = 0
+        var lastRow: Int64 = -1
         let scanLimit = limit.map { $0 * 64 }
         let cursor = try Row.fetchCursor(db, sql: """
             SELECT f.row, r.tbl, r.key, f.field, f.tag, f.value, f.vv, f.hlc, f.writer, f.author, f.others, f.seq
             FROM field f JOIN row r ON r.id = f.row WHERE f.seq > ? ORDER BY f.seq LIMIT ?
             """, arguments: [Int64(since), scanLimit.map(Int64.init) ?? -1])
+        var lastScanned = since
+        var lastKept = since
+        var stoppedAtLimit = false
         while let r = try cursor.next() {
             scanned += 1
-            if scanned == scanLimit { end = UInt64(r[11] as Int64) }
+            let seq = UInt64(r[11] as Int64)
+            defer { lastScanned = max(lastScanned, seq) }
             let rowID: Int64 = r[0]
             guard try admits(rowID, r[1], r[2]) else { continue }
             var state = try interner.decodeField(r, offset: 4)
@@ -126,16 +171,25 @@ extension ReplicaDatabase {
                 if versions.isEmpty { continue }
                 state = FieldState(normalizing: versions)
             }
-            kept += 1
-            if kept == limit {
-                end = UInt64(r[11] as Int64)
+            // At the limit, a row's run of fields is finished first: a row written in one transaction travels
+            // whole, so a receiver never judges half of a new row.
+            if let limit, kept >= limit, rowID != lastRow {
+                stoppedAtLimit = true
+                break
             }
+            kept += 1
+            lastRow = rowID
+            lastKept = seq
             if rows[rowID] == nil {
                 rows[rowID] = RowChange(table: r[1], key: r[2], fields: [])
                 order.append(rowID)
             }
             rows[rowID]!.fields.append(FieldChange(name: try interner.fieldName(r[3]), state: state))
-            if kept == limit { break }
+        }
+        if stoppedAtLimit {
+            end = lastKept
+        } else if let scanLimit, scanned >= scanLimit {
+            end = lastScanned
         }
         let covered = try Row.fetchCursor(db, sql: """
             SELECT id, tbl, key, covered FROM row WHERE covered_seq > ? AND covered_seq <= ?

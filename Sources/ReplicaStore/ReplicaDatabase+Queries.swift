@@ -188,6 +188,13 @@ public struct ReplicaSnapshot: Hashable, Sendable {
     public var conflicts: [Conflict]
 }
 
+extension ReplicaDatabase {
+    /// A row's whole replicated state read inside a `query` (or any read) of this replica.
+    public static func rowState(_ db: Database, table: String, key: String) throws -> RowState? {
+        try ReplicaTransactionReadView(db: db).rowState(table: table, key: key)
+    }
+}
+
 /// Read-only access to stored rows.
 struct ReplicaTransactionReadView {
     let db: Database

@@ -4,7 +4,7 @@ public import SyncCore
 public import SyncProtocol
 
 /// What importing a change-set did.
-public struct ImportReport: Hashable, Sendable, Codable {
+public struct ImportReport: Hashable, Sendable {
     /// The sending replica (hex).
     public var sender: String
     /// Rows the change-set touched.
@@ -20,13 +20,25 @@ public struct ImportReport: Hashable, Sendable, Codable {
     public var conflictsAfter = 0
     /// Incoming timestamps more than the allowed drift ahead of this device's clock.
     public var skewedTimestamps = 0
-    /// Field states refused by `ImportOptions.authorizeField` and kept in quarantine.
-    public var quarantined = 0
+    /// Versions not merged (kept in this replica's quarantine), with the reason of each.
+    public var rejections: [RejectedVersion] = []
     /// Whether the sender's acknowledgement cursor advanced (false for a bundle with a gap).
     public var contiguous = true
     /// The sender's sequence range this change-set covered.
     public var fromSeq: UInt64 = 0
     public var toSeq: UInt64 = 0
+
+    /// How many versions were refused.
+    public var quarantined: Int { rejections.count }
+}
+
+/// One version an import refused, and why.
+public struct RejectedVersion: Hashable, Sendable {
+    public var table: String
+    public var key: String
+    public var field: String
+    public var version: FieldVersion
+    public var rejection: Rejection
 }
 
 extension ReplicaDatabase {
@@ -62,21 +74,13 @@ extension ReplicaDatabase {
                 tx.delivery = tx.db.lastInsertedRowID
             }
             report.conflictsBefore = try tx.openConflictCount()
-            while var row = try nextRow() {
-                try options.checkRow?(row)
-                if let authorize = options.authorizeField {
-                    let refused = row.fields.filter { !authorize(row.table, $0.name, $0.state) }
-                    if !refused.isEmpty {
-                        try tx.quarantine(row, refused)
-                        report.quarantined += refused.count
-                        row.fields.removeAll { f in refused.contains { $0.name == f.name } }
-                        if row.fields.isEmpty && row.covered.isEmpty { continue }
-                    }
-                }
-                try tx.apply(row, into: &report)
+            let review = ImportReview(options: options, toSeq: toSeq)
+            while let row = try nextRow() {
+                try tx.apply(row, review, into: &report)
                 try options.afterRow?(row, RowRestamper(tx: tx))
                 if report.rows % 5000 == 0 { progress?(report.rows) }
             }
+            try options.beforeCommit?(RowRestamper(tx: tx))
             try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)
             report.conflictsAfter = try tx.openConflictCount()
             report.skewedTimestamps = tx.skewedTimestamps
@@ -100,50 +104,151 @@ extension ReplicaDatabase {
         }
     }
 
-    /// `changeSet(for:)` encoded as a bundle.
+    /// `changeSet(for:)` encoded as one bundle, signed when the replica has a `signer`.
+    /// - Throws: `SyncError` when the bundle would break the limits every peer enforces (then use
+    ///   `exportBundles(for:maxBytes:)`, which splits).
     public func exportBundle(for peer: ReplicaID?, level: Int32 = 6) throws -> (bytes: [UInt8], changeSet: ChangeSet) {
         let cs = try changeSet(for: peer)
-        return (ChangeSetEncoder(level: level).encode(cs), cs)
+        let (bytes, violation) = ChunkedExporter.encode(cs, level: level, signer: signer)
+        if let violation { throw violation }
+        return (bytes, cs)
+    }
+
+    /// What `peer` lacks as bundles of at most `maxBytes` each (one field state larger than that travels
+    /// alone), in sequence order: importing them in order leaves the peer's cursor contiguous.
+    public func exportBundles(for peer: ReplicaID?, maxBytes: Int = 8 << 20) throws -> [ChangeChunk] {
+        let since = try read { db -> UInt64 in
+            guard let peer, let ordinal = try Int64.fetchOne(db, sql: "SELECT ordinal FROM replica WHERE id = ?",
+                                                            arguments: [Data(peer.bytes)]) else { return 0 }
+            return UInt64(try Int64.fetchOne(db, sql: "SELECT acked FROM peer WHERE replica = ?", arguments: [ordinal]) ?? 0)
+        }
+        var exporter = ChunkedExporter(targetBytes: maxBytes)
+        var parts: [ChangeChunk] = []
+        var cursor = since
+        while true {
+            let chunk = try exporter.next(from: self, after: cursor)
+            if !chunk.changeSet.rows.isEmpty || parts.isEmpty { parts.append(chunk) }
+            cursor = chunk.next
+            if !chunk.more { return parts }
+        }
     }
 }
 
+/// The domain judge of one row, asked for only when a version needs judging (a repeated push costs nothing).
+final class RowJudge {
+    private let make: (() throws -> (@Sendable (String, FieldValue) -> Rejection?))?
+    private var judge: (@Sendable (String, FieldValue) -> Rejection?)?
+    init(_ make: (() throws -> (@Sendable (String, FieldValue) -> Rejection?))?) { self.make = make }
+
+    func callAsFunction(_ field: String, _ value: FieldValue) throws -> Rejection? {
+        guard let make else { return nil }
+        if judge == nil { judge = try make() }
+        return judge!(field, value)
+    }
+}
+
+/// The per-import part of the version checks.
+struct ImportReview {
+    let options: ImportOptions
+    /// The change-set's `to_seq`: no counter of its writer can exceed it.
+    let toSeq: UInt64
+}
+
 extension ReplicaTransaction {
-    /// Keeps refused versions (see `ImportOptions.authorizeField`).
-    func quarantine(_ row: RowChange, _ fields: [FieldChange]) throws {
-        for f in fields {
-            for v in f.state.versions {
-                let (tag, value) = StoredValue.columns(v.value)
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO quarantine (delivery, tbl, key, field, tag, value, writer, author, hlc)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [delivery, row.table, row.key, f.name, tag, value, Data(v.writer.bytes), v.author,
-                                     Int64(bitPattern: v.hlc.rawValue)])
-            }
-        }
+    /// Keeps a refused version aside (never merged, never sent), once.
+    func quarantine(_ table: String, _ key: String, _ field: String, _ v: FieldVersion, _ r: Rejection,
+                    account: String?, seen: Bool) throws {
+        let (tag, value) = StoredValue.columns(v.value)
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO quarantine (delivery, tbl, key, field, tag, value, writer, author, hlc, reason, message,
+                vv, writer_counter, account, at, seen)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [delivery, table, key, field, tag, value, Data(v.writer.bytes), v.author,
+                                     Int64(bitPattern: v.hlc.rawValue), r.reason.rawValue, r.message,
+                                     try interner.encode(v.vv), Int64(v.vv[v.writer]), account, Int64(replica.now()), seen])
     }
 
-    /// Merges one incoming row.
-    func apply(_ change: RowChange, into report: inout ImportReport) throws {
+    /// The highest counter of `writer`'s own versions of a field that this replica refused but did see (they
+    /// count as seen from it when later versions claim them).
+    func quarantinedCounter(_ table: String, _ key: String, _ field: String, _ writer: ReplicaID) throws -> UInt64 {
+        let c = try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT max(writer_counter) FROM quarantine WHERE tbl = ? AND key = ? AND field = ? AND writer = ? AND seen = 1
+            """), arguments: [table, key, field, Data(writer.bytes)]) ?? 0
+        return UInt64(max(0, c))
+    }
+
+    /// Why `v` may not be merged into `local` (nil: it may), by the checks that do not depend on the domain.
+    func versionRejection(_ v: FieldVersion, table: String, key: String, field: String, local: FieldState?,
+                          _ review: ImportReview) throws -> Rejection? {
+        guard let checks = review.options.checks else {
+            // A plain import: only claims about this replica can be judged here, against its own sequence number.
+            let mine = v.vv[replica.id]
+            if mine > seq {
+                if review.options.trusted {
+                    seq = mine  // our own writes from before a restore: continue after them
+                } else {
+                    return Rejection(.vvClaim, "a version claims \(mine) writes of this replica, which has made \(seq)")
+                }
+            }
+            return nil
+        }
+        if let all = checks.refuseAll { return all }
+        if v.writer != checks.writer {
+            return Rejection(.unsignedRelay,
+                             "written by replica \(v.writer.short), not by the device whose bundle carried it; relays forward the writer's own signed bundle")
+        }
+        if let r = checks.author(v.author) { return r }
+        let now = checks.now()
+        if v.hlc.physical > now &+ checks.maxAheadMillis {
+            let ahead = (v.hlc.physical - now) / 1000
+            return Rejection(.clockAhead, "stamped \(ahead) s ahead of the server's clock (the limit is \(checks.maxAheadMillis / 1000) s)")
+        }
+        let own = v.vv[v.writer]
+        if own > review.toSeq {
+            return Rejection(.vvClaim, "the writer's counter \(own) exceeds its own sequence number \(review.toSeq)")
+        }
+        for e in v.vv.entries where e.replica != v.writer {
+            var known = local?.vv[e.replica] ?? 0
+            if e.counter > known && e.replica != replica.id {
+                known = max(known, try quarantinedCounter(table, key, field, e.replica))
+            }
+            if e.counter > known {
+                return Rejection(.vvClaim,
+                                 "claims \(e.counter) writes of replica \(e.replica.short) to this field; \(known) were seen from it")
+            }
+        }
+        return nil
+    }
+
+    /// Merges one incoming row: every version this replica does not hold yet is checked; what passes is merged,
+    /// what fails is quarantined and reported. A row of which nothing is accepted is not created.
+    func apply(_ change: RowChange, _ review: ImportReview, into report: inout ImportReport) throws {
         try validate(change)
         report.rows += 1
         for f in change.fields {
             for v in f.state.versions where !clock.observe(v.hlc) { skewedTimestamps += 1 }
         }
-        let ref = try rowRef(table: change.table, key: change.key, create: true)!
-        let touchesDeletion = !change.covered.isEmpty || change.fields.contains { $0.name == Schema.deletedField }
-        if ref.isNew {
-            report.newRows += 1
+        let options = review.options
+        guard let ref = try rowRef(table: change.table, key: change.key, create: false) else {
+            try applyNew(change, review, into: &report)
+            return
         }
+        let origin = try self.origin(ref.id)
+        let judge = RowJudge(options.authorize.map { authorize in
+            { try authorize(RowReview(change: change, exists: true, origin: origin, tx: self)) }
+        })
+        let touchesDeletion = !change.covered.isEmpty || change.fields.contains { $0.name == Schema.deletedField }
+        var accepted = false
         if ref.isSimple && !touchesDeletion {
             var conflicts = 0
             for f in change.fields {
                 let fieldID = try interner.fieldID(table: change.table, name: f.name)
-                let local = ref.isNew ? nil : try loadField(row: ref.id, field: fieldID)
-                let merged = local?.merged(with: f.state) ?? f.state
-                if merged == local {
+                let local = try loadField(row: ref.id, field: fieldID)
+                guard let merged = try admitted(f, local: local, change, review, judge, into: &report) else {
                     report.ignored += 1
                     continue
                 }
+                accepted = true
                 report.applied += 1
                 if merged.hasValueConflict { conflicts += 1 }
                 try saveField(row: ref.id, fieldID: fieldID, table: change.table, name: f.name, merged)
@@ -153,14 +258,16 @@ extension ReplicaTransaction {
                 try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
                 dirtyRows.insert(ref.id)
             }
+            if accepted { try noteWriter(ref.id, origin, options) }
             return
         }
-        var row = ref.isNew ? RowState() : try loadRow(ref)
+        var row = try loadRow(ref)
         var changed = Set<String>()
         var audited: [(String, FieldState?)] = []
         for f in change.fields {
             let before = row.fields[f.name]
-            if row.merge(field: f.name, f.state) {
+            if let merged = try admitted(f, local: before, change, review, judge, into: &report) {
+                row.fields[f.name] = merged
                 changed.insert(f.name)
                 report.applied += 1
                 if delivery != nil { audited.append((f.name, before)) }
@@ -169,12 +276,147 @@ extension ReplicaTransaction {
             }
         }
         var coveredChanged = false
-        for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
+        if change.covered.contains(where: { c in !(row.covered[c.field].map { c.vv.isDominated(by: $0) } ?? false) }) {
+            if let r = try coveredRejection(change, row, review, judge) {
+                for c in change.covered {
+                    try quarantineCovered(change, c, r, options)
+                }
+                report.rejections.append(contentsOf: change.covered.map {
+                    RejectedVersion(table: change.table, key: change.key, field: $0.field,
+                                    version: FieldVersion(value: .bool(true), vv: $0.vv, hlc: .zero, writer: replica.id),
+                                    rejection: r)
+                })
+            } else {
+                for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
+            }
+        }
+        accepted = !changed.isEmpty || coveredChanged
         try save(row, ref: ref, table: change.table, key: change.key, changedFields: changed,
                  coveredChanged: coveredChanged)
         for (name, before) in audited {
             try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: before,
                       after: row.fields[name]!)
+        }
+        if accepted { try noteWriter(ref.id, origin, options) }
+    }
+
+    /// A row the trust boundary does not hold yet: created only when something of it is accepted.
+    private func applyNew(_ change: RowChange, _ review: ImportReview, into report: inout ImportReport) throws {
+        let judge = RowJudge(review.options.authorize.map { authorize in
+            { try authorize(RowReview(change: change, exists: false, origin: nil, tx: self)) }
+        })
+        var admitted: [(String, FieldState)] = []
+        for f in change.fields {
+            if let merged = try self.admitted(f, local: nil, change, review, judge, into: &report) {
+                admitted.append((f.name, merged))
+            } else {
+                report.ignored += 1
+            }
+        }
+        var row = RowState()
+        for (name, state) in admitted { row.fields[name] = state }
+        var coveredChanged = false
+        if change.covered.contains(where: { c in !(row.covered[c.field].map { c.vv.isDominated(by: $0) } ?? false) }) {
+            if let r = try coveredRejection(change, row, review, judge) {
+                for c in change.covered { try quarantineCovered(change, c, r, review.options) }
+            } else {
+                for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
+            }
+        }
+        guard !admitted.isEmpty || coveredChanged else { return }
+        let ref = try rowRef(table: change.table, key: change.key, create: true)!
+        report.newRows += 1
+        report.applied += admitted.count
+        try save(row, ref: ref, table: change.table, key: change.key, changedFields: Set(admitted.map(\.0)),
+                 coveredChanged: coveredChanged)
+        for (name, state) in admitted {
+            try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
+        }
+        if let account = review.options.checks?.account {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO row_origin (row, account) VALUES (?, ?)")
+                .execute(arguments: [ref.id, account])
+        }
+    }
+
+    /// The field state after merging the versions of `f` that pass every check, or nil when nothing changes.
+    /// Refused versions are quarantined and reported.
+    private func admitted(_ f: FieldChange, local: FieldState?, _ change: RowChange, _ review: ImportReview,
+                          _ judge: RowJudge, into report: inout ImportReport) throws -> FieldState? {
+        // Versions this replica holds already (or that something it holds dominates) need no judgement.
+        let fresh = f.state.versions.filter { v in !(local?.versions.contains { v.vv.isDominated(by: $0.vv) && (v.vv != $0.vv || v == $0) } ?? false) }
+        if fresh.isEmpty { return nil }
+        var ok: [FieldVersion] = []
+        for v in fresh {
+            var r = try versionRejection(v, table: change.table, key: change.key, field: f.name, local: local, review)
+            if r == nil { r = try judge(f.name, v.value) }
+            if let r {
+                try refuse(change, f.name, v, r, review.options, into: &report)
+            } else {
+                ok.append(v)
+            }
+        }
+        if ok.isEmpty { return nil }
+        let merged = FieldState(normalizing: (local?.versions ?? []) + ok)
+        if merged == local { return nil }
+        if let bound = StateBounds.violation(merged) {
+            for v in ok { try refuse(change, f.name, v, bound, review.options, into: &report) }
+            return nil
+        }
+        return merged
+    }
+
+    private func refuse(_ change: RowChange, _ field: String, _ v: FieldVersion, _ r: Rejection, _ options: ImportOptions,
+                        into report: inout ImportReport) throws {
+        // Versions refused for their provenance or their vector were not seen from their writer.
+        let seen = ![Rejection.Reason.unsignedRelay, .badSignature, .vvClaim].contains(r.reason) && !(options.checks?.unverifiedWriter ?? false)
+        try quarantine(change.table, change.key, field, v, r, account: options.checks?.account, seen: seen)
+        report.rejections.append(RejectedVersion(table: change.table, key: change.key, field: field, version: v, rejection: r))
+    }
+
+    /// Why the row's delete coverage may not be merged (the deletion rights, and the claims of its vectors).
+    private func coveredRejection(_ change: RowChange, _ row: RowState, _ review: ImportReview,
+                                  _ judge: RowJudge) throws -> Rejection? {
+        if let all = review.options.checks?.refuseAll { return all }
+        if let r = try judge(Schema.deletedField, .bool(true)) { return r }
+        for c in change.covered {
+            let merged = row.covered[c.field].map { $0.joined(with: c.vv) } ?? c.vv
+            if let bound = StateBounds.violation(covered: merged) { return bound }
+            guard review.options.checks != nil else {
+                if c.vv[replica.id] > seq && !review.options.trusted {
+                    return Rejection(.vvClaim, "a deletion claims writes of this replica it never made")
+                }
+                continue
+            }
+            let known = row.fields[c.field]?.vv ?? VersionVector()
+            for e in c.vv.entries where e.counter > known[e.replica] {
+                let q = e.replica == replica.id ? 0 : try quarantinedCounter(change.table, change.key, c.field, e.replica)
+                if e.counter > q {
+                    return Rejection(.vvClaim, "a deletion claims \(e.counter) writes of replica \(e.replica.short) to \(c.field); fewer were seen")
+                }
+            }
+        }
+        return nil
+    }
+
+    private func quarantineCovered(_ change: RowChange, _ c: CoveredChange, _ r: Rejection, _ options: ImportOptions) throws {
+        let v = FieldVersion(value: .bool(true), vv: c.vv, hlc: .zero, writer: options.checks?.writer ?? replica.id)
+        try quarantine(change.table, change.key, "_covered." + c.field, v, r, account: options.checks?.account, seen: false)
+    }
+
+    /// The account that created a row here, and whether another has written it since.
+    func origin(_ row: Int64) throws -> (account: String, shared: Bool)? {
+        guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT account, shared FROM row_origin WHERE row = ?"),
+                                       arguments: [row]) else { return nil }
+        return (r[0], r[1])
+    }
+
+    /// After an accepted write to an existing row: the row is no longer its creator's alone when someone else wrote it.
+    private func noteWriter(_ row: Int64, _ origin: (account: String, shared: Bool)?, _ options: ImportOptions) throws {
+        guard let account = options.checks?.account else { return }
+        if let origin {
+            if !origin.shared && origin.account != account {
+                try db.cachedStatement(sql: "UPDATE row_origin SET shared = 1 WHERE row = ?").execute(arguments: [row])
+            }
         }
     }
 

@@ -27,6 +27,8 @@ public struct ReplicaDatabase: Sendable {
     public let author: String
     /// Bundle limits applied on import.
     public var limits: ChangeSetLimits = .default
+    /// The device key that signs every bundle this replica makes (exports and push chunks), when set.
+    public var signer: DeviceKey?
     let queue: DatabasePool
     let now: @Sendable () -> UInt64
     let maxDrift: UInt64
@@ -196,6 +198,56 @@ extension ReplicaDatabase {
                     hlc INTEGER NOT NULL
                 ) STRICT;
                 CREATE UNIQUE INDEX quarantine_version ON quarantine (tbl, key, field, writer, hlc);
+                """)
+        }
+        m.registerMigration("v4-trust") { db in
+            try db.execute(sql: """
+                ALTER TABLE quarantine ADD COLUMN reason TEXT NOT NULL DEFAULT 'forbidden';
+                ALTER TABLE quarantine ADD COLUMN message TEXT NOT NULL DEFAULT '';
+                ALTER TABLE quarantine ADD COLUMN vv BLOB;
+                ALTER TABLE quarantine ADD COLUMN writer_counter INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE quarantine ADD COLUMN account TEXT;
+                ALTER TABLE quarantine ADD COLUMN at INTEGER;
+                ALTER TABLE quarantine ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+                CREATE TABLE row_origin (
+                    row INTEGER PRIMARY KEY REFERENCES row (id),
+                    account TEXT NOT NULL,
+                    shared INTEGER NOT NULL DEFAULT 0
+                ) STRICT;
+                CREATE INDEX row_origin_account ON row_origin (account) WHERE shared = 0;
+                CREATE TABLE rejected (
+                    id INTEGER PRIMARY KEY,
+                    tbl TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    field TEXT NOT NULL,
+                    writer BLOB NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    tag INTEGER NOT NULL,
+                    value ANY,
+                    author TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    server_state BLOB,
+                    server_known INTEGER NOT NULL DEFAULT 0,
+                    state TEXT NOT NULL DEFAULT 'open',
+                    UNIQUE (tbl, key, field, writer, hlc)
+                ) STRICT;
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY,
+                    sender BLOB NOT NULL,
+                    bytes BLOB NOT NULL,
+                    added_at INTEGER NOT NULL
+                ) STRICT;
+                CREATE TABLE scope_exit (
+                    id INTEGER PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    tbl TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                ) STRICT;
+                CREATE INDEX scope_exit_subject ON scope_exit (subject, id);
+                CREATE TABLE unverified_writer (replica INTEGER PRIMARY KEY REFERENCES replica (ordinal)) STRICT;
                 """)
         }
         return m

@@ -8,7 +8,7 @@ public final class ReplicaTransaction {
     let db: Database
     let replica: ReplicaDatabase
     let interner: Interner
-    private(set) var seq: UInt64
+    var seq: UInt64
     var clock: HybridLogicalClock
     /// Incoming timestamps further ahead than the allowed drift (see `HybridLogicalClock.observe`).
     var skewedTimestamps = 0
@@ -51,6 +51,14 @@ public final class ReplicaTransaction {
         guard !values.isEmpty else { throw SyncError(.unknownField, "a write needs at least one field") }
         for (name, value) in values {
             try replica.schema.field(table: table, name).validate(value)
+            switch value {
+            case .text(let t), .decimal(let t):
+                // What a peer would refuse to read (`value_too_large`) is refused here, before it is written.
+                guard t.utf8.count <= replica.limits.maxValueBytes else {
+                    throw SyncError(.valueTooLarge, "\(table).\(name) is \(t.utf8.count) bytes; the limit is \(replica.limits.maxValueBytes)")
+                }
+            default: break
+            }
         }
         let hlc = clock.tick()
         let author = replica.author
@@ -62,7 +70,7 @@ public final class ReplicaTransaction {
             }
             let ref = try rowRef(table: table, key: key, create: true)!
             for (name, value) in ordered {
-                let state = FieldState.localWrite(after: nil, value: value, replica: replica.id, hlc: hlc, author: author)
+                let state = try FieldState.localWrite(after: nil, value: value, replica: replica.id, hlc: hlc, author: author)
                 try saveField(row: ref.id, table: table, name: name, state)
             }
             return
@@ -71,7 +79,7 @@ public final class ReplicaTransaction {
             for (name, value) in ordered {
                 let fieldID = try interner.fieldID(table: table, name: name)
                 let previous = try loadField(row: ref.id, field: fieldID)
-                let state = FieldState.localWrite(after: previous, value: value, replica: replica.id, hlc: hlc,
+                let state = try FieldState.localWrite(after: previous, value: value, replica: replica.id, hlc: hlc,
                                                   author: author)
                 try saveField(row: ref.id, fieldID: fieldID, table: table, name: name, state)
             }
@@ -80,7 +88,7 @@ public final class ReplicaTransaction {
         var row = try loadRow(ref)
         var changed = Set<String>()
         for (name, value) in ordered {
-            changed.formUnion(row.write(field: name, value: value, replica: replica.id, hlc: hlc, author: author))
+            changed.formUnion(try row.write(field: name, value: value, replica: replica.id, hlc: hlc, author: author))
         }
         try save(row, ref: ref, table: table, key: key, changedFields: changed, coveredChanged: false)
     }
@@ -93,7 +101,7 @@ public final class ReplicaTransaction {
             throw SyncError(.unknownRow, "\(table) has no row \(key)")
         }
         var row = try loadRow(ref)
-        let changed = row.delete(replica: replica.id, hlc: clock.tick(), author: replica.author)
+        let changed = try row.delete(replica: replica.id, hlc: clock.tick(), author: replica.author)
         try save(row, ref: ref, table: table, key: key, changedFields: [Schema.deletedField],
                  coveredChanged: changed.count > 1)
     }
@@ -104,7 +112,7 @@ public final class ReplicaTransaction {
             throw SyncError(.unknownRow, "\(table) has no row \(key)")
         }
         var row = try loadRow(ref)
-        row.fields[Schema.deletedField] = FieldState.localWrite(
+        row.fields[Schema.deletedField] = try FieldState.localWrite(
             after: row.fields[Schema.deletedField], value: .bool(false), replica: replica.id, hlc: clock.tick(),
             author: replica.author)
         try save(row, ref: ref, table: table, key: key, changedFields: [Schema.deletedField], coveredChanged: false)
@@ -183,7 +191,7 @@ public final class ReplicaTransaction {
 
     /// Persists the changed fields of a fully loaded row and its derived flags.
     func save(_ row: RowState, ref: RowRef, table: String, key: String, changedFields: Set<String>,
-              coveredChanged: Bool) throws {
+              coveredChanged: Bool, forceFlags: Bool = false) throws {
         for name in changedFields.sorted() {
             try saveField(row: ref.id, table: table, name: name, row.fields[name]!)
         }
@@ -198,7 +206,8 @@ public final class ReplicaTransaction {
             }
             covered = Data(w.bytes)
         }
-        if row.isDeleted != ref.deleted || conflicts != ref.conflicts || coveredChanged {
+        if forceFlags { dirtyRows.insert(ref.id) }
+        if row.isDeleted != ref.deleted || conflicts != ref.conflicts || coveredChanged || forceFlags {
             dirtyRows.insert(ref.id)
             try db.execute(
                 sql: """

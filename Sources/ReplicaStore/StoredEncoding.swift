@@ -14,7 +14,8 @@ final class Interner {
     private var fieldByID: [Int64: (table: String, name: String)] = [:]
     private var fieldIDs: [String: [String: Int64]] = [:]
     private var authorByID: [Int64: String] = [0: ""]
-    private var authorIDs: [String: Int64] = ["": 0]
+    /// By bytes: two authors that differ only in Unicode normalization are two authors.
+    private var authorIDs: [ExactText: Int64] = ["": 0]
 
     init(_ db: Database) throws {
         self.db = db
@@ -30,7 +31,7 @@ final class Interner {
         }
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name FROM author")) {
             authorByID[row[0]] = row[1]
-            authorIDs[row[1]] = row[0]
+            authorIDs[ExactText(row[1])] = row[0]
         }
     }
 
@@ -63,10 +64,10 @@ final class Interner {
     }
 
     func authorID(_ name: String) throws -> Int64 {
-        if let id = authorIDs[name] { return id }
+        if let id = authorIDs[ExactText(name)] { return id }
         try db.execute(sql: "INSERT INTO author (name) VALUES (?)", arguments: [name])
         let id = db.lastInsertedRowID
-        authorIDs[name] = id
+        authorIDs[ExactText(name)] = id
         authorByID[id] = name
         return id
     }

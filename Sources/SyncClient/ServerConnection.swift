@@ -4,9 +4,10 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 public import SyncCore
+public import SyncContract
 
 /// The HTTP protocol version this client speaks (`Daiban-Protocol`, `protocol/SPEC.md` §12).
-public let clientProtocolVersion = 1
+public let clientProtocolVersion = SyncHTTP.protocolVersion
 
 /// Why talking to the server failed.
 public enum SyncClientError: Error, CustomStringConvertible, Sendable {
@@ -54,17 +55,12 @@ public struct SessionTokens: Codable, Sendable, Equatable {
     public var refreshToken: String
     public var refreshExpiresAt: Int64
     public var serverReplica: String
+    /// Whether the server holds this device's signing key (absent in sessions saved by older clients).
+    public var keyRegistered: Bool?
 }
 
-/// What `POST /v1/push` answered.
-public struct PushAck: Sendable {
-    public var acked: UInt64
-    public var applied: Int
-    public var ignored: Int
-    public var conflictsOpen: Int
-    /// Versions the server refused to merge (not this user's to write) and kept for the centre's review.
-    public var quarantined: Int = 0
-}
+/// What `POST /v1/push` or `/v1/relay` answered.
+public typealias PushAck = PushResponse
 
 /// One `GET /v1/pull` chunk.
 public struct PulledChunk: Sendable {
@@ -75,13 +71,7 @@ public struct PulledChunk: Sendable {
 }
 
 /// A device in the centre's directory (`GET /v1/devices`).
-public struct DirectoryEntry: Codable, Sendable, Equatable {
-    public var id: Int64
-    public var user: String
-    public var role: String
-    public var name: String
-    public var replica: String
-}
+public typealias DirectoryEntry = DevicesResponse.Entry
 
 /// One server's HTTP endpoints. Holds an `HTTPClient`: call `shutdown()` when done.
 public final class ServerConnection: Sendable {
@@ -121,79 +111,71 @@ public final class ServerConnection: Sendable {
 
     // MARK: Endpoints
 
-    public func health() async throws -> [String: Any] {
-        let (_, body, _) = try await send("GET", "/health", body: nil, token: nil)
-        return try object(body)
+    /// `GET /health`, and the server's clock (Unix milliseconds) when it sent one.
+    public func health() async throws -> (HealthResponse, serverTime: UInt64?) {
+        let (_, body, headers) = try await send("GET", "/health", body: nil, token: nil)
+        return (try decode(HealthResponse.self, body), headers.first(name: SyncHTTP.Header.serverTime).flatMap(UInt64.init))
     }
 
-    public func login(user: String, password: String, replica: ReplicaID, deviceName: String) async throws
+    public func login(user: String, password: String, replica: ReplicaID, deviceName: String, deviceKey: [UInt8]?) async throws
         -> SessionTokens
     {
-        let body = try JSONSerialization.data(withJSONObject: [
-            "user": user, "password": password, "replica": replica.description, "device_name": deviceName,
-        ])
+        let body = try SyncHTTP.encoder().encode(LoginRequest(user: user, password: password, replica: replica.description,
+                                                              deviceName: deviceName, deviceKey: deviceKey.map(hex)))
         let (_, data, _) = try await send("POST", "/v1/login", body: [UInt8](body), token: nil, json: true)
         return try tokens(data)
     }
 
     public func refresh(_ refreshToken: String) async throws -> SessionTokens {
-        let body = try JSONSerialization.data(withJSONObject: ["refresh_token": refreshToken])
+        let body = try SyncHTTP.encoder().encode(RefreshRequest(refreshToken: refreshToken))
         let (_, data, _) = try await send("POST", "/v1/refresh", body: [UInt8](body), token: nil, json: true)
         return try tokens(data)
     }
 
+    /// Registers this device's first signing key, or rotates it (`proof`: the old key's signature).
+    public func setDeviceKey(_ key: [UInt8], proof: [UInt8]?, token: String) async throws {
+        let body = try SyncHTTP.encoder().encode(DeviceKeyRequest(key: hex(key), proof: proof.map(hex)))
+        _ = try await send("POST", "/v1/device/key", body: [UInt8](body), token: token, json: true)
+    }
+
     public func push(_ bundle: [UInt8], token: String) async throws -> PushAck {
         let (_, data, _) = try await send("POST", "/v1/push", body: bundle, token: token)
-        let o = try object(data)
-        guard let acked = o["acked"] as? Int else { throw SyncClientError.invalidResponse("push answer without acked") }
-        return PushAck(acked: UInt64(acked), applied: o["applied"] as? Int ?? 0, ignored: o["ignored"] as? Int ?? 0,
-                       conflictsOpen: o["conflicts_open"] as? Int ?? 0, quarantined: o["quarantined"] as? Int ?? 0)
+        return try decode(PushResponse.self, data)
+    }
+
+    /// Forwards another device's bundle as it arrived (township and centre accounts).
+    public func relay(_ bundle: [UInt8], token: String) async throws -> PushAck {
+        let (_, data, _) = try await send("POST", "/v1/relay", body: bundle, token: token)
+        return try decode(PushResponse.self, data)
     }
 
     public func pull(after cursor: UInt64, token: String) async throws -> PulledChunk {
         let (_, data, headers) = try await send("GET", "/v1/pull?after=\(cursor)", body: nil, token: token)
-        guard let next = headers.first(name: "Daiban-Next").flatMap(UInt64.init),
-              let more = headers.first(name: "Daiban-More"), let server = headers.first(name: "Daiban-Server-Replica")
+        guard let next = headers.first(name: SyncHTTP.Header.next).flatMap(UInt64.init),
+              let more = headers.first(name: SyncHTTP.Header.more),
+              let server = headers.first(name: SyncHTTP.Header.serverReplica)
         else { throw SyncClientError.invalidResponse("pull answer without Daiban-Next/More headers") }
         return PulledChunk(bytes: data, next: next, more: more == "true", serverReplica: server)
     }
 
+    /// Rows that left this account's scope after event `after`.
+    public func scopeExits(after: Int64, token: String) async throws -> ScopeExitsResponse {
+        let (_, data, _) = try await send("GET", "/v1/scope?after=\(after)", body: nil, token: token)
+        return try decode(ScopeExitsResponse.self, data)
+    }
+
     public func devices(token: String) async throws -> [DirectoryEntry] {
         let (_, data, _) = try await send("GET", "/v1/devices", body: nil, token: token)
-        guard let list = try object(data)["devices"] as? [[String: Any]] else {
-            throw SyncClientError.invalidResponse("devices answer without a list")
-        }
-        return list.compactMap { d in
-            guard let id = d["id"] as? Int, let replica = d["replica"] as? String else { return nil }
-            return DirectoryEntry(id: Int64(id), user: d["user"] as? String ?? "", role: d["role"] as? String ?? "",
-                                  name: d["name"] as? String ?? "", replica: replica)
-        }
+        return try decode(DevicesResponse.self, data).devices
     }
 
     /// One version the server received for a row (`GET /v1/history`, centre accounts).
-    public struct HistoryEntry: Sendable {
-        public var field: String
-        public var writer: String
-        public var author: String
-        public var hlc: UInt64
-        public var viaUser: String
-        public var viaDevice: String
-        /// Unix milliseconds when the server applied it.
-        public var appliedAt: UInt64
-    }
+    public typealias HistoryEntry = HistoryResponse.Entry
 
     public func history(table: String, row: String, token: String) async throws -> [HistoryEntry] {
         func q(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
         let (_, data, _) = try await send("GET", "/v1/history?table=\(q(table))&row=\(q(row))", body: nil, token: token)
-        guard let list = try object(data)["entries"] as? [[String: Any]] else {
-            throw SyncClientError.invalidResponse("history answer without entries")
-        }
-        return list.map { e in
-            HistoryEntry(field: e["field"] as? String ?? "", writer: e["writer"] as? String ?? "",
-                         author: e["author"] as? String ?? "", hlc: (e["hlc"] as? NSNumber)?.uint64Value ?? 0,
-                         viaUser: e["via_user"] as? String ?? "", viaDevice: "\(e["via_device"] ?? "")",
-                         appliedAt: (e["applied_at"] as? NSNumber)?.uint64Value ?? 0)
-        }
+        return try decode(HistoryResponse.self, data).entries
     }
 
     // MARK: Transport
@@ -203,7 +185,8 @@ public final class ServerConnection: Sendable {
     {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
-        request.headers.add(name: "Daiban-Protocol", value: String(clientProtocolVersion))
+        request.headers.add(name: SyncHTTP.Header.protocolVersion, value: String(clientProtocolVersion))
+        request.headers.add(name: SyncHTTP.Header.clientTime, value: String(UInt64(max(0, Date().timeIntervalSince1970 * 1000))))
         request.headers.add(name: "User-Agent", value: "daiban/\(clientProtocolVersion)")
         if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
         if let body {
@@ -227,9 +210,9 @@ public final class ServerConnection: Sendable {
         let bytes = data.readBytes(length: data.readableBytes) ?? []
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init)
-            if let o = try? object(bytes), let e = o["error"] as? [String: Any], let code = e["code"] as? String {
-                throw SyncClientError.server(status: status, code: code, message: e["message"] as? String ?? code,
+            let retryAfter = response.headers.first(name: SyncHTTP.Header.retryAfter).flatMap(Int.init)
+            if let e = try? SyncHTTP.decoder().decode(ErrorBody.self, from: Data(bytes)) {
+                throw SyncClientError.server(status: status, code: e.error.code, message: e.error.message,
                                              retryAfter: retryAfter)
             }
             throw SyncClientError.server(status: status, code: "http_\(status)", message: "HTTP \(status) from \(baseURL)",
@@ -245,23 +228,22 @@ public final class ServerConnection: Sendable {
         return text.count > 120 ? String(text.prefix(120)) + "…" : text
     }
 
-    private func object(_ bytes: [UInt8]) throws -> [String: Any] {
-        guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw SyncClientError.invalidResponse("not a JSON object")
+    private func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        do { return try SyncHTTP.decoder().decode(T.self, from: Data(bytes)) } catch {
+            throw SyncClientError.invalidResponse("an answer this client cannot read (\(T.self))")
         }
-        return o
     }
 
     private func tokens(_ bytes: [UInt8]) throws -> SessionTokens {
-        let o = try object(bytes)
-        guard let access = o["access_token"] as? String, let refresh = o["refresh_token"] as? String,
-              let accessExp = o["access_expires_at"] as? Int, let refreshExp = o["refresh_expires_at"] as? Int,
-              let user = o["user"] as? [String: Any], let device = o["device"] as? [String: Any],
-              let server = o["server_replica"] as? String
-        else { throw SyncClientError.invalidResponse("login answer is missing fields") }
-        return SessionTokens(user: user["name"] as? String ?? "", role: user["role"] as? String ?? "",
-                             deviceID: Int64(device["id"] as? Int ?? 0), deviceName: device["name"] as? String ?? "",
-                             accessToken: access, accessExpiresAt: Int64(accessExp), refreshToken: refresh,
-                             refreshExpiresAt: Int64(refreshExp), serverReplica: server)
+        let s = try decode(SessionResponse.self, bytes)
+        return SessionTokens(user: s.user.name, role: s.user.role, deviceID: s.device.id, deviceName: s.device.name,
+                             accessToken: s.accessToken, accessExpiresAt: s.accessExpiresAt, refreshToken: s.refreshToken,
+                             refreshExpiresAt: s.refreshExpiresAt, serverReplica: s.serverReplica,
+                             keyRegistered: s.device.keyRegistered)
     }
+}
+
+/// Lower-case hex digits of bytes.
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String(format: "%02x", $0) }.joined()
 }

@@ -1,6 +1,8 @@
 public import Foundation
 public import ReplicaStore
-import SyncCore
+public import SyncCore
+import SyncContract
+import SyncProtocol
 
 /// Which part of a sync is running.
 public enum SyncPhase: String, Sendable {
@@ -26,10 +28,22 @@ public struct SyncReport: Sendable {
     public var pulledApplied = 0
     public var pulledFields = 0
     public var conflictsOpen = 0
-    /// Field versions the server refused (field ownership) and kept for the centre's review.
-    public var quarantined = 0
+    /// Versions the server refused (kept here: `daiban rejected list`), by reason.
+    public var refused: [String: Int] = [:]
+    /// Other devices' bundles forwarded to the server (relays).
+    public var relayedBundles = 0
+    /// Rows removed because their case left this device's scope, and exits waiting for local changes to travel.
+    public var purgedRows = 0
+    public var deferredExits = 0
+    /// Own writes stamped in the future, written again after the clock was corrected.
+    public var restamped = 0
+    /// This device's clock minus the server's, in seconds, when the server told its time.
+    public var clockSkewSeconds: Double?
     public var retries = 0
     public var seconds = 0.0
+
+    /// Versions refused in all.
+    public var quarantined: Int { refused.values.reduce(0, +) }
 }
 
 /// Keys of the client's sync state (stored in the replica, `sync_state`).
@@ -44,6 +58,8 @@ public enum SyncStateKey {
     public static let lastSyncAt = "sync.last"
     /// JSON list of `DirectoryEntry` (centre accounts only).
     public static let directory = "directory"
+    /// The last scope-exit event this replica has acted on.
+    public static let scopeCursor = "scope.cursor"
 }
 
 /// Push, then pull until done, chunk by chunk; every chunk commits with its cursor, so an interrupted sync
@@ -57,6 +73,11 @@ public final class Synchronizer {
     public var retries = 4
     public var baseDelay = 0.5
     public var chunkBytes = 256 << 10
+    /// The rows a device holds of a case (or project, enterprise) that left its scope: the domain says which
+    /// (`ReadScope.rowsOfCase`); without it exits are not acted on.
+    public var rowsOfExit: ((ReplicaDatabase, _ table: String, _ key: String) throws -> [(table: String, key: String)])?
+    /// How far ahead of the server's clock a write may be stamped before the server refuses it.
+    public var maxClockAheadMillis: UInt64 = 300_000
     let now: () -> Int64
 
     public init(replica: ReplicaDatabase, connection: ServerConnection, tokens: SessionTokens,
@@ -73,9 +94,20 @@ public final class Synchronizer {
         let started = Date()
         var report = SyncReport()
         // One probe first: with no link at all, fail once instead of retrying every request.
-        _ = try await connection.health()
+        let (_, serverTime) = try await connection.health()
+        if let serverTime {
+            let skew = Double(Int64(ReplicaDatabase.wallClockMillis()) - Int64(serverTime)) / 1000
+            report.clockSkewSeconds = skew
+            // Writes refused for a clock that ran ahead travel again once this clock agrees with the server's.
+            if skew < Double(maxClockAheadMillis) / 2000, try replica.refusals().contains(where: { $0.reason == "clock_ahead" }) {
+                report.restamped = try replica.restampFuture(after: serverTime + maxClockAheadMillis / 2)
+            }
+        }
+        try await ensureKey(&report)
+        try await relay(&report)
         try await push(&report, progress)
         try await pull(&report, progress)
+        try await scopeExits(&report)
         if tokens.role == "center" {
             let directory = try await request(&report) { [connection] token in try await connection.devices(token: token) }
             let json = String(decoding: try JSONEncoder().encode(directory), as: UTF8.self)
@@ -87,11 +119,76 @@ public final class Synchronizer {
         return report
     }
 
+    /// Registers this device's signing key with the server when the session says it has none.
+    private func ensureKey(_ report: inout SyncReport) async throws {
+        guard tokens.keyRegistered != true, let key = replica.signer?.publicKey else { return }
+        try await request(&report) { [connection] token in try await connection.setDeviceKey(key, proof: nil, token: token) }
+        tokens.keyRegistered = true
+        try saveTokens(tokens)
+    }
+
+    /// Forwards the bundles of other devices this replica imported, as they were signed (township and centre
+    /// devices); other roles drop them (their writers deliver them themselves).
+    private func relay(_ report: inout SyncReport) async throws {
+        let outbox = try replica.relayOutbox()
+        guard !outbox.isEmpty else { return }
+        guard ["township", "center"].contains(tokens.role) else {
+            try replica.dropFromOutbox(outbox.map(\.id))
+            return
+        }
+        for item in outbox {
+            let bytes = item.bytes
+            let ack = try await request(&report) { [connection] token in try await connection.relay(bytes, token: token) }
+            try record(ack, &report)
+            try replica.dropFromOutbox([item.id])
+            report.relayedBundles += 1
+        }
+    }
+
+    /// Keeps the refusals of a push answer, with the server's state of those fields.
+    private func record(_ ack: PushAck, _ report: inout SyncReport) throws {
+        guard !ack.rejected.isEmpty else { return }
+        for r in ack.rejected { report.refused[r.reason, default: 0] += 1 }
+        let current = try ack.current.flatMap { Data(base64Encoded: $0) }.map { try ChangeSetReader.decode([UInt8]($0)) }
+        try replica.recordRefusals(ack.rejected.compactMap { r in
+            ReplicaID(hex: r.writer).map {
+                RefusedVersion(table: r.table, key: r.key, field: r.field, writer: $0, hlc: HLCTimestamp(rawValue: r.hlc),
+                               reason: r.reason, message: r.message)
+            }
+        }, current: current)
+    }
+
+    /// Removes what left this device's scope, once this device's own changes to it have reached the server.
+    private func scopeExits(_ report: inout SyncReport) async throws {
+        guard let rowsOfExit else { return }
+        var cursor = Int64(try replica.syncState(SyncStateKey.scopeCursor) ?? "0") ?? 0
+        let pushed = UInt64(try replica.syncState(SyncStateKey.pushCursor) ?? "0") ?? 0
+        while true {
+            let after = cursor
+            let answer = try await request(&report) { [connection] token in try await connection.scopeExits(after: after, token: token) }
+            var next = answer.next
+            for e in answer.exits {
+                let rows = try rowsOfExit(replica, e.table, e.key)
+                if try replica.pendingChanges(rows: rows, after: pushed) > 0 {
+                    // Typed here and not yet delivered: keep the case until the next sync delivers it.
+                    report.deferredExits += 1
+                    next = min(next, e.id - 1)
+                    break
+                }
+                report.purgedRows += try replica.purge(rows: rows)
+            }
+            try replica.setSyncState([SyncStateKey.scopeCursor: String(next)])
+            if next == cursor || report.deferredExits > 0 || answer.exits.isEmpty { return }
+            cursor = next
+        }
+    }
+
     private func push(_ report: inout SyncReport, _ progress: (SyncProgress) -> Void) async throws {
         var cursor = UInt64(try replica.syncState(SyncStateKey.pushCursor) ?? "0") ?? 0
         var exporter = ChunkedExporter(targetBytes: chunkBytes)
-        // Only township and centre devices relay writes they imported from other replicas' bundles.
-        let filter: WriterFilter = ["township", "center"].contains(tokens.role) ? .all : .only(replica.id)
+        // Only this replica's own writes: other devices' writes reach the server in their own signed bundles
+        // (relayed above), and those the server already holds need not travel back.
+        let filter: WriterFilter = .only(replica.id)
         var chunk = try exporter.next(from: replica, after: cursor, filter: filter)
         while true {
             // Read the following chunk while this one travels: reads see a snapshot, and the cursor only moves
@@ -106,7 +203,7 @@ public final class Synchronizer {
                 do {
                     let bytes = chunk.bytes
                     let ack = try await request(&report) { [connection] token in try await connection.push(bytes, token: token) }
-                    report.quarantined += ack.quarantined
+                    try record(ack, &report)
                 } catch {
                     prefetch?.cancel()
                     throw error
@@ -154,6 +251,7 @@ public final class Synchronizer {
             }
             knownServer = chunk.serverReplica
             var options = ImportOptions()
+            options.trusted = true
             let next = chunk.next
             let server = chunk.serverReplica
             options.inTransaction = { state in
@@ -200,6 +298,10 @@ public final class Synchronizer {
             } catch let e as SyncClientError where (e.code == "token_expired" || e.code == "invalid_token") && !refreshed {
                 try await refreshTokens()
                 refreshed = true
+            } catch let e as SyncClientError where e.code == ErrorCode.deviceKeyRequired && tokens.keyRegistered != false {
+                // The server lost or never had this device's key (a session from an older client): register it once.
+                tokens.keyRegistered = false
+                try await ensureKey(&report)
             } catch let e as SyncClientError where e.isTransient && attempt < retries {
                 var wait = baseDelay * Double(1 << attempt) * Double.random(in: 0.8...1.2)
                 if case .server(_, _, _, let retryAfter?) = e { wait = max(wait, Double(min(retryAfter, 60))) }

@@ -20,13 +20,28 @@ public struct FieldVersion: Hashable, Sendable {
         self.author = author
     }
 
+    /// Versions are equal when every component is; authors compare by their UTF-8 bytes, never by Unicode
+    /// canonical equivalence, so two authors that differ only in normalization stay two authors everywhere.
+    public static func == (a: FieldVersion, b: FieldVersion) -> Bool {
+        a.hlc == b.hlc && a.writer == b.writer && a.vv == b.vv && a.value == b.value
+            && a.author.utf8.elementsEqual(b.author.utf8)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(hlc)
+        h.combine(writer)
+        h.combine(vv)
+        h.combine(value)
+        for b in author.utf8 { h.combine(b) }
+    }
+
     /// The last-writer-wins order: greater (HLC, writer) wins; the value and then the vector only break ties
     /// that honest replicas never produce, so that hostile input still converges.
     public static func lwwLess(_ a: FieldVersion, _ b: FieldVersion) -> Bool {
         if a.hlc != b.hlc { return a.hlc < b.hlc }
         if a.writer != b.writer { return a.writer < b.writer }
         if a.value != b.value { return FieldValue.totalOrderLess(a.value, b.value) }
-        if a.author != b.author { return Array(a.author.utf8).lexicographicallyPrecedes(b.author.utf8) }
+        if !a.author.utf8.elementsEqual(b.author.utf8) { return a.author.utf8.lexicographicallyPrecedes(b.author.utf8) }
         return a.vv.entries.lexicographicallyPrecedes(b.vv.entries) {
             $0.replica != $1.replica ? $0.replica < $1.replica : $0.counter < $1.counter
         }
@@ -66,12 +81,22 @@ public enum MergePolicy: Hashable, Sendable {
 /// ```
 public struct FieldState: Hashable, Sendable {
     /// The state after a local write: one version that dominates every version of `previous`.
+    /// - Throws: `counter_out_of_range` when this replica's counter for the field is already at
+    ///   `VersionVector.maxCounter` (only hostile input can put it there), and `version_vector_too_large` when
+    ///   the new version would name more than `StateBounds.maxVersionVectorEntries` replicas. Nothing traps.
     public static func localWrite(
         after previous: FieldState?, value: FieldValue, replica: ReplicaID, hlc: HLCTimestamp, author: String
-    ) -> FieldState {
+    ) throws(SyncError) -> FieldState {
         let base = previous?.vv ?? VersionVector()
-        return FieldState(
-            FieldVersion(value: value, vv: base.incremented(for: replica), hlc: hlc, writer: replica, author: author))
+        guard base[replica] < VersionVector.maxCounter else {
+            throw SyncError(.counterOutOfRange, "this field's version counter is exhausted; the state holds a forged version")
+        }
+        let vv = base.incremented(for: replica)
+        guard vv.entries.count <= StateBounds.maxVersionVectorEntries else {
+            throw SyncError(.versionVectorTooLarge,
+                            "this field was written by more than \(StateBounds.maxVersionVectorEntries) replicas")
+        }
+        return FieldState(FieldVersion(value: value, vv: vv, hlc: hlc, writer: replica, author: author))
     }
 
     /// The versions, pairwise concurrent, in canonical order (greatest by `FieldVersion.lwwLess` first).

@@ -10,9 +10,13 @@ public struct HLCTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
     /// Creates a timestamp from its packed form.
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    /// Creates a timestamp from milliseconds and a logical counter.
+    /// The largest physical part (48 bits of milliseconds, the year 10889).
+    public static let maxPhysical: UInt64 = (1 << 48) - 1
+
+    /// Creates a timestamp from milliseconds and a logical counter; a physical part beyond 48 bits saturates
+    /// at `maxPhysical` (it never wraps around to the past).
     public init(physical: UInt64, logical: UInt16) {
-        rawValue = (physical & 0xFFFF_FFFF_FFFF) << 16 | UInt64(logical)
+        rawValue = min(physical, Self.maxPhysical) << 16 | UInt64(logical)
     }
 
     /// Unix time in milliseconds.
@@ -72,7 +76,8 @@ public struct HybridLogicalClock: Sendable {
     /// - Returns: `false` when the remote timestamp was further ahead than `maxDrift` (it was clamped).
     @discardableResult
     public mutating func observe(_ remote: HLCTimestamp) -> Bool {
-        let ceiling = HLCTimestamp(physical: now() &+ maxDrift, logical: UInt16.max)
+        let (sum, overflow) = now().addingReportingOverflow(maxDrift)
+        let ceiling = HLCTimestamp(physical: overflow ? HLCTimestamp.maxPhysical : sum, logical: UInt16.max)
         let withinDrift = remote <= ceiling
         let bounded = withinDrift ? remote : ceiling
         if bounded > last { last = bounded }
@@ -80,8 +85,16 @@ public struct HybridLogicalClock: Sendable {
     }
 
     private static func successor(of t: HLCTimestamp) -> HLCTimestamp {
-        t.logical == UInt16.max
+        if t.rawValue == UInt64.max { return t }  // saturates at the end of time instead of wrapping
+        return t.logical == UInt16.max
             ? HLCTimestamp(physical: t.physical + 1, logical: 0)
             : HLCTimestamp(rawValue: t.rawValue + 1)
+    }
+
+    /// Sets the clock back to `to` (never used on a healthy replica): after a device clock that ran ahead was
+    /// corrected, the replica re-stamps its own future-dated pending writes and continues from the real time.
+    /// Causality does not depend on it: version vectors order every write (see `protocol/SPEC.md` §2.2).
+    public mutating func reset(to t: HLCTimestamp) {
+        last = t
     }
 }

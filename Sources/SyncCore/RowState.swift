@@ -32,23 +32,29 @@ public struct RowState: Hashable, Sendable {
 
     /// Records a local write.
     /// - Returns: the names of the fields whose state changed (the field, and `_deleted` on undelete).
+    /// - Throws: see `FieldState.localWrite`; the row is unchanged then.
     @discardableResult
     public mutating func write(
         field: String, value: FieldValue, replica: ReplicaID, hlc: HLCTimestamp, author: String
-    ) -> [String] {
+    ) throws(SyncError) -> [String] {
         var changed = [field]
-        if isDeleted {
-            put(Schema.deletedField, .bool(false), replica, hlc, author)
+        var copy = self
+        if copy.isDeleted {
+            try copy.put(Schema.deletedField, .bool(false), replica, hlc, author)
             changed.append(Schema.deletedField)
         }
-        put(field, value, replica, hlc, author)
+        try copy.put(field, value, replica, hlc, author)
+        self = copy
         return changed
     }
 
     /// Records a local delete: covers every version seen here and writes `_deleted = true`.
     /// - Returns: the names of the fields whose state changed.
+    /// - Throws: see `FieldState.localWrite`; the row is unchanged then.
     @discardableResult
-    public mutating func delete(replica: ReplicaID, hlc: HLCTimestamp, author: String) -> [String] {
+    public mutating func delete(replica: ReplicaID, hlc: HLCTimestamp, author: String) throws(SyncError) -> [String] {
+        let tombstone = try FieldState.localWrite(after: fields[Schema.deletedField], value: .bool(true), replica: replica,
+                                                  hlc: hlc, author: author)
         var changed: [String] = []
         for (name, state) in fields where name != Schema.deletedField {
             let joined = covered[name].map { $0.joined(with: state.vv) } ?? state.vv
@@ -57,15 +63,15 @@ public struct RowState: Hashable, Sendable {
                 changed.append(name)
             }
         }
-        put(Schema.deletedField, .bool(true), replica, hlc, author)
+        fields[Schema.deletedField] = tombstone
         changed.append(Schema.deletedField)
         return changed
     }
 
     private mutating func put(_ field: String, _ value: FieldValue, _ replica: ReplicaID, _ hlc: HLCTimestamp,
-                              _ author: String) {
-        fields[field] = FieldState.localWrite(after: fields[field], value: value, replica: replica, hlc: hlc,
-                                              author: author)
+                              _ author: String) throws(SyncError) {
+        fields[field] = try FieldState.localWrite(after: fields[field], value: value, replica: replica, hlc: hlc,
+                                                  author: author)
     }
 
     /// Merges one incoming field state.

@@ -32,6 +32,10 @@ public struct SyncError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let tooManyItems = Code(rawValue: "too_many_items")
         public static let corruptStream = Code(rawValue: "corrupt_stream")
         public static let ownReplica = Code(rawValue: "own_replica")
+        /// A version-vector counter or a sequence number above `VersionVector.maxCounter`.
+        public static let counterOutOfRange = Code(rawValue: "counter_out_of_range")
+        /// A table or field name that is not lower-case ASCII (`[a-z0-9_]`, 1–64 bytes).
+        public static let badName = Code(rawValue: "bad_name")
     }
 
     /// The stable code.

@@ -77,12 +77,22 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     /// Whether the vector has no entries.
     public var isEmpty: Bool { entries.isEmpty }
 
-    /// This vector with `replica`'s counter increased by one.
+    /// The largest counter a replica accepts (2^53 − 1): honest replicas never come near it (a counter grows by
+    /// one per write), and every JSON parser reads it exactly. Counters above it are rejected on the wire
+    /// (`counter_out_of_range`), so no arithmetic on a stored counter can overflow.
+    public static let maxCounter: UInt64 = (1 << 53) - 1
+
+    /// This vector with `replica`'s counter increased by one. Never traps: a counter already at
+    /// `maxCounter` stays there (`FieldState.localWrite` refuses such a write before it gets here).
     public func incremented(for replica: ReplicaID) -> VersionVector {
         var v = self
-        v[replica] = self[replica] + 1
+        let c = self[replica]
+        v[replica] = c >= Self.maxCounter ? c : c + 1
         return v
     }
+
+    /// Whether every counter is within `1...maxCounter`.
+    public var countersInRange: Bool { entries.allSatisfy { $0.counter <= Self.maxCounter } }
 
     /// The pointwise maximum.
     public func joined(with other: VersionVector) -> VersionVector {

@@ -17,11 +17,25 @@ public struct ChangeSetEncoder: Sendable {
     /// Rows per group: a VALUES record follows every group of this many rows, and each table's last rows.
     public static let rowsPerGroup = 1024
 
+    /// The sizes of a payload's dictionaries, which the bundle limits bound (§7).
+    public struct Stats: Hashable, Sendable {
+        public var replicas = 0
+        public var authors = 0
+        public var characters = 0
+        /// The largest field dictionary of one table.
+        public var fieldNames = 0
+        public var payloadBytes = 0
+    }
+
     /// The uncompressed payload (§6), deterministic for a given change-set.
-    public func payload(_ cs: ChangeSet) -> [UInt8] {
-        // Dictionaries: replicas sorted by id, authors by UTF-8, characters by frequency.
+    public func payload(_ cs: ChangeSet) -> [UInt8] { payloadAndStats(cs).bytes }
+
+    /// The payload and the sizes of its dictionaries.
+    public func payloadAndStats(_ cs: ChangeSet) -> (bytes: [UInt8], stats: Stats) {
+        // Dictionaries: replicas sorted by id, authors by UTF-8, characters by frequency. Authors are told apart
+        // by their bytes (two spellings that differ only in Unicode normalization stay two authors).
         var replicaSet = Set<ReplicaID>([cs.sender])
-        var authorSet = Set<String>()
+        var authorSet = Set<ExactText>()
         var texts: [String] = []
         var minPhysical = UInt64.max
         for ack in cs.acks { replicaSet.insert(ack.replica) }
@@ -35,7 +49,7 @@ public struct ChangeSetEncoder: Sendable {
                 for v in f.state.versions {
                     replicaSet.insert(v.writer)
                     for e in v.vv.entries { replicaSet.insert(e.replica) }
-                    if !v.author.isEmpty { authorSet.insert(v.author) }
+                    if !v.author.isEmpty { authorSet.insert(ExactText(v.author)) }
                     minPhysical = min(minPhysical, v.hlc.physical)
                     switch v.value {
                     case .text(let s), .decimal(let s): texts.append(s)
@@ -56,9 +70,9 @@ public struct ChangeSetEncoder: Sendable {
         }
         let replicas = replicaSet.sorted()
         let replicaIndex = Dictionary(uniqueKeysWithValues: replicas.enumerated().map { ($1, $0) })
-        let authors = authorSet.sorted(by: utf8Less)
+        let authors = authorSet.map(\.text).sorted(by: utf8Less)
         texts.append(contentsOf: authors)
-        let authorIndex = Dictionary(uniqueKeysWithValues: authors.enumerated().map { ($1, $0 + 1) })
+        let authorIndex = Dictionary(uniqueKeysWithValues: authors.enumerated().map { (ExactText($1), $0 + 1) })
         let chars = CharacterTable(counting: texts)
         if minPhysical == .max { minPhysical = 0 }
 
@@ -128,7 +142,7 @@ public struct ChangeSetEncoder: Sendable {
                         w.varint(v.hlc.physical - minPhysical)
                         w.varint(UInt64(v.hlc.logical))
                         w.varint(UInt64(replicaIndex[v.writer]!))
-                        w.varint(UInt64(v.author.isEmpty ? 0 : authorIndex[v.author]!))
+                        w.varint(UInt64(v.author.isEmpty ? 0 : authorIndex[ExactText(v.author)]!))
                         writeValue(v.value, chars, &values)
                     }
                 }
@@ -138,26 +152,44 @@ public struct ChangeSetEncoder: Sendable {
             flushValues()
         }
         w.byte(RecordTag.end)
-        return w.bytes
+        let stats = Stats(replicas: replicas.count, authors: authors.count, characters: chars.scalars.count,
+                          fieldNames: tables.map(\.fields.count).max() ?? 0, payloadBytes: w.bytes.count)
+        return (w.bytes, stats)
     }
 
-    /// The whole bundle: header, zlib payload, empty trailer.
-    public func encode(_ cs: ChangeSet) -> [UInt8] {
-        let plain = payload(cs)
-        let compressed = Zlib.compress(plain, level: level)
-        var w = ByteWriter(capacity: Envelope.headerSize + compressed.count)
+    /// The whole bundle: header, zlib payload, and a trailer that is empty or holds the signer's signature.
+    public func encode(_ cs: ChangeSet, signer: DeviceKey? = nil) -> [UInt8] {
+        encodeWithStats(cs, signer: signer).bytes
+    }
+
+    /// The whole bundle and its payload's dictionary sizes.
+    public func encodeWithStats(_ cs: ChangeSet, signer: DeviceKey? = nil) -> (bytes: [UInt8], stats: Stats) {
+        let (plain, stats) = payloadAndStats(cs)
+        return (Self.envelope(sender: cs.sender, plain: plain.count, compressed: Zlib.compress(plain, level: level),
+                              signer: signer), stats)
+    }
+
+    /// Wraps a compressed payload in the header, and signs it when a key is given (§5, §5.2).
+    static func envelope(sender: ReplicaID, plain: Int, compressed: [UInt8], signer: DeviceKey?) -> [UInt8] {
+        var w = ByteWriter(capacity: Envelope.headerSize + compressed.count + BundleTrailer.signedLength)
         w.raw(Envelope.magic)
         w.byte(Envelope.version)
         w.byte(0)  // flags
         w.byte(0); w.byte(0)  // reserved
-        w.raw(cs.sender.bytes)
-        w.u32(UInt32(plain.count))
+        w.raw(sender.bytes)
+        w.u32(UInt32(plain))
         w.u32(UInt32(compressed.count))
-        w.u32(0)  // trailer length
+        w.u32(signer == nil ? 0 : UInt32(BundleTrailer.signedLength))  // trailer length
         var out = w.bytes
-        let crc = Zlib.crc32([out[0..<36], compressed[...]])
+        var trailer: [UInt8] = []
+        if let signer {
+            let message = BundleTrailer.message(header36: out[0..<36], payload: compressed[...])
+            trailer = BundleTrailer.signatureEntry(publicKey: signer.publicKey, signature: signer.sign(message))
+        }
+        let crc = Zlib.crc32([out[0..<36], compressed[...], trailer[...]])
         out.append(contentsOf: [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: crc >> $0) })
         out.append(contentsOf: compressed)
+        out.append(contentsOf: trailer)
         return out
     }
 }

@@ -24,6 +24,11 @@ public struct ChangeSetReader {
     public let payloadBytes: Int
     /// Size of the compressed payload.
     public let compressedBytes: Int
+    /// The trailer's bytes (§5.2): empty, or signature entries.
+    public let trailer: [UInt8]
+    /// The writer's signature from the trailer, checked against the bundle's bytes; nil when unsigned (or when
+    /// the trailer is not a well-formed entry sequence, which v1 readers otherwise ignore).
+    public let signature: BundleSignature?
 
     private let limits: ChangeSetLimits
     private let src: PayloadSource
@@ -71,9 +76,9 @@ public struct ChangeSetReader {
         var h = HeaderReader(bytes: bytes, pos: 24)
         let plain = Int(h.u32())
         let compressed = Int(h.u32())
-        let trailer = Int(h.u32())
+        let trailerLength = Int(h.u32())
         let crc = h.u32()
-        let total = Envelope.headerSize + compressed + trailer
+        let total = Envelope.headerSize + compressed + trailerLength
         try limits.check(plain <= limits.maxDecompressedBytes, .decompressedTooLarge,
                          "the payload declares \(plain) bytes; the limit is \(limits.maxDecompressedBytes)")
         try limits.check(plain <= max(compressed, 1) * limits.maxExpansionRatio, .expansionRatioExceeded,
@@ -87,6 +92,8 @@ public struct ChangeSetReader {
                          "the bundle's checksum does not match: it was damaged")
         payloadBytes = plain
         compressedBytes = compressed
+        trailer = Array(bytes[payloadEnd..<total])
+        signature = Self.signature(bytes, payloadEnd: payloadEnd, total: total)
         let inflater = try Inflater(input: bytes, range: Envelope.headerSize..<payloadEnd, limit: plain) { produced in
             SyncError(.decompressedTooLarge, "the payload inflates past its declared \(plain) bytes (\(produced) so far)")
         }
@@ -95,6 +102,8 @@ public struct ChangeSetReader {
         fromSeq = try src.varint()
         toSeq = try src.varint()
         try limits.check(fromSeq <= toSeq, .malformed, "the sequence range is reversed")
+        try limits.check(toSeq <= VersionVector.maxCounter, .counterOutOfRange,
+                         "the sequence range ends beyond \(VersionVector.maxCounter)")
         let nReplicas = try src.count(below: limits.maxReplicas + 1, .tooManyItems, "the replica count")
         var replicas: [ReplicaID] = []
         replicas.reserveCapacity(nReplicas)
@@ -110,7 +119,9 @@ public struct ChangeSetReader {
         for _ in 0..<nAcks {
             let idx = try src.count(below: nReplicas, .malformed, "an ack's replica index")
             try limits.check(acks.last.map { $0.replica < replicas[idx] } ?? true, .malformed, "acks are not sorted")
-            acks.append(ChangeSet.Ack(replica: replicas[idx], seq: try src.varint()))
+            let seq = try src.varint()
+            try limits.check(seq <= VersionVector.maxCounter, .counterOutOfRange, "an acknowledged sequence number is out of range")
+            acks.append(ChangeSet.Ack(replica: replicas[idx], seq: seq))
         }
         self.acks = acks
         let nChars = try src.count(below: limits.maxCharacters + 1, .tooManyItems, "the character count")
@@ -125,6 +136,18 @@ public struct ChangeSetReader {
         for _ in 0..<nAuthors { authors.append(try chars.read(from: src, maxBytes: limits.maxKeyBytes)) }
         self.authors = authors
         basePhysical = try src.varint()
+    }
+
+    /// The verified signature entry of a trailer, if any.
+    private static func signature(_ bytes: [UInt8], payloadEnd: Int, total: Int) -> BundleSignature? {
+        guard payloadEnd < total, let entries = BundleTrailer.entries(bytes[payloadEnd..<total]),
+              let entry = entries.first(where: { $0.type == BundleTrailer.signatureType }),
+              entry.body.count == BundleTrailer.signatureBody
+        else { return nil }
+        let body = Array(entry.body)
+        let key = Array(body[0..<32])
+        let message = BundleTrailer.message(header36: bytes[0..<36], payload: bytes[Envelope.headerSize..<payloadEnd])
+        return BundleSignature(publicKey: key, isValid: verifySignature(Array(body[32...]), of: message, publicKey: key))
     }
 
     /// Decodes a whole bundle into memory.
@@ -153,11 +176,13 @@ public struct ChangeSetReader {
             case RecordTag.table:
                 try limits.check(pending.isEmpty, .malformed, "rows lack their values record")
                 let name = try chars.read(from: src, maxBytes: limits.maxKeyBytes)
+                try limits.check(Names.isValid(name), .badName, "a table name is not lower-case ASCII (a–z, 0–9, _)")
                 try limits.check(table.map { utf8Less($0, name) } ?? true, .malformed, "tables are not sorted")
                 let n = try src.count(below: limits.maxNames + 1, .tooManyItems, "the field count of table \(name)")
                 var names: [String] = []
                 for _ in 0..<n {
                     let f = try chars.read(from: src, maxBytes: limits.maxKeyBytes)
+                    try limits.check(Names.isValid(f), .badName, "a field name of table \(name) is not lower-case ASCII (a–z, 0–9, _)")
                     try limits.check(names.last.map { utf8Less($0, f) } ?? true, .malformed, "field names are not sorted")
                     names.append(f)
                 }
@@ -245,6 +270,7 @@ public struct ChangeSetReader {
                 let logical = try src.count(below: 1 << 16, .malformed, "a logical clock")
                 let writer = replicas[try src.count(below: replicas.count, .malformed, "a writer index")]
                 let author = authors[try src.count(below: authors.count, .malformed, "an author index")]
+                try limits.check(vv[writer] > 0, .malformed, "a version's vector lacks its writer")
                 versions.append(FieldVersion(value: .null, vv: vv,
                                              hlc: HLCTimestamp(physical: physical, logical: UInt16(logical)),
                                              writer: writer, author: author))
@@ -269,6 +295,8 @@ public struct ChangeSetReader {
             last = idx
             let counter = try src.varint()
             try limits.check(counter > 0, .malformed, "a version vector holds a zero counter")
+            try limits.check(counter <= VersionVector.maxCounter, .counterOutOfRange,
+                             "a version vector counter is above \(VersionVector.maxCounter)")
             entries.append(VersionVector.Entry(replica: replicas[idx], counter: counter))
         }
         return VersionVector(sortedEntries: entries)!

@@ -20,7 +20,7 @@ public enum Zlib {
     /// CRC-32 (ISO-HDLC, as zlib computes it) over several byte ranges.
     public static func crc32(_ parts: [ArraySlice<UInt8>]) -> UInt32 {
         var crc = CZlib.crc32(0, nil, 0)
-        for part in parts {
+        for part in parts where !part.isEmpty {  // zlib's crc32 with a NULL buffer returns the initial value
             crc = part.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, uInt($0.count)) }
         }
         return UInt32(truncatingIfNeeded: crc)

@@ -1,6 +1,7 @@
 public import Hummingbird
 public import HTTPTypes
 import Foundation
+import SyncContract
 
 /// An error response: an HTTP status and a stable machine-readable code (`protocol/SPEC.md` §12.4) with a
 /// message for people. Bodies look like `{"error":{"code":"token_expired","message":"…"}}`.
@@ -23,10 +24,9 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        headers[.daibanProtocol] = String(SyncAPI.protocolVersion)
+        headers[.daibanProtocol] = String(SyncHTTP.protocolVersion)
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        let body = try JSONSerialization.data(
-            withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys])
+        let body = try SyncHTTP.encoder().encode(ErrorBody(code: code, message: message))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -37,19 +37,11 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
 }
 
-/// Constants of the HTTP sync protocol.
-public enum SyncAPI {
-    /// The HTTP protocol version this build speaks (`Daiban-Protocol`). Bumped only on breaking changes.
-    public static let protocolVersion = 1
-    /// The oldest client protocol version still served.
-    public static let oldestSupported = 1
-    /// Media type of a bundle body.
-    public static let bundleMediaType = "application/vnd.daiban.bundle"
-}
-
 extension HTTPField.Name {
-    static let daibanProtocol = HTTPField.Name("Daiban-Protocol")!
-    static let daibanNext = HTTPField.Name("Daiban-Next")!
-    static let daibanMore = HTTPField.Name("Daiban-More")!
-    static let daibanServerReplica = HTTPField.Name("Daiban-Server-Replica")!
+    static let daibanProtocol = HTTPField.Name(SyncHTTP.Header.protocolVersion)!
+    static let daibanNext = HTTPField.Name(SyncHTTP.Header.next)!
+    static let daibanMore = HTTPField.Name(SyncHTTP.Header.more)!
+    static let daibanServerReplica = HTTPField.Name(SyncHTTP.Header.serverReplica)!
+    static let daibanServerTime = HTTPField.Name(SyncHTTP.Header.serverTime)!
+    static let daibanClientTime = HTTPField.Name(SyncHTTP.Header.clientTime)!
 }

@@ -1,16 +1,17 @@
 import Foundation
 import GRDB
 public import SyncCore
+public import CaseDomain
 import Crypto
 import HTTPTypes
 
-/// What a user may do. Relaying (pushing other replicas' writes) is for township offices and the centre.
-public enum Role: String, Sendable, Codable, CaseIterable {
-    case agent, township, center, liaison
+/// What a user may do: the account roles of the write and read rules (`AccessRules`).
+public typealias Role = AccountRole
 
-    /// Whether devices of this role may push versions written by other replicas (an agent's imported bundle).
+extension AccountRole {
+    /// Whether devices of this role may forward other devices' signed bundles (an agent's bundle from a USB stick).
     public var mayRelay: Bool { self == .township || self == .center }
-    /// Whether this role sees the device directory (who wrote a conflicting version).
+    /// Whether this role sees the device directory (who wrote a conflicting version) and the audit trail.
     public var seesDirectory: Bool { self == .center }
 }
 
@@ -22,6 +23,8 @@ public struct User: Sendable, Hashable {
     public var department: String?
     public var createdAt: Int64
     public var disabled: Bool
+    /// Access tokens issued before this (Unix seconds) are refused: set by `user passwd --revoke-sessions`.
+    public var sessionsValidAfter: Int64 = 0
 }
 
 public struct Device: Sendable, Hashable {
@@ -33,6 +36,15 @@ public struct Device: Sendable, Hashable {
     public var createdAt: Int64
     public var lastSeenAt: Int64?
     public var revokedAt: Int64?
+    /// The device's current Ed25519 public key (nil until it registers one).
+    public var publicKey: [UInt8]?
+    /// The device's clock minus the server's at its last request, in milliseconds.
+    public var clockSkewMillis: Int64?
+
+    /// The first 16 hex digits of the key's SHA-256, for people comparing keys.
+    public var keyFingerprint: String? {
+        publicKey.map { SHA256.hash(data: Data($0)).prefix(8).map { String(format: "%02x", $0) }.joined() }
+    }
 }
 
 /// Users, devices and refresh tokens in `<data>/accounts.sqlite`.
@@ -79,8 +91,30 @@ public struct AccountStore: Sendable {
                 ) STRICT;
                 """)
         }
+        m.registerMigration("accounts-v2-keys") { db in
+            try db.execute(sql: """
+                ALTER TABLE user ADD COLUMN sessions_valid_after INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE device ADD COLUMN public_key BLOB;
+                ALTER TABLE device ADD COLUMN clock_skew_ms INTEGER;
+                CREATE TABLE device_key (
+                    public_key BLOB PRIMARY KEY,
+                    device_id INTEGER NOT NULL REFERENCES device (id),
+                    added_at INTEGER NOT NULL,
+                    retired_at INTEGER
+                ) STRICT;
+                DROP TABLE refresh_token;
+                CREATE TABLE refresh_token (
+                    hash BLOB PRIMARY KEY,
+                    device_id INTEGER NOT NULL REFERENCES device (id),
+                    family BLOB NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    spent_at INTEGER
+                ) STRICT;
+                CREATE INDEX refresh_token_family ON refresh_token (family);
+                CREATE INDEX refresh_token_device ON refresh_token (device_id);
+                """)
+        }
         try m.migrate(queue)
-        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 
     // MARK: Users
@@ -107,14 +141,24 @@ public struct AccountStore: Sendable {
         }
     }
 
-    /// Sets a new password (a forgotten one, or a routine change). Sessions already signed in stay valid.
+    /// Sets a new password (a forgotten one, or a routine change). With `revokeSessions` every device of the
+    /// user must sign in again: its refresh tokens are deleted and access tokens issued before `now` are refused.
     /// - Returns: false when there is no such user.
-    public func setPassword(name: String, password: String, cost: Int) throws -> Bool {
+    public func setPassword(name: String, password: String, cost: Int, revokeSessions: Bool = false,
+                            now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> Bool {
         guard password.count >= 8 else { throw AccountError("passwords need at least 8 characters") }
         let hash = PasswordHasher.hash(password, cost: cost)
         return try queue.write { db in
             try db.execute(sql: "UPDATE user SET password_hash = ? WHERE name = ?", arguments: [hash, name])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            if revokeSessions {
+                try db.execute(sql: "UPDATE user SET sessions_valid_after = ? WHERE name = ?", arguments: [now + 1, name])
+                try db.execute(sql: """
+                    DELETE FROM refresh_token WHERE device_id IN
+                        (SELECT d.id FROM device d JOIN user u ON u.id = d.user_id WHERE u.name = ?)
+                    """, arguments: [name])
+            }
+            return true
         }
     }
 
@@ -154,16 +198,29 @@ public struct AccountStore: Sendable {
 
     private static func user(_ r: Row) -> User {
         User(id: r["id"], name: r["name"], role: Role(rawValue: r["role"]) ?? .agent, township: r["township"],
-             department: r["department"], createdAt: r["created_at"], disabled: r["disabled"])
+             department: r["department"], createdAt: r["created_at"], disabled: r["disabled"],
+             sessionsValidAfter: r["sessions_valid_after"])
+    }
+
+    /// Whether `replica` is a device of the user (a login from a known device is not slowed by other people's
+    /// failed guesses at the user name).
+    func isKnownDevice(user name: String, replica: ReplicaID) throws -> Bool {
+        try queue.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM device d JOIN user u ON u.id = d.user_id
+                               WHERE u.name = ? AND d.replica = ? AND d.revoked_at IS NULL)
+                """, arguments: [name, Data(replica.bytes)]) ?? false
+        }
     }
 
     // MARK: Devices
 
-    /// The device of `replica`, registering it to `user` on first sight.
-    /// - Throws: `APIError` when the replica belongs to another user or was revoked.
-    func device(for user: User, replica: ReplicaID, name: String, now: Int64) throws -> Device {
+    /// The device of `replica`, registering it (and its key) to `user` on first sight.
+    /// - Throws: `APIError` when the replica belongs to another user or was revoked, or when the device already
+    ///   has another key.
+    func device(for user: User, replica: ReplicaID, name: String, key: [UInt8]?, now: Int64) throws -> Device {
         try queue.write { db in
-            if let existing = try Self.fetchDevice(db, "d.replica = ?", [Data(replica.bytes)]) {
+            if var existing = try Self.fetchDevice(db, "d.replica = ?", [Data(replica.bytes)]) {
                 guard existing.userID == user.id else {
                     throw APIError(.conflict, "replica_taken",
                                    "replica \(replica.short) is registered to another user; run daiban init in a new home")
@@ -172,12 +229,61 @@ public struct AccountStore: Sendable {
                     throw APIError.forbidden("device_revoked",
                                              "device \(existing.id) was revoked; ask the centre, then init a new replica")
                 }
+                if let key {
+                    if existing.publicKey == nil {
+                        try Self.setKey(db, device: existing.id, key, now: now)
+                        existing.publicKey = key
+                    } else if existing.publicKey != key {
+                        throw APIError(.conflict, "device_key_mismatch",
+                                       "device \(existing.id) signs with another key; rotate keys with `daiban key rotate` on the device that holds the old one, or ask the centre to revoke it")
+                    }
+                }
                 return existing
             }
             try db.execute(sql: "INSERT INTO device (user_id, replica, name, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [user.id, Data(replica.bytes), String(name.prefix(64)), now])
-            return Device(id: db.lastInsertedRowID, userID: user.id, userName: user.name, replica: replica,
-                          name: String(name.prefix(64)), createdAt: now)
+            let id = db.lastInsertedRowID
+            if let key { try Self.setKey(db, device: id, key, now: now) }
+            return Device(id: id, userID: user.id, userName: user.name, replica: replica, name: String(name.prefix(64)),
+                          createdAt: now, publicKey: key)
+        }
+    }
+
+    /// Makes `key` the device's current key; its previous one is retired (still accepted on bundles it signed
+    /// before, which a township may relay later).
+    private static func setKey(_ db: Database, device: Int64, _ key: [UInt8], now: Int64) throws {
+        if try Int64.fetchOne(db, sql: "SELECT device_id FROM device_key WHERE public_key = ?", arguments: [Data(key)]).map({ $0 != device }) == true {
+            throw APIError(.conflict, "device_key_mismatch", "this key belongs to another device")
+        }
+        try db.execute(sql: "UPDATE device_key SET retired_at = coalesce(retired_at, ?) WHERE device_id = ?", arguments: [now, device])
+        try db.execute(sql: """
+            INSERT INTO device_key (public_key, device_id, added_at) VALUES (?, ?, ?)
+            ON CONFLICT (public_key) DO UPDATE SET retired_at = NULL
+            """, arguments: [Data(key), device, now])
+        try db.execute(sql: "UPDATE device SET public_key = ? WHERE id = ?", arguments: [Data(key), device])
+    }
+
+    /// Registers a device's first key, or rotates it (the caller checked the old key's proof).
+    func setKey(device: Int64, _ key: [UInt8], now: Int64) throws {
+        try queue.write { db in try Self.setKey(db, device: device, key, now: now) }
+    }
+
+    /// Whether `key` is or was a key of the device (bundles signed before a rotation stay acceptable).
+    func isKey(_ key: [UInt8], of device: Int64) throws -> Bool {
+        try queue.read { db in
+            try Int64.fetchOne(db, sql: "SELECT device_id FROM device_key WHERE public_key = ?", arguments: [Data(key)]) == device
+        }
+    }
+
+    /// The device registered for a replica id.
+    func device(replica: ReplicaID) throws -> Device? {
+        try queue.read { db in try Self.fetchDevice(db, "d.replica = ?", [Data(replica.bytes)]) }
+    }
+
+    /// Records the device's clock against the server's.
+    func noteClock(deviceID: Int64, skewMillis: Int64) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE device SET clock_skew_ms = ? WHERE id = ?", arguments: [skewMillis, deviceID])
         }
     }
 
@@ -212,7 +318,8 @@ public struct AccountStore: Sendable {
             """, arguments: StatementArguments(args)).map { r in
             Device(id: r["id"], userID: r["user_id"], userName: r["user_name"],
                    replica: ReplicaID(bytes: [UInt8](r["replica"] as Data)), name: r["name"], createdAt: r["created_at"],
-                   lastSeenAt: r["last_seen_at"], revokedAt: r["revoked_at"])
+                   lastSeenAt: r["last_seen_at"], revokedAt: r["revoked_at"],
+                   publicKey: (r["public_key"] as Data?).map { [UInt8]($0) }, clockSkewMillis: r["clock_skew_ms"])
         }
     }
 
@@ -222,27 +329,71 @@ public struct AccountStore: Sendable {
 
     // MARK: Refresh tokens
 
-    /// A new refresh token for a device (only its SHA-256 is stored).
+    /// How long a spent refresh token may be presented again and get the same successor: the answer to a
+    /// refresh can be lost on a bad link, and the retry must not sign the device out.
+    static let retryGraceSeconds: Int64 = 600
+
+    /// A new token family for a device (at login): only its SHA-256 is stored.
     func issueRefreshToken(deviceID: Int64, expiresAt: Int64) throws -> String {
-        let token = "dbr1." + base64URL(Array(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }))
+        let token = "dbr1." + base64URL(randomBytes(32))
         try queue.write { db in
-            try db.execute(sql: "DELETE FROM refresh_token WHERE expires_at < ?", arguments: [expiresAt - 400 * 86400])
-            try db.execute(sql: "INSERT INTO refresh_token (hash, device_id, expires_at) VALUES (?, ?, ?)",
-                           arguments: [Data(SHA256.hash(data: Data(token.utf8))), deviceID, expiresAt])
+            try db.execute(sql: "DELETE FROM refresh_token WHERE expires_at < ?", arguments: [expiresAt - 800 * 86400])
+            try db.execute(sql: "INSERT INTO refresh_token (hash, device_id, family, expires_at) VALUES (?, ?, ?, ?)",
+                           arguments: [Self.hash(token), deviceID, Data(randomBytes(16)), expiresAt])
         }
         return token
     }
 
-    /// Spends a refresh token: returns its device and deletes it (tokens rotate on every refresh).
-    func redeemRefreshToken(_ token: String, now: Int64) throws -> Int64? {
+    /// What redeeming a refresh token gave.
+    enum Redeemed {
+        /// The device and its next token.
+        case next(deviceID: Int64, token: String)
+        /// A spent token presented again after its successor was used, or after the grace period: the whole family is
+        /// revoked (someone else holds a copy).
+        case replayed
+        /// Unknown or expired.
+        case invalid
+    }
+
+    /// Spends a refresh token. Its successor is derived from it with the server's key, so a retry within
+    /// `retryGraceSeconds` whose successor is still unused gets the same successor again; any other reuse revokes
+    /// the token's family.
+    func redeemRefreshToken(_ token: String, successorKey: SymmetricKey, now: Int64, lifetime: Int64) throws -> Redeemed {
         try queue.write { db in
-            let hash = Data(SHA256.hash(data: Data(token.utf8)))
-            guard let row = try Row.fetchOne(db, sql: "SELECT device_id, expires_at FROM refresh_token WHERE hash = ?",
-                                             arguments: [hash]) else { return nil }
-            try db.execute(sql: "DELETE FROM refresh_token WHERE hash = ?", arguments: [hash])
-            return (row[1] as Int64) >= now ? row[0] as Int64 : nil
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT device_id, family, expires_at, spent_at FROM refresh_token WHERE hash = ?
+                """, arguments: [Self.hash(token)]) else { return .invalid }
+            let device: Int64 = row[0]
+            let family: Data = row[1]
+            let successor = "dbr1." + base64URL(Array(HMAC<SHA256>.authenticationCode(for: Data(("refresh:" + token).utf8),
+                                                                                       using: successorKey)))
+            if let spent = row[3] as Int64? {
+                let next = try Row.fetchOne(db, sql: "SELECT spent_at FROM refresh_token WHERE hash = ?",
+                                            arguments: [Self.hash(successor)])
+                if now - spent <= Self.retryGraceSeconds, let next, (next[0] as Int64?) == nil {
+                    return .next(deviceID: device, token: successor)
+                }
+                try db.execute(sql: "DELETE FROM refresh_token WHERE family = ?", arguments: [family])
+                return .replayed
+            }
+            guard (row[2] as Int64) >= now else {
+                try db.execute(sql: "DELETE FROM refresh_token WHERE hash = ?", arguments: [Self.hash(token)])
+                return .invalid
+            }
+            try db.execute(sql: "UPDATE refresh_token SET spent_at = ? WHERE hash = ?", arguments: [now, Self.hash(token)])
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO refresh_token (hash, device_id, family, expires_at) VALUES (?, ?, ?, ?)
+                """, arguments: [Self.hash(successor), device, family, now + lifetime])
+            return .next(deviceID: device, token: successor)
         }
     }
+
+    private static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
+}
+
+func randomBytes(_ n: Int) -> [UInt8] {
+    var g = SystemRandomNumberGenerator()
+    return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
 }
 
 /// A mistake in an account command (taken name, short password).

@@ -14,6 +14,7 @@ enum Metrics {
     static let conflictsOpen = Gauge(label: "daiban_conflicts_open")
     static let loginFailures = Counter(label: "daiban_login_failures_total")
     static let loginRejected = Counter(label: "daiban_login_throttled_total")
+    static let rejected = Counter(label: "daiban_versions_rejected_total")
 
     /// The process-wide registry; the first use bootstraps swift-metrics with it (once per process).
     static let registry: PrometheusCollectorRegistry = {

@@ -7,8 +7,11 @@ import Foundation
 import Logging
 import NIOCore
 import ReplicaStore
+import GRDB
 import SyncCore
 import SyncProtocol
+import SyncContract
+import CaseDomain
 
 /// Request context that remembers the peer address (for per-address login limits).
 public struct DaibanRequestContext: RequestContext, RemoteAddressRequestContext {
@@ -27,9 +30,9 @@ extension DaibanServer {
         let registry = Metrics.registry
         let router = Router(context: DaibanRequestContext.self)
         router.add(middleware: MetricsMiddleware())
-        router.add(middleware: ProtocolMiddleware(logger: logger))
+        router.add(middleware: ProtocolMiddleware(logger: logger, clock: wallClock))
         router.get("/health") { [replica] _, _ in
-            try json(["status": "ok", "protocol": SyncAPI.protocolVersion, "replica": replica.id.description])
+            try json(HealthResponse(status: "ok", protocol: SyncHTTP.protocolVersion, replica: replica.id.description))
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
@@ -39,99 +42,137 @@ extension DaibanServer {
         }
         let v1 = router.group("v1")
         v1.post("login") { request, context in
-            let body = try await jsonBody(request)
-            guard let user = body["user"] as? String, let password = body["password"] as? String,
-                  let replicaHex = body["replica"] as? String, let replica = ReplicaID(hex: replicaHex)
-            else { throw APIError.badRequest("bad_request", "login needs user, password and a 32-digit replica id") }
-            let deviceName = body["device_name"] as? String ?? ""
+            let body = try await jsonBody(LoginRequest.self, request)
+            guard let replica = ReplicaID(hex: body.replica) else {
+                throw APIError.badRequest(ErrorCode.badRequest, "login needs user, password and a 32-digit replica id")
+            }
+            var key: [UInt8]?
+            if let hex = body.deviceKey {
+                guard let k = hexBytes(hex), k.count == 32 else {
+                    throw APIError.badRequest(ErrorCode.badRequest, "device_key must be 64 hex digits")
+                }
+                key = k
+            }
             let address = context.remoteAddress?.ipAddress ?? "unknown"
             return try self.sessionResponse(
-                await self.login(name: user, password: password, replica: replica, deviceName: deviceName,
-                                 address: address))
+                await self.login(name: body.user, password: body.password, replica: replica,
+                                 deviceName: body.deviceName ?? "", deviceKey: key, address: address))
         }
         v1.post("refresh") { request, _ in
-            let body = try await jsonBody(request)
-            guard let token = body["refresh_token"] as? String else {
-                throw APIError.badRequest("bad_request", "refresh needs refresh_token")
-            }
-            return try self.sessionResponse(await self.refresh(token: token))
+            let body = try await jsonBody(RefreshRequest.self, request)
+            return try self.sessionResponse(await self.refresh(token: body.refreshToken))
         }
         v1.post("push") { request, _ in
-            let principal = try await self.authenticate(authorization: request.headers[.authorization])
+            let principal = try await self.authenticate(request)
             let bytes = try await collect(request, upTo: self.config.maxPushBytes)
-            let result: PushResult
-            do {
-                result = try await self.push(bytes, by: principal)
-            } catch let e as SyncError {
-                self.logger.notice("push rejected", metadata: ["device_id": "\(principal.device.id)", "code": "\(e.code)"])
-                throw APIError(Self.sizeCodes.contains(e.code) ? .contentTooLarge : .badRequest, e.code.rawValue, e.message)
-            }
-            let r = result.report
-            return try json([
-                "acked": Int(result.acked), "rows": r.rows, "applied": r.applied, "ignored": r.ignored,
-                "conflicts_open": r.conflictsAfter, "quarantined": r.quarantined,
-            ])
+            return try self.pushResponse(await self.bundleErrors(principal) { try await self.push(bytes, by: principal) })
+        }
+        v1.post("relay") { request, _ in
+            let principal = try await self.authenticate(request)
+            let bytes = try await collect(request, upTo: self.config.maxPushBytes)
+            return try self.pushResponse(await self.bundleErrors(principal) { try await self.relay(bytes, by: principal) })
         }
         v1.get("pull") { request, _ in
-            let principal = try await self.authenticate(authorization: request.headers[.authorization])
+            let principal = try await self.authenticate(request)
             let afterText = request.uri.queryParameters["after"].map(String.init) ?? "0"
             guard let after = UInt64(afterText) else {
-                throw APIError.badRequest("bad_cursor", "after must be a cursor from Daiban-Next")
+                throw APIError.badRequest(ErrorCode.badCursor, "after must be a cursor from Daiban-Next")
             }
             let chunk = try await self.pull(after: after, by: principal)
             var headers = HTTPFields()
-            headers[.contentType] = SyncAPI.bundleMediaType
+            headers[.contentType] = SyncHTTP.bundleMediaType
             headers[.daibanNext] = String(chunk.next)
             headers[.daibanMore] = chunk.more ? "true" : "false"
             headers[.daibanServerReplica] = self.cursorSpace
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: chunk.bytes)))
         }
+        v1.get("scope") { request, _ in
+            let principal = try await self.authenticate(request)
+            let afterText = request.uri.queryParameters["after"].map(String.init) ?? "0"
+            guard let after = Int64(afterText), after >= 0 else {
+                throw APIError.badRequest(ErrorCode.badCursor, "after must be a number from an earlier answer's next")
+            }
+            return try json(await self.scopeExits(after: after, by: principal))
+        }
+        v1.post("device/key") { request, _ in
+            let principal = try await self.authenticate(request)
+            let body = try await jsonBody(DeviceKeyRequest.self, request)
+            guard let key = hexBytes(body.key) else { throw APIError.badRequest(ErrorCode.badRequest, "key must be hex") }
+            try await self.setDeviceKey(key, proof: body.proof.flatMap(hexBytes), by: principal)
+            return try json(["status": "ok"])
+        }
         v1.get("devices") { request, _ in
-            let principal = try await self.authenticate(authorization: request.headers[.authorization])
+            let principal = try await self.authenticate(request)
             guard principal.user.role.seesDirectory else {
-                throw APIError.forbidden("forbidden", "only centre accounts see the device directory")
+                throw APIError.forbidden(ErrorCode.forbidden, "only centre accounts see the device directory")
             }
             let accounts = self.accounts
             let (devices, users) = try await offload { (try accounts.devices(), try accounts.users()) }
             let roles = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0.role.rawValue) })
-            return try json(["devices": devices.map { d -> [String: Any] in
-                var o: [String: Any] = ["id": d.id, "user": d.userName, "role": roles[d.userID] ?? "",
-                                        "name": d.name, "replica": d.replica.description, "revoked": d.revokedAt != nil]
-                if let seen = d.lastSeenAt { o["last_seen_at"] = seen }
-                return o
-            }])
+            return try json(DevicesResponse(devices: devices.map { d in
+                .init(id: d.id, user: d.userName, role: roles[d.userID] ?? "", name: d.name, replica: d.replica.description,
+                      revoked: d.revokedAt != nil, lastSeenAt: d.lastSeenAt, clockSkewSeconds: d.clockSkewMillis.map { $0 / 1000 },
+                      keyFingerprint: d.keyFingerprint)
+            }))
         }
         v1.get("history") { request, _ in
-            let principal = try await self.authenticate(authorization: request.headers[.authorization])
+            let principal = try await self.authenticate(request)
             guard principal.user.role.seesDirectory else {
-                throw APIError.forbidden("forbidden", "only centre accounts read the server's audit trail")
+                throw APIError.forbidden(ErrorCode.forbidden, "only centre accounts read the server's audit trail")
             }
             guard let table = request.uri.queryParameters.get("table"), let row = request.uri.queryParameters.get("row"),
                   !table.isEmpty, !row.isEmpty
-            else { throw APIError(.badRequest, "bad_request", "history needs table and row") }
+            else { throw APIError(.badRequest, ErrorCode.badRequest, "history needs table and row") }
             let replica = self.replica
             let entries = try await offload { try replica.audit(table: table, key: row, limit: 10_000) }
-            return try json(["entries": entries.map { e -> [String: Any] in
-                ["field": e.field, "writer": e.writer.description, "author": e.author, "hlc": e.hlc.rawValue,
-                 "via_user": e.viaUser, "via_device": e.viaDevice, "applied_at": e.appliedAt]
-            }])
+            return try json(HistoryResponse(entries: entries.map { e in
+                .init(field: e.field, writer: e.writer.description, author: e.author, hlc: e.hlc.rawValue,
+                      viaUser: e.viaUser, viaDevice: e.viaDevice, appliedAt: e.appliedAt)
+            }))
         }
         return router
     }
 
     static let sizeCodes: Set<SyncError.Code> = [.compressedTooLarge, .decompressedTooLarge, .expansionRatioExceeded]
 
+    /// The bearer token of a request, and the client's clock when it sent one.
+    private func authenticate(_ request: Request) async throws -> Principal {
+        try await authenticate(authorization: request.headers[.authorization],
+                               clientTime: request.headers[.daibanClientTime].flatMap { Int64($0) })
+    }
+
+    /// Bundle errors as 400 (413 for sizes), with their §9 code; nothing was applied.
+    private func bundleErrors(_ principal: Principal, _ body: () async throws -> PushResult) async throws -> PushResult {
+        do {
+            return try await body()
+        } catch let e as SyncError {
+            logger.notice("push rejected", metadata: ["device_id": "\(principal.device.id)", "code": "\(e.code)"])
+            throw APIError(Self.sizeCodes.contains(e.code) ? .contentTooLarge : .badRequest, e.code.rawValue, e.message)
+        }
+    }
+
+    private func pushResponse(_ result: PushResult) throws -> Response {
+        let r = result.report
+        return try json(PushResponse(
+            acked: result.acked, rows: r.rows, applied: r.applied, ignored: r.ignored, conflictsOpen: r.conflictsAfter,
+            quarantined: r.rejections.count,
+            rejected: r.rejections.map {
+                RejectionInfo(table: $0.table, key: $0.key, field: $0.field, writer: $0.version.writer.description,
+                              hlc: $0.version.hlc.rawValue, reason: $0.rejection.reason.rawValue,
+                              message: $0.rejection.message)
+            },
+            current: result.current.map { Data($0).base64EncodedString() }))
+    }
+
     private func sessionResponse(_ s: Session) throws -> Response {
-        var user: [String: Any] = ["name": s.principal.user.name, "role": s.principal.user.role.rawValue]
-        if let t = s.principal.user.township { user["township"] = t }
-        if let d = s.principal.user.department { user["department"] = d }
-        return try json([
-            "access_token": s.access, "access_expires_at": s.accessExpires,
-            "refresh_token": s.refresh, "refresh_expires_at": s.refreshExpires,
-            "user": user,
-            "device": ["id": s.principal.device.id, "name": s.principal.device.name],
-            "server_replica": replica.id.description, "protocol": SyncAPI.protocolVersion,
-        ])
+        let u = s.principal.user
+        return try json(SessionResponse(
+            accessToken: s.access, accessExpiresAt: s.accessExpires, refreshToken: s.refresh,
+            refreshExpiresAt: s.refreshExpires,
+            user: .init(name: u.name, role: u.role.rawValue, township: u.township, department: u.department),
+            device: .init(id: s.principal.device.id, name: s.principal.device.name,
+                          keyRegistered: s.principal.device.publicKey != nil),
+            serverReplica: replica.id.description, protocol: SyncHTTP.protocolVersion))
     }
 
     /// A runnable application: HTTP (or HTTPS when the config names a certificate) on the configured address.
@@ -139,15 +180,20 @@ extension DaibanServer {
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws
         -> some ApplicationProtocol
     {
+        let header = TimeAmount.seconds(Int64(config.headerTimeoutSeconds))
+        let read = TimeAmount.seconds(Int64(config.readTimeoutSeconds))
+        let http = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [ConnectionTimeouts(headerTimeout: header, readTimeout: read)]))
         let server: HTTPServerBuilder
         if let cert = config.tlsCertificate, let key = config.tlsKey {
-            server = try .tls(.http1(), tlsConfiguration: try TLSSupport.configuration(certificate: cert, key: key))
+            server = try .tls(http, tlsConfiguration: try TLSSupport.configuration(certificate: cert, key: key))
         } else {
-            server = .http1()
+            server = http
         }
         return Application(
             router: router(), server: server,
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "daiban-server"),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "daiban-server",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(config.maxConnections, logger: logger)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -158,6 +204,7 @@ extension DaibanServer {
 /// `internal_error`, logged by type only).
 struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    let clock: @Sendable () -> UInt64
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -166,12 +213,22 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await checked(request, context: context, next: next)
         } catch let e as APIError {
             throw e
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, ErrorCode.payloadTooLarge, "the body is larger than this server accepts")
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, ErrorCode.payloadTooLarge, "the body is larger than this server accepts")
         } catch let e as HTTPError {
             let code = e.status == .notFound ? "not_found"
                 : e.status == .methodNotAllowed ? "method_not_allowed" : "http_\(e.status.code)"
             throw APIError(e.status, code, e.status == .notFound ? "no such endpoint" : e.status.reasonPhrase)
         } catch {
-            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error_type": "\(type(of: error))"])
+            var metadata: Logger.Metadata = ["path": "\(request.uri.path)", "error_type": "\(type(of: error))"]
+            // SQLite's own message names tables and constraints, never values (statement arguments stay private).
+            if let db = error as? DatabaseError {
+                metadata["sqlite_code"] = "\(db.extendedResultCode.rawValue)"
+                metadata["sqlite_message"] = "\(db.message ?? "")"
+            }
+            logger.error("request failed", metadata: metadata)
             throw APIError(.internalServerError, "internal_error", "the server could not complete the request; see its log")
         }
     }
@@ -180,26 +237,40 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
                          next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path.hasPrefix("/v1/") {
             let sent = request.headers[.daibanProtocol].flatMap { Int($0) }
-            guard let version = sent, version >= SyncAPI.oldestSupported else {
+            guard let version = sent, version >= SyncHTTP.oldestSupported else {
                 throw APIError(.upgradeRequired, "upgrade_required",
-                               "this server speaks protocol \(SyncAPI.protocolVersion); upgrade the daiban client")
+                               "this server speaks protocol \(SyncHTTP.protocolVersion); upgrade the daiban client")
             }
-            guard version <= SyncAPI.protocolVersion else {
+            guard version <= SyncHTTP.protocolVersion else {
                 throw APIError(.badRequest, "protocol_unsupported",
-                               "this server speaks protocol \(SyncAPI.protocolVersion), the client \(version); upgrade the server")
+                               "this server speaks protocol \(SyncHTTP.protocolVersion), the client \(version); upgrade the server")
             }
         }
         var response = try await next(request, context)
-        response.headers[.daibanProtocol] = String(SyncAPI.protocolVersion)
+        response.headers[.daibanProtocol] = String(SyncHTTP.protocolVersion)
+        response.headers[.daibanServerTime] = String(clock())
         return response
     }
 }
 
-private func json(_ object: [String: Any]) throws -> Response {
+private func json(_ value: some Encodable) throws -> Response {
     var headers = HTTPFields()
     headers[.contentType] = "application/json; charset=utf-8"
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    let data = try SyncHTTP.encoder().encode(value)
     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Bytes from hex digits, or nil.
+func hexBytes(_ hex: String) -> [UInt8]? {
+    let digits = Array(hex.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    for i in stride(from: 0, to: digits.count, by: 2) {
+        guard let b = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+        out.append(b)
+    }
+    return out
 }
 
 /// Reads a body up to `limit` bytes, or fails with 413 `payload_too_large` without reading the rest.
@@ -211,14 +282,20 @@ private func collect(_ request: Request, upTo limit: Int) async throws -> [UInt8
         var buffer = try await request.body.collect(upTo: limit)
         return buffer.readBytes(length: buffer.readableBytes) ?? []
     } catch let e as HTTPError where e.status == .contentTooLarge {
-        throw APIError(.contentTooLarge, "payload_too_large", "the body is larger than \(limit) bytes")
+        throw APIError(.contentTooLarge, ErrorCode.payloadTooLarge, "the body is larger than \(limit) bytes")
+    } catch is NIOTooManyBytesError {
+        throw APIError(.contentTooLarge, ErrorCode.payloadTooLarge, "the body is larger than \(limit) bytes")
     }
 }
 
-private func jsonBody(_ request: Request) async throws -> [String: Any] {
-    let bytes = try await collect(request, upTo: 16 << 10)
-    guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-        throw APIError.badRequest("bad_request", "the body must be a JSON object")
+private func jsonBody<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    let bytes = try await collect(request, upTo: SyncHTTP.maxJSONBody)
+    guard (try? JSONSerialization.jsonObject(with: Data(bytes))) is [String: Any] else {
+        throw APIError.badRequest(ErrorCode.badRequest, "the body must be a JSON object")
     }
-    return object
+    do {
+        return try SyncHTTP.decoder().decode(T.self, from: Data(bytes))
+    } catch {
+        throw APIError.badRequest(ErrorCode.badRequest, "the body lacks a required field or has one of the wrong type")
+    }
 }

@@ -88,19 +88,23 @@ struct UserCommand: AsyncParsableCommand {
 
     struct Passwd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set a user's password (read from stdin); devices already signed in keep working.")
+            abstract: "Set a user's password (read from stdin); with --revoke-sessions every device must sign in again.")
         @OptionGroup var options: ServerOptions
         @Argument(help: "Login name.") var name: String
         @Flag(help: "Read the password from the first line of stdin (required).") var passwordStdin = false
+        @Flag(help: "End every session of the user at once (a leaked password): its devices sign in again.")
+        var revokeSessions = false
 
         func run() async throws {
             guard passwordStdin else { throw ValidationError("pass --password-stdin and pipe the password in") }
             let (accounts, config) = try options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
-            guard try accounts.setPassword(name: name, password: password, cost: config.bcryptCost) else {
+            guard try accounts.setPassword(name: name, password: password, cost: config.bcryptCost,
+                                           revokeSessions: revokeSessions, now: unixNow()) else {
                 throw AccountError("no user \(name)")
             }
             print(L10n.t(.passwordChanged, name))
+            if revokeSessions { print(L10n.t(.sessionsRevoked, name)) }
         }
     }
 
@@ -185,12 +189,14 @@ struct DeviceCommand: AsyncParsableCommand {
                 printJSON(devices.map { d -> [String: Any] in
                     ["id": d.id, "user": d.userName, "name": d.name, "replica": d.replica.description,
                      "created_at": d.createdAt, "last_seen_at": d.lastSeenAt ?? NSNull(),
-                     "revoked_at": d.revokedAt ?? NSNull()]
+                     "revoked_at": d.revokedAt ?? NSNull(), "key_fingerprint": d.keyFingerprint ?? NSNull(),
+                     "clock_skew_seconds": d.clockSkewMillis.map { $0 / 1000 } ?? NSNull()]
                 })
                 return
             }
-            printTable(["ID", "USER", "NAME", "REPLICA", "LAST SEEN", "REVOKED"], devices.map {
-                [String($0.id), $0.userName, $0.name, $0.replica.description, $0.lastSeenAt.map(isoTime) ?? "-",
+            printTable(["ID", "USER", "NAME", "REPLICA", "KEY", "CLOCK SKEW", "LAST SEEN", "REVOKED"], devices.map {
+                [String($0.id), $0.userName, $0.name, $0.replica.description, $0.keyFingerprint ?? "-",
+                 $0.clockSkewMillis.map { skewText($0) } ?? "-", $0.lastSeenAt.map(isoTime) ?? "-",
                  $0.revokedAt.map(isoTime) ?? ""]
             })
         }
@@ -288,7 +294,7 @@ struct AuditCommand: AsyncParsableCommand {
 struct QuarantineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quarantine",
-        abstract: "Field versions a push carried that its account may not write (field ownership), kept for review.")
+        abstract: "Versions the server refused (rights, scope, clocks, signatures, bounds), with the reason, kept for review.")
     @OptionGroup var options: ServerOptions
     @Option(help: "Most entries, newest first.") var limit = 100
     @Flag(help: "Print as JSON.") var json = false
@@ -300,18 +306,26 @@ struct QuarantineCommand: AsyncParsableCommand {
         if json {
             printJSON(entries.map { e -> [String: Any] in
                 ["table": e.table, "row": e.key, "field": e.field, "value": e.value.displayText, "writer": e.writer.description,
-                 "author": e.author, "hlc": e.hlc.description, "via_user": e.viaUser ?? NSNull(), "via_device": e.viaDevice ?? NSNull()]
+                 "author": e.author, "hlc": e.hlc.description, "via_user": e.viaUser ?? NSNull(), "via_device": e.viaDevice ?? NSNull(),
+                 "reason": e.reason, "message": e.message, "account": e.account ?? NSNull(),
+                 "refused_at": e.at.map { Int64($0 / 1000) } ?? NSNull()]
             })
             return
         }
-        printTable(["TABLE", "ROW", "FIELD", "VALUE", "AUTHOR", "WRITER", "VIA"], entries.map {
+        printTable(["TABLE", "ROW", "FIELD", "VALUE", "AUTHOR", "WRITER", "VIA", "REASON"], entries.map {
             [$0.table, $0.key, $0.field, clip($0.value.displayText, width: 30), $0.author, $0.writer.short,
-             "\($0.viaUser ?? "")@\($0.viaDevice ?? "")"]
+             "\($0.viaUser ?? "")@\($0.viaDevice ?? "")", $0.reason]
         })
     }
 }
 
 func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+/// `+3 min`, `-12 s`: a device clock against the server's.
+private func skewText(_ ms: Int64) -> String {
+    let s = ms / 1000
+    return abs(s) >= 120 ? String(format: "%+d min", s / 60) : String(format: "%+d s", s)
+}
 
 private func isoTime(_ seconds: Int64) -> String {
     let f = ISO8601DateFormatter()
@@ -336,6 +350,7 @@ private func printTable(_ header: [String], _ rows: [[String]]) {
 extension L10n.Key {
     static let userAdded = Self(en: "added user {0} ({1}, id {2})", zh: "已添加用户 {0}（{1}，编号 {2}）")
     static let passwordChanged = Self(en: "password of {0} changed", zh: "已修改 {0} 的密码")
+    static let sessionsRevoked = Self(en: "every session of {0} was ended; its devices sign in again", zh: "{0} 的所有登录已失效，各设备需重新登录")
     static let userDisabled = Self(en: "disabled {0}", zh: "已停用 {0}")
     static let userEnabled = Self(en: "enabled {0}", zh: "已启用 {0}")
     static let deviceRevoked = Self(en: "revoked device {0}", zh: "已停用设备 {0}")

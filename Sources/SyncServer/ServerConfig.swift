@@ -22,6 +22,15 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public var maxPushDecompressedBytes = 128 << 20
     /// Target compressed size of one pull chunk, in bytes.
     public var pullChunkBytes = 256 << 10
+    /// How far ahead of the server's clock an incoming version may be stamped, in seconds; later ones are refused
+    /// (`clock_ahead`) until the device's clock is corrected and its writes re-stamped.
+    public var maxClockAheadSeconds = 300
+    /// Seconds a connection may take to send a request's headers (also: how long an idle connection stays open).
+    public var headerTimeoutSeconds = 30
+    /// Seconds a request body may go without a byte before the connection is closed.
+    public var readTimeoutSeconds = 30
+    /// Most open connections; more wait until one closes.
+    public var maxConnections = 1024
     /// PEM certificate chain and private key; when both are set the server speaks HTTPS only.
     public var tlsCertificate: String?
     public var tlsKey: String?
@@ -31,6 +40,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, host, port, accessTokenSeconds, refreshTokenSeconds, loginMaxFailures, loginWindowSeconds
         case bcryptCost, maxPushBytes, maxPushDecompressedBytes, pullChunkBytes, tlsCertificate, tlsKey
+        case maxClockAheadSeconds, headerTimeoutSeconds, readTimeoutSeconds, maxConnections
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +58,10 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         maxPushDecompressedBytes = try c.decodeIfPresent(Int.self, forKey: .maxPushDecompressedBytes)
             ?? d.maxPushDecompressedBytes
         pullChunkBytes = try c.decodeIfPresent(Int.self, forKey: .pullChunkBytes) ?? d.pullChunkBytes
+        maxClockAheadSeconds = try c.decodeIfPresent(Int.self, forKey: .maxClockAheadSeconds) ?? d.maxClockAheadSeconds
+        headerTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? d.headerTimeoutSeconds
+        readTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .readTimeoutSeconds) ?? d.readTimeoutSeconds
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
         tlsCertificate = try c.decodeIfPresent(String.self, forKey: .tlsCertificate)
         tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
     }
@@ -68,7 +82,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     }
 
     /// Applies `DAIBAN_HOST`, `DAIBAN_PORT`, `DAIBAN_DATA`, `DAIBAN_TLS_CERT`, `DAIBAN_TLS_KEY`,
-    /// `DAIBAN_ACCESS_TOKEN_SECONDS`, `DAIBAN_BCRYPT_COST`, `DAIBAN_PULL_CHUNK_BYTES`.
+    /// `DAIBAN_ACCESS_TOKEN_SECONDS`, `DAIBAN_BCRYPT_COST`, `DAIBAN_PULL_CHUNK_BYTES`, `DAIBAN_MAX_CLOCK_AHEAD`.
     public mutating func merge(environment env: [String: String]) throws {
         func int(_ name: String) throws -> Int? {
             guard let v = env[name], !v.isEmpty else { return nil }
@@ -83,6 +97,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         if let v = try int("DAIBAN_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = v }
         if let v = try int("DAIBAN_BCRYPT_COST") { bcryptCost = v }
         if let v = try int("DAIBAN_PULL_CHUNK_BYTES") { pullChunkBytes = v }
+        if let v = try int("DAIBAN_MAX_CLOCK_AHEAD") { maxClockAheadSeconds = v }
     }
 
     /// Rejects values the server cannot run with.
@@ -92,6 +107,9 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         guard accessTokenSeconds > 0, refreshTokenSeconds > 0 else { throw ConfigError("token lifetimes must be positive") }
         guard pullChunkBytes >= 4096 else { throw ConfigError("pullChunkBytes must be at least 4096") }
         guard maxPushBytes >= pullChunkBytes else { throw ConfigError("maxPushBytes must be at least pullChunkBytes") }
+        guard maxClockAheadSeconds >= 1 else { throw ConfigError("maxClockAheadSeconds must be at least 1") }
+        guard headerTimeoutSeconds >= 1, readTimeoutSeconds >= 1 else { throw ConfigError("timeouts must be at least 1 s") }
+        guard maxConnections >= 1 else { throw ConfigError("maxConnections must be at least 1") }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
             throw ConfigError("TLS needs both a certificate and a key")
         }

@@ -5,8 +5,10 @@ import Metrics
 public import ReplicaStore
 import SyncCore
 import SyncProtocol
+import SyncContract
 import CaseDomain
 import CaseWorkflow
+import Crypto
 import Synchronization
 import HTTPTypes
 
@@ -16,16 +18,11 @@ struct Principal: Sendable {
     var device: Device
 }
 
-/// What a push did, as returned to the client.
-struct PushResult: Sendable {
-    var report: ImportReport
-    var acked: UInt64
-}
-
 /// The server's state: its replica, the accounts, the token key, the login limiter.
 ///
-/// The replica is an ordinary `ReplicaDatabase` (author "server"); pushes are imports with an attribution and
-/// pulls are chunked exports. Blocking SQLite work runs off the event loop (`offload`).
+/// The replica is an ordinary `ReplicaDatabase` (author "server"); pushes are imports judged version by version
+/// (`SyncServer+Push.swift`) and pulls are chunked exports scoped per row. Blocking SQLite work runs off the event
+/// loop (`offload`).
 public final class DaibanServer: Sendable {
     public let config: ServerConfig
     public let replica: ReplicaDatabase
@@ -35,31 +32,54 @@ public final class DaibanServer: Sendable {
     public let cursorSpace: String
     let signer: TokenSigner
     let limiter: LoginLimiter
+    /// Unix seconds for tokens and limits (tests move it).
     let now: @Sendable () -> Int64
+    /// The wall clock in Unix milliseconds that versions' clocks are judged against (tests skew clients instead).
+    let wallClock: @Sendable () -> UInt64
     let logger: Logger
     /// Field states per pull chunk, learnt from recent chunks.
-    private let chunkHint = Mutex(4096)
+    let chunkHint = Mutex(4096)
 
-    /// Opens (creating when missing) the data folder's replica, accounts database and token key.
-    /// - Parameter now: Unix seconds (tests move it to expire tokens).
+    /// Opens (creating when missing) the data folder's replica, accounts database and token key. The folder is
+    /// made private (0700) and every file in it 0600, whatever existed before: the SQLite side files (`-wal`,
+    /// `-shm`) hold case data too.
+    /// - Parameters:
+    ///   - now: Unix seconds (tests move it to expire tokens).
+    ///   - wallClock: Unix milliseconds that incoming versions' clocks are bounded by.
     public init(config: ServerConfig, logger: Logger = Logger(label: "daiban.server"),
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws {
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) throws {
         try config.validate()
         self.config = config
         self.logger = logger
         self.now = now
+        self.wallClock = wallClock
+        umask(0o077)
         try FileManager.default.createDirectory(atPath: config.data, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         if FileManager.default.fileExists(atPath: config.replicaPath) {
-            replica = try ReplicaDatabase.open(at: config.replicaPath, schema: DaibanSchema.schema)
+            replica = try ReplicaDatabase.open(at: config.replicaPath, schema: DaibanSchema.schema, now: wallClock)
         } else {
-            replica = try ReplicaDatabase.create(at: config.replicaPath, schema: DaibanSchema.schema, author: "server")
-            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: config.replicaPath)
+            replica = try ReplicaDatabase.create(at: config.replicaPath, schema: DaibanSchema.schema, author: "server",
+                                                 now: wallClock)
         }
         accounts = try AccountStore(path: config.accountsPath)
         cursorSpace = replica.id.description + "." + (try Self.epoch(replica, renew: false))
         signer = try TokenSigner.load(path: config.tokenKeyPath)
         limiter = LoginLimiter(maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds)
+        Self.secureDataFolder(config.data)
+    }
+
+    /// 0700 for the folder, 0600 for every file in it.
+    static func secureDataFolder(_ path: String) {
+        let fm = FileManager.default
+        try? fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+        for name in (try? fm.contentsOfDirectory(atPath: path)) ?? [] {
+            let file = path + "/" + name
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: file, isDirectory: &isDir) else { continue }
+            try? fm.setAttributes([.posixPermissions: isDir.boolValue ? 0o700 : 0o600], ofItemAtPath: file)
+        }
     }
 
     /// The stored epoch (made on first start), or a new one when `renew`.
@@ -81,169 +101,117 @@ public final class DaibanServer: Sendable {
         var principal: Principal
     }
 
-    func login(name: String, password: String, replica: ReplicaID, deviceName: String, address: String) async throws
-        -> Session
-    {
-        let keys = ["u:" + name, "a:" + address]
-        if let wait = await limiter.retryAfter(keys, now: now()) {
+    func login(name: String, password: String, replica claimed: ReplicaID, deviceName: String, deviceKey: [UInt8]?,
+               address: String) async throws -> Session {
+        let known = (try? accounts.isKnownDevice(user: name, replica: claimed)) ?? false
+        let attempt: LoginLimiter.Attempt
+        switch await limiter.begin(user: name, address: address, knownDevice: known, now: now()) {
+        case .success(let a): attempt = a
+        case .failure(let wait):
             Metrics.loginRejected.increment()
-            logger.notice("login throttled", metadata: ["retry_after": "\(wait)"])
-            throw APIError(.tooManyRequests, "too_many_attempts",
-                           "too many failed sign-ins; try again in \(wait) s", retryAfter: wait)
+            logger.notice("login throttled", metadata: ["retry_after": "\(wait.seconds)"])
+            throw APIError(.tooManyRequests, ErrorCode.tooManyAttempts,
+                           "too many failed sign-ins; try again in \(wait.seconds) s", retryAfter: wait.seconds)
         }
         let cost = config.bcryptCost
         let user = try await offload { [accounts] in try accounts.authenticate(name: name, password: password, cost: cost) }
         guard let user else {
-            await limiter.recordFailure(keys, now: now())
             Metrics.loginFailures.increment()
             logger.notice("login failed")
-            throw APIError(.unauthorized, "invalid_credentials", "wrong user name or password")
+            throw APIError(.unauthorized, ErrorCode.invalidCredentials, "wrong user name or password")
         }
-        await limiter.recordSuccess(user: keys[0])
-        guard !user.disabled else { throw APIError.forbidden("user_disabled", "this account is disabled") }
+        await limiter.succeeded(attempt)
+        guard !user.disabled else { throw APIError.forbidden(ErrorCode.userDisabled, "this account is disabled") }
+        // A device may not claim the server's own replica id, nor one the server knows as another device's.
+        if claimed == replica.id {
+            throw APIError(.conflict, ErrorCode.replicaTaken, "replica \(claimed.short) is the server's own; run daiban init in a new home")
+        }
         let t = now()
         let device = try await offload { [accounts] in
-            try accounts.device(for: user, replica: replica, name: deviceName, now: t)
+            try accounts.device(for: user, replica: claimed, name: deviceName, key: deviceKey, now: t)
         }
         logger.info("login", metadata: ["user_id": "\(user.id)", "device_id": "\(device.id)"])
-        return try await issue(Principal(user: user, device: device))
+        let refreshExpires = t + Int64(config.refreshTokenSeconds)
+        let refresh = try await offload { [accounts] in
+            try accounts.issueRefreshToken(deviceID: device.id, expiresAt: refreshExpires)
+        }
+        return issue(Principal(user: user, device: device), refresh: refresh, refreshExpires: refreshExpires)
     }
 
     func refresh(token: String) async throws -> Session {
         let t = now()
-        let principal = try await offload { [accounts] () throws -> Principal in
-            guard let deviceID = try accounts.redeemRefreshToken(token, now: t) else {
-                throw APIError(.unauthorized, "invalid_refresh_token", "the refresh token is unknown or expired; sign in again")
+        let lifetime = Int64(config.refreshTokenSeconds)
+        let (principal, next) = try await offload { [accounts, signer, logger] () throws -> (Principal, String) in
+            switch try accounts.redeemRefreshToken(token, successorKey: signer.key, now: t, lifetime: lifetime) {
+            case .next(let deviceID, let next):
+                return (try Self.principal(accounts, userID: nil, deviceID: deviceID, issuedAt: nil), next)
+            case .replayed:
+                logger.warning("a spent refresh token was presented again; its device's session family is revoked")
+                throw APIError(.unauthorized, ErrorCode.invalidRefreshToken,
+                               "this sign-in was used elsewhere after it was renewed, so it was ended for safety; sign in again")
+            case .invalid:
+                throw APIError(.unauthorized, ErrorCode.invalidRefreshToken,
+                               "the refresh token is unknown or expired; sign in again")
             }
-            return try Self.principal(accounts, userID: nil, deviceID: deviceID)
         }
-        return try await issue(principal)
+        return issue(principal, refresh: next, refreshExpires: t + lifetime)
     }
 
-    private func issue(_ principal: Principal) async throws -> Session {
+    private func issue(_ principal: Principal, refresh: String, refreshExpires: Int64) -> Session {
         let t = now()
         let accessExpires = t + Int64(config.accessTokenSeconds)
-        let refreshExpires = t + Int64(config.refreshTokenSeconds)
-        let access = signer.sign(AccessClaims(u: principal.user.id, d: principal.device.id, exp: accessExpires))
-        let refresh = try await offload { [accounts] in
-            try accounts.issueRefreshToken(deviceID: principal.device.id, expiresAt: refreshExpires)
-        }
+        let access = signer.sign(AccessClaims(u: principal.user.id, d: principal.device.id, exp: accessExpires, iat: t))
         return Session(access: access, accessExpires: accessExpires, refresh: refresh, refreshExpires: refreshExpires,
                        principal: principal)
     }
 
-    /// Checks a bearer token and that its device still stands.
-    func authenticate(authorization: String?) async throws -> Principal {
+    /// Checks a bearer token and that its device still stands; notes the device's clock when it sent one.
+    func authenticate(authorization: String?, clientTime: Int64? = nil) async throws -> Principal {
         guard let authorization, authorization.hasPrefix("Bearer ") else { throw APIError.unauthenticated() }
         let claims: AccessClaims
         do {
             claims = try signer.verify(String(authorization.dropFirst(7)), now: now())
         } catch .expired {
-            throw APIError(.unauthorized, "token_expired", "the access token expired; refresh it or sign in again")
+            throw APIError(.unauthorized, ErrorCode.tokenExpired, "the access token expired; refresh it or sign in again")
         } catch {
-            throw APIError(.unauthorized, "invalid_token", "the access token is not valid here")
+            throw APIError(.unauthorized, ErrorCode.invalidToken, "the access token is not valid here")
         }
-        return try await offload { [accounts] in try Self.principal(accounts, userID: claims.u, deviceID: claims.d) }
+        let issued = claims.iat ?? (claims.exp - Int64(config.accessTokenSeconds))
+        let wall = Int64(wallClock())
+        return try await offload { [accounts] in
+            let p = try Self.principal(accounts, userID: claims.u, deviceID: claims.d, issuedAt: issued)
+            if let clientTime { try accounts.noteClock(deviceID: p.device.id, skewMillis: clientTime - wall) }
+            return p
+        }
     }
 
-    private static func principal(_ accounts: AccountStore, userID: Int64?, deviceID: Int64) throws -> Principal {
+    static func principal(_ accounts: AccountStore, userID: Int64?, deviceID: Int64, issuedAt: Int64?) throws -> Principal {
         guard let device = try accounts.device(id: deviceID), userID == nil || device.userID == userID,
               let user = try accounts.user(id: device.userID)
-        else { throw APIError(.unauthorized, "invalid_token", "the token's device or user no longer exists") }
+        else { throw APIError(.unauthorized, ErrorCode.invalidToken, "the token's device or user no longer exists") }
         guard device.revokedAt == nil else {
-            throw APIError.forbidden("device_revoked",
+            throw APIError.forbidden(ErrorCode.deviceRevoked,
                                      "device \(device.id) was revoked; it can no longer push or pull (local data is kept)")
         }
-        guard !user.disabled else { throw APIError.forbidden("user_disabled", "this account is disabled") }
+        guard !user.disabled else { throw APIError.forbidden(ErrorCode.userDisabled, "this account is disabled") }
+        if let issuedAt, issuedAt < user.sessionsValidAfter {
+            throw APIError(.unauthorized, ErrorCode.invalidToken, "this sign-in was ended by a password change; sign in again")
+        }
         return Principal(user: user, device: device)
     }
 
-    // MARK: Push and pull
-
-    /// Applies one pushed bundle in one transaction, attributed to the caller.
-    func push(_ bytes: [UInt8], by p: Principal) async throws -> PushResult {
-        let started = DispatchTime.now()
-        var limits = ChangeSetLimits.default
-        limits.maxCompressedBytes = config.maxPushBytes
-        limits.maxDecompressedBytes = config.maxPushDecompressedBytes
-        var options = ImportOptions(
-            attribution: .init(user: p.user.name, device: String(p.device.id)), limits: limits)
-        let own = p.device.replica
-        options.checkSender = { sender in
-            guard sender == own else {
-                throw APIError.forbidden("sender_mismatch",
-                                         "the bundle was written by replica \(sender.short), not this device's \(own.short)")
+    /// Registers the device's first key, or rotates it when the old key signed the new one.
+    func setDeviceKey(_ key: [UInt8], proof: [UInt8]?, by p: Principal) async throws {
+        guard key.count == 32 else { throw APIError.badRequest(ErrorCode.badRequest, "a device key is 32 bytes (64 hex digits)") }
+        if let old = p.device.publicKey, old != key {
+            let message = DeviceKeyRequest.rotationMessage(device: p.device.id, newKey: key)
+            guard let proof, verifySignature(proof, of: message, publicKey: old) else {
+                throw APIError.forbidden(ErrorCode.badSignature, "a new key must be signed by the device's current key")
             }
         }
-        if !p.user.role.mayRelay {
-            options.checkRow = { row in
-                for f in row.fields {
-                    for v in f.state.versions where v.writer != own {
-                        throw APIError.forbidden("relay_forbidden",
-                                                 "a \(p.user.role.rawValue) may push only its own writes (found one from replica \(v.writer.short)); relaying is for township and centre accounts")
-                    }
-                }
-            }
-        }
-        let role = p.user.role.rawValue
-        options.authorizeField = { table, field, state in
-            // A deletion needs the right to write the table at all; everything else goes by field ownership (§3).
-            if field == Schema.deletedField { return role != "liaison" && FieldOwnership.allows(role: role, table: table, field: "_row", state: state) }
-            return FieldOwnership.allows(role: role, table: table, field: field, state: state)
-        }
-        options.afterRow = { row, stamper in try PullScope.restampOnAssignment(row, stamper) }
-        let opts = options
-        let report = try await offload { [replica, accounts, now] in
-            let r = try replica.importBundle(bytes, options: opts)
-            try accounts.touch(deviceID: p.device.id, now: now())
-            return r
-        }
-        let ms = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
-        Metrics.pushBytes.record(bytes.count)
-        Metrics.changesApplied.increment(by: report.applied)
-        Metrics.conflictsOpen.record(report.conflictsAfter)
-        logger.info("push", metadata: [
-            "user_id": "\(p.user.id)", "device_id": "\(p.device.id)", "bytes": "\(bytes.count)",
-            "rows": "\(report.rows)", "applied": "\(report.applied)", "ignored": "\(report.ignored)",
-            "conflicts": "\(report.conflictsAfter)", "quarantined": "\(report.quarantined)", "ms": "\(Int(ms))",
-        ])
-        return PushResult(report: report, acked: report.toSeq)
-    }
-
-    /// The rows a user receives (DOMAIN.md §3): nil (everything) for the centre.
-    static func pullScope(_ user: User) -> RowFilter? {
-        switch user.role {
-        case .center: nil
-        case .agent: PullScope.rowFilter(.agent(login: user.name))
-        case .township: PullScope.rowFilter(.township(user.township ?? ""))
-        case .liaison: PullScope.rowFilter(.liaison(login: user.name, department: user.department))
-        }
-    }
-
-    /// One chunk of everything after `cursor` that the caller may see, leaving out what its own replica wrote.
-    func pull(after cursor: UInt64, by p: Principal) async throws -> ChangeChunk {
-        let hint = chunkHint.withLock { $0 }
-        let target = config.pullChunkBytes
-        let (chunk, learnt) = try await offload { [replica, accounts, now] () throws -> (ChangeChunk, Int) in
-            let seq = try replica.currentSeq()
-            guard cursor <= seq else {
-                throw APIError(.conflict, "cursor_ahead",
-                               "cursor \(cursor) is past this server's last change \(seq) (server data was replaced); pull again from 0")
-            }
-            var exporter = ChunkedExporter(targetBytes: target, fieldsPerChunk: hint)
-            let chunk = try exporter.next(from: replica, after: cursor, filter: .excluding(p.device.replica),
-                                          rows: Self.pullScope(p.user))
-            try accounts.touch(deviceID: p.device.id, now: now())
-            return (chunk, exporter.fieldsPerChunk)
-        }
-        chunkHint.withLock { $0 = learnt }
-        Metrics.pullBytes.record(chunk.bytes.count)
-        Metrics.pullChunks.increment()
-        logger.info("pull", metadata: [
-            "user_id": "\(p.user.id)", "device_id": "\(p.device.id)", "after": "\(cursor)", "next": "\(chunk.next)",
-            "fields": "\(chunk.changeSet.fieldCount)", "bytes": "\(chunk.bytes.count)", "more": "\(chunk.more)",
-        ])
-        return chunk
+        let t = now()
+        try await offload { [accounts] in try accounts.setKey(device: p.device.id, key, now: t) }
+        logger.info("device key set", metadata: ["device_id": "\(p.device.id)"])
     }
 }
 

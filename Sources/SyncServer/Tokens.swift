@@ -28,6 +28,8 @@ struct AccessClaims: Codable, Equatable {
     var d: Int64
     /// Expiry, Unix seconds.
     var exp: Int64
+    /// Issue time, Unix seconds (absent in tokens of older servers: they count as issued at `exp` − lifetime).
+    var iat: Int64?
 }
 
 /// Signs and checks access tokens: `dbt1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>`.
@@ -71,32 +73,77 @@ struct TokenSigner: Sendable {
     }
 }
 
-/// Counts failed logins per user name and per address in a sliding window.
+/// Slows password guessing without locking the right person out (`protocol/SPEC.md` §12.3).
+///
+/// Every attempt is counted **before** its password is hashed, in one step of this actor, so parallel attempts
+/// cannot slip past the limit together; a successful login takes its own count back. Three counters:
+/// - the address (every user name tried from it): `addressFree` attempts, then a growing delay up to 15 minutes;
+/// - the user name from that address: `loginMaxFailures` attempts, then a growing delay up to 15 minutes;
+/// - the user name from anywhere: `userFree` attempts, then a delay growing to at most `userCap` seconds; a login
+///   from a device already registered to that user is exempt, so someone else's guesses cost the real user at
+///   most a minute on a new device, and nothing on their own laptop.
+/// Counts fade after `window` seconds without failures. They are kept in memory and lost on restart.
 actor LoginLimiter {
-    private let maxFailures: Int
+    struct Counter {
+        var failures = 0
+        var last: Int64 = 0
+        var blockedUntil: Int64 = 0
+    }
+
+    private let pairFree: Int
     private let window: Int64
-    private var failures: [String: [Int64]] = [:]
+    let addressFree = 20
+    let userFree = 10
+    let userCap: Int64 = 60
+    let cap: Int64 = 900
+    private var counters: [String: Counter] = [:]
 
     init(maxFailures: Int, windowSeconds: Int) {
-        self.maxFailures = maxFailures
+        pairFree = max(1, maxFailures)
         window = Int64(windowSeconds)
     }
 
-    /// Seconds until another attempt is allowed for any of `keys`, or nil when allowed now.
-    func retryAfter(_ keys: [String], now: Int64) -> Int? {
+    /// The keys of one attempt.
+    struct Attempt: Sendable {
+        let keys: [(key: String, free: Int, cap: Int64)]
+    }
+
+    /// Counts an attempt, or refuses it with the seconds to wait.
+    func begin(user: String, address: String, knownDevice: Bool, now: Int64) -> Result<Attempt, Wait> {
+        var keys: [(String, Int, Int64)] = [("a:" + address, addressFree, cap), ("p:" + user + "\u{0}" + address, pairFree, cap)]
+        if !knownDevice { keys.append(("u:" + user, userFree, userCap)) }
         var wait: Int64 = 0
-        for key in keys {
-            let recent = (failures[key] ?? []).filter { $0 > now - window }
-            failures[key] = recent.isEmpty ? nil : recent
-            if recent.count >= maxFailures { wait = max(wait, recent[recent.count - maxFailures] + window - now) }
+        for (key, _, _) in keys {
+            var c = counters[key] ?? Counter()
+            if c.failures > 0 && now - c.last > window { c = Counter() }
+            counters[key] = c
+            wait = max(wait, c.blockedUntil - now)
         }
-        return wait > 0 ? Int(wait) : nil
+        if wait > 0 { return .failure(Wait(seconds: Int(wait))) }
+        for (key, free, cap) in keys {
+            var c = counters[key]!
+            c.failures += 1
+            c.last = now
+            if c.failures >= free { c.blockedUntil = now + min(cap, Int64(1) << min(20, c.failures - free)) }
+            counters[key] = c
+        }
+        if counters.count > 100_000 { counters = counters.filter { now - $0.value.last <= window } }
+        return .success(Attempt(keys: keys))
     }
 
-    func recordFailure(_ keys: [String], now: Int64) {
-        for key in keys { failures[key, default: []].append(now) }
-        if failures.count > 100_000 { failures = failures.filter { $0.value.contains { $0 > now - window } } }
+    /// The attempt succeeded: its count is taken back, and the pair's counter is cleared.
+    func succeeded(_ attempt: Attempt) {
+        for (i, k) in attempt.keys.enumerated() {
+            guard var c = counters[k.key] else { continue }
+            if i == 1 {
+                counters[k.key] = nil
+                continue
+            }
+            c.failures = max(0, c.failures - 1)
+            if c.failures < k.free { c.blockedUntil = 0 }
+            counters[k.key] = c
+        }
     }
 
-    func recordSuccess(user key: String) { failures[key] = nil }
+    struct Wait: Error { let seconds: Int }
 }

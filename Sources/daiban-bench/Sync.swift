@@ -3,6 +3,7 @@ import Foundation
 import ReplicaStore
 import SyncClient
 import SyncCore
+import SyncProtocol
 
 /// The clients' schema: the domain tables the server declares (`DaibanSchema.schema`) plus the bench table.
 /// The server does not declare `bench_case`; it stores and forwards it unchanged, as it does every table it
@@ -41,12 +42,13 @@ struct SyncClientSide {
         -> SyncClientSide
     {
         // The CLI records the signed-in user as author (`daiban login`); here the replica is created with it.
-        let replica = try ReplicaDatabase.create(at: path, schema: syncClientSchema, id: replicaID(id),
+        var replica = try ReplicaDatabase.create(at: path, schema: syncClientSchema, id: replicaID(id),
                                                  author: syncUser, now: clock)
+        replica.signer = DeviceKey()  // every bundle a client pushes is signed, as the CLI's are
         let connection = try ServerConnection(url: url)
         do {
             let tokens = try await connection.login(user: syncUser, password: syncPassword, replica: replica.id,
-                                                    deviceName: "bench-\(id)")
+                                                    deviceName: "bench-\(id)", deviceKey: replica.signer?.publicKey)
             return SyncClientSide(replica: replica, connection: connection, tokens: tokens)
         } catch {
             await connection.shutdown()

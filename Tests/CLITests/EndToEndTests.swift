@@ -72,8 +72,9 @@ final class ServerProcess {
     }
 
     /// Adds a user with the command line while the server may be running.
-    func addUser(_ name: String, role: String) throws {
-        let r = try Daiban.exec(["user", "add", name, "--role", role, "--password-stdin", "--data", data],
+    func addUser(_ name: String, role: String, township: String? = nil) throws {
+        let r = try Daiban.exec(["user", "add", name, "--role", role, "--password-stdin", "--data", data]
+                                    + (township.map { ["--township", $0] } ?? []),
                                 stdin: "pw-\(name)-secret", binary: Self.binary)
         #expect(r.status == 0, "user add: \(r.stderr)")
     }
@@ -100,32 +101,48 @@ final class ServerProcess {
         defer { dir.cleanup() }
         let server = try ServerProcess(dir: dir, users: [("centre", "center"), ("li", "agent")])
         defer { server.stop() }
-        try server.addUser("town", role: "township")   // account commands work while the server runs
+        try server.addUser("town", role: "township", township: "T01")   // account commands work while the server runs
         let centre = Daiban(home: dir.file("centre")), agent = Daiban(home: dir.file("agent")),
             town = Daiban(home: dir.file("town"))
         try attach(centre, server, user: "centre")
         try attach(agent, server, user: "li")
         try attach(town, server, user: "town")
 
+        // The centre publishes the roster and a case of township T01 assigned to 李明 (login li).
         try centre.ok("record", "put", "township", "T01", "name=棠下镇", "kind=TOWN")
+        try centre.ok("record", "put", "person", "P-LI", "name=李明", "login=li", "roles=AGENT")
         try centre.ok("record", "put", "project", "P1", "name=智能装备生产基地建设项目", "township_id=T01",
                       "total_investment_wan=12000.5")
+        try centre.ok("record", "put", "case", "C1", "project_id=P1", "township_id=T01", "agent_id=P-LI", "status=EXECUTING")
         for d in [centre, agent, town] { try d.ok("sync") }
         #expect(try agent.ok("record", "list", "project", "--json") == centre.ok("record", "list", "project", "--json"))
 
-        // Offline: the agent and the township office edit the same field, and other things.
+        // Offline: the agent and the township office edit the same field of their case's project, and more.
         try agent.ok("record", "put", "project", "P1", "name=智能装备基地（一期）")
         try agent.ok("record", "put", "project", "P2", "name=冷链物流中心", "township_id=T01")
         try town.ok("record", "put", "project", "P1", "name=智能装备生产基地", "approval_type=备案")
+        // The agent also tries what only the office may do: reassign its case.
+        try agent.ok("record", "put", "case", "C1", "agent_id=P-OTHER")
 
-        // A field laptop that never goes online hands its bundle to the township, which relays it.
+        // A field laptop that never goes online hands its bundle to the township, which relays it as signed.
         let field = Daiban(home: dir.file("field"))
         try field.ok("init", "--author", "zhang-field")
         try field.ok("record", "put", "enterprise", "E9", "name=某某食品有限公司")
         try field.ok("export", dir.file("field.bundle"))
         try town.ok("import", dir.file("field.bundle"))
 
-        for d in [agent, town, centre] { try d.ok("sync") }
+        let agentSync = try agent.run("sync")
+        #expect(agentSync.status == 0 && agentSync.stderr.contains("refused 1 change"), "\(agentSync.stderr)")
+        for d in [town, centre] { try d.ok("sync") }
+        // The refused reassignment stays on the agent's laptop, visible, until the agent takes the server's value back.
+        let refused = try json(try agent.ok("rejected", "list", "--json")) as! [[String: Any]]
+        #expect(refused.count == 1 && refused.first?["field"] as? String == "agent_id" && refused.first?["reason"] as? String == "forbidden")
+        #expect(try agent.ok("status").contains("refused changes: 1"))
+        try agent.ok("rejected", "revert", "--all")
+        let c1 = try json(try agent.ok("record", "get", "case", "C1", "--json")) as! [String: Any]
+        #expect((c1["fields"] as? [String: Any])?["agent_id"] as? String == "P-LI")
+        #expect(try agent.ok("rejected", "list", "--json") == "[]\n")
+
         let conflicts = try json(try centre.ok("conflicts", "list", "--json")) as! [[String: Any]]
         try #require(conflicts.count == 1)
         let c = conflicts[0]
@@ -139,11 +156,12 @@ final class ServerProcess {
         try centre.ok("conflicts", "resolve", c["id"] as! String, "--value", "智能装备生产基地（一期）")
         for d in [centre, agent, town] { try d.ok("sync") }
         for d in [centre, agent, town] { #expect(try d.ok("conflicts", "list", "--json") == "[]\n") }
-        for table in ["township", "enterprise", "project"] {
-            let reference = try centre.ok("record", "list", table, "--json")
-            #expect(try agent.ok("record", "list", table, "--json") == reference, "\(table)")
-            #expect(try town.ok("record", "list", table, "--json") == reference, "\(table)")
-        }
+        // Everyone holds what their scope holds, equal to the centre's: the projects of township T01 and of the
+        // agent's case (P2 is the agent's own registration, in T01).
+        let reference = try centre.ok("record", "list", "project", "--json")
+        #expect(try agent.ok("record", "list", "project", "--json") == reference)
+        #expect(try town.ok("record", "list", "project", "--json") == reference)
+        #expect(try centre.ok("record", "list", "case", "--json") == agent.ok("record", "list", "case", "--json"))
         let p1 = try json(try agent.ok("record", "get", "project", "P1", "--json")) as! [String: Any]
         #expect((p1["fields"] as? [String: Any])?["name"] as? String == "智能装备生产基地（一期）")
 
@@ -162,10 +180,14 @@ final class ServerProcess {
         #expect(entries[0]["value"] as? String == "某某食品有限公司")
         let local = try json(try agent.ok("history", "project", "P1", "--json")) as! [String: Any]
         #expect((local["rows"] as! [[String: Any]]).allSatisfy { $0["source"] as? String == "replica" })
+        // The refusal is at the centre too, with its reason.
+        let quarantine = try Daiban.exec(["quarantine", "--json", "--data", server.data], binary: ServerProcess.binary)
+        let kept = try json(quarantine.stdout) as! [[String: Any]]
+        #expect(kept.contains { $0["field"] as? String == "agent_id" && $0["reason"] as? String == "forbidden" })
 
         // The server log holds ids, counts and durations: no values, passwords or tokens.
         let log = server.log
-        for secret in ["棠下镇", "智能装备", "pw-", "dbt1.", "dbr1.", "password"] {
+        for secret in ["棠下镇", "智能装备", "P-OTHER", "pw-", "dbt1.", "dbr1.", "password"] {
             #expect(!log.contains(secret), "the server log contains \(secret)")
         }
         #expect(log.contains("] push") && log.contains("] pull"))
@@ -232,9 +254,9 @@ final class ServerProcess {
         #expect(untrusted.status != 0)
         try agent.ok("init", "--server", server.url, "--ca-file", dir.file("cert.pem"))
         try agent.ok("login", "--user", "li", "--password-stdin", stdin: "pw-li-secret")
-        try agent.ok("record", "put", "township", "T01", "name=棠下镇")
+        try agent.ok("record", "put", "project", "P1", "name=冷链物流中心")
         let report = try json(try agent.ok("sync", "--json")) as! [String: Any]
-        #expect(report["pushed_fields"] as? Int == 1)
+        #expect(report["pushed_fields"] as? Int == 1 && (report["refused"] as? [String: Any])?.isEmpty == true)
     }
 
     /// Writes 12,000 enterprises into a new replica in `home` (in process, fast), ready to be attached.

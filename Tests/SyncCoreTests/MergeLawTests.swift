@@ -61,12 +61,12 @@ import Testing
             let values: [FieldValue] = [.text("甲"), .text("乙")]
             let a = testReplica(1), b = testReplica(2)
             var ra = RowState()
-            ra.write(field: "f", value: .text("初"), replica: a, hlc: HLCTimestamp(physical: 1, logical: 0), author: "")
+            try ra.write(field: "f", value: .text("初"), replica: a, hlc: HLCTimestamp(physical: 1, logical: 0), author: "")
             var rb = ra
             let bSeesA = Bool.random(using: &g)
-            ra.write(field: "f", value: values.randomElement(using: &g)!, replica: a, hlc: HLCTimestamp(physical: 2, logical: 0), author: "")
+            try ra.write(field: "f", value: values.randomElement(using: &g)!, replica: a, hlc: HLCTimestamp(physical: 2, logical: 0), author: "")
             if bSeesA { rb = rb.merged(with: ra) }
-            rb.write(field: "f", value: values.randomElement(using: &g)!, replica: b, hlc: HLCTimestamp(physical: 3, logical: 0), author: "")
+            try rb.write(field: "f", value: values.randomElement(using: &g)!, replica: b, hlc: HLCTimestamp(physical: 3, logical: 0), author: "")
             let merged = ra.merged(with: rb)
             let versions = [ra.fields["f"]!.versions[0], rb.fields["f"]!.versions[0]]
             let concurrent = versions[0].vv.compare(versions[1].vv) == .concurrent

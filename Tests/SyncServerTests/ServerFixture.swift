@@ -9,6 +9,7 @@ import ReplicaStore
 import SyncCore
 import SyncServer
 import SyncTesting
+import SyncProtocol
 import Synchronization
 import Testing
 
@@ -57,9 +58,12 @@ final class ServerFixture: Sendable {
                                     password: "pw-\(name)-secret", cost: 4, now: Self.start)
     }
 
-    /// A fresh client replica in the fixture's folder.
-    func replica(_ name: String, id: ReplicaID = .random()) throws -> ReplicaDatabase {
-        try ReplicaDatabase.create(at: dir.file("\(name).sqlite"), schema: DaibanSchema.schema, id: id, author: name)
+    /// A fresh client replica in the fixture's folder, with its own signing key (as `daiban init` makes).
+    func replica(_ name: String, id: ReplicaID = .random(), author: String? = nil) throws -> ReplicaDatabase {
+        var r = try ReplicaDatabase.create(at: dir.file("\(name).sqlite"), schema: DaibanSchema.schema, id: id,
+                                           author: author ?? name)
+        r.signer = DeviceKey()
+        return r
     }
 
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
@@ -105,16 +109,22 @@ extension TestClientProtocol {
                       body: buffer.readBytes(length: buffer.readableBytes) ?? [])
     }
 
-    func login(_ user: String, password: String? = nil, replica: ReplicaID) async throws -> Answer {
-        let body = try JSONSerialization.data(withJSONObject: [
+    func login(_ user: String, password: String? = nil, replica: ReplicaID, key: [UInt8]? = nil) async throws -> Answer {
+        var fields: [String: Any] = [
             "user": user, "password": password ?? "pw-\(user)-secret", "replica": replica.description,
             "device_name": "test-\(user)",
-        ])
+        ]
+        if let key { fields["device_key"] = key.map { String(format: "%02x", $0) }.joined() }
+        let body = try JSONSerialization.data(withJSONObject: fields)
         return try await call(.post, "/v1/login", body: [UInt8](body))
     }
 
+    func login(_ user: String, password: String? = nil, replica: ReplicaDatabase) async throws -> Answer {
+        try await login(user, password: password, replica: replica.id, key: replica.signer?.publicKey)
+    }
+
     /// Signs in and returns the tokens, failing the test when login does not succeed.
-    func signIn(_ user: String, replica: ReplicaID) async throws -> Tokens {
+    func signIn(_ user: String, replica: ReplicaDatabase) async throws -> Tokens {
         let a = try await login(user, replica: replica)
         try #require(a.status == .ok, "login of \(user) answered \(a.status) \(a.code ?? "")")
         return Tokens(access: a.json["access_token"] as! String, refresh: a.json["refresh_token"] as! String)
@@ -124,13 +134,28 @@ extension TestClientProtocol {
         try await call(.post, "/v1/push", token: token, body: bundle)
     }
 
+    func relay(_ bundle: [UInt8], _ token: String?) async throws -> Answer {
+        try await call(.post, "/v1/relay", token: token, body: bundle)
+    }
+
     func pull(after: UInt64, _ token: String) async throws -> Answer {
         try await call(.get, "/v1/pull?after=\(after)", token: token)
     }
 }
 
-/// A bundle of everything a replica holds.
+/// A bundle of everything a replica holds, signed with its key.
 func bundle(_ r: ReplicaDatabase) throws -> [UInt8] { try r.exportBundle(for: nil).bytes }
+
+extension Answer {
+    /// The refusals of a push answer: `table.key.field` → reason.
+    var refusals: [String: String] {
+        var out: [String: String] = [:]
+        for r in json["rejected"] as? [[String: Any]] ?? [] {
+            out["\(r["table"] ?? "").\(r["key"] ?? "").\(r["field"] ?? "")"] = r["reason"] as? String
+        }
+        return out
+    }
+}
 
 /// Writes `count` township rows with names of 40 random common Chinese characters (little redundancy for zlib).
 func fill(_ r: ReplicaDatabase, rows count: Int, prefix: String = "T") throws {

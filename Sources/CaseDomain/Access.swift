@@ -1,0 +1,367 @@
+public import SyncCore
+
+/// Who reads and writes what (DOMAIN.md §3), as pure functions of facts the server looks up: the trust boundary's
+/// rules, testable without SQLite.
+///
+/// The server judges every version it does not hold yet by the **account that wrote it** (for a relayed bundle,
+/// the writing device's account, never the relayer's), the **row's scope** (the cases the row belongs to, the
+/// same case set the account pulls) and the **field's owner**. Everything not granted here is refused: unknown
+/// tables and fields are the centre's alone.
+
+/// The account roles of the server.
+public enum AccountRole: String, Sendable, CaseIterable, Codable {
+    case agent, township, center, liaison
+}
+
+/// An authenticated account, with what the roster says about it.
+public struct Account: Sendable, Hashable {
+    public var role: AccountRole
+    /// The server's user id (grants to an account are recorded by id).
+    public var userID: String
+    /// The user name; every version the account's devices write carries it as author.
+    public var user: String
+    /// Roster people whose `login` is the user name.
+    public var persons: Set<String>
+    /// The township or park of a township account.
+    public var township: String?
+    /// The departments of a liaison (the account's, and its people's).
+    public var departments: Set<String>
+
+    public init(role: AccountRole, userID: String, user: String, persons: Set<String> = [], township: String? = nil,
+                departments: Set<String> = []) {
+        self.role = role
+        self.userID = userID
+        self.user = user
+        self.persons = persons
+        self.township = township
+        self.departments = departments
+    }
+}
+
+/// What decides who may see a case.
+public struct CaseFacts: Sendable, Hashable {
+    public var key: String
+    public var agent: String?
+    public var chief: String?
+    public var team: [String]
+    public var liaisons: [String]
+    public var township: String?
+    public var office: String?
+    /// Departments with plan items in the case.
+    public var departments: Set<String>
+    /// The account (user id) that created the case, while no other account has written it.
+    public var creator: String?
+
+    public init(key: String, agent: String? = nil, chief: String? = nil, team: [String] = [], liaisons: [String] = [],
+                township: String? = nil, office: String? = nil, departments: Set<String> = [], creator: String? = nil) {
+        self.key = key
+        self.agent = agent
+        self.chief = chief
+        self.team = team
+        self.liaisons = liaisons
+        self.township = township
+        self.office = office
+        self.departments = departments
+        self.creator = creator
+    }
+
+    /// An agent, chief agent or team member is recorded.
+    public var isAssigned: Bool { agent != nil || chief != nil || !team.isEmpty }
+
+    /// Everyone who receives the case, as subjects (`person:`, `township:`, `department:`, `user:`): when the set
+    /// loses a subject, that subject's devices purge the case; when it gains one, the case is sent again.
+    public var subjects: Set<String> {
+        var s = Set<String>()
+        for p in [agent, chief].compactMap({ $0 }) + team + liaisons { s.insert("person:" + p) }
+        for t in [township, office].compactMap({ $0 }) { s.insert("township:" + t) }
+        for d in departments { s.insert("department:" + d) }
+        if let creator, !isAssigned { s.insert("user:" + creator) }
+        return s
+    }
+}
+
+/// What the server knows about one row, gathered before a version is judged or a row is sent.
+public struct RowFacts: Sendable {
+    public var table: String
+    public var key: String
+    /// The receiving replica holds the row already.
+    public var exists: Bool
+    /// The cases the row belongs to: the case itself, a child row's case, a meeting's cases, the cases of a
+    /// project, enterprise, material or contact card.
+    public var cases: [CaseFacts]
+    /// Roots not linked to a case of the account: the townships they are in (a project's township, an
+    /// enterprise's projects' townships, a material's or contact card's project's township; a new case's township
+    /// and office).
+    public var townships: Set<String>
+    /// The department a row answers to: a plan item's, a clock pause's item's, an attendee line's, a resolution's
+    /// responsible department, a ticket's responsible party.
+    public var department: String?
+    /// Evaluations: the direction and the person rated.
+    public var direction: String?
+    public var targetPerson: String?
+    /// The account (user id) that created the row, while no other account has written it.
+    public var creator: String?
+    /// Current values of the row's scope fields (`AccessRules.scopeFields`), to tell a change from a repeat.
+    public var scopeValues: [String: String]
+
+    public init(table: String, key: String, exists: Bool, cases: [CaseFacts] = [], townships: Set<String> = [],
+                department: String? = nil, direction: String? = nil, targetPerson: String? = nil,
+                creator: String? = nil, scopeValues: [String: String] = [:]) {
+        self.table = table
+        self.key = key
+        self.exists = exists
+        self.cases = cases
+        self.townships = townships
+        self.department = department
+        self.direction = direction
+        self.targetPerson = targetPerson
+        self.creator = creator
+        self.scopeValues = scopeValues
+    }
+}
+
+public enum AccessRules {
+    /// Reference data only the county centre publishes; everyone receives it.
+    public static let referenceTables: Set<String> = ["rule", "calendar_day", "catalogue_item", "office", "department",
+                                                      "person", "township"]
+    /// Tables whose rows belong to one case through `case_id`.
+    public static let caseChildren: Set<String> = ["plan_item", "item_pause", "work_log", "progress_report", "escalation",
+                                                   "completion_form", "termination_form", "evaluation", "ticket",
+                                                   "material_use", "meeting_resolution", "agreement", "registration",
+                                                   "complaint"]
+    /// Append-only records: written once by their creator, never by anyone else, deleted only by the centre.
+    public static let appendOnly: Set<String> = ["work_log", "progress_report", "evaluation", "registration"]
+    /// Evaluator confidentiality: agents see aggregates, not other people's ratings of them.
+    public static let hiddenFromAgents: Set<String> = ["evaluation", "ticket", "complaint"]
+    /// What a liaison receives of its cases.
+    public static let liaisonTables: Set<String> = ["case", "project", "enterprise", "plan_item", "item_pause",
+                                                    "escalation", "meeting", "meeting_attendee", "meeting_resolution"]
+    /// Fields that decide who sees a row: set when the row is created, changed afterwards by the centre only.
+    public static let scopeFields: [String: Set<String>] = {
+        var m: [String: Set<String>] = [
+            "case": ["township_id", "office_id", "project_id", "enterprise_id", "dedupe_key"],
+            "project": ["township_id", "enterprise_id"],
+            "material": ["project_id", "enterprise_id"],
+            "contact_card": ["project_id", "enterprise_id"],
+            "meeting": ["case_ids"],
+            "meeting_attendee": ["meeting_id", "department_id"],
+            "meeting_resolution": ["meeting_id", "case_id", "responsible_department_id"],
+            "item_pause": ["plan_item_id", "case_id"],
+            "evaluation": ["case_id", "direction", "target_person_id", "target_department_id"],
+            "ticket": ["case_id", "evaluation_id", "responsible"],
+        ]
+        for t in caseChildren where m[t] == nil { m[t] = ["case_id"] }
+        return m
+    }()
+    /// Assignment: the office's, and the roles that decide which agents see a case.
+    public static let assignmentFields: Set<String> = ["agent_id", "chief_agent_id", "team", "liaisons"]
+
+    /// Fields of the office (the case's township office or the centre) beyond the assignment.
+    static let officeFields: [String: Set<String>] = [
+        "case": ["lead_official_id", "supervising_head_id", "case_no", "reviewed_on", "reason", "handed_over_on",
+                 "evaluated_on", "agreement_id", "signed_on"],
+        "project": ["lead_official_id", "supervising_head_id"],
+        "completion_form": ["received_by_office_id", "received_by_person_id", "received_at"],
+        "termination_form": ["received_by_office_id", "received_by_person_id", "received_at"],
+        "ticket": ["category", "verified", "malicious_or_mistaken", "callback_at", "callback_by", "feedback_at"],
+    ]
+    /// Tables only offices write.
+    static let officeTables: Set<String> = ["agreement", "complaint", "contact_card"]
+    /// The case states an agent's own steps produce (registration, plan confirmed, completion, termination).
+    static let agentCaseStatuses: Set<String> = ["REGISTERED", "EXECUTING", "COMPLETED", "TERMINATED"]
+    /// Tables whose rows an agent may delete (its own plan and materials); others are the office's to delete.
+    static let agentDeletes: Set<String> = ["plan_item", "item_pause", "material", "material_use"]
+    /// Tables only the centre deletes.
+    static let centreDeletes: Set<String> = appendOnly.union(["case", "agreement", "completion_form", "termination_form"])
+    /// What a liaison's device may write, on rows of its departments ("*" = every field of the table).
+    static let liaisonFields: [String: Set<String>] = [
+        "plan_item": ["status", "accepted_on", "decided_on", "local_done_on", "report_up_due", "reported_up_on",
+                      "reported_up_to", "elapsed_wd", "handling_class", "committed_due", "legal_due", "recorded_by",
+                      "on_behalf", "had_supplement", "cert_no", "platform_case_no", "submitted_on"],
+        "item_pause": ["*"],
+        "meeting_attendee": ["signed", "signed_at"],
+        "meeting_resolution": ["status", "done_on"],
+        "escalation": ["*"],
+        "ticket": ["action", "rectified_at", "feedback_at"],
+    ]
+    static let liaisonForbiddenItemStatuses: Set<String> = ["PLANNED", "DISPATCHED", "PREPARING", "CANCELLED"]
+
+    // MARK: Reading
+
+    /// Whether the account's devices receive this row.
+    public static func mayRead(_ a: Account, _ row: RowFacts) -> Bool {
+        if a.role == .center || referenceTables.contains(row.table) { return true }
+        guard DaibanSchema.schema.tables[row.table] != nil else { return false }  // unknown tables: the centre's
+        if a.role == .liaison && !liaisonTables.contains(row.table) { return false }
+        if a.role == .agent && hiddenFromAgents.contains(row.table) { return false }
+        if row.cases.contains(where: { reads(a, $0) }) { return true }
+        switch row.table {
+        case "project", "enterprise", "material", "contact_card":
+            // Not linked to a case of the account: a prospect is its township's, or its creator's while exclusive.
+            if a.role == .township, let t = a.township, row.townships.contains(t) { return true }
+            return a.role == .agent && row.creator == a.userID && row.cases.isEmpty
+        default:
+            return false
+        }
+    }
+
+    /// Whether the account receives a case and its rows.
+    public static func reads(_ a: Account, _ c: CaseFacts) -> Bool {
+        switch a.role {
+        case .center: return true
+        case .township: return a.township != nil && (c.township == a.township || c.office == a.township)
+        case .agent: return isCaseAgent(a, c)
+        case .liaison:
+            return !a.departments.isDisjoint(with: c.departments) || !a.persons.isDisjoint(with: c.liaisons)
+        }
+    }
+
+    /// The case's agent, chief agent or team member, or its creator while it is unassigned and no other account has
+    /// written it (a registration made in the field, before the office assigns it).
+    static func isCaseAgent(_ a: Account, _ c: CaseFacts) -> Bool {
+        if let x = c.agent, a.persons.contains(x) { return true }
+        if let x = c.chief, a.persons.contains(x) { return true }
+        if !a.persons.isDisjoint(with: c.team) { return true }
+        return !c.isAssigned && c.creator == a.userID
+    }
+
+    // MARK: Writing
+
+    /// Why the account may not write this version of `field` in `row`, or nil when it may.
+    /// - Parameters:
+    ///   - incoming: the value the version writes (status rules depend on it).
+    public static func rejection(_ a: Account, _ row: RowFacts, field: String, incoming: FieldValue) -> Rejection? {
+        if a.role == .center { return nil }
+        guard let table = DaibanSchema.schema.tables[row.table] else {
+            return Rejection(.unknownField, "table \(row.table) is not declared by this server; only the centre writes it")
+        }
+        if field != Schema.deletedField && table.field(field) == nil {
+            return Rejection(.unknownField, "\(row.table).\(field) is not declared by this server; only the centre writes it")
+        }
+        if referenceTables.contains(row.table) {
+            return Rejection(.forbidden, "\(row.table) is reference data the county centre publishes")
+        }
+        if a.role == .liaison { return liaisonRejection(a, row, field: field, incoming: incoming) }
+        if let scope = scopeRejection(a, row) { return scope }
+        if field == Schema.deletedField { return deleteRejection(a, row) }
+        if let f = scopeFields[row.table], f.contains(field), row.exists, let current = row.scopeValues[field],
+           current != incoming.displayText {
+            return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; only the centre changes it")
+        }
+        if row.exists && appendOnly.contains(row.table) && row.creator != a.userID {
+            return Rejection(.forbidden, "\(row.table) \(row.key) is an append-only record of another account")
+        }
+        if a.role == .township { return nil }
+        return agentRejection(a, row, field: field, incoming: incoming)
+    }
+
+    /// Rows outside the account's write scope.
+    static func scopeRejection(_ a: Account, _ row: RowFacts) -> Rejection? {
+        switch row.table {
+        case "case", "project", "enterprise":
+            // New roots may be created (a registration); existing ones only within scope.
+            if !row.exists && (row.table != "case" || row.cases.allSatisfy({ !$0.isAssigned })) {
+                if a.role == .township, row.table != "enterprise", let t = a.township, !row.townships.contains(t) {
+                    return Rejection(.outsideScope, "\(row.table) \(row.key) belongs to another township")
+                }
+                return nil
+            }
+            if row.cases.contains(where: { writes(a, $0) }) { return nil }
+            if row.cases.isEmpty, row.creator == a.userID { return nil }
+            if row.cases.isEmpty, a.role == .township, let t = a.township, row.townships.contains(t) { return nil }
+            return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's cases")
+        case "registration" where a.role == .agent && !row.exists:
+            // A field registration may name any case: duplicate registrations of one project land on one case.
+            return nil
+        case "material", "contact_card":
+            if row.cases.contains(where: { writes(a, $0) }) { return nil }
+            if row.cases.isEmpty, a.role == .township, let t = a.township, row.townships.contains(t) { return nil }
+            if row.cases.isEmpty, !row.exists, a.role == .agent, row.table == "material" { return nil }
+            if row.cases.isEmpty, row.exists, row.creator == a.userID { return nil }
+            return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's cases")
+        default:
+            if row.cases.contains(where: { writes(a, $0) }) { return nil }
+            return Rejection(.outsideScope, row.cases.isEmpty
+                             ? "\(row.table) \(row.key) names no case of this account"
+                             : "\(row.table) \(row.key) belongs to a case outside this account's scope")
+        }
+    }
+
+    /// Whether the account writes the case's rows (agents: their own and team cases; townships: their jurisdiction).
+    static func writes(_ a: Account, _ c: CaseFacts) -> Bool {
+        switch a.role {
+        case .center: true
+        case .township: a.township != nil && (c.township == a.township || c.office == a.township)
+        case .agent: isCaseAgent(a, c)
+        case .liaison: false
+        }
+    }
+
+    static func deleteRejection(_ a: Account, _ row: RowFacts) -> Rejection? {
+        if centreDeletes.contains(row.table) {
+            return Rejection(.forbidden, "only the centre deletes \(row.table) rows")
+        }
+        if a.role == .agent && !agentDeletes.contains(row.table) {
+            return Rejection(.forbidden, "an agent may not delete \(row.table) rows")
+        }
+        return nil
+    }
+
+    static func agentRejection(_ a: Account, _ row: RowFacts, field: String, incoming: FieldValue) -> Rejection? {
+        if officeTables.contains(row.table) {
+            return Rejection(.forbidden, "\(row.table) is the office's to record")
+        }
+        if assignmentFields.contains(field) && row.table == "case" || officeFields[row.table]?.contains(field) == true {
+            return Rejection(.forbidden, "\(row.table).\(field) is the office's to set")
+        }
+        switch (row.table, field) {
+        case ("case", "status"):
+            if !agentCaseStatuses.contains(incoming.displayText) {
+                return Rejection(.forbidden, "an agent's steps do not set a case to \(incoming.displayText)")
+            }
+        case ("ticket", "status"):
+            if incoming.displayText != "OPEN" { return Rejection(.forbidden, "only the office closes a ticket") }
+        case ("evaluation", _):
+            if row.direction != "AGENT_TO_DEPARTMENT" {
+                return Rejection(.forbidden, "an agent records only its evaluations of departments")
+            }
+            if let p = row.targetPerson, a.persons.contains(p) {
+                return Rejection(.forbidden, "an evaluation of oneself is not the agent's to record")
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    static func liaisonRejection(_ a: Account, _ row: RowFacts, field: String, incoming: FieldValue) -> Rejection? {
+        guard let fields = liaisonFields[row.table] else {
+            return Rejection(.forbidden, "a liaison does not write \(row.table)")
+        }
+        if field == Schema.deletedField { return Rejection(.forbidden, "a liaison does not delete rows") }
+        switch row.table {
+        case "escalation":
+            guard row.cases.contains(where: { reads(a, $0) }) else {
+                return Rejection(.outsideScope, "escalation \(row.key) belongs to a case without this department's items")
+            }
+        default:
+            guard let d = row.department, a.departments.contains(d) else {
+                return Rejection(.outsideScope, "\(row.table) \(row.key) is another department's")
+            }
+            if !row.exists && row.table != "item_pause" {
+                return Rejection(.forbidden, "a liaison does not create \(row.table) rows")
+            }
+        }
+        if let f = scopeFields[row.table], f.contains(field), row.exists, let current = row.scopeValues[field],
+           current != incoming.displayText {
+            return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; only the centre changes it")
+        }
+        guard fields.contains("*") || fields.contains(field) else {
+            return Rejection(.forbidden, "\(row.table).\(field) is not the department's to set")
+        }
+        if row.table == "plan_item" && field == "status" && liaisonForbiddenItemStatuses.contains(incoming.displayText) {
+            return Rejection(.forbidden, "a department's steps do not set an item to \(incoming.displayText)")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,250 @@
+public import CaseDomain
+import Foundation
+public import GRDB
+public import ReplicaStore
+public import SyncCore
+import Synchronization
+
+/// The facts `AccessRules` judges, read from a replica: the server's before every write it judges and for every
+/// row a pull would send. Live rows are read from the query tables; deleted rows, which the query tables drop,
+/// from their stored field states, so a deletion reaches every device that held the row. One reader serves one
+/// transaction or one read snapshot, on one thread at a time (hence `@unchecked Sendable`).
+public final class FactsReader: @unchecked Sendable {
+    private let raw: () throws -> Database
+    private let query: () throws -> Database
+    private var cases: [ExactText: CaseFacts] = [:]
+
+    /// - Parameters:
+    ///   - db: the database as it is (stored rows).
+    ///   - query: the database with the query tables current (in a push: after the rows merged so far).
+    public init(db: @escaping () throws -> Database, query: @escaping () throws -> Database) {
+        raw = db
+        self.query = query
+    }
+
+    /// A reader over one read snapshot (a pull chunk).
+    public convenience init(snapshot db: Database) {
+        self.init(db: { db }, query: { db })
+    }
+
+    /// Forgets cached case facts (after this transaction changed cases).
+    public func invalidate() { cases.removeAll() }
+
+    /// Visible values of a row: from its query table when live, else from its stored states; nil when absent.
+    func values(_ table: String, _ key: String, _ columns: [String]) throws -> [String: String]? {
+        if DaibanSchema.schema.tables[table]?.projected == true {
+            let cols = columns.isEmpty ? "1" : columns.map { "\"\($0)\"" }.joined(separator: ", ")
+            if let r = try Row.fetchOne(query().cachedStatement(sql: "SELECT \(cols) FROM v_\(table) WHERE _key = ?"),
+                                        arguments: [key]) {
+                var out: [String: String] = [:]
+                for (i, c) in columns.enumerated() where i < r.count {
+                    let v = r[i] as DatabaseValue
+                    if !v.isNull { out[c] = String.fromDatabaseValue(v) ?? Int64.fromDatabaseValue(v).map(String.init) }
+                }
+                return out
+            }
+        }
+        guard let stored = try StoredRow.load(raw(), table: table, key: key) else { return nil }
+        return stored.values.filter { columns.contains($0.key) }
+    }
+
+    /// The account that created a row and still alone wrote it.
+    func creator(_ table: String, _ key: String) throws -> String? {
+        guard let r = try Row.fetchOne(raw().cachedStatement(sql: """
+            SELECT o.account, o.shared FROM row r JOIN row_origin o ON o.row = r.id WHERE r.tbl = ? AND r.key = ?
+            """), arguments: [table, key]) else { return nil }
+        return (r[1] as Bool) ? nil : r[0]
+    }
+
+    /// What decides who sees a case. An unknown case has no facts (only the centre sees it).
+    public func caseFacts(_ key: String, incoming: [String: String] = [:]) throws -> CaseFacts {
+        if incoming.isEmpty, let c = cases[ExactText(key)] { return c }
+        var v = try values("case", key, ["agent_id", "chief_agent_id", "team", "liaisons", "township_id", "office_id"]) ?? [:]
+        for (k, x) in incoming where v[k] == nil { v[k] = x }
+        let departments = Set(try String.fetchAll(query().cachedStatement(sql: """
+            SELECT DISTINCT department_id FROM v_plan_item WHERE case_id = ? AND department_id IS NOT NULL
+            """), arguments: [key]))
+        let c = CaseFacts(key: key, agent: v["agent_id"], chief: v["chief_agent_id"], team: list(v["team"]),
+                          liaisons: list(v["liaisons"]), township: v["township_id"], office: v["office_id"],
+                          departments: departments, creator: try creator("case", key))
+        if incoming.isEmpty { cases[ExactText(key)] = c }
+        return c
+    }
+
+    /// The facts of one row. `incoming` (a pushed row change) supplies the links a new row, or a row that lacks
+    /// them so far, is created with.
+    public func rowFacts(table: String, key: String, exists: Bool, incoming: RowChange? = nil) throws -> RowFacts {
+        var facts = RowFacts(table: table, key: key, exists: exists)
+        guard DaibanSchema.schema.tables[table] != nil, !AccessRules.referenceTables.contains(table) else { return facts }
+        let scope = AccessRules.scopeFields[table] ?? []
+        let extra: [String] = switch table {
+        case "plan_item": ["case_id", "department_id"]
+        case "item_pause": ["case_id", "plan_item_id"]
+        case "meeting_attendee": ["meeting_id", "department_id"]
+        case "meeting_resolution": ["case_id", "meeting_id", "responsible_department_id"]
+        case "ticket": ["case_id", "responsible"]
+        case "evaluation": ["case_id", "direction", "target_person_id"]
+        case "meeting": ["case_ids"]
+        case "project": ["township_id", "enterprise_id"]
+        case "material", "contact_card": ["project_id", "enterprise_id"]
+        case "case": ["township_id", "office_id"]
+        default: AccessRules.caseChildren.contains(table) ? ["case_id"] : []
+        }
+        let columns = Array(scope.union(extra)).sorted()
+        let stored = exists ? try values(table, key, columns) ?? [:] : [:]
+        facts.scopeValues = stored.filter { scope.contains($0.key) }
+        var v = stored
+        if let incoming {
+            for f in incoming.fields where v[f.name] == nil && columns.contains(f.name) {
+                let w = f.state.winner(policy: DaibanSchema.schema.policy(table: table, field: f.name)).value
+                if w != .null { v[f.name] = w.displayText }
+            }
+        }
+        facts.creator = exists ? try creator(table, key) : nil
+        switch table {
+        case "case":
+            var overlay: [String: String] = [:]
+            if let incoming, !exists {
+                for f in incoming.fields {
+                    let w = f.state.winner(policy: DaibanSchema.schema.policy(table: table, field: f.name)).value
+                    if w != .null { overlay[f.name] = w.displayText }
+                }
+            }
+            facts.cases = [try caseFacts(key, incoming: overlay)]
+            facts.townships = Set([v["township_id"], v["office_id"]].compactMap { $0 })
+        case "meeting":
+            facts.cases = try list(v["case_ids"]).map { try caseFacts($0) }
+        case "meeting_attendee":
+            facts.department = v["department_id"]
+            if let m = v["meeting_id"], let mv = try values("meeting", m, ["case_ids"]) {
+                facts.cases = try list(mv["case_ids"]).map { try caseFacts($0) }
+            }
+        case "project":
+            facts.cases = try casesLinking("project_id", key)
+            facts.townships = Set([v["township_id"]].compactMap { $0 })
+        case "enterprise":
+            facts.cases = try casesLinking("enterprise_id", key)
+            facts.townships = Set(try String.fetchAll(query().cachedStatement(sql: """
+                SELECT DISTINCT township_id FROM v_project WHERE enterprise_id = ? AND township_id IS NOT NULL
+                """), arguments: [key]))
+        case "material", "contact_card":
+            var cs: [CaseFacts] = []
+            if let p = v["project_id"] {
+                cs += try casesLinking("project_id", p)
+                if let t = try values("project", p, ["township_id"])?["township_id"] { facts.townships.insert(t) }
+            }
+            if let e = v["enterprise_id"] { cs += try casesLinking("enterprise_id", e) }
+            facts.cases = cs
+        default:
+            if let c = v["case_id"] { facts.cases = [try caseFacts(c)] }
+            switch table {
+            case "plan_item": facts.department = v["department_id"]
+            case "item_pause":
+                if let i = v["plan_item_id"] { facts.department = try values("plan_item", i, ["department_id"])?["department_id"] }
+            case "meeting_resolution": facts.department = v["responsible_department_id"]
+            case "ticket": facts.department = v["responsible"]
+            case "evaluation":
+                facts.direction = v["direction"]
+                facts.targetPerson = v["target_person_id"]
+            default: break
+            }
+        }
+        return facts
+    }
+
+    /// The live cases that name a project or enterprise.
+    private func casesLinking(_ column: String, _ key: String) throws -> [CaseFacts] {
+        try String.fetchAll(query().cachedStatement(sql: "SELECT _key FROM v_case WHERE \(column) = ?"), arguments: [key])
+            .map { try caseFacts($0) }
+    }
+}
+
+/// Who the server's accounts are in the roster, read from the replica.
+public enum AccountDirectory {
+    /// The account with its roster people and, for a liaison, its departments.
+    public static func account(_ db: Database, role: AccountRole, userID: String, user: String, township: String?,
+                               department: String?) throws -> Account {
+        let people = try Row.fetchAll(db.cachedStatement(sql: "SELECT _key, department_id FROM v_person WHERE login = ?"),
+                                      arguments: [user])
+        var departments = Set(department.map { [$0] } ?? [])
+        if role == .liaison { for p in people { if let d = p["department_id"] as String? { departments.insert(d) } } }
+        return Account(role: role, userID: userID, user: user, persons: Set(people.map { $0["_key"] as String }),
+                       township: township, departments: departments)
+    }
+
+    /// The subjects whose scope exits concern the account (see `CaseFacts.subjects`).
+    public static func subjects(_ a: Account) -> [String] {
+        var s = a.persons.map { "person:" + $0 } + ["user:" + a.userID]
+        if let t = a.township, a.role == .township { s.append("township:" + t) }
+        if a.role == .liaison { s += a.departments.map { "department:" + $0 } }
+        return s.sorted()
+    }
+}
+
+/// What a device receives (DOMAIN.md §3 sync scope), deny by default: `AccessRules.mayRead` on the facts of every
+/// row a pull chunk would carry.
+public enum ReadScope {
+    /// The per-row decision of one pull request (facts are cached for the request's snapshot).
+    public static func rowFilter(_ account: Account) -> RowFilter {
+        let readers = Mutex<[ObjectIdentifier: FactsReader]>([:])
+        return { db, table, key in
+            let reader = readers.withLock { r -> FactsReader in
+                let id = ObjectIdentifier(db)
+                if let x = r[id] { return x }
+                let x = FactsReader(snapshot: db)
+                r = [id: x]
+                return x
+            }
+            return AccessRules.mayRead(account, try reader.rowFacts(table: table, key: key, exists: true))
+        }
+    }
+
+    /// The rows of a case a device holds, to remove when the case leaves its scope: the case, its child rows
+    /// (deleted ones too), meetings of no other held case with their attendee lines, and its project, enterprise
+    /// and materials unless another held case names them.
+    public static func rowsOfCase(_ db: Database, _ caseKey: String) throws -> [(table: String, key: String)] {
+        var out: [(String, String)] = [("case", caseKey)]
+        let link = try Row.fetchOne(db, sql: "SELECT project_id, enterprise_id FROM v_case WHERE _key = ?", arguments: [caseKey])
+        for t in AccessRules.caseChildren.sorted() {
+            out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE case_id = ?", arguments: [caseKey]).map { (t, $0) }
+            out += try deletedRows(db, t, "case_id", caseKey).map { (t, $0) }
+        }
+        for m in try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(',' || case_ids || ',', ?) > 0",
+                                  arguments: [",\(caseKey),"]) {
+            let others = list(m["case_ids"]).filter { $0 != caseKey }
+            let held = try others.contains { try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM v_case WHERE _key = ?)", arguments: [$0]) ?? false }
+            if held { continue }
+            let id: String = m["_key"]
+            out.append(("meeting", id))
+            out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [id])
+                .map { ("meeting_attendee", $0) }
+        }
+        if let p = link?[0] as String?,
+           try Int.fetchOne(db, sql: "SELECT count(*) FROM v_case WHERE project_id = ? AND _key <> ?", arguments: [p, caseKey]) == 0 {
+            out += try rowsOfRoot(db, "project", p)
+        }
+        if let e = link?[1] as String?,
+           try Int.fetchOne(db, sql: "SELECT count(*) FROM v_case WHERE enterprise_id = ? AND _key <> ?", arguments: [e, caseKey]) == 0 {
+            out += try rowsOfRoot(db, "enterprise", e)
+        }
+        return out
+    }
+
+    /// A project or enterprise with the materials and contact cards that name it.
+    public static func rowsOfRoot(_ db: Database, _ table: String, _ key: String) throws -> [(table: String, key: String)] {
+        var out: [(String, String)] = [(table, key)]
+        let column = table == "project" ? "project_id" : "enterprise_id"
+        for t in ["material", "contact_card"] {
+            out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE \(column) = ?", arguments: [key]).map { (t, $0) }
+        }
+        return out
+    }
+
+    /// Deleted rows of a table whose stored `column` is `value` (the query tables hold live rows only).
+    static func deletedRows(_ db: Database, _ table: String, _ column: String, _ value: String) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT r.key FROM row r JOIN field f ON f.row = r.id JOIN field_name n ON n.id = f.field
+            WHERE r.tbl = ? AND r.deleted = 1 AND n.tbl = ? AND n.name = ? AND f.value = ?
+            """, arguments: [table, table, column, value])
+    }
+}
