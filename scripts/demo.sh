@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A scripted demo over a real server: two agents edit the same project offline, sync, the conflict appears at
-# the county centre with who wrote what from which device, the centre resolves it, and every replica ends
-# equal. Runs a throwaway daiban-server on a free port; homes and logs stay in .demo/ to explore.
+# A scripted demo over a real server: two agents of one case edit its project offline, sync, the conflict
+# appears at the county centre with who wrote what from which device, the centre resolves it, and every replica
+# ends equal; a change an agent may not make is refused, kept on its laptop and reverted. Runs a throwaway
+# daiban-server on a free port; homes and logs stay in .demo/ to explore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,17 +31,26 @@ for who in centre li wang; do
   printf 'pw-%s-secret\n' "$who" | run "$who" login --user "$who" --password-stdin --device-name "$who-laptop"
 done
 
-say "The centre registers a township and a project; everyone syncs"
+say "The centre registers a township, its two agents and a case with its project; everyone syncs"
 run centre record put township T01 name=棠下镇 kind=TOWN
+run centre record put person P-LI name=李明 login=li roles=AGENT
+run centre record put person P-WANG name=王芳 login=wang roles=AGENT
 run centre record put project P1 name=智能装备生产基地建设项目 township_id=T01 total_investment_wan=12000
+run centre record put case C1 project_id=P1 township_id=T01 agent_id=P-LI team=P-WANG status=EXECUTING
 for who in centre li wang; do run "$who" sync; done
 
-say "Offline at two enterprise sites, both agents edit the project's name"
+say "Offline at two enterprise sites, both agents edit the project's name; wang also tries to take over the case"
 run li record put project P1 name=智能装备扩产项目 approval_type=备案
 run wang record put project P1 name=智能装备生产基地（一期） total_investment_wan=12500
+run wang record put case C1 agent_id=P-WANG
 
 say "Back on the network: both sync, then the centre"
 for who in li wang centre; do run "$who" sync; done
+
+say "The server refused the reassignment (the office's to make); wang's laptop keeps it, listed, until wang reverts it"
+run wang rejected list
+run wang rejected revert --all
+run wang record get case C1
 
 say "The centre sees the conflict: both values, which agent, which device, when"
 run centre conflicts list
@@ -59,9 +69,9 @@ say "All three replicas are equal; no open conflicts."
 
 say "Part 2: a 代办 case (fixture C3 of the fictional 云岭县): a paper registration at 石门乡, handover recorded offline"
 fx="$PWD/Tests/Fixtures/yunling"
-for u in admin:center sm-admin:township a04:agent; do
-  printf 'pw-%s-secret\n' "${u%%:*}" | "$bin/daiban-server" user add "${u%%:*}" --role "${u##*:}" --data "$demo/server" --password-stdin
-done
+printf 'pw-admin-secret\n' | "$bin/daiban-server" user add admin --role center --data "$demo/server" --password-stdin
+printf 'pw-sm-admin-secret\n' | "$bin/daiban-server" user add sm-admin --role township --township OFF-SM --data "$demo/server" --password-stdin
+printf 'pw-a04-secret\n' | "$bin/daiban-server" user add a04 --role agent --data "$demo/server" --password-stdin
 for who in admin sm-admin a04; do
   run "$who" init --server "$url" >/dev/null
   printf 'pw-%s-secret\n' "$who" | run "$who" login --user "$who" --password-stdin --device-name "$who-device" >/dev/null

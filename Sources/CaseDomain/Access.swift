@@ -197,9 +197,11 @@ public enum AccessRules {
         if row.cases.contains(where: { reads(a, $0) }) { return true }
         switch row.table {
         case "project", "enterprise", "material", "contact_card":
-            // Not linked to a case of the account: a prospect is its township's, or its creator's while exclusive.
+            // Linked to no case (a prospect): its township's, or its creator's while no one else has written it.
+            // Once a case names it, it follows the case's readers.
+            guard row.cases.isEmpty else { return false }
             if a.role == .township, let t = a.township, row.townships.contains(t) { return true }
-            return a.role == .agent && row.creator == a.userID && row.cases.isEmpty
+            return a.role == .agent && row.creator == a.userID
         default:
             return false
         }

@@ -48,6 +48,12 @@ public final class FactsReader: @unchecked Sendable {
         return stored.values.filter { columns.contains($0.key) }
     }
 
+    /// Whether a stored row is deleted.
+    public func isDeleted(_ table: String, _ key: String) throws -> Bool {
+        try Bool.fetchOne(raw().cachedStatement(sql: "SELECT deleted FROM row WHERE tbl = ? AND key = ?"),
+                          arguments: [table, key]) ?? false
+    }
+
     /// The account that created a row and still alone wrote it.
     func creator(_ table: String, _ key: String) throws -> String? {
         guard let r = try Row.fetchOne(raw().cachedStatement(sql: """

@@ -12,11 +12,14 @@ public final class ScopeChanges: @unchecked Sendable {
     private var before: [ExactText: Set<String>] = [:]
     private var order: [String] = []
     private var rootsBefore: [ExactText: (table: String, key: String, subjects: Set<String>)] = [:]
+    /// Deleted rows this push writes to: a write undeletes, and devices that never held the row then need all of it.
+    private var deleted: [(table: String, key: String)] = []
 
     public init() {}
 
     /// Notes a row about to be merged; `facts` are its facts before the merge.
     public func touch(_ change: RowChange, _ facts: RowFacts, _ reader: FactsReader) throws {
+        if facts.exists, try reader.isDeleted(change.table, change.key) { deleted.append((change.table, change.key)) }
         switch change.table {
         case "case":
             note(change.key, facts.exists ? facts.cases.first?.subjects ?? [] : [])
@@ -61,6 +64,9 @@ public final class ScopeChanges: @unchecked Sendable {
                 for (t, k) in try Self.rowsOfCase(db, key) { restamped += try stamper.restamp(table: t, key: k) }
             }
             for s in old.subtracting(new) { exits.append((s, "case", key)) }
+        }
+        for row in deleted where try !reader.isDeleted(row.table, row.key) {
+            restamped += try stamper.restamp(table: row.table, key: row.key)
         }
         for (_, root) in rootsBefore {
             let facts = try reader.rowFacts(table: root.table, key: root.key, exists: true)

@@ -22,7 +22,10 @@ public struct DaibanCommand: AsyncParsableCommand {
     public init() {}
 
     /// Parses `CommandLine.arguments` and runs the command (the executable's whole `main`).
-    public static func start() async { await main() }
+    public static func start() async {
+        umask(0o077)  // the replica's SQLite side files (-wal, -shm) hold case data too: owner only
+        await main()
+    }
 }
 
 struct Init: AsyncParsableCommand {

@@ -30,7 +30,8 @@ public struct ReplicaDatabase: Sendable {
     /// The device key that signs every bundle this replica makes (exports and push chunks), when set.
     public var signer: DeviceKey?
     let queue: DatabasePool
-    let now: @Sendable () -> UInt64
+    /// The wall clock this replica stamps writes with, in Unix milliseconds (tests inject one).
+    public let now: @Sendable () -> UInt64
     let maxDrift: UInt64
 
     /// Creates a new replica file with a fresh random id.

@@ -79,13 +79,17 @@ public final class ServerConnection: Sendable {
     let http: HTTPClient
     /// Largest answer accepted (a pull chunk is at most one bundle: `ChangeSetLimits.maxCompressedBytes`).
     let maxChunkBytes = 64 << 20
+    /// This device's clock in Unix milliseconds, sent with every request so the centre sees skewed devices.
+    let clock: @Sendable () -> UInt64
 
     /// - Parameters:
     ///   - url: `http://host:port` or `https://…`.
     ///   - caFile: PEM file of extra trusted roots (a county CA or a self-signed certificate).
     ///   - connectTimeout: seconds to keep trying to connect before the server counts as unreachable.
-    public init(url: String, caFile: String? = nil, connectTimeout: Int64 = 10) throws {
+    public init(url: String, caFile: String? = nil, connectTimeout: Int64 = 10,
+                clock: @escaping @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }) throws {
         baseURL = try Self.validate(url: url)
+        self.clock = clock
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(connectTimeout), read: .seconds(120))
         config.redirectConfiguration = .disallow
@@ -149,8 +153,10 @@ public final class ServerConnection: Sendable {
         return try decode(PushResponse.self, data)
     }
 
-    public func pull(after cursor: UInt64, token: String) async throws -> PulledChunk {
-        let (_, data, headers) = try await send("GET", "/v1/pull?after=\(cursor)", body: nil, token: token)
+    /// - Parameter includeOwn: ask for this device's own versions too (after it removed rows that may come back).
+    public func pull(after cursor: UInt64, token: String, includeOwn: Bool = false) async throws -> PulledChunk {
+        let (_, data, headers) = try await send("GET", "/v1/pull?after=\(cursor)" + (includeOwn ? "&own=1" : ""), body: nil,
+                                                token: token)
         guard let next = headers.first(name: SyncHTTP.Header.next).flatMap(UInt64.init),
               let more = headers.first(name: SyncHTTP.Header.more),
               let server = headers.first(name: SyncHTTP.Header.serverReplica)
@@ -186,7 +192,7 @@ public final class ServerConnection: Sendable {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: SyncHTTP.Header.protocolVersion, value: String(clientProtocolVersion))
-        request.headers.add(name: SyncHTTP.Header.clientTime, value: String(UInt64(max(0, Date().timeIntervalSince1970 * 1000))))
+        request.headers.add(name: SyncHTTP.Header.clientTime, value: String(clock()))
         request.headers.add(name: "User-Agent", value: "daiban/\(clientProtocolVersion)")
         if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
         if let body {

@@ -60,6 +60,8 @@ public enum SyncStateKey {
     public static let directory = "directory"
     /// The last scope-exit event this replica has acted on.
     public static let scopeCursor = "scope.cursor"
+    /// "1" once this replica removed rows that left its scope: its pulls then ask for its own versions too.
+    public static let purged = "scope.purged"
 }
 
 /// Push, then pull until done, chunk by chunk; every chunk commits with its cursor, so an interrupted sync
@@ -96,7 +98,7 @@ public final class Synchronizer {
         // One probe first: with no link at all, fail once instead of retrying every request.
         let (_, serverTime) = try await connection.health()
         if let serverTime {
-            let skew = Double(Int64(ReplicaDatabase.wallClockMillis()) - Int64(serverTime)) / 1000
+            let skew = Double(Int64(replica.now()) - Int64(serverTime)) / 1000
             report.clockSkewSeconds = skew
             // Writes refused for a clock that ran ahead travel again once this clock agrees with the server's.
             if skew < Double(maxClockAheadMillis) / 2000, try replica.refusals().contains(where: { $0.reason == "clock_ahead" }) {
@@ -175,7 +177,9 @@ public final class Synchronizer {
                     next = min(next, e.id - 1)
                     break
                 }
-                report.purgedRows += try replica.purge(rows: rows)
+                let n = try replica.purge(rows: rows)
+                if n > 0 { try replica.setSyncState([SyncStateKey.purged: "1"]) }
+                report.purgedRows += n
             }
             try replica.setSyncState([SyncStateKey.scopeCursor: String(next)])
             if next == cursor || report.deferredExits > 0 || answer.exits.isEmpty { return }
@@ -224,13 +228,14 @@ public final class Synchronizer {
     private func pull(_ report: inout SyncReport, _ progress: (SyncProgress) -> Void) async throws {
         var cursor = UInt64(try replica.syncState(SyncStateKey.pullCursor) ?? "0") ?? 0
         var knownServer = try replica.syncState(SyncStateKey.serverReplica)
+        let includeOwn = try replica.syncState(SyncStateKey.purged) == "1"
         // One request at a time: a crash then costs at most the chunk in flight (no prefetched chunk is lost).
         while true {
             let chunk: PulledChunk
             do {
                 let after = cursor
                 chunk = try await request(&report) { [connection] token in
-                    try await connection.pull(after: after, token: token)
+                    try await connection.pull(after: after, token: token, includeOwn: includeOwn)
                 }
             } catch let e as SyncClientError where e.code == "cursor_ahead" && cursor > 0 {
                 // The server's data was replaced: start over from its beginning and push everything again.

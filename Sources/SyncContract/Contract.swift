@@ -4,9 +4,9 @@ public import Foundation
 /// header names, error codes and every JSON body, as Codable types both sides use. Keys travel in snake_case.
 public enum SyncHTTP {
     /// The HTTP protocol version this build speaks (`Daiban-Protocol`). Bumped only on breaking changes.
-    public static let protocolVersion = 1
+    public static let protocolVersion = 2
     /// The oldest client protocol version a server still serves.
-    public static let oldestSupported = 1
+    public static let oldestSupported = 2
     /// Media type of a bundle body.
     public static let bundleMediaType = "application/vnd.daiban.bundle"
     /// Largest JSON request body, in bytes.

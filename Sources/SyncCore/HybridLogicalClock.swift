@@ -63,7 +63,7 @@ public struct HybridLogicalClock: Sendable {
 
     /// A new timestamp greater than every timestamp seen so far.
     public mutating func tick() -> HLCTimestamp {
-        let wall = now()
+        let wall = min(now(), HLCTimestamp.maxPhysical)
         if wall > last.physical {
             last = HLCTimestamp(physical: wall, logical: 0)
         } else {

@@ -78,7 +78,10 @@ extension DaibanServer {
             guard let after = UInt64(afterText) else {
                 throw APIError.badRequest(ErrorCode.badCursor, "after must be a cursor from Daiban-Next")
             }
-            let chunk = try await self.pull(after: after, by: principal)
+            // A device that removed rows (their case left its scope) asks for its own versions too: when the case comes
+            // back, what it wrote before must come back with it.
+            let own = request.uri.queryParameters["own"].map(String.init) == "1"
+            let chunk = try await self.pull(after: after, by: principal, includeOwn: own)
             var headers = HTTPFields()
             headers[.contentType] = SyncHTTP.bundleMediaType
             headers[.daibanNext] = String(chunk.next)

@@ -182,7 +182,7 @@ extension DaibanServer {
     // MARK: Pull
 
     /// One chunk of everything after `cursor` that the caller may see, leaving out what its own replica wrote.
-    func pull(after cursor: UInt64, by p: Principal) async throws -> ChangeChunk {
+    func pull(after cursor: UInt64, by p: Principal, includeOwn: Bool = false) async throws -> ChangeChunk {
         let hint = chunkHint.withLock { $0 }
         let target = config.pullChunkBytes
         let account = try await account(for: p.user)
@@ -193,7 +193,8 @@ extension DaibanServer {
                                "cursor \(cursor) is past this server's last change \(seq) (server data was replaced); pull again from 0")
             }
             // Versions that claim this device's replica but reached the server without its proof are sent to it too.
-            let filter: WriterFilter = try replica.isUnverifiedWriter(p.device.replica) ? .all : .excluding(p.device.replica)
+            let filter: WriterFilter = try includeOwn || replica.isUnverifiedWriter(p.device.replica)
+                ? .all : .excluding(p.device.replica)
             var exporter = ChunkedExporter(targetBytes: target, fieldsPerChunk: hint)
             let rows: RowFilter? = account.role == .center ? nil : ReadScope.rowFilter(account)
             let chunk = try exporter.next(from: replica, after: cursor, filter: filter, rows: rows)

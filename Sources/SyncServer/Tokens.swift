@@ -83,7 +83,7 @@ struct TokenSigner: Sendable {
 ///   from a device already registered to that user is exempt, so someone else's guesses cost the real user at
 ///   most a minute on a new device, and nothing on their own laptop.
 /// Counts fade after `window` seconds without failures. They are kept in memory and lost on restart.
-actor LoginLimiter {
+public actor LoginLimiter {
     struct Counter {
         var failures = 0
         var last: Int64 = 0
@@ -98,18 +98,18 @@ actor LoginLimiter {
     let cap: Int64 = 900
     private var counters: [String: Counter] = [:]
 
-    init(maxFailures: Int, windowSeconds: Int) {
+    public init(maxFailures: Int, windowSeconds: Int) {
         pairFree = max(1, maxFailures)
         window = Int64(windowSeconds)
     }
 
     /// The keys of one attempt.
-    struct Attempt: Sendable {
+    public struct Attempt: Sendable {
         let keys: [(key: String, free: Int, cap: Int64)]
     }
 
     /// Counts an attempt, or refuses it with the seconds to wait.
-    func begin(user: String, address: String, knownDevice: Bool, now: Int64) -> Result<Attempt, Wait> {
+    public func begin(user: String, address: String, knownDevice: Bool, now: Int64) -> Result<Attempt, Wait> {
         var keys: [(String, Int, Int64)] = [("a:" + address, addressFree, cap), ("p:" + user + "\u{0}" + address, pairFree, cap)]
         if !knownDevice { keys.append(("u:" + user, userFree, userCap)) }
         var wait: Int64 = 0
@@ -132,7 +132,7 @@ actor LoginLimiter {
     }
 
     /// The attempt succeeded: its count is taken back, and the pair's counter is cleared.
-    func succeeded(_ attempt: Attempt) {
+    public func succeeded(_ attempt: Attempt) {
         for (i, k) in attempt.keys.enumerated() {
             guard var c = counters[k.key] else { continue }
             if i == 1 {
@@ -145,5 +145,5 @@ actor LoginLimiter {
         }
     }
 
-    struct Wait: Error { let seconds: Int }
+    public struct Wait: Error { public let seconds: Int }
 }

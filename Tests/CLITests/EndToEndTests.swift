@@ -257,6 +257,24 @@ final class ServerProcess {
         try agent.ok("record", "put", "project", "P1", "name=冷链物流中心")
         let report = try json(try agent.ok("sync", "--json")) as! [String: Any]
         #expect(report["pushed_fields"] as? Int == 1 && (report["refused"] as? [String: Any])?.isEmpty == true)
+        // TLS 1.2 and later only: an old client offering TLS 1.0 or 1.1 gets no session at all.
+        let port = String(server.url.split(separator: ":").last ?? "")
+        func handshake(_ version: String) throws -> Bool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:" + port, version, "-cipher", "DEFAULT@SECLEVEL=0"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return p.terminationStatus == 0 && text.contains("Cipher is ") && !text.contains("Cipher is (NONE)")
+        }
+        #expect(try handshake("-tls1_2"), "TLS 1.2 works (the check itself can succeed)")
+        #expect(try !handshake("-tls1_1"))
+        #expect(try !handshake("-tls1"))
     }
 
     /// Writes 12,000 enterprises into a new replica in `home` (in process, fast), ready to be attached.

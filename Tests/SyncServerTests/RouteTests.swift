@@ -20,7 +20,7 @@ import Testing
             let health = try await client.call(.get, "/health", protocolVersion: nil)
             #expect(health.status == .ok)
             #expect(health.json["replica"] as? String == f.server.replica.id.description)
-            #expect(health.header("Daiban-Protocol") == "1")
+            #expect(health.header("Daiban-Protocol") == "2")
             let t = try await client.signIn("li", replica: replica).access
             #expect(try await client.push(try bundle(replica), t).status == .ok)
             #expect(try await client.pull(after: 0, t).status == .ok)
@@ -42,15 +42,15 @@ import Testing
             let missing = try await client.call(.post, "/v1/push", protocolVersion: nil, body: [1, 2, 3])
             #expect(missing.status == .upgradeRequired)
             #expect(missing.code == "upgrade_required")
-            let old = try await client.call(.post, "/v1/push", protocolVersion: "0", body: [1, 2, 3])
+            let old = try await client.call(.post, "/v1/push", protocolVersion: "1", body: [1, 2, 3])
             #expect(old.code == "upgrade_required")
-            let newer = try await client.call(.get, "/v1/pull", protocolVersion: "2")
+            let newer = try await client.call(.get, "/v1/pull", protocolVersion: "3")
             #expect(newer.status == .badRequest)
             #expect(newer.code == "protocol_unsupported")
             // Unknown endpoints answer with a code and the protocol header too.
             let nowhere = try await client.call(.get, "/v1/nowhere")
             #expect(nowhere.status == .notFound && nowhere.code == "not_found")
-            #expect(nowhere.header("Daiban-Protocol") == "1")
+            #expect(nowhere.header("Daiban-Protocol") == "2")
             // The current version passes the check (and then needs a token).
             let current = try await client.call(.get, "/v1/pull")
             #expect(current.code == "unauthenticated")

@@ -97,7 +97,7 @@ struct Tokens {
 }
 
 extension TestClientProtocol {
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, protocolVersion: String? = "1",
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, protocolVersion: String? = "2",
               body: [UInt8]? = nil) async throws -> Answer {
         var headers = HTTPFields()
         if let protocolVersion { headers[HTTPField.Name("Daiban-Protocol")!] = protocolVersion }

@@ -1,0 +1,228 @@
+import AsyncHTTPClient
+import CaseDomain
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import ReplicaStore
+import SyncClient
+import SyncContract
+import SyncCore
+import SyncProtocol
+import SyncServer
+import SyncTesting
+import Testing
+import Synchronization
+
+/// Sign-in throttling, sessions, signed relays and transport limits, tried as an attacker would.
+@Suite struct SessionAttackTests {
+    @Test func guessesElsewhereNeverLockOutTheRightPersonForLong() async {
+        let limiter = LoginLimiter(maxFailures: 5, windowSeconds: 900)
+        var now: Int64 = 1_000
+        // An attacker at 10.0.0.9 tries five wrong passwords, then keeps going.
+        for _ in 0..<5 {
+            guard case .success = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) else {
+                Issue.record("the first five attempts are counted, not refused")
+                return
+            }
+        }
+        guard case .failure(let wait) = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) else {
+            Issue.record("the sixth attempt from the attacker's address must wait")
+            return
+        }
+        #expect(wait.seconds >= 1)
+        // Growing delays for the attacker.
+        var waits: [Int] = []
+        for _ in 0..<6 {
+            if case .failure(let w) = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) {
+                now += Int64(w.seconds)
+            }
+            if case .success = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now),
+               case .failure(let w) = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) {
+                waits.append(w.seconds)
+            }
+        }
+        #expect(waits == waits.sorted() && (waits.last ?? 0) > (waits.first ?? 0), "\(waits)")
+        // Wang at the township office, on his registered laptop: not slowed at all.
+        guard case .success(let mine) = await limiter.begin(user: "wang", address: "192.168.1.20", knownDevice: true, now: now) else {
+            Issue.record("the right person on a known device was locked out by someone else's guesses")
+            return
+        }
+        await limiter.succeeded(mine)
+        // On a new laptop elsewhere he waits at most a minute, however long the attack went on.
+        for _ in 0..<20 { _ = await limiter.begin(user: "wang", address: "10.0.0.\(UInt8.random(in: 10...200))", knownDevice: false, now: now) }
+        if case .failure(let w) = await limiter.begin(user: "wang", address: "172.16.0.5", knownDevice: false, now: now) {
+            #expect(w.seconds <= 60)
+        }
+    }
+
+    @Test func parallelGuessesAreCheckedAgainstTheLimitOnce() async throws {
+        let f = try ServerFixture { $0.loginMaxFailures = 5 }
+        try f.user("wang", .agent)
+        let replica = try f.replica("wang")
+        try await f.test { client in
+            let answers = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<30 {
+                    group.addTask {
+                        try await client.login("wang", password: "wrong-password-\(i)", replica: replica).status.code
+                    }
+                }
+                var out: [Int] = []
+                for try await s in group { out.append(s) }
+                return out
+            }
+            #expect(answers.filter { $0 == 401 }.count <= 5, "\(answers.sorted())")
+            #expect(answers.filter { $0 == 429 }.count >= 25)
+        }
+    }
+
+    @Test func aPasswordChangeCanEndEverySession() async throws {
+        let f = try ServerFixture()
+        try f.user("zhou", .agent)
+        let laptop = try f.replica("zhou"), phone = try f.replica("zhou-2", author: "zhou")
+        try await f.test { client in
+            let a = try await client.signIn("zhou", replica: laptop)
+            let b = try await client.signIn("zhou", replica: phone)
+            #expect(try f.server.accounts.setPassword(name: "zhou", password: "新密码-2026-12", cost: 4, revokeSessions: true,
+                                                     now: ServerFixture.start))
+            for t in [a, b] {
+                #expect(try await client.pull(after: 0, t.access).code == "invalid_token")
+                let body = try JSONSerialization.data(withJSONObject: ["refresh_token": t.refresh])
+                #expect(try await client.call(.post, "/v1/refresh", body: [UInt8](body)).code == "invalid_refresh_token")
+            }
+            f.advance(seconds: 2)
+            _ = try await client.login("zhou", password: "新密码-2026-12", replica: laptop)
+        }
+    }
+
+    @Test func relaysNeedTheWritersValidSignature() async throws {
+        let county = try TrustCounty()
+        let a03 = try county.device("a03"), dg = try county.device("dg")
+        try await county.live { url in
+            try await county.sync("admin", url)
+            try await county.sync("a03", url)  // a03 is a registered device with a key
+            try a03.write { tx in try tx.put(table: "work_log", key: "CA.relay", ["case_id": .text("CA"), "content": .text("转交")]) }
+            let honest = try a03.exportBundle(for: nil).bytes
+            // Unsigned, tampered, signed with another key: each refused per version, reported as bad_signature.
+            let unsigned = ChangeSetEncoder().encode(try a03.changeSet())
+            var tampered = honest
+            tampered[Envelope.headerSize + 7] ^= 0x20
+            let crc = Zlib.crc32([tampered[0..<36], tampered[Envelope.headerSize...]])
+            for (i, b) in [24, 16, 8, 0].map({ UInt8(truncatingIfNeeded: crc >> UInt32($0)) }).enumerated() { tampered[36 + i] = b }
+            let wrongKey = ChangeSetEncoder().encode(try a03.changeSet(), signer: DeviceKey())
+            for (name, bytes) in [("unsigned", unsigned), ("wrong key", wrongKey)] {
+                let ack = try await county.push(bytes, as: "dg", url, relay: true)
+                #expect(ack.applied == 0 && !ack.rejected.isEmpty && ack.rejected.allSatisfy { $0.reason == "bad_signature" }, "\(name)")
+            }
+            do {
+                let ack = try await county.push(tampered, as: "dg", url, relay: true)
+                #expect(ack.applied == 0 && ack.rejected.allSatisfy { $0.reason == "bad_signature" }, "tampered")
+            } catch let e as SyncClientError {
+                // A flipped payload byte may also break the zlib stream itself: refused whole.
+                #expect(["corrupt_stream", "malformed", "truncated"].contains(e.code ?? ""), "\(e)")
+            }
+            #expect(try county.f.server.replica.get(table: "work_log", key: "CA.relay") == nil)
+            // The honest bundle, relayed, lands under a03's authorship.
+            let ack = try await county.push(honest, as: "dg", url, relay: true)
+            #expect(ack.rejected.isEmpty && ack.applied >= 2)
+            // After a03 rotates its key, bundles it signed before still relay; ones "signed" by the new key relay too.
+            let (c, t) = try await county.session("a03", a03, url)
+            let new = DeviceKey()
+            try await c.setDeviceKey(new.publicKey, proof: a03.signer!.sign(DeviceKeyRequest.rotationMessage(device: t.deviceID, newKey: new.publicKey)),
+                                     token: t.accessToken)
+            // A rotation without the old key's proof is refused.
+            do {
+                try await c.setDeviceKey(DeviceKey().publicKey, proof: nil, token: t.accessToken)
+                Issue.record("a key was replaced without a proof")
+            } catch let e as SyncClientError { #expect(e.code == "bad_signature") }
+            await c.shutdown()
+            let again = try await county.push(honest, as: "dg", url, relay: true)
+            #expect(again.rejected.isEmpty, "bundles signed before a rotation stay valid")
+            // A revoked writer's bundles are refused, even correctly signed.
+            let device = try #require(try county.f.server.accounts.devices().first { $0.replica == a03.id })
+            _ = try county.f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start)
+            try a03.write { tx in try tx.put(table: "work_log", key: "CA.after", ["case_id": .text("CA"), "content": .text("停用后")]) }
+            var signedNew = a03
+            signedNew.signer = new
+            let late = try signedNew.exportBundle(for: nil).bytes
+            let refused = try await county.push(late, as: "dg", url, relay: true)
+            #expect(!refused.rejected.isEmpty && refused.rejected.allSatisfy { $0.reason == "writer_revoked" } && refused.applied == 0)
+        }
+        #expect(try county.f.server.replica.audit(table: "work_log", key: "CA.relay").allSatisfy { $0.author == "a03" && $0.viaUser == "dg" })
+        #expect(try county.f.server.replica.get(table: "work_log", key: "CA.after") == nil)
+        _ = dg
+    }
+
+    @Test func clocksWithinTheBoundAreAccepted() async throws {
+        let county = try TrustCounty { $0.maxClockAheadSeconds = 120 }
+        let ahead = Mutex(ReplicaDatabase.wallClockMillis() + 60_000)  // one minute fast: within 2 minutes
+        var laptop = try ReplicaDatabase.create(at: county.f.dir.file("a03-fast.sqlite"), schema: DaibanSchema.schema,
+                                                author: "a03", now: { ahead.withLock { $0 } })
+        laptop.signer = DeviceKey()
+        let fast = laptop
+        try await county.live { url in
+            try await county.sync("admin", url)
+            try await county.sync("a03", url, replica: fast)
+            try fast.write { tx in try tx.put(table: "work_log", key: "CA.fast", ["case_id": .text("CA"), "content": .text("快一分钟")]) }
+            ahead.withLock { $0 = ReplicaDatabase.wallClockMillis() + 600_000 }  // then ten minutes fast
+            try fast.write { tx in try tx.put(table: "work_log", key: "CA.faster", ["case_id": .text("CA"), "content": .text("快十分钟")]) }
+            let r = try await county.sync("a03", url, replica: fast)
+            #expect(r.refused == ["clock_ahead": 2], "\(r.refused)")
+        }
+        #expect(try county.serverValue("work_log", "CA.fast", "content") == .text("快一分钟"))
+        #expect(try county.f.server.replica.get(table: "work_log", key: "CA.faster") == nil)
+    }
+
+    @Test func oversizedChunkedBodiesGet413() async throws {
+        let county = try TrustCounty { $0.maxPushBytes = 1 << 20 }
+        let a03 = try county.device("a03")
+        try await county.live { url in
+            let (c, t) = try await county.session("a03", a03, url)
+            await c.shutdown()
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            var request = HTTPClientRequest(url: url + "/v1/push")
+            request.method = .POST
+            request.headers.add(name: "Daiban-Protocol", value: "2")
+            request.headers.add(name: "Authorization", value: "Bearer " + t.accessToken)
+            let chunk = ByteBuffer(repeating: 0x41, count: 64 << 10)
+            request.body = .stream(AsyncStream<ByteBuffer> { continuation in
+                for _ in 0..<40 { continuation.yield(chunk) }  // 2.5 MiB with no Content-Length
+                continuation.finish()
+            }, length: .unknown)
+            let response = try await http.execute(request, timeout: .seconds(30))
+            #expect(response.status.code == 413)
+            var body = try await response.body.collect(upTo: 1 << 16)
+            let text = body.readString(length: body.readableBytes) ?? ""
+            #expect(text.contains("payload_too_large"), "\(text)")
+            try await http.shutdown()
+        }
+    }
+
+    @Test func theDataFolderIsPrivateWhateverExistedBefore() throws {
+        let dir = try TemporaryDirectory("perm")
+        defer { dir.cleanup() }
+        let data = dir.file("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        // A replica someone copied in with loose permissions, side files included.
+        _ = try ReplicaDatabase.create(at: data + "/replica.sqlite", schema: DaibanSchema.schema)
+        for name in ["replica.sqlite", "replica.sqlite-wal", "replica.sqlite-shm"] {
+            if !FileManager.default.fileExists(atPath: data + "/" + name) {
+                FileManager.default.createFile(atPath: data + "/" + name, contents: nil)
+            }
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: data + "/" + name)
+        }
+        var config = ServerConfig()
+        config.data = data
+        config.bcryptCost = 4
+        let server = try DaibanServer(config: config)
+        try server.replica.write { tx in try tx.put(table: "township", key: "T1", ["name": .text("某镇")]) }
+        let mode = { (path: String) -> Int in
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int) ?? -1
+        }
+        #expect(mode(data) == 0o700)
+        for name in try FileManager.default.contentsOfDirectory(atPath: data) {
+            #expect(mode(data + "/" + name) == 0o600, "\(name)")
+        }
+    }
+}
