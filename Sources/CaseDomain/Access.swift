@@ -103,6 +103,13 @@ public struct RowFacts: Sendable {
     public var creator: String?
     /// Current values of the row's scope fields (`AccessRules.scopeFields`), to tell a change from a repeat.
     public var scopeValues: [String: String]
+    /// Projects, enterprises, materials and contact cards: the accounts that created the project and enterprise
+    /// the row is (or names), each while no other account has written it (nil: shared). Rows that do not exist
+    /// yet are left out.
+    public var rootCreators: [String?] = []
+    /// Why the row's links contradict each other, when they do (a clock pause naming another case than its
+    /// item's): such a row is the centre's to write.
+    public var inconsistent: String?
 
     public init(table: String, key: String, exists: Bool, cases: [CaseFacts] = [], townships: Set<String> = [],
                 department: String? = nil, direction: String? = nil, targetPerson: String? = nil,
@@ -167,6 +174,10 @@ public enum AccessRules {
     ]
     /// Tables only offices write.
     static let officeTables: Set<String> = ["agreement", "complaint", "contact_card"]
+    /// What an agent may write of a ticket: only when a negative evaluation of a department opens it.
+    static let agentTicketFields: Set<String> = ["evaluation_id", "case_id", "status", "responsible", "rectification_due"]
+    /// Rows reached through the cases that name them (directly or through their project or enterprise).
+    static let rootTables: Set<String> = ["project", "enterprise", "material", "contact_card"]
     /// The case states an agent's own steps produce (registration, plan confirmed, completion, termination).
     static let agentCaseStatuses: Set<String> = ["REGISTERED", "EXECUTING", "COMPLETED", "TERMINATED"]
     /// Tables whose rows an agent may delete (its own plan and materials); others are the office's to delete.
@@ -186,6 +197,19 @@ public enum AccessRules {
     ]
     static let liaisonForbiddenItemStatuses: Set<String> = ["PLANNED", "DISPATCHED", "PREPARING", "CANCELLED"]
 
+    /// The fields whose values the facts of a row come from (`RowFacts`). A new row is judged by the values it
+    /// arrives with, so when any version of one of these is refused, the whole new row is.
+    public static func factFields(_ table: String) -> Set<String> {
+        var f = scopeFields[table] ?? []
+        switch table {
+        case "case": f.formUnion(assignmentFields)
+        case "plan_item": f.insert("department_id")
+        case "meeting_attendee": f.insert("department_id")
+        default: break
+        }
+        return f
+    }
+
     // MARK: Reading
 
     /// Whether the account's devices receive this row.
@@ -194,17 +218,22 @@ public enum AccessRules {
         guard DaibanSchema.schema.tables[row.table] != nil else { return false }  // unknown tables: the centre's
         if a.role == .liaison && !liaisonTables.contains(row.table) { return false }
         if a.role == .agent && hiddenFromAgents.contains(row.table) { return false }
-        if row.cases.contains(where: { reads(a, $0) }) { return true }
-        switch row.table {
-        case "project", "enterprise", "material", "contact_card":
-            // Linked to no case (a prospect): its township's, or its creator's while no one else has written it.
-            // Once a case names it, it follows the case's readers.
-            guard row.cases.isEmpty else { return false }
-            if a.role == .township, let t = a.township, row.townships.contains(t) { return true }
-            return a.role == .agent && row.creator == a.userID
-        default:
-            return false
-        }
+        guard rootTables.contains(row.table) else { return row.cases.contains { reads(a, $0) } }
+        if rootCases(a, row).contains(where: { reads(a, $0) }) { return true }
+        // A prospect (no case names it) is its township's. An agent's own creation stays its own, while no one
+        // else has written it, until a case naming it is assigned; then it follows that case's readers.
+        if a.role == .township, let t = a.township { return row.cases.isEmpty && row.townships.contains(t) }
+        return a.role == .agent && row.creator == a.userID && !row.cases.contains(where: \.isAssigned)
+    }
+
+    /// The cases through which an account reaches a project, enterprise, material or contact card. For an agent,
+    /// a case the office has not assigned yet counts only when the agent created the project and enterprise it
+    /// names: a registration that names someone else's project or enterprise gives its agent nothing until the
+    /// office, reading the registration, assigns the case.
+    static func rootCases(_ a: Account, _ row: RowFacts) -> [CaseFacts] {
+        guard a.role == .agent else { return row.cases }
+        let ownRoots = row.rootCreators.allSatisfy { $0 == a.userID }
+        return row.cases.filter { $0.isAssigned || ownRoots }
     }
 
     /// Whether the account receives a case and its rows.
@@ -234,6 +263,10 @@ public enum AccessRules {
     ///   - incoming: the value the version writes (status rules depend on it).
     public static func rejection(_ a: Account, _ row: RowFacts, field: String, incoming: FieldValue) -> Rejection? {
         if a.role == .center { return nil }
+        if let why = row.inconsistent { return Rejection(.scopeField, why) }
+        if !row.exists, row.key.contains(where: { $0 == "," || $0.isWhitespace }) {
+            return Rejection(.scopeField, "row ids may not contain commas or spaces (lists of ids would read them wrongly)")
+        }
         guard let table = DaibanSchema.schema.tables[row.table] else {
             return Rejection(.unknownField, "table \(row.table) is not declared by this server; only the centre writes it")
         }
@@ -246,9 +279,8 @@ public enum AccessRules {
         if a.role == .liaison { return liaisonRejection(a, row, field: field, incoming: incoming) }
         if let scope = scopeRejection(a, row) { return scope }
         if field == Schema.deletedField { return deleteRejection(a, row) }
-        if let f = scopeFields[row.table], f.contains(field), row.exists, let current = row.scopeValues[field],
-           current != incoming.displayText {
-            return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; only the centre changes it")
+        if let f = scopeFields[row.table], f.contains(field), row.exists, row.scopeValues[field] != incoming.displayText {
+            return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; it is set when the row is created, and only the centre changes it")
         }
         if row.exists && appendOnly.contains(row.table) && row.creator != a.userID {
             return Rejection(.forbidden, "\(row.table) \(row.key) is an append-only record of another account")
@@ -268,25 +300,36 @@ public enum AccessRules {
                 }
                 return nil
             }
+            guard row.table == "case" else { return rootWriteRejection(a, row) }
             if row.cases.contains(where: { writes(a, $0) }) { return nil }
-            if row.cases.isEmpty, row.creator == a.userID { return nil }
-            if row.cases.isEmpty, a.role == .township, let t = a.township, row.townships.contains(t) { return nil }
-            return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's cases")
+            return Rejection(.outsideScope, "case \(row.key) is outside this account's scope")
         case "registration" where a.role == .agent && !row.exists:
             // A field registration may name any case: duplicate registrations of one project land on one case.
             return nil
         case "material", "contact_card":
-            if row.cases.contains(where: { writes(a, $0) }) { return nil }
-            if row.cases.isEmpty, a.role == .township, let t = a.township, row.townships.contains(t) { return nil }
-            if row.cases.isEmpty, !row.exists, a.role == .agent, row.table == "material" { return nil }
-            if row.cases.isEmpty, row.exists, row.creator == a.userID { return nil }
-            return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's cases")
+            return rootWriteRejection(a, row)
+        case "meeting":
+            // A meeting is convened for cases all of which the account writes.
+            if !row.cases.isEmpty && row.cases.allSatisfy({ writes(a, $0) }) { return nil }
+            return Rejection(.outsideScope, "meeting \(row.key) names cases outside this account's scope")
         default:
             if row.cases.contains(where: { writes(a, $0) }) { return nil }
-            return Rejection(.outsideScope, row.cases.isEmpty
-                             ? "\(row.table) \(row.key) names no case of this account"
-                             : "\(row.table) \(row.key) belongs to a case outside this account's scope")
+            return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's scope")
         }
+    }
+
+    /// Existing projects and enterprises, materials and contact cards: written through the cases that reach them
+    /// (`rootCases`); prospects by their township; until a case naming them is assigned, by their creator; an
+    /// agent adds materials of its own registrations and of no project.
+    static func rootWriteRejection(_ a: Account, _ row: RowFacts) -> Rejection? {
+        if rootCases(a, row).contains(where: { writes(a, $0) }) { return nil }
+        if row.cases.isEmpty, a.role == .township, let t = a.township, row.townships.contains(t) { return nil }
+        if !row.cases.contains(where: \.isAssigned) {
+            if row.exists, row.creator == a.userID { return nil }
+            if !row.exists, a.role == .agent, row.table == "material", row.cases.isEmpty,
+               row.rootCreators.allSatisfy({ $0 == a.userID }) { return nil }
+        }
+        return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's scope")
     }
 
     /// Whether the account writes the case's rows (agents: their own and team cases; townships: their jurisdiction).
@@ -321,8 +364,12 @@ public enum AccessRules {
             if !agentCaseStatuses.contains(incoming.displayText) {
                 return Rejection(.forbidden, "an agent's steps do not set a case to \(incoming.displayText)")
             }
-        case ("ticket", "status"):
-            if incoming.displayText != "OPEN" { return Rejection(.forbidden, "only the office closes a ticket") }
+        case ("ticket", _):
+            // A negative evaluation of a department opens a ticket; what follows is the office's and the department's.
+            if row.exists || !agentTicketFields.contains(field) {
+                return Rejection(.forbidden, "a ticket's follow-up is the office's and the department's to record")
+            }
+            if field == "status" && incoming.displayText != "OPEN" { return Rejection(.forbidden, "only the office closes a ticket") }
         case ("evaluation", _):
             if row.direction != "AGENT_TO_DEPARTMENT" {
                 return Rejection(.forbidden, "an agent records only its evaluations of departments")
@@ -344,19 +391,18 @@ public enum AccessRules {
         switch row.table {
         case "escalation":
             guard row.cases.contains(where: { reads(a, $0) }) else {
-                return Rejection(.outsideScope, "escalation \(row.key) belongs to a case without this department's items")
+                return Rejection(.outsideScope, "escalation \(row.key) is outside this account's scope")
             }
         default:
             guard let d = row.department, a.departments.contains(d) else {
-                return Rejection(.outsideScope, "\(row.table) \(row.key) is another department's")
+                return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's scope")
             }
             if !row.exists && row.table != "item_pause" {
                 return Rejection(.forbidden, "a liaison does not create \(row.table) rows")
             }
         }
-        if let f = scopeFields[row.table], f.contains(field), row.exists, let current = row.scopeValues[field],
-           current != incoming.displayText {
-            return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; only the centre changes it")
+        if let f = scopeFields[row.table], f.contains(field), row.exists, row.scopeValues[field] != incoming.displayText {
+            return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; it is set when the row is created, and only the centre changes it")
         }
         guard fields.contains("*") || fields.contains(field) else {
             return Rejection(.forbidden, "\(row.table).\(field) is not the department's to set")

@@ -77,8 +77,9 @@ public final class FactsReader: @unchecked Sendable {
         return c
     }
 
-    /// The facts of one row. `incoming` (a pushed row change) supplies the links a new row, or a row that lacks
-    /// them so far, is created with.
+    /// The facts of one row. A row this replica holds is judged by its stored values; a new row by the values
+    /// `incoming` (a pushed row change) creates it with (the import refuses the whole new row when one of those
+    /// values is refused, see `AccessRules.factFields`).
     public func rowFacts(table: String, key: String, exists: Bool, incoming: RowChange? = nil) throws -> RowFacts {
         var facts = RowFacts(table: table, key: key, exists: exists)
         guard DaibanSchema.schema.tables[table] != nil, !AccessRules.referenceTables.contains(table) else { return facts }
@@ -88,7 +89,7 @@ public final class FactsReader: @unchecked Sendable {
         case "item_pause": ["case_id", "plan_item_id"]
         case "meeting_attendee": ["meeting_id", "department_id"]
         case "meeting_resolution": ["case_id", "meeting_id", "responsible_department_id"]
-        case "ticket": ["case_id", "responsible"]
+        case "ticket": ["case_id", "evaluation_id", "responsible"]
         case "evaluation": ["case_id", "direction", "target_person_id"]
         case "meeting": ["case_ids"]
         case "project": ["township_id", "enterprise_id"]
@@ -97,25 +98,22 @@ public final class FactsReader: @unchecked Sendable {
         default: AccessRules.caseChildren.contains(table) ? ["case_id"] : []
         }
         let columns = Array(scope.union(extra)).sorted()
-        let stored = exists ? try values(table, key, columns) ?? [:] : [:]
-        facts.scopeValues = stored.filter { scope.contains($0.key) }
-        var v = stored
-        if let incoming {
-            for f in incoming.fields where v[f.name] == nil && columns.contains(f.name) {
+        var v: [String: String] = [:]
+        var overlay: [String: String] = [:]
+        if exists {
+            v = try values(table, key, columns) ?? [:]
+            facts.scopeValues = v.filter { scope.contains($0.key) }
+            facts.creator = try creator(table, key)
+        } else if let incoming {
+            for f in incoming.fields {
                 let w = f.state.winner(policy: DaibanSchema.schema.policy(table: table, field: f.name)).value
-                if w != .null { v[f.name] = w.displayText }
+                guard w != .null else { continue }
+                if columns.contains(f.name) { v[f.name] = w.displayText }
+                if table == "case" { overlay[f.name] = w.displayText }
             }
         }
-        facts.creator = exists ? try creator(table, key) : nil
         switch table {
         case "case":
-            var overlay: [String: String] = [:]
-            if let incoming, !exists {
-                for f in incoming.fields {
-                    let w = f.state.winner(policy: DaibanSchema.schema.policy(table: table, field: f.name)).value
-                    if w != .null { overlay[f.name] = w.displayText }
-                }
-            }
             facts.cases = [try caseFacts(key, incoming: overlay)]
             facts.townships = Set([v["township_id"], v["office_id"]].compactMap { $0 })
         case "meeting":
@@ -128,27 +126,47 @@ public final class FactsReader: @unchecked Sendable {
         case "project":
             facts.cases = try casesLinking("project_id", key)
             facts.townships = Set([v["township_id"]].compactMap { $0 })
+            if exists { facts.rootCreators = [facts.creator] }
         case "enterprise":
             facts.cases = try casesLinking("enterprise_id", key)
             facts.townships = Set(try String.fetchAll(query().cachedStatement(sql: """
                 SELECT DISTINCT township_id FROM v_project WHERE enterprise_id = ? AND township_id IS NOT NULL
                 """), arguments: [key]))
+            if exists { facts.rootCreators = [facts.creator] }
         case "material", "contact_card":
             var cs: [CaseFacts] = []
             if let p = v["project_id"] {
                 cs += try casesLinking("project_id", p)
                 if let t = try values("project", p, ["township_id"])?["township_id"] { facts.townships.insert(t) }
+                if try rowExists("project", p) { facts.rootCreators.append(try creator("project", p)) }
             }
-            if let e = v["enterprise_id"] { cs += try casesLinking("enterprise_id", e) }
+            if let e = v["enterprise_id"] {
+                cs += try casesLinking("enterprise_id", e)
+                if try rowExists("enterprise", e) { facts.rootCreators.append(try creator("enterprise", e)) }
+            }
             facts.cases = cs
         default:
             if let c = v["case_id"] { facts.cases = [try caseFacts(c)] }
             switch table {
             case "plan_item": facts.department = v["department_id"]
             case "item_pause":
-                if let i = v["plan_item_id"] { facts.department = try values("plan_item", i, ["department_id"])?["department_id"] }
-            case "meeting_resolution": facts.department = v["responsible_department_id"]
-            case "ticket": facts.department = v["responsible"]
+                if let i = v["plan_item_id"], let item = try values("plan_item", i, ["case_id", "department_id"]) {
+                    facts.department = item["department_id"]
+                    if item["case_id"] != v["case_id"] {
+                        facts.inconsistent = "item_pause \(key) names case \(v["case_id"] ?? "-") but its item belongs to another"
+                    }
+                }
+            case "meeting_resolution":
+                facts.department = v["responsible_department_id"]
+                if let m = v["meeting_id"], let mv = try values("meeting", m, ["case_ids"]),
+                   let c = v["case_id"], !list(mv["case_ids"]).contains(c) {
+                    facts.inconsistent = "meeting_resolution \(key) names case \(c), which its meeting is not about"
+                }
+            case "ticket":
+                facts.department = v["responsible"]
+                if let e = v["evaluation_id"], let ev = try values("evaluation", e, ["case_id"]), ev["case_id"] != v["case_id"] {
+                    facts.inconsistent = "ticket \(key) names case \(v["case_id"] ?? "-") but its evaluation belongs to another"
+                }
             case "evaluation":
                 facts.direction = v["direction"]
                 facts.targetPerson = v["target_person_id"]
@@ -156,6 +174,12 @@ public final class FactsReader: @unchecked Sendable {
             }
         }
         return facts
+    }
+
+    /// Whether the replica holds a row (live or deleted).
+    private func rowExists(_ table: String, _ key: String) throws -> Bool {
+        try Bool.fetchOne(raw().cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM row WHERE tbl = ? AND key = ?)"),
+                          arguments: [table, key]) ?? false
     }
 
     /// The live cases that name a project or enterprise.
@@ -215,12 +239,10 @@ public enum ReadScope {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE case_id = ?", arguments: [caseKey]).map { (t, $0) }
             out += try deletedRows(db, t, "case_id", caseKey).map { (t, $0) }
         }
-        for m in try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(',' || case_ids || ',', ?) > 0",
-                                  arguments: [",\(caseKey),"]) {
-            let others = list(m["case_ids"]).filter { $0 != caseKey }
+        for (id, cases) in try meetings(db, of: caseKey) {
+            let others = cases.filter { $0 != caseKey }
             let held = try others.contains { try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM v_case WHERE _key = ?)", arguments: [$0]) ?? false }
             if held { continue }
-            let id: String = m["_key"]
             out.append(("meeting", id))
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [id])
                 .map { ("meeting_attendee", $0) }
@@ -234,6 +256,14 @@ public enum ReadScope {
             out += try rowsOfRoot(db, "enterprise", e)
         }
         return out
+    }
+
+    /// The live meetings whose case list names the case, read as the access rules read it (`list`), with their
+    /// case lists.
+    public static func meetings(_ db: Database, of caseKey: String) throws -> [(key: String, cases: [String])] {
+        try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(case_ids, ?) > 0", arguments: [caseKey])
+            .map { ($0["_key"] as String, list($0["case_ids"])) }
+            .filter { $0.cases.contains(caseKey) }
     }
 
     /// A project or enterprise with the materials and contact cards that name it.

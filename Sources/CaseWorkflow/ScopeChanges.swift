@@ -28,9 +28,7 @@ public final class ScopeChanges: @unchecked Sendable {
             for c in facts.cases { note(c.key, c.subjects) }
         case "project", "enterprise":
             let id = ExactText(change.table + "\u{0}" + change.key)
-            if rootsBefore[id] == nil {
-                rootsBefore[id] = (change.table, change.key, facts.cases.isEmpty ? Self.rootSubjects(facts) : [])
-            }
+            if rootsBefore[id] == nil { rootsBefore[id] = (change.table, change.key, Self.rootSubjects(facts)) }
         default:
             return
         }
@@ -44,9 +42,12 @@ public final class ScopeChanges: @unchecked Sendable {
         }
     }
 
-    /// Who receives a project or enterprise that no case names: its creator while it alone wrote it.
+    /// Who receives a project or enterprise beyond the cases that name it: while no case names it, its townships;
+    /// until a case naming it is assigned, its creator while it alone wrote it.
     static func rootSubjects(_ facts: RowFacts) -> Set<String> {
-        facts.creator.map { ["user:" + $0] } ?? []
+        var s = facts.cases.isEmpty ? Set(facts.townships.map { "township:" + $0 }) : []
+        if !facts.cases.contains(where: \.isAssigned), let c = facts.creator { s.insert("user:" + c) }
+        return s
     }
 
     /// Re-stamps the cases that gained readers and records the exits of those that lost some.
@@ -70,8 +71,7 @@ public final class ScopeChanges: @unchecked Sendable {
         }
         for (_, root) in rootsBefore {
             let facts = try reader.rowFacts(table: root.table, key: root.key, exists: true)
-            let new = facts.cases.isEmpty ? Self.rootSubjects(facts) : []
-            for s in root.subjects.subtracting(new) { exits.append((s, root.table, root.key)) }
+            for s in root.subjects.subtracting(Self.rootSubjects(facts)) { exits.append((s, root.table, root.key)) }
         }
         try replica.recordScopeExits(exits, in: stamper)
         return (restamped, exits.count)
@@ -84,8 +84,7 @@ public final class ScopeChanges: @unchecked Sendable {
         for t in AccessRules.caseChildren.sorted() {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE case_id = ?", arguments: [caseKey]).map { (t, $0) }
         }
-        for m in try String.fetchAll(db, sql: "SELECT _key FROM v_meeting WHERE instr(',' || case_ids || ',', ?) > 0",
-                                     arguments: [",\(caseKey),"]) {
+        for (m, _) in try ReadScope.meetings(db, of: caseKey) {
             out.append(("meeting", m))
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [m])
                 .map { ("meeting_attendee", $0) }

@@ -66,7 +66,7 @@ func reporting(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as SyncError {
-        fail(e.message + " [\(e.code)]")
+        fail((e.code == .valueTooLarge ? L10n.t(.valueTooLarge, e.message) : e.message) + " [\(e.code)]")
     } catch let e as CLIError {
         fail(e.description)
     } catch let e as StoreCorruption {

@@ -69,7 +69,7 @@ struct Login: AsyncParsableCommand {
             defer { Task { await connection.shutdown() } }
             let tokens = try await connection.login(
                 user: name, password: password, replica: replica.id,
-                deviceName: deviceName ?? ProcessInfo.processInfo.hostName, deviceKey: try home.deviceKey().publicKey)
+                deviceName: deviceName ?? ProcessInfo.processInfo.hostName, signer: try home.deviceKey())
             await connection.shutdown()
             try home.saveSession(tokens)
             try replica.setAuthor(tokens.user)
@@ -228,7 +228,7 @@ func localized(_ e: SyncClientError) -> String {
             "payload_too_large": "上传的数据过大", "forbidden": "无权执行此操作",
             "device_key_required": "服务器尚未登记本设备的签名密钥，请重新登录",
             "device_key_mismatch": "本设备的签名密钥与服务器登记的不一致；请联系县中心",
-            "bad_signature": "数据包签名无效", "cursor_ahead": "服务器数据已被替换，将重新同步",
+            "bad_signature": "签名验证失败（数据包或登录的签名不符）", "cursor_ahead": "服务器数据已被替换，将重新同步",
         ]
         return zh[code].map { "\($0) [\(code)]" } ?? e.description
     case .invalidResponse:

@@ -115,17 +115,32 @@ struct KeyCommand: AsyncParsableCommand {
                 let replica = try home.open()
                 guard var tokens = try home.session() else { throw CLIError(L10n.t(.notSignedIn)) }
                 let old = try home.deviceKey()
-                let new = DeviceKey()
-                let proof = old.sign(DeviceKeyRequest.rotationMessage(device: tokens.deviceID, newKey: new.publicKey))
+                // The new key is on disk before the server learns it, and a rotation whose answer was lost is
+                // finished by running the command again with the same new key.
+                let pending = home.keyPath + ".new"
+                let new: DeviceKey
+                if let data = FileManager.default.contents(atPath: pending) {
+                    new = try DeviceKey(rawRepresentation: [UInt8](data))
+                } else {
+                    new = DeviceKey()
+                    try home.writePrivate(Data(new.rawRepresentation), to: pending)
+                }
+                // Bundles already made (on a stick, not yet relayed) stay valid under the old key up to here.
+                let seq = try replica.currentSeq()
+                let proof = old.sign(DeviceKeyRequest.rotationMessage(device: tokens.deviceID, newKey: new.publicKey, seq: seq))
                 let connection = try home.connection()
                 let sync = Synchronizer(replica: replica, connection: connection, tokens: tokens,
                                         saveTokens: { try home.saveSession($0); tokens = $0 })
                 let result = await Result(catching: {
-                    try await sync.authorized { token in try await connection.setDeviceKey(new.publicKey, proof: proof, token: token) }
+                    try await sync.authorized { token in
+                        try await connection.setDeviceKey(new.publicKey, proof: proof, seq: seq, token: token)
+                    }
                 })
                 await connection.shutdown()
                 try result.get()
-                try home.writePrivate(Data(new.rawRepresentation), to: home.keyPath)
+                guard rename(pending, home.keyPath) == 0 else {
+                    throw CLIError("\(home.keyPath): \(String(cString: strerror(errno))); the new key is in \(pending)")
+                }
                 print(L10n.t(.keyRotated, fingerprint(new.publicKey)))
             }
         }

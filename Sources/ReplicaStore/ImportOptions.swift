@@ -32,6 +32,10 @@ public struct ImportOptions: Sendable {
     /// Domain write authorization: called once per incoming row with what the store knows of it; the returned
     /// function judges each new version by field and value (nil: allowed).
     public var authorize: (@Sendable (RowReview) throws -> @Sendable (_ field: String, _ value: FieldValue) -> Rejection?)?
+    /// With `checks`: the fields of a table whose values `authorize` judges a new row by. They are judged first,
+    /// and when a version of one of them is refused, nothing of the new row is accepted: a row never lands with
+    /// other links than the ones it was judged by.
+    public var factFields: (@Sendable (String) -> Set<String>)?
     /// Called after each row is merged, inside the import's transaction: may re-stamp rows (see `RowRestamper`).
     public var afterRow: (@Sendable (RowChange, RowRestamper) throws -> Void)?
     /// Called once after the last row, inside the import's transaction.

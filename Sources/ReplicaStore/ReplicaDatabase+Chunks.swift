@@ -52,6 +52,9 @@ public struct ChunkedExporter: Sendable {
     public private(set) var fieldsPerChunk: Int
     /// zlib level.
     public var level: Int32 = 6
+    /// When set, the chunks acknowledge only what this replica received from that one replica (a server tells
+    /// each device what it holds of the device's own writes, and nothing of other devices).
+    public var acksFor: ReplicaID?
 
     public init(targetBytes: Int = 256 << 10, fieldsPerChunk: Int = 4096) {
         self.targetBytes = targetBytes
@@ -67,7 +70,7 @@ public struct ChunkedExporter: Sendable {
         var limit = fieldsPerChunk
         while true {
             let (cs, more) = try replica.read { db in
-                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter, rows: rowFilter)
+                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter, rows: rowFilter, acksFor: acksFor)
             }
             let (bytes, violation) = Self.encode(cs, level: level, signer: replica.signer)
             if let violation {
@@ -130,7 +133,7 @@ extension ReplicaDatabase {
     /// after `since` (or `meta.seq`). States the filter drops do not count, so a device pulling after its own big
     /// push skips them in a few requests instead of many empty ones; at most `64 × limit` are scanned per call.
     func collectChanges(_ db: Database, after since: UInt64, limit: Int?, filter: WriterFilter,
-                        rows rowFilter: RowFilter? = nil) throws -> (changeSet: ChangeSet, more: Bool)
+                        rows rowFilter: RowFilter? = nil, acksFor: ReplicaID? = nil) throws -> (changeSet: ChangeSet, more: Bool)
     {
         var allowed: [Int64: Bool] = [:]
         func admits(_ rowID: Int64, _ table: String, _ key: String) throws -> Bool {
@@ -143,8 +146,10 @@ extension ReplicaDatabase {
         let interner = try Interner(db)
         let upTo = UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM meta")!)
         let acks = try Row.fetchAll(db, sql: """
-            SELECT r.id, p.received FROM peer p JOIN replica r ON r.ordinal = p.replica WHERE p.received > 0
-            """).map { ChangeSet.Ack(replica: ReplicaID(bytes: [UInt8]($0[0] as Data)), seq: UInt64($0[1] as Int64)) }
+            SELECT r.id, p.received FROM peer p JOIN replica r ON r.ordinal = p.replica
+            WHERE p.received > 0 AND (? IS NULL OR r.id = ?)
+            """, arguments: [acksFor.map { Data($0.bytes) }, acksFor.map { Data($0.bytes) }])
+            .map { ChangeSet.Ack(replica: ReplicaID(bytes: [UInt8]($0[0] as Data)), seq: UInt64($0[1] as Int64)) }
         var rows: [Int64: RowChange] = [:]
         var order: [Int64] = []
         var end = upTo

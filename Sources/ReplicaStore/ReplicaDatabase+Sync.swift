@@ -177,9 +177,21 @@ extension ReplicaTransaction {
         return UInt64(max(0, c))
     }
 
-    /// Why `v` may not be merged into `local` (nil: it may), by the checks that do not depend on the domain.
-    func versionRejection(_ v: FieldVersion, table: String, key: String, field: String, local: FieldState?,
-                          _ review: ImportReview) throws -> Rejection? {
+    /// Why `v` may not be merged, by where it comes from: the delivering device, the author (nil: it may).
+    func provenanceRejection(_ v: FieldVersion, _ review: ImportReview) -> Rejection? {
+        guard let checks = review.options.checks else { return nil }
+        if let all = checks.refuseAll { return all }
+        if v.writer != checks.writer {
+            return Rejection(.unsignedRelay,
+                             "written by replica \(v.writer.short), not by the device whose bundle carried it; relays forward the writer's own signed bundle")
+        }
+        return checks.author(v.author)
+    }
+
+    /// Why `v` may not be merged into `local`, by its clock and version vector (nil: it may). Asked after the
+    /// domain rules, so that a device learns nothing of fields outside its scope from these answers.
+    func claimRejection(_ v: FieldVersion, table: String, key: String, field: String, local: FieldState?,
+                        _ review: ImportReview) throws -> Rejection? {
         guard let checks = review.options.checks else {
             // A plain import: only claims about this replica can be judged here, against its own sequence number.
             let mine = v.vv[replica.id]
@@ -192,12 +204,6 @@ extension ReplicaTransaction {
             }
             return nil
         }
-        if let all = checks.refuseAll { return all }
-        if v.writer != checks.writer {
-            return Rejection(.unsignedRelay,
-                             "written by replica \(v.writer.short), not by the device whose bundle carried it; relays forward the writer's own signed bundle")
-        }
-        if let r = checks.author(v.author) { return r }
         let now = checks.now()
         if v.hlc.physical > now &+ checks.maxAheadMillis {
             let ahead = (v.hlc.physical - now) / 1000
@@ -244,7 +250,8 @@ extension ReplicaTransaction {
             for f in change.fields {
                 let fieldID = try interner.fieldID(table: change.table, name: f.name)
                 let local = try loadField(row: ref.id, field: fieldID)
-                guard let merged = try admitted(f, local: local, change, review, judge, into: &report) else {
+                guard let merged = try admitted(f, local: local, change, review, judge, into: &report,
+                                                otherBytes: { try storedValueBytes(row: ref.id, excluding: fieldID) }) else {
                     report.ignored += 1
                     continue
                 }
@@ -266,7 +273,8 @@ extension ReplicaTransaction {
         var audited: [(String, FieldState?)] = []
         for f in change.fields {
             let before = row.fields[f.name]
-            if let merged = try admitted(f, local: before, change, review, judge, into: &report) {
+            let others = { [row] in row.fields.reduce(0) { $0 + ($1.key == f.name ? 0 : StateBounds.valueBytes($1.value)) } }
+            if let merged = try admitted(f, local: before, change, review, judge, into: &report, otherBytes: others) {
                 row.fields[f.name] = merged
                 changed.insert(f.name)
                 report.applied += 1
@@ -278,14 +286,7 @@ extension ReplicaTransaction {
         var coveredChanged = false
         if change.covered.contains(where: { c in !(row.covered[c.field].map { c.vv.isDominated(by: $0) } ?? false) }) {
             if let r = try coveredRejection(change, row, review, judge) {
-                for c in change.covered {
-                    try quarantineCovered(change, c, r, options)
-                }
-                report.rejections.append(contentsOf: change.covered.map {
-                    RejectedVersion(table: change.table, key: change.key, field: $0.field,
-                                    version: FieldVersion(value: .bool(true), vv: $0.vv, hlc: .zero, writer: replica.id),
-                                    rejection: r)
-                })
+                try refuseCovered(change, r, options, into: &report)
             } else {
                 for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
             }
@@ -300,25 +301,50 @@ extension ReplicaTransaction {
         if accepted { try noteWriter(ref.id, origin, options) }
     }
 
-    /// A row the trust boundary does not hold yet: created only when something of it is accepted.
+    /// A row this replica does not hold yet: created only when something of it is accepted. Under a trust
+    /// boundary its fact fields (`ImportOptions.factFields`) are judged first, and when one of their versions is
+    /// refused, so is everything else of the row.
     private func applyNew(_ change: RowChange, _ review: ImportReview, into report: inout ImportReport) throws {
-        let judge = RowJudge(review.options.authorize.map { authorize in
+        let options = review.options
+        let judge = RowJudge(options.authorize.map { authorize in
             { try authorize(RowReview(change: change, exists: false, origin: nil, tx: self)) }
         })
+        let facts = options.checks == nil ? [] : options.factFields?(change.table) ?? []
+        let fields = facts.isEmpty ? change.fields
+            : change.fields.filter { facts.contains($0.name) } + change.fields.filter { !facts.contains($0.name) }
         var admitted: [(String, FieldState)] = []
-        for f in change.fields {
-            if let merged = try self.admitted(f, local: nil, change, review, judge, into: &report) {
+        var bytes = 0
+        var whole: Rejection?
+        for f in fields {
+            if let whole {
+                for v in f.state.versions { try refuse(change, f.name, v, whole, options, into: &report) }
+                continue
+            }
+            let refusedBefore = report.rejections.count
+            let merged = try self.admitted(f, local: nil, change, review, judge, into: &report, otherBytes: { bytes })
+            if let merged {
                 admitted.append((f.name, merged))
+                bytes += StateBounds.valueBytes(merged)
             } else {
                 report.ignored += 1
+            }
+            if facts.contains(f.name) && report.rejections.count > refusedBefore {
+                // The rest of the row is refused for the same reason, named after the field.
+                let first = report.rejections[refusedBefore].rejection
+                let r = Rejection(first.reason, "the new row's \(f.name) was refused (\(first.message)); the row is judged by it, so nothing of it is accepted")
+                whole = r
+                for (name, state) in admitted {
+                    for v in state.versions { try refuse(change, name, v, r, options, into: &report) }
+                }
+                admitted.removeAll()
             }
         }
         var row = RowState()
         for (name, state) in admitted { row.fields[name] = state }
         var coveredChanged = false
         if change.covered.contains(where: { c in !(row.covered[c.field].map { c.vv.isDominated(by: $0) } ?? false) }) {
-            if let r = try coveredRejection(change, row, review, judge) {
-                for c in change.covered { try quarantineCovered(change, c, r, review.options) }
+            if let r = try whole ?? coveredRejection(change, row, review, judge) {
+                try refuseCovered(change, r, options, into: &report)
             } else {
                 for c in change.covered where row.merge(covered: c.field, c.vv) { coveredChanged = true }
             }
@@ -332,7 +358,7 @@ extension ReplicaTransaction {
         for (name, state) in admitted {
             try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
         }
-        if let account = review.options.checks?.account {
+        if let account = options.checks?.account {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO row_origin (row, account) VALUES (?, ?)")
                 .execute(arguments: [ref.id, account])
         }
@@ -341,14 +367,16 @@ extension ReplicaTransaction {
     /// The field state after merging the versions of `f` that pass every check, or nil when nothing changes.
     /// Refused versions are quarantined and reported.
     private func admitted(_ f: FieldChange, local: FieldState?, _ change: RowChange, _ review: ImportReview,
-                          _ judge: RowJudge, into report: inout ImportReport) throws -> FieldState? {
+                          _ judge: RowJudge, into report: inout ImportReport,
+                          otherBytes: () throws -> Int) throws -> FieldState? {
         // Versions this replica holds already (or that something it holds dominates) need no judgement.
         let fresh = f.state.versions.filter { v in !(local?.versions.contains { v.vv.isDominated(by: $0.vv) && (v.vv != $0.vv || v == $0) } ?? false) }
         if fresh.isEmpty { return nil }
         var ok: [FieldVersion] = []
         for v in fresh {
-            var r = try versionRejection(v, table: change.table, key: change.key, field: f.name, local: local, review)
+            var r = provenanceRejection(v, review)
             if r == nil { r = try judge(f.name, v.value) }
+            if r == nil { r = try claimRejection(v, table: change.table, key: change.key, field: f.name, local: local, review) }
             if let r {
                 try refuse(change, f.name, v, r, review.options, into: &report)
             } else {
@@ -358,17 +386,41 @@ extension ReplicaTransaction {
         if ok.isEmpty { return nil }
         let merged = FieldState(normalizing: (local?.versions ?? []) + ok)
         if merged == local { return nil }
-        if let bound = StateBounds.violation(merged) {
+        var bound = StateBounds.violation(merged)
+        if bound == nil, review.options.checks != nil {
+            bound = try rowBoundViolation(change.table, f.name, merged, otherBytes)
+        }
+        if let bound {
             for v in ok { try refuse(change, f.name, v, bound, review.options, into: &report) }
             return nil
         }
         return merged
     }
 
+    /// Why a row would grow past `StateBounds.maxRowValueBytes` with `merged` as its state of `field`, or nil.
+    /// `otherBytes` gives the value bytes of the row's other fields; it is asked only for a field state larger
+    /// than `StateBounds.rowCheckThreshold` or a field this replica's schema does not declare.
+    private func rowBoundViolation(_ table: String, _ field: String, _ merged: FieldState,
+                                   _ otherBytes: () throws -> Int) throws -> Rejection? {
+        let bytes = StateBounds.valueBytes(merged)
+        let declared = replica.schema.tables[table]?.field(field) != nil || field == Schema.deletedField
+        guard bytes > StateBounds.rowCheckThreshold || !declared else { return nil }
+        return StateBounds.violation(rowValueBytes: bytes + (try otherBytes()))
+    }
+
+    /// Value bytes stored in a row's field states other than `field` (the winners' values and the encoded other
+    /// versions: an upper bound).
+    func storedValueBytes(row: Int64, excluding field: Int64) throws -> Int {
+        try Int.fetchOne(db.cachedStatement(sql: """
+            SELECT coalesce(sum(length(CAST(value AS BLOB))), 0) + coalesce(sum(length(others)), 0) FROM field WHERE row = ? AND field <> ?
+            """), arguments: [row, field]) ?? 0
+    }
+
     private func refuse(_ change: RowChange, _ field: String, _ v: FieldVersion, _ r: Rejection, _ options: ImportOptions,
                         into report: inout ImportReport) throws {
         // Versions refused for their provenance or their vector were not seen from their writer.
-        let seen = ![Rejection.Reason.unsignedRelay, .badSignature, .vvClaim].contains(r.reason) && !(options.checks?.unverifiedWriter ?? false)
+        let seen = ![Rejection.Reason.unsignedRelay, .badSignature, .vvClaim].contains(r.reason)
+            && !(options.checks?.unverifiedWriter ?? false) && options.checks?.refuseAll == nil
         try quarantine(change.table, change.key, field, v, r, account: options.checks?.account, seen: seen)
         report.rejections.append(RejectedVersion(table: change.table, key: change.key, field: field, version: v, rejection: r))
     }
@@ -398,9 +450,15 @@ extension ReplicaTransaction {
         return nil
     }
 
-    private func quarantineCovered(_ change: RowChange, _ c: CoveredChange, _ r: Rejection, _ options: ImportOptions) throws {
-        let v = FieldVersion(value: .bool(true), vv: c.vv, hlc: .zero, writer: options.checks?.writer ?? replica.id)
-        try quarantine(change.table, change.key, "_covered." + c.field, v, r, account: options.checks?.account, seen: false)
+    /// Keeps a refused delete coverage aside and reports it (as versions of the writer, `_covered.<field>`).
+    private func refuseCovered(_ change: RowChange, _ r: Rejection, _ options: ImportOptions,
+                               into report: inout ImportReport) throws {
+        for c in change.covered {
+            let v = FieldVersion(value: .bool(true), vv: c.vv, hlc: .zero, writer: options.checks?.writer ?? replica.id)
+            try quarantine(change.table, change.key, "_covered." + c.field, v, r, account: options.checks?.account, seen: false)
+            report.rejections.append(RejectedVersion(table: change.table, key: change.key, field: c.field, version: v,
+                                                     rejection: r))
+        }
     }
 
     /// The account that created a row here, and whether another has written it since.

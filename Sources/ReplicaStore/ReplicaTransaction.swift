@@ -46,6 +46,22 @@ public final class ReplicaTransaction {
     /// - Throws: `SyncError` (`unknown_table`, `unknown_field`, `type_mismatch`, `null_not_allowed`,
     ///   `invalid_key`) and nothing is written.
     public func put(table: String, key: String, _ values: [String: FieldValue]) throws {
+        let id = try write(table: table, key: key, values)
+        // A row travels whole: one larger than a push may carry would never leave this replica.
+        let large = values.values.contains { v in
+            if case .text(let t) = v { return t.utf8.count > StateBounds.rowCheckThreshold }
+            return false
+        }
+        if large {
+            let bytes = try storedValueBytes(row: id, excluding: -1)
+            if bytes > StateBounds.maxRowValueBytes {
+                throw SyncError(.valueTooLarge, "\(table) \(key) would hold \(bytes) bytes of text; the limit for one record is \(StateBounds.maxRowValueBytes)")
+            }
+        }
+    }
+
+    /// `put` without the row's size check; returns the row's id.
+    private func write(table: String, key: String, _ values: [String: FieldValue]) throws -> Int64 {
         let tableSchema = try replica.schema.table(table)
         try checkKey(key)
         guard !values.isEmpty else { throw SyncError(.unknownField, "a write needs at least one field") }
@@ -73,7 +89,7 @@ public final class ReplicaTransaction {
                 let state = try FieldState.localWrite(after: nil, value: value, replica: replica.id, hlc: hlc, author: author)
                 try saveField(row: ref.id, table: table, name: name, state)
             }
-            return
+            return ref.id
         }
         if ref.isSimple {
             for (name, value) in ordered {
@@ -83,7 +99,7 @@ public final class ReplicaTransaction {
                                                   author: author)
                 try saveField(row: ref.id, fieldID: fieldID, table: table, name: name, state)
             }
-            return
+            return ref.id
         }
         var row = try loadRow(ref)
         var changed = Set<String>()
@@ -91,6 +107,7 @@ public final class ReplicaTransaction {
             changed.formUnion(try row.write(field: name, value: value, replica: replica.id, hlc: hlc, author: author))
         }
         try save(row, ref: ref, table: table, key: key, changedFields: changed, coveredChanged: false)
+        return ref.id
     }
 
     /// Deletes a row: it stays stored (with a tombstone) and can be undeleted by a later write.

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOSSL
 public import SyncCore
 public import SyncContract
+public import SyncProtocol
 
 /// The HTTP protocol version this client speaks (`Daiban-Protocol`, `protocol/SPEC.md` §12).
 public let clientProtocolVersion = SyncHTTP.protocolVersion
@@ -121,11 +122,15 @@ public final class ServerConnection: Sendable {
         return (try decode(HealthResponse.self, body), headers.first(name: SyncHTTP.Header.serverTime).flatMap(UInt64.init))
     }
 
-    public func login(user: String, password: String, replica: ReplicaID, deviceName: String, deviceKey: [UInt8]?) async throws
+    /// Signs in; `signer` (the device key) signs the sign-in, which registers its public half on first login.
+    public func login(user: String, password: String, replica: ReplicaID, deviceName: String, signer: DeviceKey?) async throws
         -> SessionTokens
     {
+        let time = Int64(clock() / 1000)
+        let proof = signer?.sign(LoginRequest.proofMessage(user: user, replica: replica.description, time: time))
         let body = try SyncHTTP.encoder().encode(LoginRequest(user: user, password: password, replica: replica.description,
-                                                              deviceName: deviceName, deviceKey: deviceKey.map(hex)))
+                                                              deviceName: deviceName, deviceKey: signer.map { hex($0.publicKey) },
+                                                              deviceProof: proof.map(hex), proofTime: signer == nil ? nil : time))
         let (_, data, _) = try await send("POST", "/v1/login", body: [UInt8](body), token: nil, json: true)
         return try tokens(data)
     }
@@ -136,9 +141,10 @@ public final class ServerConnection: Sendable {
         return try tokens(data)
     }
 
-    /// Registers this device's first signing key, or rotates it (`proof`: the old key's signature).
-    public func setDeviceKey(_ key: [UInt8], proof: [UInt8]?, token: String) async throws {
-        let body = try SyncHTTP.encoder().encode(DeviceKeyRequest(key: hex(key), proof: proof.map(hex)))
+    /// Registers this device's first signing key (`proof`: its own signature), or rotates it (`proof`: the old
+    /// key's signature; `seq`: this replica's sequence number at the hand-over).
+    public func setDeviceKey(_ key: [UInt8], proof: [UInt8], seq: UInt64, token: String) async throws {
+        let body = try SyncHTTP.encoder().encode(DeviceKeyRequest(key: hex(key), proof: hex(proof), seq: seq))
         _ = try await send("POST", "/v1/device/key", body: [UInt8](body), token: token, json: true)
     }
 

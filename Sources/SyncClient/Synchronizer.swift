@@ -123,8 +123,12 @@ public final class Synchronizer {
 
     /// Registers this device's signing key with the server when the session says it has none.
     private func ensureKey(_ report: inout SyncReport) async throws {
-        guard tokens.keyRegistered != true, let key = replica.signer?.publicKey else { return }
-        try await request(&report) { [connection] token in try await connection.setDeviceKey(key, proof: nil, token: token) }
+        guard tokens.keyRegistered != true, let signer = replica.signer else { return }
+        let seq = try replica.currentSeq()
+        let proof = signer.sign(DeviceKeyRequest.rotationMessage(device: tokens.deviceID, newKey: signer.publicKey, seq: seq))
+        try await request(&report) { [connection] token in
+            try await connection.setDeviceKey(signer.publicKey, proof: proof, seq: seq, token: token)
+        }
         tokens.keyRegistered = true
         try saveTokens(tokens)
     }

@@ -100,12 +100,27 @@ public struct LoginRequest: Codable, Sendable {
     public var deviceName: String?
     /// The device's Ed25519 public key, 64 hex digits; registered on first login.
     public var deviceKey: String?
-    public init(user: String, password: String, replica: String, deviceName: String?, deviceKey: String?) {
+    /// With `deviceKey`: that key's signature of `proofMessage(user:replica:time:)`, 128 hex digits.
+    public var deviceProof: String?
+    /// The Unix seconds in the signed message (the device's clock).
+    public var proofTime: Int64?
+
+    public init(user: String, password: String, replica: String, deviceName: String?, deviceKey: String?,
+                deviceProof: String? = nil, proofTime: Int64? = nil) {
         self.user = user
         self.password = password
         self.replica = replica
         self.deviceName = deviceName
         self.deviceKey = deviceKey
+        self.deviceProof = deviceProof
+        self.proofTime = proofTime
+    }
+
+    /// What the device key signs at login: `daiban-login-v1`, NUL, the user name, NUL, the replica id (32
+    /// lowercase hex digits), NUL, the time (decimal Unix seconds).
+    public static func proofMessage(user: String, replica: String, time: Int64) -> [UInt8] {
+        Array("daiban-login-v1".utf8) + [0] + Array(user.utf8) + [0] + Array(replica.lowercased().utf8) + [0]
+            + Array(String(time).utf8)
     }
 }
 
@@ -165,16 +180,23 @@ public struct SessionResponse: Codable, Sendable {
 public struct DeviceKeyRequest: Codable, Sendable {
     /// The new Ed25519 public key, 64 hex digits.
     public var key: String
-    /// For a rotation: the old key's signature of `rotationMessage(device:newKey:)`, 128 hex digits.
+    /// For a rotation: the old key's signature of `rotationMessage(device:newKey:seq:)`, 128 hex digits.
     public var proof: String?
-    public init(key: String, proof: String?) {
+    /// For a rotation: the device's sequence number when it switched keys. The old key keeps signing bundles of
+    /// changes up to it (made before the rotation, relayed later), and nothing after.
+    public var seq: UInt64?
+
+    public init(key: String, proof: String?, seq: UInt64? = nil) {
         self.key = key
         self.proof = proof
+        self.seq = seq
     }
 
-    /// What the old key signs to hand over to a new one.
-    public static func rotationMessage(device: Int64, newKey: [UInt8]) -> [UInt8] {
-        Array("daiban-key-rotation-v1".utf8) + [0] + Array(String(device).utf8) + [0] + newKey
+    /// What the old key signs to hand over to a new one: `daiban-key-rotation-v2`, NUL, the device id
+    /// (decimal), NUL, the new 32-byte key, the sequence number (8 bytes big-endian).
+    public static func rotationMessage(device: Int64, newKey: [UInt8], seq: UInt64) -> [UInt8] {
+        Array("daiban-key-rotation-v2".utf8) + [0] + Array(String(device).utf8) + [0] + newKey
+            + (0..<8).map { UInt8(truncatingIfNeeded: seq >> (56 - 8 * $0)) }
     }
 }
 

@@ -10,9 +10,33 @@ public enum StateBounds {
     /// Most entries in one version vector (the bundle limit `maxVersionVectorEntries`). A merged state's join
     /// stays below it, so that a local write on top still fits.
     public static let maxVersionVectorEntries = 256
-    /// Most bytes of text and decimal values across the versions of one field state (4 MiB), so that a field
-    /// state always fits one push and one pull chunk.
-    public static let maxFieldStateValueBytes = 4 << 20
+    /// Most bytes of text and decimal values across the versions of one field state (2 MiB).
+    public static let maxFieldStateValueBytes = 2 << 20
+    /// Most bytes of text and decimal values across all field states of one row (6 MiB), so that a row, which
+    /// always travels whole, fits one push (8 MiB by default) and one pull chunk.
+    public static let maxRowValueBytes = 6 << 20
+    /// Field states holding at most this many value bytes need no check of their row's total: no declared table
+    /// has enough fields for such states to reach `maxRowValueBytes`.
+    public static let rowCheckThreshold = 64 << 10
+
+    /// Bytes of text and decimal values across the versions of a field state.
+    public static func valueBytes(_ state: FieldState) -> Int {
+        var bytes = 0
+        for v in state.versions {
+            switch v.value {
+            case .text(let s), .decimal(let s): bytes += s.utf8.count
+            default: break
+            }
+        }
+        return bytes
+    }
+
+    /// Why a row whose field states hold `bytes` value bytes in all may not be stored, or nil.
+    public static func violation(rowValueBytes bytes: Int) -> Rejection? {
+        bytes > maxRowValueBytes
+            ? Rejection(.stateTooLarge, "the row would hold \(bytes) bytes of values; the limit is \(maxRowValueBytes)")
+            : nil
+    }
 
     /// Why `state` may not be stored, or nil when it is within the bounds.
     public static func violation(_ state: FieldState) -> Rejection? {
@@ -24,13 +48,7 @@ public enum StateBounds {
             return Rejection(.stateTooLarge,
                              "the field would have been written by \(state.vv.entries.count) replicas; the limit is \(maxVersionVectorEntries - 1)")
         }
-        var bytes = 0
-        for v in state.versions {
-            switch v.value {
-            case .text(let s), .decimal(let s): bytes += s.utf8.count
-            default: break
-            }
-        }
+        let bytes = valueBytes(state)
         if bytes > maxFieldStateValueBytes {
             return Rejection(.stateTooLarge,
                              "the field's versions would hold \(bytes) bytes of values; the limit is \(maxFieldStateValueBytes)")

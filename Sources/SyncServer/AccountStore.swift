@@ -114,6 +114,17 @@ public struct AccountStore: Sendable {
                 CREATE INDEX refresh_token_device ON refresh_token (device_id);
                 """)
         }
+        m.registerMigration("accounts-v3-key-bounds") { db in
+            try db.execute(sql: """
+                ALTER TABLE device_key ADD COLUMN valid_to_seq INTEGER;
+                CREATE TABLE relayed_key (
+                    replica BLOB NOT NULL,
+                    public_key BLOB NOT NULL,
+                    first_seen_at INTEGER NOT NULL,
+                    PRIMARY KEY (replica, public_key)
+                ) STRICT;
+                """)
+        }
         try m.migrate(queue)
     }
 
@@ -202,14 +213,14 @@ public struct AccountStore: Sendable {
              sessionsValidAfter: r["sessions_valid_after"])
     }
 
-    /// Whether `replica` is a device of the user (a login from a known device is not slowed by other people's
-    /// failed guesses at the user name).
-    func isKnownDevice(user name: String, replica: ReplicaID) throws -> Bool {
+    /// Whether `replica` is a device of the user that signs with `key` (a login from a known device, proved by
+    /// its key, is not slowed by other people's failed guesses at the user name).
+    func isKnownDevice(user name: String, replica: ReplicaID, key: [UInt8]) throws -> Bool {
         try queue.read { db in
             try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM device d JOIN user u ON u.id = d.user_id
-                               WHERE u.name = ? AND d.replica = ? AND d.revoked_at IS NULL)
-                """, arguments: [name, Data(replica.bytes)]) ?? false
+                               WHERE u.name = ? AND d.replica = ? AND d.public_key = ? AND d.revoked_at IS NULL)
+                """, arguments: [name, Data(replica.bytes), Data(key)]) ?? false
         }
     }
 
@@ -240,6 +251,15 @@ public struct AccountStore: Sendable {
                 }
                 return existing
             }
+            // A replica whose bundles were relayed before it ever signed in is registered only with the key
+            // those bundles were signed with.
+            let relayed = try Data.fetchAll(db, sql: "SELECT public_key FROM relayed_key WHERE replica = ?",
+                                            arguments: [Data(replica.bytes)])
+            let presented: Data? = key.map { Data($0) }
+            if !relayed.isEmpty && !relayed.contains(where: { $0 == presented }) {
+                throw APIError(.conflict, "device_key_mismatch",
+                               "bundles of replica \(replica.short) were relayed signed with another key; sign in from the device that made them")
+            }
             try db.execute(sql: "INSERT INTO device (user_id, replica, name, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [user.id, Data(replica.bytes), String(name.prefix(64)), now])
             let id = db.lastInsertedRowID
@@ -249,29 +269,49 @@ public struct AccountStore: Sendable {
         }
     }
 
-    /// Makes `key` the device's current key; its previous one is retired (still accepted on bundles it signed
-    /// before, which a township may relay later).
-    private static func setKey(_ db: Database, device: Int64, _ key: [UInt8], now: Int64) throws {
+    /// Makes `key` the device's current key. Its previous one is retired: it still signs bundles of changes up to
+    /// `retiredUpTo` (the device's sequence number at the rotation), which a township may relay later, and
+    /// nothing after them.
+    private static func setKey(_ db: Database, device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) throws {
         if try Int64.fetchOne(db, sql: "SELECT device_id FROM device_key WHERE public_key = ?", arguments: [Data(key)]).map({ $0 != device }) == true {
             throw APIError(.conflict, "device_key_mismatch", "this key belongs to another device")
         }
-        try db.execute(sql: "UPDATE device_key SET retired_at = coalesce(retired_at, ?) WHERE device_id = ?", arguments: [now, device])
+        try db.execute(sql: """
+            UPDATE device_key SET retired_at = ?, valid_to_seq = ? WHERE device_id = ? AND retired_at IS NULL AND public_key <> ?
+            """, arguments: [now, Int64(clamping: retiredUpTo), device, Data(key)])
         try db.execute(sql: """
             INSERT INTO device_key (public_key, device_id, added_at) VALUES (?, ?, ?)
-            ON CONFLICT (public_key) DO UPDATE SET retired_at = NULL
+            ON CONFLICT (public_key) DO UPDATE SET retired_at = NULL, valid_to_seq = NULL
             """, arguments: [Data(key), device, now])
         try db.execute(sql: "UPDATE device SET public_key = ? WHERE id = ?", arguments: [Data(key), device])
     }
 
     /// Registers a device's first key, or rotates it (the caller checked the old key's proof).
-    func setKey(device: Int64, _ key: [UInt8], now: Int64) throws {
-        try queue.write { db in try Self.setKey(db, device: device, key, now: now) }
+    func setKey(device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) throws {
+        try queue.write { db in try Self.setKey(db, device: device, key, now: now, retiredUpTo: retiredUpTo) }
     }
 
-    /// Whether `key` is or was a key of the device (bundles signed before a rotation stay acceptable).
-    func isKey(_ key: [UInt8], of device: Int64) throws -> Bool {
+    /// Whether `key` signs, for the device, a bundle of its changes up to `toSeq`: its current key signs
+    /// anything, a retired one only what the device wrote before the rotation.
+    func isKey(_ key: [UInt8], of device: Int64, forBundleUpTo toSeq: UInt64) throws -> Bool {
         try queue.read { db in
-            try Int64.fetchOne(db, sql: "SELECT device_id FROM device_key WHERE public_key = ?", arguments: [Data(key)]) == device
+            guard let r = try Row.fetchOne(db, sql: """
+                SELECT device_id, retired_at, valid_to_seq FROM device_key WHERE public_key = ?
+                """, arguments: [Data(key)]), (r[0] as Int64) == device else { return false }
+            if (r[1] as Int64?) == nil { return true }
+            guard let bound = r[2] as Int64? else { return false }
+            return toSeq <= UInt64(max(0, bound))
+        }
+    }
+
+    /// Remembers the key that signed a relayed bundle of a replica no device has registered (at most 8 per
+    /// replica): only that key's holder may register the replica later.
+    func noteRelayedKey(replica: ReplicaID, _ key: [UInt8]) throws {
+        try queue.write { db in
+            let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM relayed_key WHERE replica = ?", arguments: [Data(replica.bytes)]) ?? 0
+            guard n < 8 else { return }
+            try db.execute(sql: "INSERT OR IGNORE INTO relayed_key (replica, public_key, first_seen_at) VALUES (?, ?, ?)",
+                           arguments: [Data(replica.bytes), Data(key), Int64(Date().timeIntervalSince1970)])
         }
     }
 
@@ -331,7 +371,7 @@ public struct AccountStore: Sendable {
 
     /// How long a spent refresh token may be presented again and get the same successor: the answer to a
     /// refresh can be lost on a bad link, and the retry must not sign the device out.
-    static let retryGraceSeconds: Int64 = 600
+    static let retryGraceSeconds: Int64 = 120
 
     /// A new token family for a device (at login): only its SHA-256 is stored.
     func issueRefreshToken(deviceID: Int64, expiresAt: Int64) throws -> String {

@@ -53,10 +53,11 @@ extension DaibanServer {
                 }
                 key = k
             }
-            let address = context.remoteAddress?.ipAddress ?? "unknown"
+            let address = LoginLimiter.addressKey(context.remoteAddress?.ipAddress ?? "unknown")
             return try self.sessionResponse(
                 await self.login(name: body.user, password: body.password, replica: replica,
-                                 deviceName: body.deviceName ?? "", deviceKey: key, address: address))
+                                 deviceName: body.deviceName ?? "", deviceKey: key,
+                                 proof: body.deviceProof.flatMap(hexBytes), proofTime: body.proofTime, address: address))
         }
         v1.post("refresh") { request, _ in
             let body = try await jsonBody(RefreshRequest.self, request)
@@ -101,7 +102,7 @@ extension DaibanServer {
             let principal = try await self.authenticate(request)
             let body = try await jsonBody(DeviceKeyRequest.self, request)
             guard let key = hexBytes(body.key) else { throw APIError.badRequest(ErrorCode.badRequest, "key must be hex") }
-            try await self.setDeviceKey(key, proof: body.proof.flatMap(hexBytes), by: principal)
+            try await self.setDeviceKey(key, proof: body.proof.flatMap(hexBytes), seq: body.seq, by: principal)
             return try json(["status": "ok"])
         }
         v1.get("devices") { request, _ in

@@ -46,13 +46,14 @@ extension DaibanServer {
                                      header.signature == nil ? "the bundle is not signed with the device's key"
                                                              : "the bundle's signature does not verify with the device's key")
         }
-        return try await importJudged(bytes, writer: p.device.replica, judgedAs: p.user, refuseAll: nil,
+        return try await importJudged(bytes, writer: p.device.replica, judgedAs: Judged(p.user), refuseAll: nil,
                                       unverified: false, via: p)
     }
 
     /// Another device's bundle, forwarded as it was made (a township carrying an agent's USB stick): judged by the
-    /// **writer's** account when the writer is a registered device (and then only with its valid signature), by
-    /// the relaying account when the writer never registered.
+    /// **writer's** account when the writer is a registered device (and then only with its valid signature); a
+    /// writer that never signed in is judged as an agent with no cases of its own (`Judged.unverified`): it may
+    /// register new cases, projects and materials, nothing more, whoever relays it.
     func relay(_ bytes: [UInt8], by p: Principal) async throws -> PushResult {
         guard p.user.role.mayRelay else {
             throw APIError.forbidden(ErrorCode.relayForbidden,
@@ -67,16 +68,24 @@ extension DaibanServer {
         let accounts = self.accounts
         let writer = try await offload { try accounts.device(replica: sender) }
         guard let writer else {
-            // Never signed in: nothing proves who wrote it, so the relaying account answers for it.
-            return try await importJudged(bytes, writer: sender, judgedAs: p.user, refuseAll: nil, unverified: true, via: p)
+            // Never signed in: nothing proves who wrote it. The key it signed with is remembered, so that only
+            // the holder of that key can later register this replica id.
+            if let sig = header.signature, sig.isValid {
+                try await offload { [accounts] in try accounts.noteRelayedKey(replica: sender, sig.publicKey) }
+            }
+            return try await importJudged(bytes, writer: sender, judgedAs: .unverified(sender), refuseAll: nil,
+                                          unverified: true, via: p)
         }
         var refuse: Rejection?
         let writerUser = try await offload { try accounts.user(id: writer.userID) }
         if writer.revokedAt != nil || writerUser?.disabled != false {
             refuse = Rejection(.writerRevoked, "the writing device \(writer.id) is revoked or its user disabled")
         } else if let sig = header.signature, sig.isValid {
-            let known = try await offload { try accounts.isKey(sig.publicKey, of: writer.id) }
-            if !known { refuse = Rejection(.badSignature, "the bundle is signed with a key that is not device \(writer.id)'s") }
+                let toSeq = header.toSeq
+            let known = try await offload { try accounts.isKey(sig.publicKey, of: writer.id, forBundleUpTo: toSeq) }
+            if !known {
+                refuse = Rejection(.badSignature, "the bundle is signed with a key that is not device \(writer.id)'s for these changes (a retired key signs only what its device wrote before the rotation)")
+            }
         } else {
             refuse = Rejection(.badSignature, header.signature == nil
                                ? "the bundle of device \(writer.id) is not signed; relays forward the device's own signed bundle"
@@ -86,21 +95,21 @@ extension DaibanServer {
             logger.notice("relay refused", metadata: ["device_id": "\(p.device.id)", "writer_device": "\(writer.id)",
                                                       "reason": "\(refuse.reason)"])
         }
-        return try await importJudged(bytes, writer: sender, judgedAs: writerUser ?? p.user, refuseAll: refuse,
-                                      unverified: false, via: p)
+        return try await importJudged(bytes, writer: sender, judgedAs: writerUser.map(Judged.init) ?? .unverified(sender),
+                                      refuseAll: refuse, unverified: false, via: p)
     }
 
     /// Applies a bundle in one transaction: every version the server does not hold is checked (provenance,
     /// author, clock, version vector, the account's rights on the row and field, the merged-state bounds); what
     /// passes lands, what fails is quarantined and reported per version.
-    private func importJudged(_ bytes: [UInt8], writer: ReplicaID, judgedAs user: User, refuseAll: Rejection?,
+    private func importJudged(_ bytes: [UInt8], writer: ReplicaID, judgedAs user: Judged, refuseAll: Rejection?,
                               unverified: Bool, via p: Principal) async throws -> PushResult {
         let started = DispatchTime.now()
         var options = ImportOptions(attribution: .init(user: p.user.name, device: String(p.device.id)), limits: pushLimits)
         let authorName = user.name
         let accountNames = Set(try await offload { [accounts] in try accounts.users().map(\.name) })
         var checks = VersionChecks(
-            writer: writer, account: String(user.id),
+            writer: writer, account: user.userID,
             author: { author in
                 if author == authorName { return nil }
                 // An unregistered writer's author cannot be proved; it may not borrow a registered account's name.
@@ -111,9 +120,10 @@ extension DaibanServer {
         checks.unverifiedWriter = unverified
         checks.refuseAll = refuseAll
         options.checks = checks
-        let judge = WriteJudge(role: user.role, userID: String(user.id), user: user.name, township: user.township,
+        let judge = WriteJudge(role: user.role, userID: user.userID, user: user.name, township: user.township,
                                department: user.department)
         options.authorize = { review in try judge.review(review) }
+        options.factFields = { AccessRules.factFields($0) }
         options.beforeCommit = { [replica] stamper in
             try judge.changes.settle(replica, stamper)
             if unverified { try replica.markUnverifiedWriter(writer, in: stamper) }
@@ -137,7 +147,7 @@ extension DaibanServer {
         var reasons: [String: Int] = [:]
         for r in report.rejections { reasons[r.rejection.reason.rawValue, default: 0] += 1 }
         logger.info("push", metadata: [
-            "user_id": "\(p.user.id)", "device_id": "\(p.device.id)", "judged_user_id": "\(user.id)",
+            "user_id": "\(p.user.id)", "device_id": "\(p.device.id)", "judged_user_id": "\(user.userID)",
             "bytes": "\(bytes.count)", "rows": "\(report.rows)", "applied": "\(report.applied)",
             "ignored": "\(report.ignored)", "conflicts": "\(report.conflictsAfter)",
             "rejected": "\(report.rejections.count)",
@@ -148,10 +158,12 @@ extension DaibanServer {
     }
 
     /// The account of a user, with its roster people (read from the server's replica).
-    func account(for user: User) async throws -> Account {
+    func account(for user: User) async throws -> Account { try await account(for: Judged(user)) }
+
+    func account(for user: Judged) async throws -> Account {
         try await offload { [replica] in
             try replica.query { db in
-                try AccountDirectory.account(db, role: user.role, userID: String(user.id), user: user.name,
+                try AccountDirectory.account(db, role: user.role, userID: user.userID, user: user.name,
                                              township: user.township, department: user.department)
             }
         }
@@ -196,6 +208,7 @@ extension DaibanServer {
             let filter: WriterFilter = try includeOwn || replica.isUnverifiedWriter(p.device.replica)
                 ? .all : .excluding(p.device.replica)
             var exporter = ChunkedExporter(targetBytes: target, fieldsPerChunk: hint)
+            exporter.acksFor = p.device.replica
             let rows: RowFilter? = account.role == .center ? nil : ReadScope.rowFilter(account)
             let chunk = try exporter.next(from: replica, after: cursor, filter: filter, rows: rows)
             try accounts.touch(deviceID: p.device.id, now: now())
@@ -225,6 +238,36 @@ extension DaibanServer {
             }
             return ScopeExitsResponse(exits: out, next: last)
         }
+    }
+}
+
+/// The account a pushed or relayed bundle is judged as.
+struct Judged: Sendable {
+    var role: Role
+    /// Recorded as the creator of the rows it creates.
+    var userID: String
+    var name: String
+    var township: String?
+    var department: String?
+
+    init(_ u: User) {
+        role = u.role
+        userID = String(u.id)
+        name = u.name
+        township = u.township
+        department = u.department
+    }
+
+    private init(role: Role, userID: String, name: String) {
+        self.role = role
+        self.userID = userID
+        self.name = name
+    }
+
+    /// A device that never signed in: an agent with no people in the roster and no cases, whose new rows are its
+    /// own (their creator is the replica, never an account).
+    static func unverified(_ replica: ReplicaID) -> Judged {
+        Judged(role: .agent, userID: "unverified:" + replica.description, name: "unverified:" + replica.description)
     }
 }
 

@@ -101,9 +101,25 @@ public final class DaibanServer: Sendable {
         var principal: Principal
     }
 
+    /// Signs a device in. A device key must come with its signature of the sign-in (`LoginRequest.proofMessage`):
+    /// the device holds the key it registers. A sign-in so proved, from a device registered to the user with that
+    /// key and stamped within 5 minutes of the server's clock, is not slowed by others' failed guesses.
     func login(name: String, password: String, replica claimed: ReplicaID, deviceName: String, deviceKey: [UInt8]?,
-               address: String) async throws -> Session {
-        let known = (try? accounts.isKnownDevice(user: name, replica: claimed)) ?? false
+               proof: [UInt8]?, proofTime: Int64?, address: String) async throws -> Session {
+        var known = false
+        if let deviceKey {
+            guard let proof, let proofTime,
+                  verifySignature(proof, of: LoginRequest.proofMessage(user: name, replica: claimed.description, time: proofTime),
+                                  publicKey: deviceKey)
+            else {
+                throw APIError.forbidden(ErrorCode.badSignature,
+                                         "the device key must sign the sign-in (daiban login does); this request's signature is missing or does not verify")
+            }
+            let fresh = proofTime.subtractingReportingOverflow(now())
+            if !fresh.overflow && abs(fresh.partialValue) <= 300 {
+                known = (try? accounts.isKnownDevice(user: name, replica: claimed, key: deviceKey)) ?? false
+            }
+        }
         let attempt: LoginLimiter.Attempt
         switch await limiter.begin(user: name, address: address, knownDevice: known, now: now()) {
         case .success(let a): attempt = a
@@ -180,7 +196,13 @@ public final class DaibanServer: Sendable {
         let wall = Int64(wallClock())
         return try await offload { [accounts] in
             let p = try Self.principal(accounts, userID: claims.u, deviceID: claims.d, issuedAt: issued)
-            if let clientTime { try accounts.noteClock(deviceID: p.device.id, skewMillis: clientTime - wall) }
+            if let clientTime {
+                // Whatever the header says: the skew is kept within ±100 years.
+                let bound: Int64 = 100 * 365 * 86_400_000
+                let skew = clientTime.subtractingReportingOverflow(wall)
+                let clamped = skew.overflow ? (clientTime > 0 ? bound : -bound) : min(max(skew.partialValue, -bound), bound)
+                try accounts.noteClock(deviceID: p.device.id, skewMillis: clamped)
+            }
             return p
         }
     }
@@ -200,17 +222,20 @@ public final class DaibanServer: Sendable {
         return Principal(user: user, device: device)
     }
 
-    /// Registers the device's first key, or rotates it when the old key signed the new one.
-    func setDeviceKey(_ key: [UInt8], proof: [UInt8]?, by p: Principal) async throws {
+    /// Registers the device's first key (signed by itself: the device holds it), or rotates it when the old key
+    /// signed the hand-over.
+    func setDeviceKey(_ key: [UInt8], proof: [UInt8]?, seq: UInt64?, by p: Principal) async throws {
         guard key.count == 32 else { throw APIError.badRequest(ErrorCode.badRequest, "a device key is 32 bytes (64 hex digits)") }
-        if let old = p.device.publicKey, old != key {
-            let message = DeviceKeyRequest.rotationMessage(device: p.device.id, newKey: key)
-            guard let proof, verifySignature(proof, of: message, publicKey: old) else {
-                throw APIError.forbidden(ErrorCode.badSignature, "a new key must be signed by the device's current key")
-            }
+        if p.device.publicKey == key { return }
+        let message = DeviceKeyRequest.rotationMessage(device: p.device.id, newKey: key, seq: seq ?? 0)
+        let signer = p.device.publicKey ?? key
+        guard let proof, verifySignature(proof, of: message, publicKey: signer) else {
+            throw APIError.forbidden(ErrorCode.badSignature, p.device.publicKey == nil
+                                     ? "a device's first key must sign its own registration"
+                                     : "a new key must be signed by the device's current key")
         }
         let t = now()
-        try await offload { [accounts] in try accounts.setKey(device: p.device.id, key, now: t) }
+        try await offload { [accounts] in try accounts.setKey(device: p.device.id, key, now: t, retiredUpTo: seq ?? 0) }
         logger.info("device key set", metadata: ["device_id": "\(p.device.id)"])
     }
 }

@@ -82,7 +82,8 @@ struct TokenSigner: Sendable {
 /// - the user name from anywhere: `userFree` attempts, then a delay growing to at most `userCap` seconds; a login
 ///   from a device already registered to that user is exempt, so someone else's guesses cost the real user at
 ///   most a minute on a new device, and nothing on their own laptop.
-/// Counts fade after `window` seconds without failures. They are kept in memory and lost on restart.
+/// Counts fade after `window` seconds without failures once any block has ended. They are kept in memory and lost
+/// on restart. Addresses count by `addressKey` (IPv6 by /64).
 public actor LoginLimiter {
     struct Counter {
         var failures = 0
@@ -115,7 +116,8 @@ public actor LoginLimiter {
         var wait: Int64 = 0
         for (key, _, _) in keys {
             var c = counters[key] ?? Counter()
-            if c.failures > 0 && now - c.last > window { c = Counter() }
+            // Counts fade only after a quiet window that starts when the block ends.
+            if c.failures > 0 && now - max(c.last, c.blockedUntil) > window { c = Counter() }
             counters[key] = c
             wait = max(wait, c.blockedUntil - now)
         }
@@ -146,4 +148,19 @@ public actor LoginLimiter {
     }
 
     public struct Wait: Error { public let seconds: Int }
+
+    /// The address an attempt counts against: an IPv4 address, or the /64 network of an IPv6 address (one
+    /// subscriber holds a whole /64).
+    public static func addressKey(_ address: String) -> String {
+        var v6 = in6_addr()
+        guard address.contains(":"), inet_pton(AF_INET6, address, &v6) == 1 else { return address }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0.prefix(8)) }
+        // An IPv4-mapped address counts as its IPv4 address.
+        let mapped = withUnsafeBytes(of: &v6) { Array($0) }
+        if mapped.prefix(10).allSatisfy({ $0 == 0 }) && mapped[10] == 0xff && mapped[11] == 0xff {
+            return mapped[12...].map(String.init).joined(separator: ".")
+        }
+        return stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            .joined(separator: ":") + "::/64"
+    }
 }

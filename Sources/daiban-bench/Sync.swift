@@ -48,7 +48,7 @@ struct SyncClientSide {
         let connection = try ServerConnection(url: url)
         do {
             let tokens = try await connection.login(user: syncUser, password: syncPassword, replica: replica.id,
-                                                    deviceName: "bench-\(id)", deviceKey: replica.signer?.publicKey)
+                                                    deviceName: "bench-\(id)", signer: replica.signer)
             return SyncClientSide(replica: replica, connection: connection, tokens: tokens)
         } catch {
             await connection.shutdown()

@@ -70,7 +70,10 @@ import Testing
         Cell(table: "completion_form", field: "received_at", inside: [true, true, false, false], outside: [true, false, false, false]),
         Cell(table: "completion_form", field: "completed_on", value: .date(20_000), inside: [true, true, true, false], outside: [true, false, false, false]),
         Cell(table: "ticket", field: "status", value: .text("CLOSED"), department: "D1", inside: [true, true, false, false], outside: [true, false, false, false]),
-        Cell(table: "ticket", field: "action", department: "D1", inside: [true, true, true, true], outside: [true, false, false, false]),
+        Cell(table: "ticket", field: "action", department: "D1", inside: [true, true, false, true], outside: [true, false, false, false]),
+        // A negative evaluation of a department opens a ticket (the agent's device writes it with the evaluation).
+        Cell(table: "ticket", field: "rectification_due", value: .date(20_000), department: "D1", exists: false, inside: [true, true, true, false], outside: [true, false, false, false]),
+        Cell(table: "ticket", field: "action", department: "D1", exists: false, inside: [true, true, false, false], outside: [true, false, false, false]),
         Cell(table: "escalation", field: "status", value: .text("RESOLVED"), inside: [true, true, true, true], outside: [true, false, false, false]),
         Cell(table: "meeting_attendee", field: "signed", value: .bool(true), department: "D1", inside: [true, true, true, true], outside: [true, false, false, false]),
     ]
@@ -122,6 +125,64 @@ import Testing
         #expect(AccessRules.reads(Self.agent, unassigned))
         unassigned.agent = "P-B"
         #expect(!AccessRules.reads(Self.agent, unassigned))
+    }
+
+    /// A registration may name an existing project or enterprise (a second project of one company), but the name
+    /// alone gives nothing: until the office assigns the case, only the root's creator and its township reach it.
+    @Test func rootsAreReachedThroughAssignedCasesOrTheirCreator() {
+        let mine = CaseFacts(key: "MINE", township: "T1", creator: "7")  // agent A's registration, not yet assigned
+        let theirs = CaseFacts(key: "THEIRS", agent: "P-B", township: "T2")
+        // Someone else's enterprise, named by A's registration and by B's assigned case.
+        var enterprise = RowFacts(table: "enterprise", key: "E", exists: true, cases: [mine, theirs], townships: ["T2"],
+                                  creator: nil)
+        enterprise.rootCreators = [nil]
+        #expect(!AccessRules.mayRead(Self.agent, enterprise), "naming an enterprise in a registration reads nothing")
+        #expect(AccessRules.rejection(Self.agent, enterprise, field: "name", incoming: .text("x"))?.reason == .outsideScope)
+        let material = RowFacts(table: "material", key: "M", exists: false, cases: [mine, theirs], creator: nil)
+        var foreignMaterial = material
+        foreignMaterial.rootCreators = ["9"]
+        #expect(AccessRules.rejection(Self.agent, foreignMaterial, field: "title", incoming: .text("x"))?.reason == .outsideScope)
+        // Once the office assigns A's case, the enterprise is A's to read like the case.
+        var assigned = mine
+        assigned.agent = "P-A"
+        enterprise.cases = [assigned, theirs]
+        #expect(AccessRules.mayRead(Self.agent, enterprise))
+        // A's own new project and enterprise are A's while unassigned, and the township's.
+        var own = RowFacts(table: "project", key: "P", exists: true, cases: [mine], townships: ["T1"], creator: "7")
+        own.rootCreators = ["7"]
+        #expect(AccessRules.mayRead(Self.agent, own) && AccessRules.mayRead(Self.township, own))
+        #expect(AccessRules.rejection(Self.agent, own, field: "name", incoming: .text("x")) == nil)
+        var ownMaterial = material
+        ownMaterial.cases = [mine]
+        ownMaterial.rootCreators = ["7"]
+        #expect(AccessRules.rejection(Self.agent, ownMaterial, field: "title", incoming: .text("x")) == nil)
+        // Once assigned to someone else, A loses it.
+        var reassigned = mine
+        reassigned.agent = "P-B"
+        own.cases = [reassigned]
+        #expect(!AccessRules.mayRead(Self.agent, own))
+    }
+
+    @Test func meetingsAndLinkedRowsStayWithinScope() {
+        // A meeting is convened for cases the account writes, all of them.
+        let both = RowFacts(table: "meeting", key: "MT", exists: false, cases: [Self.inCase, Self.outCase])
+        #expect(AccessRules.rejection(Self.agent, both, field: "venue", incoming: .text("x"))?.reason == .outsideScope)
+        #expect(AccessRules.rejection(Self.township, both, field: "venue", incoming: .text("x"))?.reason == .outsideScope)
+        let own = RowFacts(table: "meeting", key: "MT", exists: false, cases: [Self.inCase])
+        #expect(AccessRules.rejection(Self.agent, own, field: "venue", incoming: .text("x")) == nil)
+        // Links that contradict each other are the centre's to write.
+        var pause = RowFacts(table: "item_pause", key: "IP", exists: false, cases: [Self.inCase], department: "D1")
+        pause.inconsistent = "item_pause IP names case IN but its item belongs to another"
+        for a in [Self.township, Self.agent, Self.liaison] {
+            #expect(AccessRules.rejection(a, pause, field: "reason", incoming: .text("x"))?.reason == .scopeField)
+        }
+        #expect(AccessRules.rejection(Self.centre, pause, field: "reason", incoming: .text("x")) == nil)
+        // Ids that a list of ids would misread are refused for new rows.
+        let comma = RowFacts(table: "work_log", key: "A,B", exists: false, cases: [Self.inCase])
+        #expect(AccessRules.rejection(Self.agent, comma, field: "content", incoming: .text("x"))?.reason == .scopeField)
+        // A scope field is set once: not changed, not filled in later.
+        let log = RowFacts(table: "work_log", key: "W", exists: true, cases: [Self.inCase], creator: "7", scopeValues: [:])
+        #expect(AccessRules.rejection(Self.agent, log, field: "case_id", incoming: .text("IN"))?.reason == .scopeField)
     }
 
     @Test func subjectsNameEveryReader() {

@@ -206,4 +206,73 @@ import Testing
         #expect(try reopened.reauthorPending(after: 0, author: "zhang") == 1)
         #expect(try reopened.rowState(table: "township", key: "T1")?.fields["name"]?.versions.first?.author == "zhang")
     }
+
+    /// A trust boundary's view of one writer: replica 2, judged by a rule that refuses rows of case OUT and
+    /// deletions.
+    func boundary() -> ImportOptions {
+        var o = ImportOptions()
+        o.checks = VersionChecks(writer: testReplica(2), account: "7", author: { _ in nil }, maxAheadMillis: 60_000,
+                                 now: { [clock] in clock.now() })
+        o.factFields = { _ in ["case_id"] }
+        o.authorize = { review in
+            let facts = review.change.fields.first { $0.name == "case_id" }?.state.versions.first?.value
+            return { field, value in
+                if field == Schema.deletedField { return Rejection(.forbidden, "no deletions") }
+                if field == "case_id" && value == .text("OUT") || field != "case_id" && facts == .text("OUT") {
+                    return Rejection(.outsideScope, "case OUT is another's")
+                }
+                return nil
+            }
+        }
+        return o
+    }
+
+    @Test func newRowsLandWithTheFactsTheyWereJudgedByOrNotAtAll() throws {
+        let r = try replica(1)
+        func row(_ key: String, case c: String, covered: [CoveredChange] = []) -> ChangeSet {
+            ChangeSet(sender: testReplica(2), fromSeq: 0, toSeq: 10, rows: [RowChange(table: "work_log", key: key, fields: [
+                FieldChange(name: "case_id", state: FieldState(version(c, [(2, 1)], writer: 2))),
+                FieldChange(name: "content", state: FieldState(version("记录", [(2, 2)], writer: 2))),
+            ], covered: covered)])
+        }
+        // The judge's verdict on case_id covers the row: refused, every field is refused with it.
+        let out = try r.apply(row("W1", case: "OUT"), options: boundary())
+        #expect(out.rejections.map(\.field).sorted() == ["case_id", "content"])
+        #expect(out.rejections.allSatisfy { $0.rejection.reason == .outsideScope })
+        #expect(try r.get(table: "work_log", key: "W1") == nil)
+        // A case_id refused for its vector (a counter nobody wrote) takes the row with it too.
+        var claim = row("W2", case: "IN")
+        claim.rows[0].fields[0] = FieldChange(name: "case_id", state: FieldState(version("IN", [(2, 1), (9, 50)], writer: 2)))
+        let claimed = try r.apply(claim, options: boundary())
+        #expect(claimed.rejections.count == 2 && claimed.rejections.allSatisfy { $0.rejection.reason == .vvClaim })
+        #expect(try r.get(table: "work_log", key: "W2") == nil)
+        // Honest: lands. A new row's refused deletion is reported like any refused version.
+        let deletion = [CoveredChange(field: "content", vv: VersionVector([(testReplica(2), 2)]))]
+        let ok = try r.apply(row("W3", case: "IN", covered: deletion), options: boundary())
+        #expect(ok.applied == 2 && ok.rejections.map(\.field) == ["content"])
+        #expect(ok.rejections.first?.version.writer == testReplica(2) && ok.rejections.first?.rejection.reason == .forbidden)
+        #expect(try r.get(table: "work_log", key: "W3") != nil)
+    }
+
+    @Test func rowsStayWithinWhatOnePushCarries() throws {
+        let r = try replica(1)
+        let megabyte = String(repeating: "码", count: 333_333)  // 999,999 bytes
+        let fields = ["stage", "depends_on", "handling_class", "committed_unit", "legal_unit", "platform_case_no", "cert_no"]
+        let cs = ChangeSet(sender: testReplica(2), fromSeq: 0, toSeq: 10, rows: [RowChange(table: "plan_item", key: "I1", fields:
+            [FieldChange(name: "case_id", state: FieldState(version("IN", [(2, 1)], writer: 2)))]
+            + fields.enumerated().map { i, f in FieldChange(name: f, state: FieldState(version(megabyte, [(2, UInt64(i + 2))], writer: 2))) })])
+        let report = try r.apply(cs, options: boundary())
+        // Six megabytes fit the 6 MiB row bound; the seventh field would cross it and is refused.
+        #expect(report.applied == 7 && report.rejections.map(\.rejection.reason) == [.stateTooLarge], "\(report.rejections)")
+        #expect(try r.rowState(table: "plan_item", key: "I1")?.fields.count == 7)
+        // The same row in a second import, field by field: still refused at the bound.
+        let again = ChangeSet(sender: testReplica(2), fromSeq: 0, toSeq: 20, rows: [RowChange(table: "plan_item", key: "I1", fields: [
+            FieldChange(name: "reported_up_to", state: FieldState(version(megabyte, [(2, 15)], writer: 2)))])])
+        #expect(try r.apply(again, options: boundary()).rejections.map(\.rejection.reason) == [.stateTooLarge])
+        // A local write that would cross it is refused before anything is written.
+        #expect(throws: SyncError.self) {
+            try r.write { tx in try tx.put(table: "plan_item", key: "I1", ["reported_up_to": .text(megabyte)]) }
+        }
+        #expect(try r.rowState(table: "plan_item", key: "I1")?.fields["reported_up_to"] == nil)
+    }
 }

@@ -192,14 +192,19 @@ import Synchronization
         }
         try await county.live { url in
             // Within range but beyond what anyone wrote: a claim the server has never seen.
+            // (On a plan item of a03's own case: a row it may write, so the claim is what is judged.)
             let claim = forged(.text("抹掉"), vv: [(a03.id, 1), (centre.id, 1 << 40)], writer: a03.id, author: "a03")
-            let ack = try await county.push(forgedBundle(a03, [RowChange(table: "work_log", key: "CA.log1", fields: [
+            let ack = try await county.push(forgedBundle(a03, [RowChange(table: "plan_item", key: "CA.1", fields: [
+                FieldChange(name: "stage", state: claim)])]), as: "a03", url)
+            #expect(TrustCounty.reasons(ack)["plan_item.CA.1.stage"] == "vv_claim")
+            // The same claim on a row outside a03's rights is refused for that, telling nothing of its counters.
+            let outside = try await county.push(forgedBundle(a03, [RowChange(table: "work_log", key: "CB.log1", fields: [
                 FieldChange(name: "content", state: claim)])]), as: "a03", url)
-            #expect(TrustCounty.reasons(ack)["work_log.CA.log1.content"] == "vv_claim")
+            #expect(TrustCounty.reasons(outside)["work_log.CB.log1.content"] == "outside_scope")
             // The centre's later writes land, and its next local write works.
-            try centre.write { tx in try tx.put(table: "work_log", key: "CA.log1", ["content": .text("更正")]) }
+            try centre.write { tx in try tx.put(table: "plan_item", key: "CA.1", ["stage": .text("更正")]) }
             try await county.sync("admin", url)
-            #expect(try county.serverValue("work_log", "CA.log1", "content") == .text("更正"))
+            #expect(try county.serverValue("plan_item", "CA.1", "stage") == .text("更正"))
             _ = a04
         }
         // A bundle file carrying claims about the importer's own writes beyond its sequence is refused too.
@@ -227,14 +232,14 @@ import Synchronization
                 }
                 let state = FieldState(normalizing: versions)
                 #expect(state.versions.count == 60)
-                let ack = try await county.push(forgedBundle(a03, [RowChange(table: "work_log", key: "CA.log3", fields: [
-                    FieldChange(name: "content", state: state)])]), as: "a03", url)
+                let ack = try await county.push(forgedBundle(a03, [RowChange(table: "plan_item", key: "CA.2", fields: [
+                    FieldChange(name: "stage", state: state)])]), as: "a03", url)
                 #expect(ack.applied == 0 && Set(ack.rejected.map(\.reason)) == ["vv_claim"])
             }
             // Everyone else still syncs.
             for user in ["admin", "a04", "dg", "sm", "lly"] { try await county.sync(user, url) }
         }
-        #expect(try county.f.server.replica.rowState(table: "work_log", key: "CA.log3")?.fields["content"]?.versions.count == 1)
+        #expect(try county.f.server.replica.rowState(table: "plan_item", key: "CA.2")?.fields["stage"] == nil)
     }
 
     @Test func aClockInTheFutureCannotWinAndIsCorrectedWithoutLoss() async throws {
@@ -341,14 +346,14 @@ import Synchronization
         let county = try TrustCounty()
         try await county.f.test { client in
             let serverID = county.f.server.replica.id
-            let asServer = try await client.login("a03", replica: serverID, key: DeviceKey().publicKey)
+            let asServer = try await client.login("a03", replica: serverID, signer: DeviceKey())
             #expect(asServer.status == .conflict && asServer.code == "replica_taken")
             let a04 = try county.device("a04")
             _ = try await client.signIn("a04", replica: a04)
-            let asOther = try await client.login("a03", replica: a04.id, key: DeviceKey().publicKey)
+            let asOther = try await client.login("a03", replica: a04.id, signer: DeviceKey())
             #expect(asOther.status == .conflict && asOther.code == "replica_taken")
             // The same device with another key is refused too (a copied replica id on a second laptop).
-            let stolen = try await client.login("a04", replica: a04.id, key: DeviceKey().publicKey)
+            let stolen = try await client.login("a04", replica: a04.id, signer: DeviceKey())
             #expect(stolen.status == .conflict && stolen.code == "device_key_mismatch")
         }
     }

@@ -286,8 +286,8 @@ import Testing
             #expect(Set(own.refusals.values) == ["unsigned_relay"] && own.refusals.count == 8)
             // An agent may not relay at all.
             #expect(try await client.relay(fieldBundle, agentToken).code == "relay_forbidden")
-            // The township forwards the field laptop's bundle as it was made; an unregistered writer is judged by
-            // the relaying account's rights (this case is in its township).
+            // The township forwards the field laptop's bundle as it was made; an unregistered writer is judged as
+            // an agent with no cases: it may register a new case (which its township then sees), nothing more.
             let townToken = try await client.signIn("town", replica: township).access
             let relayed = try await client.relay(fieldBundle, townToken)
             #expect(relayed.status == .ok && relayed.json["applied"] as? Int == 8)

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import ReplicaStore
 import SyncCore
+import SyncContract
 import SyncServer
 import SyncTesting
 import SyncProtocol
@@ -98,8 +99,9 @@ struct Tokens {
 
 extension TestClientProtocol {
     func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, protocolVersion: String? = "2",
-              body: [UInt8]? = nil) async throws -> Answer {
+              body: [UInt8]? = nil, headers extra: [String: String] = [:]) async throws -> Answer {
         var headers = HTTPFields()
+        for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
         if let protocolVersion { headers[HTTPField.Name("Daiban-Protocol")!] = protocolVersion }
         if let token { headers[.authorization] = "Bearer " + token }
         let response = try await execute(uri: uri, method: method, headers: headers,
@@ -109,18 +111,27 @@ extension TestClientProtocol {
                       body: buffer.readBytes(length: buffer.readableBytes) ?? [])
     }
 
-    func login(_ user: String, password: String? = nil, replica: ReplicaID, key: [UInt8]? = nil) async throws -> Answer {
+    /// `POST /v1/login`; `signer` signs the sign-in as the client does (`proofBy` signs it instead, to forge one;
+    /// `proofTime` replaces the fixture's clock).
+    func login(_ user: String, password: String? = nil, replica: ReplicaID, signer: DeviceKey? = nil,
+               proofBy: DeviceKey? = nil, proofTime: Int64? = nil) async throws -> Answer {
         var fields: [String: Any] = [
             "user": user, "password": password ?? "pw-\(user)-secret", "replica": replica.description,
             "device_name": "test-\(user)",
         ]
-        if let key { fields["device_key"] = key.map { String(format: "%02x", $0) }.joined() }
+        if let signer {
+            let time = proofTime ?? ServerFixture.start
+            let proof = (proofBy ?? signer).sign(LoginRequest.proofMessage(user: user, replica: replica.description, time: time))
+            fields["device_key"] = hexString(signer.publicKey)
+            fields["device_proof"] = hexString(proof)
+            fields["proof_time"] = time
+        }
         let body = try JSONSerialization.data(withJSONObject: fields)
         return try await call(.post, "/v1/login", body: [UInt8](body))
     }
 
     func login(_ user: String, password: String? = nil, replica: ReplicaDatabase) async throws -> Answer {
-        try await login(user, password: password, replica: replica.id, key: replica.signer?.publicKey)
+        try await login(user, password: password, replica: replica.id, signer: replica.signer)
     }
 
     /// Signs in and returns the tokens, failing the test when login does not succeed.
@@ -169,3 +180,6 @@ func fill(_ r: ReplicaDatabase, rows count: Int, prefix: String = "T") throws {
         }
     }
 }
+
+/// Lowercase hex digits of bytes.
+func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

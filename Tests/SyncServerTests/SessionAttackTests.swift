@@ -1,7 +1,11 @@
 import AsyncHTTPClient
 import CaseDomain
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
+import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
 import ReplicaStore
@@ -54,6 +58,38 @@ import Synchronization
         if case .failure(let w) = await limiter.begin(user: "wang", address: "172.16.0.5", knownDevice: false, now: now) {
             #expect(w.seconds <= 60)
         }
+    }
+
+    /// Waiting out a block does not buy a fresh allowance: counts fade only after a quiet window that starts when
+    /// the block ends. And an IPv6 subscriber, who holds a whole /64, counts as one address.
+    @Test func waitingOutABlockBuysNoFreshGuesses() async {
+        let limiter = LoginLimiter(maxFailures: 3, windowSeconds: 60)
+        var now: Int64 = 1_000
+        var guess = 0
+        func attempt() async -> LoginLimiter.Wait? {
+            guess += 1
+            // A different user name each time: only the address counter applies.
+            if case .failure(let w) = await limiter.begin(user: "u\(guess)", address: "10.1.1.1", knownDevice: false, now: now) {
+                return w
+            }
+            return nil
+        }
+        var longest = 0
+        while longest < 120 {
+            if let w = await attempt() {
+                longest = max(longest, w.seconds)
+                now += Int64(w.seconds)
+            }
+        }
+        // The block of two minutes is over: one attempt is counted, and the next is blocked again at once.
+        #expect(await attempt() == nil)
+        let again = await attempt()
+        #expect((again?.seconds ?? 0) >= 120, "the address's count was reset by waiting: \(String(describing: again))")
+        // IPv6 by /64.
+        #expect(LoginLimiter.addressKey("2001:db8:1:2:3:4:5:6") == LoginLimiter.addressKey("2001:db8:1:2:ffff::1"))
+        #expect(LoginLimiter.addressKey("2001:db8:1:2::1") != LoginLimiter.addressKey("2001:db8:1:3::1"))
+        #expect(LoginLimiter.addressKey("::ffff:10.0.0.1") == "10.0.0.1")
+        #expect(LoginLimiter.addressKey("10.0.0.1") == "10.0.0.1")
     }
 
     @Test func parallelGuessesAreCheckedAgainstTheLimitOnce() async throws {
@@ -128,16 +164,25 @@ import Synchronization
             // After a03 rotates its key, bundles it signed before still relay; ones "signed" by the new key relay too.
             let (c, t) = try await county.session("a03", a03, url)
             let new = DeviceKey()
-            try await c.setDeviceKey(new.publicKey, proof: a03.signer!.sign(DeviceKeyRequest.rotationMessage(device: t.deviceID, newKey: new.publicKey)),
-                                     token: t.accessToken)
-            // A rotation without the old key's proof is refused.
+            let seq = try a03.currentSeq()
+            try await c.setDeviceKey(new.publicKey, proof: a03.signer!.sign(DeviceKeyRequest.rotationMessage(device: t.deviceID, newKey: new.publicKey, seq: seq)),
+                                     seq: seq, token: t.accessToken)
+            // A rotation the current key did not sign is refused.
             do {
-                try await c.setDeviceKey(DeviceKey().publicKey, proof: nil, token: t.accessToken)
-                Issue.record("a key was replaced without a proof")
+                let other = DeviceKey(), forger = DeviceKey()
+                try await c.setDeviceKey(other.publicKey, proof: forger.sign(DeviceKeyRequest.rotationMessage(device: t.deviceID, newKey: other.publicKey, seq: seq)),
+                                         seq: seq, token: t.accessToken)
+                Issue.record("a key was replaced without the current key's proof")
             } catch let e as SyncClientError { #expect(e.code == "bad_signature") }
             await c.shutdown()
             let again = try await county.push(honest, as: "dg", url, relay: true)
             #expect(again.rejected.isEmpty, "bundles signed before a rotation stay valid")
+            // The retired key signs nothing written after the rotation (a stolen old key is worth nothing new).
+            try a03.write { tx in try tx.put(table: "work_log", key: "CA.oldkey", ["case_id": .text("CA"), "content": .text("旧钥")]) }
+            let oldKeyLate = try await county.push(try a03.exportBundle(for: nil).bytes, as: "dg", url, relay: true)
+            #expect(oldKeyLate.applied == 0 && !oldKeyLate.rejected.isEmpty
+                    && oldKeyLate.rejected.allSatisfy { $0.reason == "bad_signature" }, "\(oldKeyLate.rejected)")
+            #expect(try county.f.server.replica.get(table: "work_log", key: "CA.oldkey") == nil)
             // A revoked writer's bundles are refused, even correctly signed.
             let device = try #require(try county.f.server.accounts.devices().first { $0.replica == a03.id })
             _ = try county.f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start)
@@ -195,6 +240,40 @@ import Synchronization
             let text = body.readString(length: body.readableBytes) ?? ""
             #expect(text.contains("payload_too_large"), "\(text)")
             try await http.shutdown()
+        }
+    }
+
+    @Test func silentAndStalledConnectionsAreClosed() async throws {
+        let f = try ServerFixture { $0.headerTimeoutSeconds = 1; $0.readTimeoutSeconds = 1; $0.port = 0 }
+        try await f.server.application().test(.live) { client in
+            let port = try #require(client.port)
+            /// Sends `text` on a fresh connection, then waits (at most 10 s) until the server closes it.
+            func secondsUntilClosed(_ text: String) throws -> Double {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                try #require(fd >= 0)
+                defer { close(fd) }
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = in_port_t(UInt16(port).bigEndian)
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                try #require(connected == 0)
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                _ = text.withCString { send(fd, $0, strlen($0), 0) }
+                let started = Date()
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while recv(fd, &buffer, buffer.count, 0) > 0 {}
+                return Date().timeIntervalSince(started)
+            }
+            // Half a request head, then silence (a slow or dead client holding the connection).
+            let head = try secondsUntilClosed("POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nDaiban-Protocol: 2\r\n")
+            #expect(head < 5, "closed after \(head) s")
+            // A whole head, then a body that stops after a few bytes (a link that died without a reset).
+            let body = try secondsUntilClosed("POST /v1/push HTTP/1.1\r\nHost: 127.0.0.1\r\nDaiban-Protocol: 2\r\nContent-Length: 100000\r\n\r\nDBCS")
+            #expect(body < 5, "closed after \(body) s")
         }
     }
 

@@ -25,7 +25,7 @@ import Testing
     func sync(_ replica: ReplicaDatabase, _ user: String, _ url: String) async throws -> SyncReport {
         let connection = try ServerConnection(url: url)
         let tokens = try await connection.login(user: user, password: "pw-\(user)-secret", replica: replica.id,
-                                                deviceName: user, deviceKey: replica.signer?.publicKey)
+                                                deviceName: user, signer: replica.signer)
         let s = Synchronizer(replica: replica, connection: connection, tokens: tokens, saveTokens: { _ in })
         s.chunkBytes = 8 << 10
         s.retries = 0

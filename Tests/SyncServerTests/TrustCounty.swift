@@ -86,7 +86,7 @@ final class TrustCounty: @unchecked Sendable {
     func session(_ user: String, _ replica: ReplicaDatabase, _ url: String) async throws -> (ServerConnection, SessionTokens) {
         let c = try ServerConnection(url: url, clock: replica.now)
         let t = try await c.login(user: user, password: "pw-\(user)-secret", replica: replica.id, deviceName: user,
-                                  deviceKey: replica.signer?.publicKey)
+                                  signer: replica.signer)
         return (c, t)
     }
 
@@ -127,7 +127,7 @@ func withLiveServer(_ f: ServerFixture, _ body: @Sendable @escaping (String) asy
 func syncDevice(_ user: String, _ replica: ReplicaDatabase, _ url: String) async throws -> SyncReport {
     let c = try ServerConnection(url: url, clock: replica.now)
     let t = try await c.login(user: user, password: "pw-\(user)-secret", replica: replica.id, deviceName: user,
-                              deviceKey: replica.signer?.publicKey)
+                              signer: replica.signer)
     let s = Synchronizer(replica: replica, connection: c, tokens: t, saveTokens: { _ in })
     s.retries = 0
     s.chunkBytes = 16 << 10
