@@ -26,15 +26,28 @@ public struct Account: Sendable, Hashable {
     public var township: String?
     /// The departments of a liaison (the account's, and its people's).
     public var departments: Set<String>
+    /// A device that never signed in, judged as an agent with no cases: it may only register.
+    public var unverified: Bool
 
     public init(role: AccountRole, userID: String, user: String, persons: Set<String> = [], township: String? = nil,
-                departments: Set<String> = []) {
+                departments: Set<String> = [], unverified: Bool = false) {
         self.role = role
         self.userID = userID
         self.user = user
         self.persons = persons
         self.township = township
         self.departments = departments
+        self.unverified = unverified
+    }
+}
+
+/// Whether two texts are the same bytes (SQLite compares bytes; Swift's `==` treats canonically equivalent texts as
+/// equal, so a lookalike id would pass a Swift comparison and name another row in SQL).
+public func sameText(_ a: String?, _ b: String?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): return true
+    case (let x?, let y?): return x.utf8.elementsEqual(y.utf8)
+    default: return false
     }
 }
 
@@ -108,8 +121,10 @@ public struct RowFacts: Sendable {
     /// yet are left out.
     public var rootCreators: [String?] = []
     /// Why the row's links contradict each other, when they do (a clock pause naming another case than its
-    /// item's): such a row is the centre's to write.
+    /// item's, or an item that does not exist): such a row is the centre's to write.
     public var inconsistent: String?
+    /// Meetings: the departments of their attendee lines.
+    public var attendeeDepartments: Set<String> = []
 
     public init(table: String, key: String, exists: Bool, cases: [CaseFacts] = [], townships: Set<String> = [],
                 department: String? = nil, direction: String? = nil, targetPerson: String? = nil,
@@ -178,6 +193,32 @@ public enum AccessRules {
     static let agentTicketFields: Set<String> = ["evaluation_id", "case_id", "status", "responsible", "rectification_due"]
     /// Rows reached through the cases that name them (directly or through their project or enterprise).
     static let rootTables: Set<String> = ["project", "enterprise", "material", "contact_card"]
+    /// What a device that never signed in may create: a registration with its case, project and enterprise, the
+    /// work log of the visit, and materials.
+    static let registeringTables: Set<String> = ["case", "project", "enterprise", "registration", "work_log", "material"]
+    /// Rows a liaison reads by their department (`RowFacts.department`), whatever the case's items: the tickets it
+    /// rectifies, the attendee lines it signs, the resolutions it answers for.
+    static let liaisonDepartmentTables: Set<String> = ["ticket", "meeting_attendee", "meeting_resolution"]
+    /// Links of a case's rows to other rows of the same case that are not scope fields (they may change later):
+    /// each written value must name a row of the row's own case.
+    public static let caseLinks: [String: [String: String]] = [
+        "work_log": ["plan_item_id": "plan_item"],
+        "escalation": ["plan_item_id": "plan_item", "meeting_id": "meeting"],
+        "material_use": ["plan_item_id": "plan_item"],
+    ]
+    /// The order a trust boundary judges a bundle's rows in: rows before the rows that link to them (a bundle
+    /// lists rows by table name, so an agreement would otherwise be judged before its case).
+    public static func judgingOrder(_ table: String) -> Int {
+        switch table {
+        case _ where referenceTables.contains(table): 0
+        case "enterprise": 1
+        case "project": 2
+        case "case": 3
+        case "item_pause", "meeting_attendee", "meeting_resolution", "ticket", "material_use", "escalation": 5
+        case _ where DaibanSchema.schema.tables[table] == nil: 6
+        default: 4
+        }
+    }
     /// The case states an agent's own steps produce (registration, plan confirmed, completion, termination).
     static let agentCaseStatuses: Set<String> = ["REGISTERED", "EXECUTING", "COMPLETED", "TERMINATED"]
     /// Tables whose rows an agent may delete (its own plan and materials); others are the office's to delete.
@@ -216,20 +257,30 @@ public enum AccessRules {
     public static func mayRead(_ a: Account, _ row: RowFacts) -> Bool {
         if a.role == .center || referenceTables.contains(row.table) { return true }
         guard DaibanSchema.schema.tables[row.table] != nil else { return false }  // unknown tables: the centre's
-        if a.role == .liaison && !liaisonTables.contains(row.table) { return false }
+        if a.role == .liaison && !liaisonTables.contains(row.table) && row.table != "ticket" { return false }
         if a.role == .agent && hiddenFromAgents.contains(row.table) { return false }
-        guard rootTables.contains(row.table) else { return row.cases.contains { reads(a, $0) } }
+        if a.role == .liaison {
+            if liaisonDepartmentTables.contains(row.table), let d = row.department, a.departments.contains(d) { return true }
+            if row.table == "meeting", !a.departments.isDisjoint(with: row.attendeeDepartments) { return true }
+            if row.table == "ticket" { return false }
+        }
+        guard rootTables.contains(row.table) else {
+            if row.cases.contains(where: { reads(a, $0) }) { return true }
+            return row.table == "complaint" && row.cases.isEmpty && a.role == .township && row.creator == a.userID
+        }
         if rootCases(a, row).contains(where: { reads(a, $0) }) { return true }
         // A prospect (no case names it) is its township's. An agent's own creation stays its own, while no one
         // else has written it, until a case naming it is assigned; then it follows that case's readers.
-        if a.role == .township, let t = a.township { return row.cases.isEmpty && row.townships.contains(t) }
-        return a.role == .agent && row.creator == a.userID && !row.cases.contains(where: \.isAssigned)
+        if a.role == .township, let t = a.township, row.cases.isEmpty, row.townships.contains(t) { return true }
+        return row.creator == a.userID && !row.cases.contains(where: \.isAssigned)
     }
 
     /// The cases through which an account reaches a project, enterprise, material or contact card. For an agent,
     /// a case the office has not assigned yet counts only when the agent created the project and enterprise it
-    /// names: a registration that names someone else's project or enterprise gives its agent nothing until the
-    /// office, reading the registration, assigns the case.
+    /// names: a registration that names someone else's project or enterprise gives nothing until the office,
+    /// reading the registration, assigns the case. (A township reaches what the cases of its jurisdiction name; a
+    /// new case may name only a project of its own township, `FactsReader`. A liaison reaches the cases with items
+    /// of its department, and an agent's unassigned case has no items, `writeRejection`.)
     static func rootCases(_ a: Account, _ row: RowFacts) -> [CaseFacts] {
         guard a.role == .agent else { return row.cases }
         let ownRoots = row.rootCreators.allSatisfy { $0 == a.userID }
@@ -250,10 +301,14 @@ public enum AccessRules {
     /// The case's agent, chief agent or team member, or its creator while it is unassigned and no other account has
     /// written it (a registration made in the field, before the office assigns it).
     static func isCaseAgent(_ a: Account, _ c: CaseFacts) -> Bool {
+        isAssignedAgent(a, c) || !c.isAssigned && c.creator == a.userID
+    }
+
+    /// The case's agent, chief agent or team member.
+    static func isAssignedAgent(_ a: Account, _ c: CaseFacts) -> Bool {
         if let x = c.agent, a.persons.contains(x) { return true }
         if let x = c.chief, a.persons.contains(x) { return true }
-        if !a.persons.isDisjoint(with: c.team) { return true }
-        return !c.isAssigned && c.creator == a.userID
+        return !a.persons.isDisjoint(with: c.team)
     }
 
     // MARK: Writing
@@ -263,9 +318,29 @@ public enum AccessRules {
     ///   - incoming: the value the version writes (status rules depend on it).
     public static func rejection(_ a: Account, _ row: RowFacts, field: String, incoming: FieldValue) -> Rejection? {
         if a.role == .center { return nil }
+        let r = writeRejection(a, row, field: field, incoming: incoming)
+        // Links are judged only for rows inside the account's scope, so that refusals tell nothing of others' rows.
+        if r?.reason == .outsideScope { return r }
         if let why = row.inconsistent { return Rejection(.scopeField, why) }
-        if !row.exists, row.key.contains(where: { $0 == "," || $0.isWhitespace }) {
-            return Rejection(.scopeField, "row ids may not contain commas or spaces (lists of ids would read them wrongly)")
+        return r
+    }
+
+    static func writeRejection(_ a: Account, _ row: RowFacts, field: String, incoming: FieldValue) -> Rejection? {
+        if !row.exists {
+            if row.key.contains(where: { $0 == "," || $0.isWhitespace }) {
+                return Rejection(.scopeField, "row ids may not contain commas or spaces (lists of ids would read them wrongly)")
+            }
+            if row.key.isEmpty || row.key.utf8.count > 128 {
+                return Rejection(.scopeField, "row ids are 1 to 128 bytes")
+            }
+        }
+        if a.unverified {
+            if !registeringTables.contains(row.table) || field == Schema.deletedField {
+                return Rejection(.forbidden, "a device that never signed in may only register cases; sign it in to record more")
+            }
+            if row.table == "case" && field == "status" && incoming.displayText != "REGISTERED" {
+                return Rejection(.forbidden, "a device that never signed in may only register cases; sign it in to record more")
+            }
         }
         guard let table = DaibanSchema.schema.tables[row.table] else {
             return Rejection(.unknownField, "table \(row.table) is not declared by this server; only the centre writes it")
@@ -279,7 +354,7 @@ public enum AccessRules {
         if a.role == .liaison { return liaisonRejection(a, row, field: field, incoming: incoming) }
         if let scope = scopeRejection(a, row) { return scope }
         if field == Schema.deletedField { return deleteRejection(a, row) }
-        if let f = scopeFields[row.table], f.contains(field), row.exists, row.scopeValues[field] != incoming.displayText {
+        if let f = scopeFields[row.table], f.contains(field), row.exists, !sameText(row.scopeValues[field], incoming.displayText) {
             return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; it is set when the row is created, and only the centre changes it")
         }
         if row.exists && appendOnly.contains(row.table) && row.creator != a.userID {
@@ -313,7 +388,19 @@ public enum AccessRules {
             if !row.cases.isEmpty && row.cases.allSatisfy({ writes(a, $0) }) { return nil }
             return Rejection(.outsideScope, "meeting \(row.key) names cases outside this account's scope")
         default:
-            if row.cases.contains(where: { writes(a, $0) }) { return nil }
+            if row.cases.contains(where: { writes(a, $0) }) {
+                // A case registered in the field, not assigned yet, takes its registration records only: its plan,
+                // evaluations and the rest follow the office's assignment.
+                if a.role == .agent, !registeringTables.contains(row.table),
+                   !row.cases.contains(where: { isAssignedAgent(a, $0) }) {
+                    return Rejection(.forbidden, "until the office assigns case \(row.cases.first?.key ?? ""), it takes only its registration records")
+                }
+                return nil
+            }
+            // A complaint about no particular case: the office records it and keeps it.
+            if row.table == "complaint", row.cases.isEmpty, a.role == .township, !row.exists || row.creator == a.userID {
+                return nil
+            }
             return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's scope")
         }
     }
@@ -364,6 +451,9 @@ public enum AccessRules {
             if !agentCaseStatuses.contains(incoming.displayText) {
                 return Rejection(.forbidden, "an agent's steps do not set a case to \(incoming.displayText)")
             }
+            if incoming.displayText != "REGISTERED", !row.cases.contains(where: { isAssignedAgent(a, $0) }) {
+                return Rejection(.forbidden, "until the office assigns case \(row.key), it stays REGISTERED")
+            }
         case ("ticket", _):
             // A negative evaluation of a department opens a ticket; what follows is the office's and the department's.
             if row.exists || !agentTicketFields.contains(field) {
@@ -401,7 +491,7 @@ public enum AccessRules {
                 return Rejection(.forbidden, "a liaison does not create \(row.table) rows")
             }
         }
-        if let f = scopeFields[row.table], f.contains(field), row.exists, row.scopeValues[field] != incoming.displayText {
+        if let f = scopeFields[row.table], f.contains(field), row.exists, !sameText(row.scopeValues[field], incoming.displayText) {
             return Rejection(.scopeField, "\(row.table).\(field) decides who sees the row; it is set when the row is created, and only the centre changes it")
         }
         guard fields.contains("*") || fields.contains(field) else {

@@ -125,6 +125,16 @@ extension Workflow {
                 project["total_investment_wan"] = .decimal(d)
             }
             if !project.isEmpty { try s.put("project", projectID, project) }
+            // The case before the registration that names it: rows travel in the order they were written, and the
+            // server judges a registration by its case.
+            if try s.row("case", caseID) == nil {
+                // Only facts every device derives identically, so concurrent offline registrations merge cleanly.
+                try s.put("case", caseID, [
+                    "status": .text(CaseStatus.registered.rawValue), "project_id": .text(projectID),
+                    "enterprise_id": .text(enterpriseID), "township_id": .text(input.township),
+                    "office_id": text(township["office_id"]), "dedupe_key": .text(key),
+                ])
+            }
             let regID = newID("reg")
             var reg: [String: FieldValue] = [
                 "channel": .text(input.channel), "enterprise_id": .text(enterpriseID), "project_id": .text(projectID),
@@ -139,14 +149,6 @@ extension Workflow {
             if let f = input.form { reg["form"] = .text(f) }
             if let existing { reg["duplicate_of"] = .text(existing["_key"]) }
             try s.put("registration", regID, reg)
-            if try s.row("case", caseID) == nil {
-                // Only facts every device derives identically, so concurrent offline registrations merge cleanly.
-                try s.put("case", caseID, [
-                    "status": .text(CaseStatus.registered.rawValue), "project_id": .text(projectID),
-                    "enterprise_id": .text(enterpriseID), "township_id": .text(input.township),
-                    "office_id": text(township["office_id"]), "dedupe_key": .text(key),
-                ])
-            }
             return RegistrationResult(registrationID: regID, caseID: caseID, duplicateOf: existing?["_key"])
         }
     }

@@ -116,8 +116,20 @@ public final class FactsReader: @unchecked Sendable {
         case "case":
             facts.cases = [try caseFacts(key, incoming: overlay)]
             facts.townships = Set([v["township_id"], v["office_id"]].compactMap { $0 })
+            if !exists, let p = v["project_id"], let project = try values("project", p, ["township_id", "enterprise_id"]) {
+                // A new case joins its project's readers: it may name only a project of its own township, with
+                // that project's enterprise.
+                if let t = project["township_id"], !facts.townships.contains(t) {
+                    facts.inconsistent = "case \(key) names project \(p) of another township"
+                } else if let e = project["enterprise_id"], let mine = v["enterprise_id"], !sameText(e, mine) {
+                    facts.inconsistent = "case \(key) names another enterprise than its project's"
+                }
+            }
         case "meeting":
             facts.cases = try list(v["case_ids"]).map { try caseFacts($0) }
+            facts.attendeeDepartments = Set(try String.fetchAll(query().cachedStatement(sql: """
+                SELECT DISTINCT department_id FROM v_meeting_attendee WHERE meeting_id = ? AND department_id IS NOT NULL
+                """), arguments: [key]))
         case "meeting_attendee":
             facts.department = v["department_id"]
             if let m = v["meeting_id"], let mv = try values("meeting", m, ["case_ids"]) {
@@ -150,22 +162,24 @@ public final class FactsReader: @unchecked Sendable {
             switch table {
             case "plan_item": facts.department = v["department_id"]
             case "item_pause":
-                if let i = v["plan_item_id"], let item = try values("plan_item", i, ["case_id", "department_id"]) {
-                    facts.department = item["department_id"]
-                    if item["case_id"] != v["case_id"] {
-                        facts.inconsistent = "item_pause \(key) names case \(v["case_id"] ?? "-") but its item belongs to another"
-                    }
+                if let i = v["plan_item_id"] {
+                    let item = try values("plan_item", i, ["case_id", "department_id"])
+                    facts.department = item?["department_id"]
+                    if item == nil || !sameText(item?["case_id"], v["case_id"]) { facts.inconsistent = Self.mismatch(table, key) }
                 }
             case "meeting_resolution":
                 facts.department = v["responsible_department_id"]
-                if let m = v["meeting_id"], let mv = try values("meeting", m, ["case_ids"]),
-                   let c = v["case_id"], !list(mv["case_ids"]).contains(c) {
-                    facts.inconsistent = "meeting_resolution \(key) names case \(c), which its meeting is not about"
+                if let m = v["meeting_id"] {
+                    let meeting = try values("meeting", m, ["case_ids"])
+                    if meeting == nil || !list(meeting?["case_ids"]).contains(where: { sameText($0, v["case_id"]) }) {
+                        facts.inconsistent = Self.mismatch(table, key)
+                    }
                 }
             case "ticket":
                 facts.department = v["responsible"]
-                if let e = v["evaluation_id"], let ev = try values("evaluation", e, ["case_id"]), ev["case_id"] != v["case_id"] {
-                    facts.inconsistent = "ticket \(key) names case \(v["case_id"] ?? "-") but its evaluation belongs to another"
+                if let e = v["evaluation_id"] {
+                    let evaluation = try values("evaluation", e, ["case_id"])
+                    if evaluation == nil || !sameText(evaluation?["case_id"], v["case_id"]) { facts.inconsistent = Self.mismatch(table, key) }
                 }
             case "evaluation":
                 facts.direction = v["direction"]
@@ -174,6 +188,22 @@ public final class FactsReader: @unchecked Sendable {
             }
         }
         return facts
+    }
+
+    /// Whether `key` names a row of `table` that belongs to case `caseKey` (a plan item of the case, a meeting
+    /// about it).
+    public func belongs(_ table: String, _ key: String, toCase caseKey: String) throws -> Bool {
+        switch table {
+        case "plan_item": return sameText(try values("plan_item", key, ["case_id"])?["case_id"], caseKey)
+        case "meeting": return list(try values("meeting", key, ["case_ids"])?["case_ids"]).contains { sameText($0, caseKey) }
+        default: return false
+        }
+    }
+
+    /// The refusal of a row whose links do not belong together (the same words whether the row it names is
+    /// another case's or does not exist, so that the answer tells nothing of rows outside the account's scope).
+    static func mismatch(_ table: String, _ key: String) -> String {
+        "\(table) \(key) names rows that do not belong to its case"
     }
 
     /// Whether the replica holds a row (live or deleted).
@@ -204,7 +234,7 @@ public enum AccountDirectory {
 
     /// The subjects whose scope exits concern the account (see `CaseFacts.subjects`).
     public static func subjects(_ a: Account) -> [String] {
-        var s = a.persons.map { "person:" + $0 } + ["user:" + a.userID]
+        var s = a.persons.map { "person:" + $0 } + ["user:" + a.userID, "login:" + a.user]
         if let t = a.township, a.role == .township { s.append("township:" + t) }
         if a.role == .liaison { s += a.departments.map { "department:" + $0 } }
         return s.sorted()

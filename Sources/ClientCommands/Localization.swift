@@ -3,7 +3,7 @@ import Foundation
 
 extension L10n.Key {
     static let error = Self(en: "error: {0}", zh: "错误：{0}")
-    static let valueTooLarge = Self(en: "{0}", zh: "内容过大：一段文字最多 1 MiB，一条记录的文字合计最多 6 MiB，未写入任何内容（{0}）")
+    static let valueTooLarge = Self(en: "{0}", zh: "内容过大：一段文字最多 1 MiB，一条记录的文字合计最多 5 MiB，未写入任何内容（{0}）")
     static let badDateArg = Self(en: "{0} is not a date YYYY-MM-DD", zh: "{0} 不是 YYYY-MM-DD 格式的日期")
     static let refusedSummary = Self(
         en: "warning: the server refused {0} change(s) ({1}); they stay on this device and the centre sees them: `daiban rejected list` shows each, `daiban rejected revert` takes the server's value back",

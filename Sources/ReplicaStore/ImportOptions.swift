@@ -36,6 +36,13 @@ public struct ImportOptions: Sendable {
     /// and when a version of one of them is refused, nothing of the new row is accepted: a row never lands with
     /// other links than the ones it was judged by.
     public var factFields: (@Sendable (String) -> Set<String>)?
+    /// With `checks`: the rank of a table in the order rows are judged (lower first, stable within a rank). A
+    /// change-set lists rows by table name; a trust boundary judges a row after the rows it links to, so that a
+    /// bundle creating both is judged as one. The whole change-set is then held in memory (a push is bounded).
+    public var rowOrder: (@Sendable (String) -> Int)?
+    /// Whether the sender's receipt is recorded (`peer.received`): not for a change-set whose provenance is
+    /// unproved, whose sequence range would otherwise tell that replica what it never sent.
+    public var recordsReceipt = true
     /// Called after each row is merged, inside the import's transaction: may re-stamp rows (see `RowRestamper`).
     public var afterRow: (@Sendable (RowChange, RowRestamper) throws -> Void)?
     /// Called once after the last row, inside the import's transaction.
@@ -89,6 +96,8 @@ public struct RowReview {
     public let change: RowChange
     /// Whether this replica holds the row already.
     public let exists: Bool
+    /// Whether the row it holds is deleted.
+    public let deleted: Bool
     /// The account that created the row here, and whether another account has written it since.
     public let origin: (account: String, shared: Bool)?
     let tx: ReplicaTransaction
@@ -270,6 +279,13 @@ public struct RowRestamper {
 
     /// The transaction's database with the query tables current (to find the rows to re-stamp).
     public func queryDatabase() throws -> Database { try tx.queryDatabase() }
+
+    /// Ends the creator's sole claim on a row (another account wrote something that belongs to it).
+    public func markShared(table: String, key: String) throws {
+        try tx.db.execute(sql: """
+            UPDATE row_origin SET shared = 1 WHERE shared = 0 AND row = (SELECT id FROM row WHERE tbl = ? AND key = ?)
+            """, arguments: [table, key])
+    }
 
     /// Re-stamps every field state (and the delete coverage) of a row; returns how many states were re-stamped.
     @discardableResult

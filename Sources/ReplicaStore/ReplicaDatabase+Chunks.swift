@@ -55,6 +55,12 @@ public struct ChunkedExporter: Sendable {
     /// When set, the chunks acknowledge only what this replica received from that one replica (a server tells
     /// each device what it holds of the device's own writes, and nothing of other devices).
     public var acksFor: ReplicaID?
+    /// A row's run of field states normally travels whole; with this set, a row too large for one bundle is
+    /// carried one field state per chunk instead of stopping the stream (a server's pulls: what they carry is
+    /// merged, not judged).
+    public var splitsOversizedRows = false
+    /// The limits the chunks keep to: every peer's (tests narrow them).
+    public var limits = ChangeSetLimits.default
 
     public init(targetBytes: Int = 256 << 10, fieldsPerChunk: Int = 4096) {
         self.targetBytes = targetBytes
@@ -68,17 +74,24 @@ public struct ChunkedExporter: Sendable {
     public mutating func next(from replica: ReplicaDatabase, after cursor: UInt64,
                               filter: WriterFilter = .all, rows rowFilter: RowFilter? = nil) throws -> ChangeChunk {
         var limit = fieldsPerChunk
+        var split = false
         while true {
             let (cs, more) = try replica.read { db in
-                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter, rows: rowFilter, acksFor: acksFor)
+                try replica.collectChanges(db, after: cursor, limit: limit, filter: filter, rows: rowFilter, acksFor: acksFor,
+                                           splitRows: split)
             }
-            let (bytes, violation) = Self.encode(cs, level: level, signer: replica.signer)
+            let (bytes, violation) = Self.encode(cs, level: level, signer: replica.signer, limits: limits)
             if let violation {
-                // A chunk no peer could read: fewer field states per chunk, down to one; one that still does not
-                // fit cannot be sent at all, and the sender is told which.
-                guard limit > 1 else { throw violation }
-                limit = max(1, limit / 2)
-                fieldsPerChunk = limit
+                // A chunk no peer could read: fewer field states per chunk, down to one (a whole row); then, where
+                // allowed, one field state of the row; one that still does not fit cannot be sent at all, and the
+                // sender is told which.
+                if limit > 1 {
+                    limit = max(1, limit / 2)
+                    fieldsPerChunk = limit
+                    continue
+                }
+                guard splitsOversizedRows && !split && cs.fieldCount > 1 else { throw violation }
+                split = true
                 continue
             }
             if bytes.count <= targetBytes || limit == 1 {
@@ -100,8 +113,8 @@ extension ChunkedExporter {
     /// Encodes a change-set within the limits every peer enforces (`ChangeSetLimits.default`), or says why it
     /// cannot be: too many replicas, authors, characters or field names, or too large. A payload that compresses
     /// beyond the expansion ratio a reader accepts is compressed less.
-    static func encode(_ cs: ChangeSet, level: Int32, signer: DeviceKey?) -> (bytes: [UInt8], violation: SyncError?) {
-        let limits = ChangeSetLimits.default
+    static func encode(_ cs: ChangeSet, level: Int32, signer: DeviceKey?,
+                       limits: ChangeSetLimits = .default) -> (bytes: [UInt8], violation: SyncError?) {
         var level = level
         while true {
             let (bytes, stats) = ChangeSetEncoder(level: level).encodeWithStats(cs, signer: signer)
@@ -118,7 +131,9 @@ extension ChunkedExporter {
             if stats.payloadBytes > limits.maxDecompressedBytes || bytes.count > limits.maxCompressedBytes {
                 return (bytes, SyncError(.decompressedTooLarge, "\(what) are larger than one bundle may be"))
             }
-            let compressed = bytes.count - Envelope.headerSize
+            // The compressed payload alone (header bytes 28–31, big-endian), as a reader measures the ratio: the
+            // signature trailer does not count.
+            let compressed = bytes[28..<32].reduce(0) { $0 << 8 | Int($1) }
             if stats.payloadBytes > max(compressed, 1) * limits.maxExpansionRatio && level > 0 {
                 level = level > 1 ? 1 : 0
                 continue
@@ -133,7 +148,8 @@ extension ReplicaDatabase {
     /// after `since` (or `meta.seq`). States the filter drops do not count, so a device pulling after its own big
     /// push skips them in a few requests instead of many empty ones; at most `64 × limit` are scanned per call.
     func collectChanges(_ db: Database, after since: UInt64, limit: Int?, filter: WriterFilter,
-                        rows rowFilter: RowFilter? = nil, acksFor: ReplicaID? = nil) throws -> (changeSet: ChangeSet, more: Bool)
+                        rows rowFilter: RowFilter? = nil, acksFor: ReplicaID? = nil,
+                        splitRows: Bool = false) throws -> (changeSet: ChangeSet, more: Bool)
     {
         var allowed: [Int64: Bool] = [:]
         func admits(_ rowID: Int64, _ table: String, _ key: String) throws -> Bool {
@@ -177,8 +193,9 @@ extension ReplicaDatabase {
                 state = FieldState(normalizing: versions)
             }
             // At the limit, a row's run of fields is finished first: a row written in one transaction travels
-            // whole, so a receiver never judges half of a new row.
-            if let limit, kept >= limit, rowID != lastRow {
+            // whole, so a receiver never judges half of a new row (unless `splitRows`: a row too large for one
+            // bundle).
+            if let limit, kept >= limit, rowID != lastRow || splitRows {
                 stoppedAtLimit = true
                 break
             }

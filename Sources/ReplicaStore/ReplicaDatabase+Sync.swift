@@ -75,13 +75,23 @@ extension ReplicaDatabase {
             }
             report.conflictsBefore = try tx.openConflictCount()
             let review = ImportReview(options: options, toSeq: toSeq)
-            while let row = try nextRow() {
+            func merge(_ row: RowChange) throws {
                 try tx.apply(row, review, into: &report)
                 try options.afterRow?(row, RowRestamper(tx: tx))
                 if report.rows % 5000 == 0 { progress?(report.rows) }
             }
+            if let rank = options.rowOrder, options.checks != nil {
+                var rows: [(rank: Int, index: Int, row: RowChange)] = []
+                while let row = try nextRow() { rows.append((rank(row.table), rows.count, row)) }
+                rows.sort { ($0.rank, $0.index) < ($1.rank, $1.index) }
+                for r in rows { try merge(r.row) }
+            } else {
+                while let row = try nextRow() { try merge(row) }
+            }
             try options.beforeCommit?(RowRestamper(tx: tx))
-            try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)
+            if options.recordsReceipt {
+                try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)
+            }
             report.conflictsAfter = try tx.openConflictCount()
             report.skewedTimestamps = tx.skewedTimestamps
             if let then = options.inTransaction {
@@ -152,6 +162,14 @@ struct ImportReview {
     let options: ImportOptions
     /// The change-set's `to_seq`: no counter of its writer can exceed it.
     let toSeq: UInt64
+    /// The trust boundary's clock when the import began (one reading per import).
+    let now: UInt64
+
+    init(options: ImportOptions, toSeq: UInt64) {
+        self.options = options
+        self.toSeq = toSeq
+        now = options.checks?.now() ?? 0
+    }
 }
 
 extension ReplicaTransaction {
@@ -204,7 +222,7 @@ extension ReplicaTransaction {
             }
             return nil
         }
-        let now = checks.now()
+        let now = review.now
         if v.hlc.physical > now &+ checks.maxAheadMillis {
             let ahead = (v.hlc.physical - now) / 1000
             return Rejection(.clockAhead, "stamped \(ahead) s ahead of the server's clock (the limit is \(checks.maxAheadMillis / 1000) s)")
@@ -239,9 +257,9 @@ extension ReplicaTransaction {
             try applyNew(change, review, into: &report)
             return
         }
-        let origin = try self.origin(ref.id)
+        let origin = ref.origin
         let judge = RowJudge(options.authorize.map { authorize in
-            { try authorize(RowReview(change: change, exists: true, origin: origin, tx: self)) }
+            { try authorize(RowReview(change: change, exists: true, deleted: ref.deleted, origin: origin, tx: self)) }
         })
         let touchesDeletion = !change.covered.isEmpty || change.fields.contains { $0.name == Schema.deletedField }
         var accepted = false
@@ -307,7 +325,7 @@ extension ReplicaTransaction {
     private func applyNew(_ change: RowChange, _ review: ImportReview, into report: inout ImportReport) throws {
         let options = review.options
         let judge = RowJudge(options.authorize.map { authorize in
-            { try authorize(RowReview(change: change, exists: false, origin: nil, tx: self)) }
+            { try authorize(RowReview(change: change, exists: false, deleted: false, origin: nil, tx: self)) }
         })
         let facts = options.checks == nil ? [] : options.factFields?(change.table) ?? []
         let fields = facts.isEmpty ? change.fields
@@ -399,12 +417,12 @@ extension ReplicaTransaction {
 
     /// Why a row would grow past `StateBounds.maxRowValueBytes` with `merged` as its state of `field`, or nil.
     /// `otherBytes` gives the value bytes of the row's other fields; it is asked only for a field state larger
-    /// than `StateBounds.rowCheckThreshold` or a field this replica's schema does not declare.
+    /// than `StateBounds.rowCheckThreshold` (smaller ones cannot add up to the bound in any declared table; the
+    /// fields this build does not declare are the centre's alone).
     private func rowBoundViolation(_ table: String, _ field: String, _ merged: FieldState,
                                    _ otherBytes: () throws -> Int) throws -> Rejection? {
         let bytes = StateBounds.valueBytes(merged)
-        let declared = replica.schema.tables[table]?.field(field) != nil || field == Schema.deletedField
-        guard bytes > StateBounds.rowCheckThreshold || !declared else { return nil }
+        guard bytes > StateBounds.rowCheckThreshold else { return nil }
         return StateBounds.violation(rowValueBytes: bytes + (try otherBytes()))
     }
 
@@ -459,13 +477,6 @@ extension ReplicaTransaction {
             report.rejections.append(RejectedVersion(table: change.table, key: change.key, field: c.field, version: v,
                                                      rejection: r))
         }
-    }
-
-    /// The account that created a row here, and whether another has written it since.
-    func origin(_ row: Int64) throws -> (account: String, shared: Bool)? {
-        guard let r = try Row.fetchOne(db.cachedStatement(sql: "SELECT account, shared FROM row_origin WHERE row = ?"),
-                                       arguments: [row]) else { return nil }
-        return (r[0], r[1])
     }
 
     /// After an accepted write to an existing row: the row is no longer its creator's alone when someone else wrote it.

@@ -196,16 +196,19 @@ extension ReplicaDatabase {
     // MARK: Clocks and authorship (client)
 
     /// After the device clock was corrected: writes again, with fresh clocks, this replica's own field states
-    /// stamped after `ceiling` (Unix milliseconds), and moves the replica's clock back to the wall clock. Values
-    /// do not change; the new versions dominate the old ones. States with concurrent versions are left as they are.
+    /// stamped after `ceiling` (Unix milliseconds), and those of rows with an open `clock_ahead` refusal (a new
+    /// row refused whole because one of its links was stamped ahead travels again whole), and moves the
+    /// replica's clock back to the wall clock. Values do not change; the new versions dominate the old ones. States
+    /// with concurrent versions are left as they are.
     /// - Returns: how many field states were re-stamped.
     @discardableResult
     public func restampFuture(after ceiling: UInt64) throws -> Int {
         try write { tx in
             tx.clock.reset(to: HLCTimestamp(physical: min(now(), ceiling), logical: 0))
-            return try tx.rewriteOwn(where: "f.hlc > ? AND f.others IS NULL",
-                                     [Int64(bitPattern: HLCTimestamp(physical: ceiling, logical: UInt16.max).rawValue)],
-                                     author: nil)
+            return try tx.rewriteOwn(where: """
+                f.others IS NULL AND (f.hlc > ? OR EXISTS (SELECT 1 FROM rejected j WHERE j.tbl = r.tbl AND j.key = r.key
+                                                           AND j.reason = 'clock_ahead' AND j.state = 'open'))
+                """, [Int64(bitPattern: HLCTimestamp(physical: ceiling, logical: UInt16.max).rawValue)], author: nil)
         }
     }
 
@@ -222,6 +225,16 @@ extension ReplicaDatabase {
     }
 
     // MARK: Trust bookkeeping (server)
+
+    /// Makes `to` the creator of the rows `from` created (a device that proved, at its first sign-in, the key its
+    /// relayed bundles carried). Returns how many rows changed hands.
+    @discardableResult
+    public func adoptOrigin(from: String, to: String) throws -> Int {
+        try write { tx in
+            try tx.db.execute(sql: "UPDATE row_origin SET account = ? WHERE account = ?", arguments: [to, from])
+            return tx.db.changesCount
+        }
+    }
 
     /// Records that rows (a case, or a project or enterprise outside any case) left subjects' scope
     /// (`person:…`, `township:…`, `department:…`, `user:…`).

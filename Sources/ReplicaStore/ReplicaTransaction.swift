@@ -149,14 +149,21 @@ public final class ReplicaTransaction {
         var conflicts: Int
         var covered: Data?
         var isNew: Bool
+        /// The account that created the row (a trust boundary records it), and whether another has written it.
+        var origin: (account: String, shared: Bool)?
         /// No tombstone and no open conflict: fields can be merged one by one.
         var isSimple: Bool { !deleted && conflicts == 0 && covered == nil }
     }
 
     func rowRef(table: String, key: String, create: Bool) throws -> RowRef? {
-        let stmt = try db.cachedStatement(sql: "SELECT id, deleted, conflicts, covered FROM row WHERE tbl = ? AND key = ?")
+        let stmt = try db.cachedStatement(sql: """
+            SELECT r.id, r.deleted, r.conflicts, r.covered, o.account, o.shared
+            FROM row r LEFT JOIN row_origin o ON o.row = r.id WHERE r.tbl = ? AND r.key = ?
+            """)
         if let r = try Row.fetchOne(stmt, arguments: [table, key]) {
-            return RowRef(id: r[0], deleted: r[1], conflicts: r[2], covered: r[3], isNew: false)
+            let account: String? = r[4]
+            return RowRef(id: r[0], deleted: r[1], conflicts: r[2], covered: r[3], isNew: false,
+                          origin: account.map { ($0, r[5] as Bool) })
         }
         guard create else { return nil }
         let insert = try db.cachedStatement(sql: "INSERT INTO row (tbl, key) VALUES (?, ?)")

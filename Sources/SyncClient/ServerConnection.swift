@@ -119,7 +119,10 @@ public final class ServerConnection: Sendable {
     /// `GET /health`, and the server's clock (Unix milliseconds) when it sent one.
     public func health() async throws -> (HealthResponse, serverTime: UInt64?) {
         let (_, body, headers) = try await send("GET", "/health", body: nil, token: nil)
-        return (try decode(HealthResponse.self, body), headers.first(name: SyncHTTP.Header.serverTime).flatMap(UInt64.init))
+        // A time outside what a clock can say (before 2000 or after 2200) is no time at all.
+        let time = headers.first(name: SyncHTTP.Header.serverTime).flatMap(UInt64.init)
+            .flatMap { (946_684_800_000...7_258_118_400_000).contains($0) ? $0 : nil }
+        return (try decode(HealthResponse.self, body), time)
     }
 
     /// Signs in; `signer` (the device key) signs the sign-in, which registers its public half on first login.

@@ -98,11 +98,11 @@ public final class Synchronizer {
         // One probe first: with no link at all, fail once instead of retrying every request.
         let (_, serverTime) = try await connection.health()
         if let serverTime {
-            let skew = Double(Int64(replica.now()) - Int64(serverTime)) / 1000
+            let skew = (Double(replica.now()) - Double(serverTime)) / 1000
             report.clockSkewSeconds = skew
             // Writes refused for a clock that ran ahead travel again once this clock agrees with the server's.
             if skew < Double(maxClockAheadMillis) / 2000, try replica.refusals().contains(where: { $0.reason == "clock_ahead" }) {
-                report.restamped = try replica.restampFuture(after: serverTime + maxClockAheadMillis / 2)
+                report.restamped = try replica.restampFuture(after: serverTime &+ maxClockAheadMillis / 2)
             }
         }
         try await ensureKey(&report)

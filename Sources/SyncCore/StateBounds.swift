@@ -12,11 +12,12 @@ public enum StateBounds {
     public static let maxVersionVectorEntries = 256
     /// Most bytes of text and decimal values across the versions of one field state (2 MiB).
     public static let maxFieldStateValueBytes = 2 << 20
-    /// Most bytes of text and decimal values across all field states of one row (6 MiB), so that a row, which
-    /// always travels whole, fits one push (8 MiB by default) and one pull chunk.
-    public static let maxRowValueBytes = 6 << 20
-    /// Field states holding at most this many value bytes need no check of their row's total: no declared table
-    /// has enough fields for such states to reach `maxRowValueBytes`.
+    /// Most bytes of text and decimal values across all field states of one row (5 MiB), checked whenever a field
+    /// state larger than `rowCheckThreshold` is merged. Smaller states are not summed: the widest declared table
+    /// (30 fields) adds at most 2 MiB of them, so a row stays within 7 MiB and fits one push (8 MiB by default)
+    /// and one pull chunk; a row travels whole.
+    public static let maxRowValueBytes = 5 << 20
+    /// Field states holding at most this many value bytes need no check of their row's total.
     public static let rowCheckThreshold = 64 << 10
 
     /// Bytes of text and decimal values across the versions of a field state.

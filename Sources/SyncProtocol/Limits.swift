@@ -19,8 +19,9 @@ public struct ChangeSetLimits: Hashable, Sendable {
     public var maxVersionsPerField: Int = 64
     /// Most replicas in the replica dictionary.
     public var maxReplicas: Int = 65_536
-    /// Most distinct characters in the character table.
-    public var maxCharacters: Int = 1 << 20
+    /// Most distinct characters in the character table: every Unicode scalar (0x110000 code points, surrogates
+    /// included for simplicity), so that no text a writer may store can exceed it.
+    public var maxCharacters: Int = 0x110000
     /// Most fields declared for one table, and most authors.
     public var maxNames: Int = 65_536
     /// Longest row key, table or field name, in UTF-8 bytes.

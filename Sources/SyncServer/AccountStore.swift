@@ -291,27 +291,39 @@ public struct AccountStore: Sendable {
         try queue.write { db in try Self.setKey(db, device: device, key, now: now, retiredUpTo: retiredUpTo) }
     }
 
+    /// How long a retired key still signs the bundles made before its rotation (a township may carry one for a
+    /// while): 30 days.
+    static let retiredKeySeconds: Int64 = 30 * 86_400
+
     /// Whether `key` signs, for the device, a bundle of its changes up to `toSeq`: its current key signs
-    /// anything, a retired one only what the device wrote before the rotation.
-    func isKey(_ key: [UInt8], of device: Int64, forBundleUpTo toSeq: UInt64) throws -> Bool {
+    /// anything, a retired one only what the device wrote before the rotation, and only for `retiredKeySeconds`.
+    func isKey(_ key: [UInt8], of device: Int64, forBundleUpTo toSeq: UInt64, now: Int64) throws -> Bool {
         try queue.read { db in
             guard let r = try Row.fetchOne(db, sql: """
                 SELECT device_id, retired_at, valid_to_seq FROM device_key WHERE public_key = ?
                 """, arguments: [Data(key)]), (r[0] as Int64) == device else { return false }
-            if (r[1] as Int64?) == nil { return true }
-            guard let bound = r[2] as Int64? else { return false }
+            guard let retired = r[1] as Int64? else { return true }
+            guard let bound = r[2] as Int64?, now - retired <= Self.retiredKeySeconds else { return false }
             return toSeq <= UInt64(max(0, bound))
+        }
+    }
+
+    /// The keys relayed bundles of a replica no device has registered were signed with.
+    func relayedKeys(replica: ReplicaID) throws -> [[UInt8]] {
+        try queue.read { db in
+            try Data.fetchAll(db, sql: "SELECT public_key FROM relayed_key WHERE replica = ?", arguments: [Data(replica.bytes)])
+                .map { [UInt8]($0) }
         }
     }
 
     /// Remembers the key that signed a relayed bundle of a replica no device has registered (at most 8 per
     /// replica): only that key's holder may register the replica later.
-    func noteRelayedKey(replica: ReplicaID, _ key: [UInt8]) throws {
+    func noteRelayedKey(replica: ReplicaID, _ key: [UInt8], now: Int64) throws {
         try queue.write { db in
             let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM relayed_key WHERE replica = ?", arguments: [Data(replica.bytes)]) ?? 0
             guard n < 8 else { return }
             try db.execute(sql: "INSERT OR IGNORE INTO relayed_key (replica, public_key, first_seen_at) VALUES (?, ?, ?)",
-                           arguments: [Data(replica.bytes), Data(key), Int64(Date().timeIntervalSince1970)])
+                           arguments: [Data(replica.bytes), Data(key), now])
         }
     }
 

@@ -53,7 +53,7 @@ extension DaibanServer {
     /// Another device's bundle, forwarded as it was made (a township carrying an agent's USB stick): judged by the
     /// **writer's** account when the writer is a registered device (and then only with its valid signature); a
     /// writer that never signed in is judged as an agent with no cases of its own (`Judged.unverified`): it may
-    /// register new cases, projects and materials, nothing more, whoever relays it.
+    /// register new cases with their work logs and materials, nothing more, whoever relays it.
     func relay(_ bytes: [UInt8], by p: Principal) async throws -> PushResult {
         guard p.user.role.mayRelay else {
             throw APIError.forbidden(ErrorCode.relayForbidden,
@@ -68,23 +68,25 @@ extension DaibanServer {
         let accounts = self.accounts
         let writer = try await offload { try accounts.device(replica: sender) }
         guard let writer else {
-            // Never signed in: nothing proves who wrote it. The key it signed with is remembered, so that only
-            // the holder of that key can later register this replica id.
+            // Never signed in: nothing proves who wrote it. The key it signed with is remembered (once the import
+            // succeeded), so that only the holder of that key can later register this replica id.
+            let result = try await importJudged(bytes, writer: sender, judgedAs: .unverified(sender), refuseAll: nil,
+                                                unverified: true, via: p)
             if let sig = header.signature, sig.isValid {
-                try await offload { [accounts] in try accounts.noteRelayedKey(replica: sender, sig.publicKey) }
+                let t = now()
+                try await offload { [accounts] in try accounts.noteRelayedKey(replica: sender, sig.publicKey, now: t) }
             }
-            return try await importJudged(bytes, writer: sender, judgedAs: .unverified(sender), refuseAll: nil,
-                                          unverified: true, via: p)
+            return result
         }
         var refuse: Rejection?
         let writerUser = try await offload { try accounts.user(id: writer.userID) }
         if writer.revokedAt != nil || writerUser?.disabled != false {
             refuse = Rejection(.writerRevoked, "the writing device \(writer.id) is revoked or its user disabled")
         } else if let sig = header.signature, sig.isValid {
-                let toSeq = header.toSeq
-            let known = try await offload { try accounts.isKey(sig.publicKey, of: writer.id, forBundleUpTo: toSeq) }
+                let toSeq = header.toSeq, t = now()
+            let known = try await offload { try accounts.isKey(sig.publicKey, of: writer.id, forBundleUpTo: toSeq, now: t) }
             if !known {
-                refuse = Rejection(.badSignature, "the bundle is signed with a key that is not device \(writer.id)'s for these changes (a retired key signs only what its device wrote before the rotation)")
+                refuse = Rejection(.badSignature, "the bundle is signed with a key that is not device \(writer.id)'s for these changes (a retired key signs only what its device wrote before the rotation, for 30 days)")
             }
         } else {
             refuse = Rejection(.badSignature, header.signature == nil
@@ -120,10 +122,12 @@ extension DaibanServer {
         checks.unverifiedWriter = unverified
         checks.refuseAll = refuseAll
         options.checks = checks
+        options.recordsReceipt = refuseAll == nil && !unverified
         let judge = WriteJudge(role: user.role, userID: user.userID, user: user.name, township: user.township,
-                               department: user.department)
+                               department: user.department, unverified: unverified)
         options.authorize = { review in try judge.review(review) }
         options.factFields = { AccessRules.factFields($0) }
+        options.rowOrder = { AccessRules.judgingOrder($0) }
         options.beforeCommit = { [replica] stamper in
             try judge.changes.settle(replica, stamper)
             if unverified { try replica.markUnverifiedWriter(writer, in: stamper) }
@@ -134,9 +138,12 @@ extension DaibanServer {
             try accounts.touch(deviceID: p.device.id, now: now())
             return r
         }
+        // The server's state of what was refused, for what the *delivering* account may read (a relayer never
+        // learns more through a refused relay than its own pull would give it); none when the bundle's provenance
+        // failed as a whole.
         var current: [UInt8]?
-        if !report.rejections.isEmpty {
-            let account = try await self.account(for: user)
+        if !report.rejections.isEmpty && refuseAll == nil {
+            let account = try await self.account(for: p.user)
             current = try await offload { [replica] in try Self.currentStates(replica, report.rejections, account) }
         }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
@@ -209,6 +216,7 @@ extension DaibanServer {
                 ? .all : .excluding(p.device.replica)
             var exporter = ChunkedExporter(targetBytes: target, fieldsPerChunk: hint)
             exporter.acksFor = p.device.replica
+            exporter.splitsOversizedRows = true
             let rows: RowFilter? = account.role == .center ? nil : ReadScope.rowFilter(account)
             let chunk = try exporter.next(from: replica, after: cursor, filter: filter, rows: rows)
             try accounts.touch(deviceID: p.device.id, now: now())
@@ -278,17 +286,21 @@ final class WriteJudge: @unchecked Sendable {
     let user: String
     let township: String?
     let department: String?
-    let changes = ScopeChanges()
+    let changes: ScopeChanges
     private var account: Account?
     private var reader: FactsReader?
     private var stale = false
 
-    init(role: Role, userID: String, user: String, township: String?, department: String?) {
+    let unverified: Bool
+
+    init(role: Role, userID: String, user: String, township: String?, department: String?, unverified: Bool) {
         self.role = role
         self.userID = userID
         self.user = user
         self.township = township
         self.department = department
+        self.unverified = unverified
+        changes = ScopeChanges(account: userID)
     }
 
     /// The judge of one incoming row (called once per row that carries something new).
@@ -297,15 +309,37 @@ final class WriteJudge: @unchecked Sendable {
         let reader = reader!
         if stale { reader.invalidate() }
         let facts = try reader.rowFacts(table: r.change.table, key: r.change.key, exists: r.exists, incoming: r.change)
-        try changes.touch(r.change, facts, reader)
+        try changes.touch(r.change, facts, reader, isDeleted: r.deleted)
         // What this row changes may change the facts of the cases after it.
         stale = ["case", "plan_item", "project", "enterprise"].contains(r.change.table)
         if role == .center { return { _, _ in nil } }
         if account == nil {
             account = try AccountDirectory.account(try r.queryDatabase(), role: role, userID: userID, user: user,
                                                    township: township, department: department)
+            account?.unverified = unverified
         }
         let account = account!
-        return { field, value in AccessRules.rejection(account, facts, field: field, incoming: value) }
+        // Values of the row's case links that name a row of another case (or none).
+        var foreign: [String: Set<ExactText>] = [:]
+        if let links = AccessRules.caseLinks[r.change.table] {
+            let caseKey = facts.cases.first?.key
+            for f in r.change.fields {
+                guard let target = links[f.name] else { continue }
+                for v in f.state.versions where v.value != .null {
+                    let text = v.value.displayText
+                    if try caseKey.map({ try reader.belongs(target, text, toCase: $0) }) != true {
+                        foreign[f.name, default: []].insert(ExactText(text))
+                    }
+                }
+            }
+        }
+        let mismatch = Rejection(.scopeField, "\(r.change.table) \(r.change.key) names rows that do not belong to its case")
+        let outside = foreign
+        return { field, value in
+            let r = AccessRules.rejection(account, facts, field: field, incoming: value)
+            if r?.reason == .outsideScope { return r }
+            if outside[field]?.contains(ExactText(value.displayText)) == true { return mismatch }
+            return r
+        }
     }
 }

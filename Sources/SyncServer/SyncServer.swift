@@ -106,6 +106,11 @@ public final class DaibanServer: Sendable {
     /// key and stamped within 5 minutes of the server's clock, is not slowed by others' failed guesses.
     func login(name: String, password: String, replica claimed: ReplicaID, deviceName: String, deviceKey: [UInt8]?,
                proof: [UInt8]?, proofTime: Int64?, address: String) async throws -> Session {
+        // No account has a name outside 1–64 bytes without whitespace: such a name is answered at once, and
+        // counts nothing (the limiter never holds attacker-sized keys).
+        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: \.isWhitespace) else {
+            throw APIError(.unauthorized, ErrorCode.invalidCredentials, "wrong user name or password")
+        }
         var known = false
         if let deviceKey {
             guard let proof, let proofTime,
@@ -143,9 +148,16 @@ public final class DaibanServer: Sendable {
             throw APIError(.conflict, ErrorCode.replicaTaken, "replica \(claimed.short) is the server's own; run daiban init in a new home")
         }
         let t = now()
-        let device = try await offload { [accounts] in
-            try accounts.device(for: user, replica: claimed, name: deviceName, key: deviceKey, now: t)
+        let (device, adopted) = try await offload { [accounts, replica] () throws -> (Device, Int) in
+            let relayed = try accounts.relayedKeys(replica: claimed)
+            let new = try accounts.device(replica: claimed) == nil
+            let device = try accounts.device(for: user, replica: claimed, name: deviceName, key: deviceKey, now: t)
+            // A laptop whose bundles were relayed before it ever signed in, signing in now with the key they
+            // carried: the rows it registered become its user's, as if it had pushed them itself.
+            guard new, let deviceKey, relayed.contains(deviceKey) else { return (device, 0) }
+            return (device, try replica.adoptOrigin(from: Judged.unverified(claimed).userID, to: String(user.id)))
         }
+        if adopted > 0 { logger.info("unverified rows adopted", metadata: ["device_id": "\(device.id)", "rows": "\(adopted)"]) }
         logger.info("login", metadata: ["user_id": "\(user.id)", "device_id": "\(device.id)"])
         let refreshExpires = t + Int64(config.refreshTokenSeconds)
         let refresh = try await offload { [accounts] in

@@ -89,6 +89,9 @@ public actor LoginLimiter {
         var failures = 0
         var last: Int64 = 0
         var blockedUntil: Int64 = 0
+        /// Successful sign-ins that took their count back (an address gets at most `addressFree` per window, so
+        /// that an attacker's own logins cannot keep wiping its guesses).
+        var credits = 0
     }
 
     private let pairFree: Int
@@ -109,40 +112,61 @@ public actor LoginLimiter {
         let keys: [(key: String, free: Int, cap: Int64)]
     }
 
-    /// Counts an attempt, or refuses it with the seconds to wait.
+    /// Counts an attempt, or refuses it with the seconds to wait. A sign-in from a device registered to the user
+    /// and proved by its key (`knownDevice`) is not counted at all: nobody else's guesses slow it.
     public func begin(user: String, address: String, knownDevice: Bool, now: Int64) -> Result<Attempt, Wait> {
-        var keys: [(String, Int, Int64)] = [("a:" + address, addressFree, cap), ("p:" + user + "\u{0}" + address, pairFree, cap)]
-        if !knownDevice { keys.append(("u:" + user, userFree, userCap)) }
+        if knownDevice { return .success(Attempt(keys: [])) }
+        let keys: [(String, Int, Int64)] = [("a:" + address, addressFree, cap), ("p:" + user + "\u{0}" + address, pairFree, cap),
+                                            ("u:" + user, userFree, userCap)]
+        if counters.count > 100_000 { prune(now) }
         var wait: Int64 = 0
         for (key, _, _) in keys {
-            var c = counters[key] ?? Counter()
+            guard var c = counters[key] else { continue }
             // Counts fade only after a quiet window that starts when the block ends.
-            if c.failures > 0 && now - max(c.last, c.blockedUntil) > window { c = Counter() }
-            counters[key] = c
+            if c.failures > 0 && now - max(c.last, c.blockedUntil) > window {
+                c = Counter()
+                counters[key] = c
+            }
             wait = max(wait, c.blockedUntil - now)
         }
+        // A refused attempt stores nothing new.
         if wait > 0 { return .failure(Wait(seconds: Int(wait))) }
         for (key, free, cap) in keys {
-            var c = counters[key]!
+            var c = counters[key] ?? Counter()
             c.failures += 1
             c.last = now
             if c.failures >= free { c.blockedUntil = now + min(cap, Int64(1) << min(20, c.failures - free)) }
             counters[key] = c
         }
-        if counters.count > 100_000 { counters = counters.filter { now - $0.value.last <= window } }
         return .success(Attempt(keys: keys))
     }
 
-    /// The attempt succeeded: its count is taken back, and the pair's counter is cleared.
+    /// Keeps the counters within 100,000: faded ones go first, then the oldest.
+    private func prune(_ now: Int64) {
+        counters = counters.filter { now - max($0.value.last, $0.value.blockedUntil) <= window }
+        if counters.count > 90_000 {
+            let keep = counters.sorted { $0.value.last > $1.value.last }.prefix(90_000)
+            counters = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+        }
+    }
+
+    /// The attempt succeeded: the pair's counter is cleared, the user's count taken back, and the address's
+    /// taken back while it has credits left; no block is lifted early.
     public func succeeded(_ attempt: Attempt) {
         for (i, k) in attempt.keys.enumerated() {
             guard var c = counters[k.key] else { continue }
-            if i == 1 {
+            switch i {
+            case 1:
                 counters[k.key] = nil
                 continue
+            case 0:
+                guard c.credits < addressFree else { continue }
+                c.credits += 1
+                c.failures = max(0, c.failures - 1)
+            default:
+                c.failures = max(0, c.failures - 1)
+                if c.failures < k.free { c.blockedUntil = 0 }
             }
-            c.failures = max(0, c.failures - 1)
-            if c.failures < k.free { c.blockedUntil = 0 }
             counters[k.key] = c
         }
     }

@@ -185,6 +185,14 @@ import Testing
         #expect(AccessRules.rejection(Self.agent, log, field: "case_id", incoming: .text("IN"))?.reason == .scopeField)
     }
 
+    /// The row bound is checked only when a large field state is merged; the small ones of the widest table must
+    /// still leave every row within one default push (8 MiB).
+    @Test func theWidestTableStaysWithinOnePush() {
+        let widest = DaibanSchema.schema.tables.values.map(\.fields.count).max() ?? 0
+        #expect(widest <= 30, "StateBounds and SPEC §7.1 say the widest table has 30 fields")
+        #expect(StateBounds.maxRowValueBytes + widest * StateBounds.rowCheckThreshold <= 7 << 20)
+    }
+
     @Test func subjectsNameEveryReader() {
         let c = CaseFacts(key: "C", agent: "P-A", chief: "P-C", team: ["P-T"], liaisons: ["P-L"], township: "T1", office: "O1",
                           departments: ["D1"], creator: "7")

@@ -37,7 +37,7 @@ import Synchronization
     }
 
     static func run(seed: UInt64, steps: Int) async throws {
-        let f = try ServerFixture { $0.pullChunkBytes = 16 << 10 }
+        let f = try ServerFixture(runningClock: true) { $0.pullChunkBytes = 16 << 10 }
         try f.user("admin", .center)
         for a in Self.agents.keys { try f.user(a, .agent) }
         for (l, d) in Self.liaisons { try f.user(l, .liaison, department: d) }

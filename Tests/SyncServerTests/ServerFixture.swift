@@ -20,15 +20,18 @@ final class ServerFixture: Sendable {
     let server: DaibanServer
     let clock: TestClock
     private let ownsDirectory: Bool
-    static let start: Int64 = 1_763_700_000
+    /// The wall clock now, Unix seconds: a fixture's clock starts at it, so that devices' signed sign-ins are fresh.
+    static var start: Int64 { Int64(Date().timeIntervalSince1970) }
 
-    init(_ configure: (inout ServerConfig) -> Void = { _ in }) throws {
+    /// - Parameter runningClock: the server's clock runs with the wall clock (moved on by `advance`) instead of
+    ///   standing still until advanced: for long tests whose devices sign in with their own clocks.
+    init(runningClock: Bool = false, _ configure: (inout ServerConfig) -> Void = { _ in }) throws {
         dir = try TemporaryDirectory("daiban-server")
         var config = ServerConfig()
         config.data = dir.file("data")
         config.bcryptCost = 4
         configure(&config)
-        clock = TestClock(Self.start)
+        clock = TestClock(Self.start, running: runningClock)
         ownsDirectory = true
         server = try Self.reopen(config, clock: clock)
     }
@@ -74,10 +77,16 @@ final class ServerFixture: Sendable {
 }
 
 /// Unix seconds the test moves by hand.
+/// A clock the test moves: standing still, or running with the wall clock.
 final class TestClock: Sendable {
+    /// The time (standing) or the seconds added to the wall clock (running).
     let value: Mutex<Int64>
-    init(_ start: Int64) { value = Mutex(start) }
-    var now: Int64 { value.withLock { $0 } }
+    let running: Bool
+    init(_ start: Int64, running: Bool = false) {
+        self.running = running
+        value = Mutex(running ? start - Int64(Date().timeIntervalSince1970) : start)
+    }
+    var now: Int64 { (running ? Int64(Date().timeIntervalSince1970) : 0) + value.withLock { $0 } }
 }
 
 /// Parsed answer of a test request.

@@ -92,6 +92,22 @@ import Synchronization
         #expect(LoginLimiter.addressKey("10.0.0.1") == "10.0.0.1")
     }
 
+    /// Names no account can have are answered at once and count nothing: the limiter never holds them.
+    @Test func impossibleNamesCountNothing() async throws {
+        let f = try ServerFixture { $0.loginMaxFailures = 3 }
+        try f.user("wang", .agent)
+        let laptop = try f.replica("wang")
+        try await f.test { client in
+            for i in 0..<40 {
+                let name = String(repeating: "x", count: 65 + i * 100)
+                let a = try await client.login(name, password: "whatever-123", replica: laptop.id)
+                #expect(a.status == .unauthorized && a.code == "invalid_credentials")
+            }
+            // The address was not counted against the right person.
+            #expect(try await client.login("wang", replica: laptop).status == .ok)
+        }
+    }
+
     @Test func parallelGuessesAreCheckedAgainstTheLimitOnce() async throws {
         let f = try ServerFixture { $0.loginMaxFailures = 5 }
         try f.user("wang", .agent)
@@ -161,6 +177,9 @@ import Synchronization
             // The honest bundle, relayed, lands under a03's authorship.
             let ack = try await county.push(honest, as: "dg", url, relay: true)
             #expect(ack.rejected.isEmpty && ack.applied >= 2)
+            // A second bundle made before the rotation, carried longer.
+            try a03.write { tx in try tx.put(table: "work_log", key: "CA.late", ["case_id": .text("CA"), "content": .text("迟到")]) }
+            let carried = try a03.exportBundle(for: nil).bytes
             // After a03 rotates its key, bundles it signed before still relay; ones "signed" by the new key relay too.
             let (c, t) = try await county.session("a03", a03, url)
             let new = DeviceKey()
@@ -177,12 +196,16 @@ import Synchronization
             await c.shutdown()
             let again = try await county.push(honest, as: "dg", url, relay: true)
             #expect(again.rejected.isEmpty, "bundles signed before a rotation stay valid")
-            // The retired key signs nothing written after the rotation (a stolen old key is worth nothing new).
+            // The retired key signs nothing written after the rotation.
             try a03.write { tx in try tx.put(table: "work_log", key: "CA.oldkey", ["case_id": .text("CA"), "content": .text("旧钥")]) }
             let oldKeyLate = try await county.push(try a03.exportBundle(for: nil).bytes, as: "dg", url, relay: true)
             #expect(oldKeyLate.applied == 0 && !oldKeyLate.rejected.isEmpty
                     && oldKeyLate.rejected.allSatisfy { $0.reason == "bad_signature" }, "\(oldKeyLate.rejected)")
             #expect(try county.f.server.replica.get(table: "work_log", key: "CA.oldkey") == nil)
+            // And only for 30 days: a bundle of before the rotation, relayed after a month, is refused.
+            county.f.advance(seconds: 31 * 86_400)
+            let month = try await county.push(carried, as: "dg", url, relay: true)
+            #expect(month.applied == 0 && TrustCounty.reasons(month)["work_log.CA.late.content"] == "bad_signature", "\(month.rejected)")
             // A revoked writer's bundles are refused, even correctly signed.
             let device = try #require(try county.f.server.accounts.devices().first { $0.replica == a03.id })
             _ = try county.f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start)

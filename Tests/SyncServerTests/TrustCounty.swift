@@ -30,7 +30,7 @@ final class TrustCounty: @unchecked Sendable {
     ]
 
     init(_ configure: (inout ServerConfig) -> Void = { _ in }) throws {
-        f = try ServerFixture { c in
+        f = try ServerFixture(runningClock: true) { c in
             c.pullChunkBytes = 16 << 10
             configure(&c)
         }
@@ -126,8 +126,14 @@ func withLiveServer(_ f: ServerFixture, _ body: @Sendable @escaping (String) asy
 @discardableResult
 func syncDevice(_ user: String, _ replica: ReplicaDatabase, _ url: String) async throws -> SyncReport {
     let c = try ServerConnection(url: url, clock: replica.now)
-    let t = try await c.login(user: user, password: "pw-\(user)-secret", replica: replica.id, deviceName: user,
+    let t: SessionTokens
+    do {
+        t = try await c.login(user: user, password: "pw-\(user)-secret", replica: replica.id, deviceName: user,
                               signer: replica.signer)
+    } catch {
+        await c.shutdown()
+        throw error
+    }
     let s = Synchronizer(replica: replica, connection: c, tokens: t, saveTokens: { _ in })
     s.retries = 0
     s.chunkBytes = 16 << 10
