@@ -16,8 +16,9 @@ public enum DaibanSchema {
     private static func d(_ s: String) -> FieldSchema { FieldSchema(s, .date) }
     private static func b(_ s: String) -> FieldSchema { FieldSchema(s, .bool) }
     private static func i(_ s: String) -> FieldSchema { FieldSchema(s, .integer) }
-    private static func table(_ name: String, _ fields: [FieldSchema], indexes: [ProjectionIndex] = []) -> TableSchema {
-        TableSchema(name, fields, projected: true, indexes: indexes)
+    private static func table(_ name: String, _ fields: [FieldSchema], indexes: [ProjectionIndex] = [],
+                              searchable: [String] = []) -> TableSchema {
+        TableSchema(name, fields, projected: true, indexes: indexes, searchable: searchable)
     }
 
     // MARK: 1.1 Organisation and people
@@ -58,7 +59,7 @@ public enum DaibanSchema {
         t("uscc"), t("address"),
         // 内资 / 外资 / 中外合资 …
         t("nature"), t("legal_rep"), t("operator"), t("email"), t("origin_flags"),
-    ], indexes: [["uscc"]])
+    ], indexes: [["uscc"]], searchable: ["name", "uscc"])
 
     /// 投资项目 (§1.2).
     public static let project = table("project", [
@@ -73,7 +74,7 @@ public enum DaibanSchema {
         // 备案 / 核准 / 审批
         t("approval_type"), b("is_major"), b("is_government_investment"), t("lead_official_id"),
         t("supervising_head_id"), t("referred_by"), t("address"), t("current_stage"),
-    ], indexes: [["township_id"], ["enterprise_id"]])
+    ], indexes: [["township_id"], ["enterprise_id"]], searchable: ["name", "project_code"])
 
     /// 代办联系卡 (§1.2).
     public static let contactCard = table("contact_card", [
@@ -109,7 +110,7 @@ public enum DaibanSchema {
         t("requested_scope"), t("requested_items"), t("requested_stages"), t("received_by_office_id"),
         t("received_by_person_id"), d("received_at"), t("occurred_at"), t("contact_card_id"), t("case_id"),
         t("duplicate_of"), t("form"),
-    ], indexes: [["dedupe_key"], ["case_id"]])
+    ], indexes: [["dedupe_key"], ["case_id"], ["reg_no"]])
 
     static let signStates = ["WAIT_SIGNING", "SIGNING", "APPLICANT_SIGNING", "SIGNED"]
 
@@ -129,9 +130,10 @@ public enum DaibanSchema {
         d("completed_on"), d("terminated_on"), d("handed_over_on"), d("evaluated_on"), t("reason"),
         t("dedupe_key"),
     ], indexes: [["agent_id", "status"], ["township_id", "status"], ["status"], ["chief_agent_id"], ["project_id"],
-                 ["enterprise_id"], ["team"],
+                 ["enterprise_id"], ["team"], ["case_no"],
                  // Covering the reports that walk every case in key order beside its items or progress reports.
-                 ["_key", "status", "agent_id", "chief_agent_id", "signed_on", "completed_on", "terminated_on"]])
+                 ["_key", "status", "agent_id", "chief_agent_id", "signed_on", "completed_on", "terminated_on"]],
+        searchable: ["case_no"])
 
     /// 代办任务分解计划表 item (§1.4). Limits are copied from the catalogue when planned, so a later
     /// catalogue version does not move a running item's deadlines. Due dates are derived on every
@@ -215,13 +217,13 @@ public enum DaibanSchema {
     public static let completionForm = table("completion_form", [
         t("case_id"), t("form_no"), d("completed_on"), d("materials_handed_on"), b("owner_signed"),
         d("handover_due"), t("received_by_office_id"), t("received_by_person_id"), t("received_at"),
-    ], indexes: [["case_id"]])
+    ], indexes: [["case_id"], ["form_no"]])
 
     /// 代办项目委托终止单 (§1.4).
     public static let terminationForm = table("termination_form", [
         t("case_id"), t("form_no"), t("reason_type"), t("reason_text"), d("terminated_on"), b("owner_signed"),
         d("handover_due"), t("received_by_office_id"), t("received_by_person_id"), t("received_at"),
-    ], indexes: [["case_id"]])
+    ], indexes: [["case_id"], ["form_no"]])
 
     /// 评价 (§1.4), append-only.
     public static let evaluation = table("evaluation", [

@@ -112,7 +112,7 @@ struct ProjectCommand: ParsableCommand {
 struct CaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "case", abstract: "代办项目: registration to evaluation (DOMAIN.md §2.1).",
-        subcommands: [Register.self, Review.self, Agree.self, Assign.self, Withdraw.self, Show.self, List.self, Complete.self,
+        subcommands: [Register.self, Review.self, Agree.self, Assign.self, Withdraw.self, Show.self, List.self, Find.self, Complete.self,
                       Terminate.self, Handover.self, Evaluate.self])
 
     struct Register: ParsableCommand {
@@ -171,15 +171,17 @@ struct CaseCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "review",
             abstract: "审查: pick up (T3), find eligible (T5) or reject with a reason (T4).")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Flag(help: "具备申请条件: the case moves to AGREEMENT_PENDING.") var eligible = false
         @Option(help: "不予代办, with the reason.") var reject: String?
         @Option(help: "编号 to give the case.") var caseNo: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
                 let decision: Workflow.ReviewDecision = reject.map { .reject($0) } ?? (eligible ? .eligible : .start)
-                let s = try workflow(home).review(caseID: caseID, decision, caseNo: caseNo, on: try on.day())
+                let s = try wf.review(caseID: caseID, decision, caseNo: caseNo, on: try on.day())
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? s.zh : s.rawValue))
             }
         }
@@ -188,7 +190,7 @@ struct CaseCommand: ParsableCommand {
     struct Agree: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "agree", abstract: "协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE (T6).")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "协议编号 (unique).") var code: String
         @Option(help: "FULL or PARTIAL.") var scope: String
         @Option(help: "委托阶段 (comma-separated).") var stages: String?
@@ -198,13 +200,15 @@ struct CaseCommand: ParsableCommand {
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
                 var input = Workflow.AgreementInput(code: code, scope: scope)
                 input.stages = CaseWorkflowCLI.list(stages)
                 input.items = CaseWorkflowCLI.list(items)
                 input.signState = signState
                 input.signedOn = try on.day()
                 input.fee = fee
-                let s = try workflow(home).agree(caseID: caseID, input)
+                let s = try wf.agree(caseID: caseID, input)
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? s.zh : s.rawValue))
             }
         }
@@ -213,7 +217,7 @@ struct CaseCommand: ParsableCommand {
     struct Assign: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "assign", abstract: "指派: agent, chief agent, team, liaisons, lead official, supervising head.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "代办员.") var agent: String?
         @Option(help: "首席代办员.") var chiefAgent: String?
         @Option(help: "代办小组 members (comma-separated).") var team: String?
@@ -222,6 +226,8 @@ struct CaseCommand: ParsableCommand {
         @Option(help: "督办负责人 (县直部门主要负责人).") var supervisingHead: String?
         func run() throws {
             try runWorkflow {
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
                 var a = Workflow.Assignment()
                 a.agent = agent
                 a.chiefAgent = chiefAgent
@@ -229,7 +235,7 @@ struct CaseCommand: ParsableCommand {
                 a.liaisons = liaisons.map(CaseWorkflowCLI.list)
                 a.leadOfficial = leadOfficial
                 a.supervisingHead = supervisingHead
-                let s = try workflow(home).assign(caseID: caseID, a)
+                let s = try wf.assign(caseID: caseID, a)
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? s.zh : s.rawValue))
             }
         }
@@ -238,11 +244,13 @@ struct CaseCommand: ParsableCommand {
     struct Withdraw: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "withdraw", abstract: "业主不签协议 (T7).")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "Reason.") var reason: String
         func run() throws {
             try runWorkflow {
-                try workflow(home).withdraw(caseID: caseID, reason: reason)
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                try wf.withdraw(caseID: caseID, reason: reason)
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? CaseStatus.withdrawn.zh : "WITHDRAWN"))
             }
         }
@@ -251,12 +259,13 @@ struct CaseCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a case: header, compliance flags, plan items with timers, registrations.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "Judge timers as of this date (default today).") var asOf: String?
         @Flag(help: "Print as JSON.") var json = false
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
                 let d = try wf.showCase(caseID, asOf: try parseDay(asOf))
                 if json {
                     print(JSON.object(d.header.map { ($0.0.key, $0.1.json) } + [
@@ -291,15 +300,29 @@ struct CaseCommand: ParsableCommand {
         }
     }
 
+    struct Find: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "find",
+            abstract: L10n.t(.findAbstract))
+        @OptionGroup var home: HomeOptions
+        @Argument(help: ArgumentHelp(L10n.t(.findTextHelp), valueName: "text")) var text: String
+        @Option(help: ArgumentHelp(L10n.t(.limitHelp))) var limit = 200
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow { emit(try workflow(home).findCases(text, limit: limit), output) }
+        }
+    }
+
     struct Complete: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "complete", abstract: "办结 (T13): all items final; records the 办结单 (handover due in 2 WD).")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "办结单编号.") var formNo: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
-                let due = try workflow(home).complete(caseID: caseID, formNo: formNo, on: try on.day())
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                let due = try wf.complete(caseID: caseID, formNo: formNo, on: try on.day())
                 print(L10n.t(.handoverDue, caseID, CivilDate.iso(due)))
             }
         }
@@ -308,14 +331,16 @@ struct CaseCommand: ParsableCommand {
     struct Terminate: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "terminate", abstract: "终止 (T14): records the 终止单; open items are cancelled.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "PROJECT_REASON or CLIENT_REQUEST.") var reasonType: String
         @Option(help: "Reason.") var reason: String
         @Option(help: "终止单编号.") var formNo: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
-                let due = try workflow(home).terminate(caseID: caseID, formNo: formNo, reasonType: reasonType, reason: reason,
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                let due = try wf.terminate(caseID: caseID, formNo: formNo, reasonType: reasonType, reason: reason,
                                                        on: try on.day())
                 print(L10n.t(.handoverDue, caseID, CivilDate.iso(due)))
             }
@@ -325,11 +350,13 @@ struct CaseCommand: ParsableCommand {
     struct Handover: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "handover", abstract: "移交 (T15): the office receives the 办结单/终止单 (judged by when it happened).")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "When it was received: YYYY-MM-DDTHH:MM or YYYY-MM-DD (default now).") var receivedAt: String?
         func run() throws {
             try runWorkflow {
-                let ok = try workflow(home).handover(caseID: caseID, receivedAt: receivedAt)
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                let ok = try wf.handover(caseID: caseID, receivedAt: receivedAt)
                 print(L10n.t(ok ? .handoverOnTime : .handoverLate, caseID))
             }
         }
@@ -338,11 +365,13 @@ struct CaseCommand: ParsableCommand {
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "评价归档 (T16): close a handed-over case with its evaluations on file.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
-                try workflow(home).closeEvaluated(caseID: caseID, on: try on.day())
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                try wf.closeEvaluated(caseID: caseID, on: try on.day())
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? CaseStatus.evaluated.zh : "EVALUATED"))
             }
         }
@@ -352,4 +381,10 @@ struct CaseCommand: ParsableCommand {
 /// Namespaced helpers (avoids clashing with `List` subcommand types).
 enum CaseWorkflowCLI {
     static func list(_ s: String?) -> [String] { items(s) }
+}
+
+/// The case a command works on, named as the clerk has it on paper.
+struct CaseArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp(L10n.t(.caseArgumentHelp), valueName: "case"))
+    var text: String
 }

@@ -3,6 +3,14 @@ import Foundation
 
 extension L10n.Key {
     static let error = Self(en: "error: {0}", zh: "错误：{0}")
+    static let findAbstract = Self(en: "Find cases by enterprise name or USCC, project name or code, or case number (any part of them).",
+                                   zh: "按企业名称或统一社会信用代码、项目名称或项目代码、案号（其中任意一段）查找代办项目。")
+    static let findTextHelp = Self(en: "What to look for (Chinese, letters or digits; blanks and punctuation are ignored).",
+                                   zh: "要查找的内容（汉字、字母或数字；空格和标点不计）。")
+    static let limitHelp = Self(en: "At most this many cases.", zh: "最多列出的项目数。")
+    static let caseArgumentHelp = Self(
+        en: "The case: its case number, registration number, agreement code, 办结单/终止单 number, or the start of its id.",
+        zh: "代办项目：案号、登记编号、协议编号、办结单或终止单编号，或项目 id 的开头部分。")
     static let valueTooLarge = Self(en: "{0}", zh: "内容过大：一段文字最多 1 MiB，一条记录的文字合计最多 5 MiB，未写入任何内容（{0}）")
     static let badDateArg = Self(en: "{0} is not a date YYYY-MM-DD", zh: "{0} 不是 YYYY-MM-DD 格式的日期")
     static let refusedSummary = Self(

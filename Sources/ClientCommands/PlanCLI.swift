@@ -14,7 +14,7 @@ struct PlanCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a 事项 to the plan (a PARTIAL agreement limits which).")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "事项编码 from the catalogue.") var item: String
         @Option(help: "Item number in the plan (default next).") var n: Int?
         @Option(help: "代办联络员 (default: the case's liaison of that department).") var liaison: String?
@@ -23,34 +23,41 @@ struct PlanCommand: ParsableCommand {
         @Option(help: "办件类别 (六件): IMMEDIATE, COMMITTED, JOINT, ANSWERED, SUPPLEMENT, REPORT_UP.") var handlingClass: String?
         func run() throws {
             try runWorkflow {
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
                 var input = PlanItemInput(catalogueCode: item)
                 input.n = n
                 input.liaison = liaison
                 input.dependsOn = items(dependsOn).compactMap(Int.init)
                 input.plannedDue = try parseDay(plannedDue)
                 input.handlingClass = handlingClass
-                print(try workflow(home).addPlanItem(caseID: caseID, input))
+                print(try wf.addPlanItem(caseID: caseID, input))
             }
         }
     }
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "The plan with due dates and timer states.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "Judge timers as of this date (default today).") var asOf: String?
         @OptionGroup var output: OutputOptions
         func run() throws {
-            try runWorkflow { emit(try workflow(home).showCase(caseID, asOf: try parseDay(asOf)).items, output) }
+            try runWorkflow {
+                let wf = try workflow(home)
+                emit(try wf.showCase(try wf.caseID(for: caseRef.text), asOf: try parseDay(asOf)).items, output)
+            }
         }
     }
     struct Confirm: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "confirm", abstract: "The plan is drafted (T8): the case moves to EXECUTING.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
-                try workflow(home).confirmPlan(caseID: caseID, on: try on.day())
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                try wf.confirmPlan(caseID: caseID, on: try on.day())
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? CaseStatus.executing.zh : "EXECUTING"))
             }
         }
@@ -82,7 +89,9 @@ struct ItemCommand: ParsableCommand {
             input.certNo = certNo
             input.platformCaseNo = platformCaseNo
             input.handlingClass = handlingClass
-            let s = try workflow(home).itemStep(step, itemID: item, input)
+            let wf = try workflow(home)
+            let item = try wf.planItemID(for: self.item)
+            let s = try wf.itemStep(step, itemID: item, input)
             print(L10n.t(.itemNow, item, L10n.chinese ? s.zh : s.rawValue))
         }
     }
@@ -93,7 +102,7 @@ struct LogCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a work-log entry.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "SITE_VISIT, CALL, WECHAT_QQ, SUBMISSION, URGE, SUPERVISE, COORDINATE, CONSULT, HANDOVER.") var kind: String
         @Option(help: "What happened.") var content: String
         @Option(help: "Plan item id.") var item: String?
@@ -101,18 +110,23 @@ struct LogCommand: ParsableCommand {
         @Option(help: "When it happened (YYYY-MM-DDTHH:MM, default now).") var at: String?
         func run() throws {
             try runWorkflow {
-                print(try workflow(home).addLog(caseID: caseID, kind: kind, content: content, itemID: item, nextAction: next, occurredAt: at))
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                print(try wf.addLog(caseID: caseID, kind: kind, content: content, itemID: try item.map(wf.planItemID(for:)),
+                                    nextAction: next, occurredAt: at))
             }
         }
     }
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "A case's work log.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @OptionGroup var output: OutputOptions
         func run() throws {
             try runWorkflow {
-                emit(try workflow(home).listTable("work_log", columns: [
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
+                emit(try wf.listTable("work_log", columns: [
                     ("occurred_at", "AT", "时间"), ("author_id", "BY", "记录人"), ("kind", "KIND", "类型"),
                     ("plan_item_id", "ITEM", "办件"), ("content", "CONTENT", "内容"), ("next_action", "NEXT", "下一步"),
                 ], where: "case_id = ?", [caseID.databaseValue], orderBy: "occurred_at, _key"), output)
@@ -124,14 +138,16 @@ struct LogCommand: ParsableCommand {
 struct ReportProgress: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report-progress", abstract: "半月汇总: progress fed back to the owner for a half-month period.")
     @OptionGroup var home: HomeOptions
-    @Argument var caseID: String
+    @OptionGroup var caseRef: CaseArgument
     @Option(help: "A date inside the period (default: the period just ended).") var period: String?
     @Option(help: "Delivered on (default today).") var deliveredOn: String?
     @Option(help: "纸质, 微信, 短信 or 平台.") var channel: String?
     @Option(help: "Summary.") var summary: String?
     func run() throws {
         try runWorkflow {
-            let p = try workflow(home).reportProgress(caseID: caseID, periodOf: try parseDay(period),
+            let wf = try workflow(home)
+            let caseID = try wf.caseID(for: caseRef.text)
+            let p = try wf.reportProgress(caseID: caseID, periodOf: try parseDay(period),
                                                       deliveredOn: try parseDay(deliveredOn), channel: channel, summary: summary)
             print(L10n.t(.progressRecorded, caseID, CivilDate.iso(p.start), CivilDate.iso(p.end)))
         }
@@ -156,7 +172,8 @@ struct MeetingCommand: ParsableCommand {
         @Option(help: "Issues discussed.") var issues: String?
         func run() throws {
             try runWorkflow {
-                var input = MeetingInput(caseIDs: cases)
+                let wf = try workflow(home)
+                var input = MeetingInput(caseIDs: try cases.map(wf.caseID(for:)))
                 input.id = id
                 input.type = type
                 input.level = level
@@ -174,7 +191,7 @@ struct MeetingCommand: ParsableCommand {
                     guard p.count == 3, let due = CivilDate.days(p[2]) else { throw CLIError(L10n.t(.badResolution, $0)) }
                     return (p[0], p[1], due)
                 }
-                print(try workflow(home).addMeeting(input))
+                print(try wf.addMeeting(input))
             }
         }
     }
@@ -245,7 +262,8 @@ struct Escalate: ParsableCommand {
                 return
             }
             guard let level else { throw CLIError(L10n.t(.needLevel)) }
-            print(try wf.escalate(caseID: id, level: level, target: target, reason: reason, itemID: item, meetingID: meeting,
+            print(try wf.escalate(caseID: try wf.caseID(for: id), level: level, target: target, reason: reason,
+                                  itemID: try item.map(wf.planItemID(for:)), meetingID: meeting,
                                   on: try on.day()))
         }
     }
@@ -256,7 +274,7 @@ struct EvalCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Record an evaluation; a 差评 opens a 回访整改 ticket.")
         @OptionGroup var home: HomeOptions
-        @Argument var caseID: String
+        @OptionGroup var caseRef: CaseArgument
         @Option(help: "OWNER_TO_AGENT, AGENT_TO_DEPARTMENT, OWNER_TO_DEPARTMENT, HAOCHAPING.") var direction: String
         @Option(help: "非常满意, 满意, 基本满意, 不满意, 非常不满意.") var grade: String
         @Option(help: "Person evaluated.") var targetPerson: String?
@@ -270,6 +288,8 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "When (YYYY-MM-DD or YYYY-MM-DDTHH:MM, default now).") var at: String?
         func run() throws {
             try runWorkflow {
+                let wf = try workflow(home)
+                let caseID = try wf.caseID(for: caseRef.text)
                 var input = EvaluationInput(direction: direction, grade: grade)
                 input.targetPerson = targetPerson
                 input.targetDepartment = targetDept
@@ -280,7 +300,7 @@ struct EvalCommand: ParsableCommand {
                 input.channel = channel
                 input.comment = comment
                 input.occurredAt = at
-                let r = try workflow(home).addEvaluation(caseID: caseID, input)
+                let r = try wf.addEvaluation(caseID: caseID, input)
                 print(r.evaluation)
                 if let t = r.ticket { print(L10n.t(.ticketOpened, t)) }
             }
@@ -350,13 +370,13 @@ struct ComplaintCommand: ParsableCommand {
         @Option(help: "Upheld (属实): true/false.") var upheld: Bool?
         @Option(help: "Applied to 考核: true/false.") var applied: Bool?
         @OptionGroup var on: OnDate
-        func input() throws -> Workflow.ComplaintInput {
+        func input(_ wf: Workflow) throws -> Workflow.ComplaintInput {
             var i = Workflow.ComplaintInput()
             i.complainant = complainant
             i.channel = channel
             i.targetKind = targetKind
             i.targetID = target
-            i.caseID = caseID
+            i.caseID = try caseID.map(wf.caseID(for:))
             i.content = content
             i.status = status
             i.findings = findings
@@ -371,7 +391,12 @@ struct ComplaintCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Receive a complaint.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var fields: Fields
-        func run() throws { try runWorkflow { print(try workflow(home).saveComplaint(id: nil, fields.input())) } }
+        func run() throws {
+            try runWorkflow {
+                let wf = try workflow(home)
+                print(try wf.saveComplaint(id: nil, fields.input(wf)))
+            }
+        }
     }
     struct Update: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "update", abstract: "Move a complaint on (never back).")
@@ -380,7 +405,8 @@ struct ComplaintCommand: ParsableCommand {
         @OptionGroup var fields: Fields
         func run() throws {
             try runWorkflow {
-                _ = try workflow(home).saveComplaint(id: id, fields.input())
+                let wf = try workflow(home)
+                _ = try wf.saveComplaint(id: id, fields.input(wf))
                 print(L10n.t(.updated, id))
             }
         }

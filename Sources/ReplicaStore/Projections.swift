@@ -18,7 +18,12 @@ enum Projections {
     static func signature(_ t: TableSchema) -> String {
         t.fields.map { "\($0.name):\($0.type.rawValue)" }.joined(separator: ",") + "|"
             + t.indexes.map { $0.columns.joined(separator: "+") + ($0.condition.map { "?" + $0 } ?? "") }.joined(separator: ",")
+            + (t.searchable.isEmpty ? "" : "|search:" + t.searchable.joined(separator: ","))
     }
+
+    /// The word index of the searchable fields (`TableSchema.searchable`): one FTS5 document per row, keyed by
+    /// the row's id, holding the row's character pairs (see `SearchGrams`).
+    static let searchTable = "v_search"
 
     private static func fieldsPart(_ signature: String) -> Substring {
         signature.prefix { $0 != "|" }
@@ -29,6 +34,22 @@ enum Projections {
         for (i, index) in t.indexes.enumerated() {
             let cols = index.columns.map { "\"\($0)\"" }.joined(separator: ", ")
             try db.execute(sql: "CREATE INDEX \(name)_\(i) ON \(name) (\(cols))" + (index.condition.map { " WHERE " + $0 } ?? ""))
+        }
+    }
+
+    /// Drops a table's documents from the word index.
+    private static func clearSearch(_ db: Database, _ t: TableSchema) throws {
+        guard try db.tableExists(searchTable) else { return }
+        try db.execute(sql: "DELETE FROM \(searchTable) WHERE rowid IN (SELECT id FROM row WHERE tbl = ?)", arguments: [t.name])
+    }
+
+    /// Rebuilds a table's documents in the word index (its searchable fields changed).
+    private static func reindexSearch(_ db: Database, _ t: TableSchema, schema: Schema, interner: Interner) throws {
+        try clearSearch(db, t)
+        guard !t.searchable.isEmpty else { return }
+        let writer = Writer(db: db, schema: schema, interner: interner)
+        for id in try Int64.fetchAll(db, sql: "SELECT id FROM row WHERE tbl = ? AND deleted = 0", arguments: [t.name]) {
+            try writer.refresh(rowID: id)
         }
     }
 
@@ -46,6 +67,9 @@ enum Projections {
         var built: [String: String] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT tbl, signature FROM projection") { built[row[0]] = row[1] }
         let interner = try Interner(db)
+        if schema.tables.values.contains(where: { $0.projected && !$0.searchable.isEmpty }) {
+            try db.execute(sql: "CREATE VIRTUAL TABLE IF NOT EXISTS \(searchTable) USING fts5(grams, tokenize = 'unicode61')")
+        }
         for t in schema.tables.values.sorted(by: { $0.name < $1.name }) where t.projected {
             let sig = signature(t)
             if built[t.name] == sig { continue }
@@ -61,9 +85,11 @@ enum Projections {
                 }
                 try createIndexes(db, t)
                 try db.execute(sql: "UPDATE projection SET signature = ? WHERE tbl = ?", arguments: [sig, t.name])
+                try reindexSearch(db, t, schema: schema, interner: interner)
                 continue
             }
             try db.execute(sql: "DROP TABLE IF EXISTS \(name)")
+            try clearSearch(db, t)
             let columns = t.fields.map { "\"\($0.name)\" \(sqlType($0.type))" }.joined(separator: ", ")
             try db.execute(sql: """
                 CREATE TABLE \(name) (_key TEXT PRIMARY KEY, _conflicts INTEGER NOT NULL DEFAULT 0\
@@ -111,6 +137,9 @@ enum Projections {
             let view = Projections.tableName(tableName)
             if r[2] as Bool {
                 try db.cachedStatement(sql: "DELETE FROM \(view) WHERE _key = ?").execute(arguments: [key])
+                if !t.searchable.isEmpty {
+                    try db.cachedStatement(sql: "DELETE FROM \(Projections.searchTable) WHERE rowid = ?").execute(arguments: [rowID])
+                }
                 return
             }
             var values: [String: DatabaseValue] = [:]
@@ -130,6 +159,14 @@ enum Projections {
             var arguments: [DatabaseValue] = [key.databaseValue, (r[3] as Int64).databaseValue]
             for f in t.fields { arguments.append(values[f.name] ?? .null) }
             try db.cachedStatement(sql: upsert(t)).execute(arguments: StatementArguments(arguments))
+            if !t.searchable.isEmpty {
+                let grams = SearchGrams.document(t.searchable.compactMap { String.fromDatabaseValue(values[$0] ?? .null) })
+                try db.cachedStatement(sql: "DELETE FROM \(Projections.searchTable) WHERE rowid = ?").execute(arguments: [rowID])
+                if !grams.isEmpty {
+                    try db.cachedStatement(sql: "INSERT INTO \(Projections.searchTable) (rowid, grams) VALUES (?, ?)")
+                        .execute(arguments: [rowID, grams])
+                }
+            }
         }
     }
 }

@@ -79,13 +79,17 @@ public struct TableSchema: Hashable, Sendable {
     public var projected: Bool
     /// Indexes of the query table.
     public var indexes: [ProjectionIndex]
+    /// Text fields of a query table whose words a replica indexes for substring search (names, codes).
+    public var searchable: [String]
 
     /// Declares a table.
-    public init(_ name: String, _ fields: [FieldSchema], projected: Bool = false, indexes: [ProjectionIndex] = []) {
+    public init(_ name: String, _ fields: [FieldSchema], projected: Bool = false, indexes: [ProjectionIndex] = [],
+                searchable: [String] = []) {
         self.name = name
         self.fields = fields
         self.projected = projected
         self.indexes = indexes
+        self.searchable = searchable
     }
 
     /// The field called `name`, if declared.

@@ -759,6 +759,10 @@ func runCounty(_ o: CountyOptions) throws {
     var ops: [TimedOp] = [
         inProcess("list_mine", agentPath) { try agentWF.listCases(mine: true, township: nil, status: nil).rows.count },
         inProcess("due", agentPath) { try agentWF.due(asOf: countyAsOf).rows.count },
+        // `case find` on the centre: a name part shared by about a hundred enterprises, then one word in a tenth of
+        // all names (stops at the 200-case limit).
+        inProcess("find_name", centrePath) { try centreWF.findCases("有限公司777").rows.count },
+        inProcess("find_common", centrePath) { try centreWF.findCases("智能装备").rows.count },
     ]
     for b in rawBaselines where b.agentArgs {
         ops.append(inProcess(b.key, agentPath) { try agentRaw.run(b.sql, [countyAgentID]).rows })
@@ -839,7 +843,7 @@ func runCounty(_ o: CountyOptions) throws {
     let slowest = reportTimes.max { $0.1 < $1.1 }
     let missed = reportTimes.filter { $0.1 >= targetReportMS }.map(\.0)
     var headline: [(String, Double)] = []
-    for key in ["list_mine_ms", "due_ms", "cli_list_mine_ms", "cli_due_ms"] { if let v = s[key] { headline.append((key, v)) } }
+    for key in ["list_mine_ms", "due_ms", "cli_list_mine_ms", "cli_due_ms", "find_name_ms", "find_common_ms"] { if let v = s[key] { headline.append((key, v)) } }
     if let slowest {
         headline.append(("slowest_report_ms", slowest.1))
         headline.append(("reports_over_2s", Double(missed.count)))

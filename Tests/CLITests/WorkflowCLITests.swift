@@ -124,4 +124,69 @@ import Testing
         }
         #expect(Set(columns).count == 1, "\(lines)")
     }
+
+    /// A clerk names cases by what is on paper: case number, registration number, agreement code, form number,
+    /// the start of the id, or (with `case find`) any part of a name or code, in Chinese.
+    @Test func casesAreNamedByWhatIsOnPaper() throws {
+        let dir = try TemporaryDirectory("cli-paper-ids")
+        defer { dir.cleanup() }
+        let centre = try centreWithRoster(dir)
+        try centre.ok("catalogue", "import", Self.fixtures + "/catalogue.csv")
+        try centre.ok("calendar", "import", Self.fixtures + "/calendar-2025.csv")
+        let reg = try json(try centre.ok("case", "register", "--uscc", "92330999TEST00003X", "--enterprise", "云岭石门山居文旅有限公司",
+                                         "--project", "石门村闲置农房民宿改造项目", "--township", "OFF-SM", "--channel", "WINDOW",
+                                         "--reg-no", "DJ-2025-0017", "--on", "2025-10-09", "--json"))
+        let c = try #require(reg["case"] as? String)
+        let other = try json(try centre.ok("case", "register", "--uscc", "91330999TEST00004X", "--enterprise", "东港精密机械有限公司",
+                                           "--project", "年产50万套精密零部件项目", "--township", "OFF-DG", "--channel", "PHONE", "--json"))
+        let c2 = try #require(other["case"] as? String)
+
+        // The registration number and the start of the id name the case before it has a number.
+        try centre.ok("case", "review", "DJ-2025-0017", "--eligible", "--case-no", "2025-017", "--on", "2025-10-10")
+        try centre.ok("case", "agree", "2025-017", "--code", "XY-2025-0058", "--scope", "FULL", "--on", "2025-10-13")
+        try centre.ok("case", "assign", "XY-2025-0058", "--agent", "A04")
+        try centre.ok("plan", "add", " 2025-017 ", "--item", "GD-02")
+        try centre.ok("plan", "confirm", String(c.prefix(c.count - 2)), "--on", "2025-10-13")
+        try centre.ok("item", "dispatch", "2025-017.1", "--on", "2025-10-20")
+        let shown = try json(try centre.ok("case", "show", "2025-017", "--json"))
+        #expect(shown["case"] as? String == c)
+        let items = try #require(shown["items"] as? [[String: Any]])
+        #expect(items.first?["status"] as? String == "DISPATCHED")
+
+        // Not found and ambiguous: one line each, in the user's language, nothing written.
+        let missing = try centre.run("case", "show", "DJ-2099-0001", lang: "zh_CN.UTF-8")
+        #expect(missing.status == 1 && missing.stderr.contains("本副本中没有代办项目“DJ-2099-0001”") && missing.stderr.contains("[not_found]"))
+        let common = String(zip(c, c2).prefix { $0 == $1 }.map(\.0))
+        if common.unicodeScalars.count >= 4 {
+            let both = try centre.run("case", "show", common)
+            #expect(both.status == 1 && both.stderr.contains("[ambiguous]") && both.stderr.contains(c) && both.stderr.contains(c2))
+        }
+        let noItem = try centre.run("item", "submit", "2025-017.9")
+        #expect(noItem.status == 1 && noItem.stderr.contains("[not_found]"))
+
+        // Search: any part of the names or codes, full-width or not, one character or many.
+        func found(_ text: String) throws -> [String] {
+            let g = try json(try centre.ok("case", "find", text, "--json"))
+            return try #require(g["rows"] as? [[String: Any]]).compactMap { $0["case"] as? String }
+        }
+        #expect(try found("石门") == [c])
+        #expect(try found("民宿改造") == [c])
+        #expect(try found("精密") == [c2])
+        #expect(try found("ＴＥＳＴ００００4") == [c2], "full-width and case folded")
+        #expect(try found("test0000").sorted() == [c, c2].sorted())
+        #expect(try found("东") == [c2])
+        #expect(try found("017") == [c])
+        #expect(try found("门石").isEmpty, "pairs out of order do not match")
+        #expect(try found("石门村闲置农房民宿改造项目二期").isEmpty)
+        let table = try centre.run("case", "find", "石门", lang: "zh_CN.UTF-8")
+        #expect(table.status == 0 && table.stdout.contains("云岭石门山居文旅有限公司"))
+        let blank = try centre.run("case", "find", "（ ）", lang: "zh_CN.UTF-8")
+        #expect(blank.status == 1 && blank.stderr.contains("没有可查找的内容"))
+
+        // A renamed enterprise is found by its new name only.
+        try centre.ok("enterprise", "add", "--uscc", "91330999TEST00004X", "--name", "东港智造有限公司")
+        #expect(try found("智造") == [c2])
+        #expect(try found("精密机械").isEmpty)
+        #expect(try found("精密") == [c2], "the project still has it")
+    }
 }
