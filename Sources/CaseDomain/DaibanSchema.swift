@@ -154,22 +154,25 @@ public enum DaibanSchema {
                  ProjectionIndex(["case_id", "n"], where: PlanItemSQL.localDone),
                  // Covering the decided items' figures: departments (grouped by department and working days),
                  // agents (grouped by case).
-                 ProjectionIndex(["department_id", "elapsed_wd", "decided_on", "committed_due", "legal_due", "had_supplement",
-                                  "status"], where: PlanItemSQL.decided),
-                 ProjectionIndex(["case_id", "decided_on", "committed_due"], where: PlanItemSQL.decided)])
+                 ProjectionIndex(["department_id", "elapsed_wd", "decided_on", "local_done_on", "committed_due", "legal_due",
+                                  "had_supplement", "status"], where: PlanItemSQL.finished),
+                 ProjectionIndex(["case_id", "decided_on", "local_done_on", "committed_due"], where: PlanItemSQL.finished)])
 
     /// Conditions over `v_plan_item` that partial indexes are built on. A query uses such an index only when its
     /// WHERE clause repeats the condition, so queries take the text from here.
     public enum PlanItemSQL {
         /// Not finished (neither decided nor done at the local level).
         public static let open = "decided_on IS NULL AND local_done_on IS NULL"
-        /// Finished after the earlier of its deadlines.
+        /// Finished after the earlier of its deadlines. The county's part of a 上报件 ends when it is done at the
+        /// local level (`local_done_on`); the upper level's decision after that is timed apart (report-up).
         public static let finishedLate =
-            "coalesce(decided_on, local_done_on) > min(coalesce(committed_due, '9'), coalesce(legal_due, '9'))"
+            "coalesce(local_done_on, decided_on) > min(coalesce(committed_due, '9'), coalesce(legal_due, '9'))"
         /// Decided by the department (approved, refused, answered …).
         public static let decided = "decided_on IS NOT NULL"
         /// Done at the local level (上报件).
         public static let localDone = "local_done_on IS NOT NULL"
+        /// The county's part is over: decided here, or done here and reported up.
+        public static let finished = "(decided_on IS NOT NULL OR local_done_on IS NOT NULL)"
     }
 
     /// A clock pause of a plan item (补正 / 特别程序), [from, to): `to` empty while it runs.

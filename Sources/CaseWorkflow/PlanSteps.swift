@@ -199,6 +199,8 @@ extension Workflow {
                 values["local_done_on"] = .date(day)
                 values["handling_class"] = .text("REPORT_UP")
                 values["report_up_due"] = .date(try s.calendar().addingWorkdays(try s.rules().reportUpWorkdays, to: day))
+                // The county's part ends here: its working days are counted to this day, not to the upper decision.
+                if let accepted { values["elapsed_wd"] = .int(Int64(try s.calendar().workdays(after: accepted, through: day))) }
             case .reportUp:
                 next = .reportedUp
                 values["reported_up_on"] = .date(day)
@@ -210,7 +212,9 @@ extension Workflow {
                 }
                 next = r
                 values["decided_on"] = .date(day)
-                if let accepted { values["elapsed_wd"] = .int(Int64(try s.calendar().workdays(after: accepted, through: day))) }
+                if let accepted, item["local_done_on"] as String? == nil {
+                    values["elapsed_wd"] = .int(Int64(try s.calendar().workdays(after: accepted, through: day)))
+                }
                 if let cert = input.certNo { values["cert_no"] = .text(cert) }
             case .cancel:
                 next = .cancelled

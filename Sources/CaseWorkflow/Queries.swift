@@ -100,7 +100,8 @@ extension Workflow {
             ])
             for p in try r.rows("plan_item", where: "case_id = ?", [id], orderBy: "n") {
                 let st = ItemStatus(rawValue: p["status"] ?? "")
-                let finished = days(p, "decided_on") ?? days(p, "local_done_on")
+                // A 上报件's county part ends when it is done here, whenever the upper level decides.
+                let finished = days(p, "local_done_on") ?? days(p, "decided_on")
                 let paused = st == .specialProcedure || (st == .supplement && p["accepted_on"] != nil as String?)
                 func timer(_ col: String) -> Grid.Cell {
                     guard let due = days(p, col), st.map({ !$0.isFinal || $0.isDecision }) ?? false else { return .null }
@@ -112,7 +113,7 @@ extension Workflow {
                                    cell(p["department_id"]), cell(p["liaison_id"]),
                                    .text(p["status"] ?? ""), cell(p["handling_class"]),
                                    cell(p["accepted_on"]), cell(p["committed_due"]), timer("committed_due"), cell(p["legal_due"]),
-                                   timer("legal_due"), cell(p["decided_on"] ?? p["local_done_on"])])
+                                   timer("legal_due"), cell(p["local_done_on"] ?? p["decided_on"])])
             }
             var registrations = Grid(name: "registrations", columns: [
                 C("id", "REGISTRATION", "登记"), C("reg_no", "NO", "登记编号"), C("channel", "CHANNEL", "渠道"),

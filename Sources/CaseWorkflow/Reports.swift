@@ -130,7 +130,7 @@ extension Workflow {
         ])
         var overdueC = 0, warningC = 0, overdueL = 0, warningL = 0
         try r.scan(sql, args) { row in
-            let finished = row.days(5) ?? row.days(6)
+            let finished = row.days(6) ?? row.days(5)  // local done (上报件) first: the county's part
             let committed = row.days(3), legal = row.days(4)
             let sc = committed.map { cal.timer(due: $0, finished: finished, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
             let sl = legal.map { cal.timer(due: $0, finished: finished, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
@@ -179,11 +179,13 @@ extension Workflow {
             .caseID, .item, .department, C("liaison", "LIAISON", "联络员"), C("local_done_on", "LOCAL DONE", "本级完成"),
             C("report_up_due", "DUE", "应上报"), C("reported_up_on", "REPORTED", "上报日期"),
             C("reported_to", "REPORTED TO", "上报部门"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "迟报(工作日)"),
+            // The upper level's part, timed apart from the county's: from the report-up to its decision.
+            C("upper_decided_on", "UPPER DECIDED", "上级办结"), C("upper_wd", "UPPER (WD)", "上级用时(工作日)"),
         ])
         var total = 0, onTime = 0, pendingLate = 0
         let (sc, sa) = caseIn(o)
         let sql = """
-            SELECT case_id, n, department_id, liaison_id, local_done_on, report_up_due, reported_up_on, reported_up_to
+            SELECT case_id, n, department_id, liaison_id, local_done_on, report_up_due, reported_up_on, reported_up_to, decided_on
             FROM v_plan_item WHERE \(PlanItemSQL.localDone)\(sc) ORDER BY case_id, n
             """
         try r.scan(sql, sa) { row in
@@ -192,7 +194,8 @@ extension Workflow {
             g.rows.append([
                 .text(row.text(0) ?? ""), .int(row.int(1) ?? 0), Grid.Cell(row.text(2)), Grid.Cell(row.text(3)),
                 Grid.Cell(row.text(4)), .text(CivilDate.iso(due)), Grid.Cell(row.text(6)), Grid.Cell(row.text(7)),
-                ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late),
+                ok.map(Grid.Cell.bool) ?? .null, Grid.Cell(late), Grid.Cell(row.text(8)),
+                Grid.Cell(row.days(6).flatMap { up in row.days(8).map { cal.workdays(after: up, through: $0) } }),
             ])
         }
         g.summary = [
@@ -386,8 +389,8 @@ extension Workflow {
         // the committed deadline, from the covering index in the same order) and their progress reports.
         let (ic, ia) = caseIn(o)
         let items = try SideScan(r, """
-            SELECT case_id, committed_due IS NULL OR decided_on <= committed_due FROM v_plan_item
-            WHERE \(PlanItemSQL.decided)\(ic) ORDER BY case_id
+            SELECT case_id, committed_due IS NULL OR coalesce(local_done_on, decided_on) <= committed_due FROM v_plan_item
+            WHERE \(PlanItemSQL.finished)\(ic) ORDER BY case_id
             """, ia)
         let halfMonths = try HalfMonthWalk(r, asOf: o.asOf, (sc, sa))
         try r.scan("""
@@ -481,10 +484,11 @@ extension Workflow {
         var acc: [String: Acc] = [:]
         let (ic, ia) = caseIn(o, "p.case_id")
         try r.scan("""
-            SELECT p.department_id, p.elapsed_wd, count(*), sum(p.decided_on <= p.committed_due), count(p.committed_due),
-                   sum(p.decided_on <= p.legal_due), count(p.legal_due), sum(p.had_supplement = 1)
+            SELECT p.department_id, p.elapsed_wd, count(*), sum(coalesce(p.local_done_on, p.decided_on) <= p.committed_due),
+                   count(p.committed_due), sum(coalesce(p.local_done_on, p.decided_on) <= p.legal_due), count(p.legal_due),
+                   sum(p.had_supplement = 1)
             FROM v_plan_item p
-            WHERE \(PlanItemSQL.decided) AND p.status NOT IN ('NOT_ACCEPTED','CANCELLED','WITHDRAWN')
+            WHERE \(PlanItemSQL.finished) AND p.status NOT IN ('NOT_ACCEPTED','CANCELLED','WITHDRAWN')
               AND p.department_id IS NOT NULL\(ic)
             GROUP BY p.department_id, p.elapsed_wd ORDER BY p.department_id, p.elapsed_wd
             """, ia) { row in

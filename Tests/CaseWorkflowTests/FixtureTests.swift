@@ -325,6 +325,29 @@ import Testing
         #expect(h.records()[0]["due"] == .text("2025-11-10"))
     }
 
+    /// C2's 林地 item was done here on 10-10 and reported up on time; the upper level decides on 11-20, a month
+    /// after the committed due date (10-21). That delay is the upper level's, timed apart, never the county's.
+    @Test func anUpperLevelsLateDecisionIsNotTheCountysDelay() throws {
+        try step("lly", .decide, "\(c2).2", "2025-11-20", result: "APPROVED")
+        try county.sync("lly")
+        let centre = county.wf("centre")
+        let o = ReportOptions(asOf: day("2025-11-24"))
+        let row = try items(c2)[1]
+        #expect(row["status"] == .text("APPROVED"))
+        #expect(row["timer_committed"] == .text("NORMAL"), "\(row)")
+        #expect(row["timer_legal"] != .text("OVERDUE"), "\(row)")
+        let overdue = try centre.report(.overdue, o).records()
+        #expect(!overdue.contains { $0["case"] == .text(c2) && $0["item"] == .int(2) })
+        let departments = try centre.report(.departments, o).records()
+        let ly = try #require(departments.first { $0["department"] == .text("D-LY") })
+        let cal = try centre.read { try $0.calendar() }
+        #expect(ly["within_committed_pct"] == .real(100), "\(ly)")
+        #expect(ly["max_wd"] == .int(cal.workdays(after: day("2025-09-30"), through: day("2025-10-10"))), "\(ly)")
+        let up = try #require(try centre.report(.reportUp, o).records().first)
+        #expect(up["upper_decided_on"] == .text("2025-11-20"))
+        #expect(up["upper_wd"] == .int(cal.workdays(after: day("2025-10-13"), through: day("2025-11-20"))))
+    }
+
     @Test func crossFixtureReportsAtTheCentre() throws {
         let centre = county.wf("centre")
         let o = ReportOptions(asOf: day("2025-11-24"))
