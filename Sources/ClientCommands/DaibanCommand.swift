@@ -5,6 +5,7 @@ import Foundation
 import ReplicaStore
 import SyncClient
 import SyncCore
+import SyncContract
 import SyncProtocol
 
 /// The `daiban` command line: an offline replica of the 代办 case data.
@@ -12,6 +13,7 @@ public struct DaibanCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban",
         abstract: "daiban 代办: offline replica of agency-service case data; syncs with a server or by bundle files.",
+        version: SyncHTTP.versionText,
         subcommands: [Init.self, Login.self, Sync.self, Status.self, EnterpriseCommand.self, ProjectCommand.self,
                       CaseCommand.self, PlanCommand.self, ItemCommand.self, LogCommand.self, ReportProgress.self,
                       MeetingCommand.self, Escalate.self, EvalCommand.self, TicketCommand.self, ComplaintCommand.self,

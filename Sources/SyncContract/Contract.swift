@@ -5,6 +5,9 @@ public import Foundation
 public enum SyncHTTP {
     /// The HTTP protocol version this build speaks (`Daiban-Protocol`). Bumped only on breaking changes.
     public static let protocolVersion = 2
+    /// This release of daiban and daiban-server (`--version`), with the protocol it speaks.
+    public static let release = "0.11.0"
+    public static var versionText: String { "\(release) (sync protocol \(protocolVersion))" }
     /// The oldest client protocol version a server still serves.
     public static let oldestSupported = 2
     /// Media type of a bundle body.

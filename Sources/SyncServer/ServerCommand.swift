@@ -5,6 +5,7 @@ import Logging
 import ReplicaStore
 import SyncCore
 import CaseDomain
+import SyncContract
 import TerminalText
 
 /// `daiban-server`: the county centre's sync server and its account administration.
@@ -12,6 +13,7 @@ public struct DaibanServerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban-server",
         abstract: "daiban sync server: holds the county replica, accounts and devices; clients push and pull over HTTP.",
+        version: SyncHTTP.versionText,
         subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AdminCommand.self, AuditCommand.self,
                       QuarantineCommand.self])
 

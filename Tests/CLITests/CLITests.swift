@@ -172,6 +172,14 @@ struct Daiban {
         #expect(try r.ok("status", "--json") + r.ok("record", "list", "township", "--json") == before)
     }
 
+    @Test func bothProgramsSayTheirVersion() throws {
+        for binary in [Daiban.binary, ServerProcess.binary] {
+            let r = try Daiban.exec(["--version"], binary: binary)
+            #expect(r.status == 0 && r.stdout.range(of: #"^\d+\.\d+\.\d+ \(sync protocol \d+\)\n$"#, options: .regularExpression) != nil,
+                    "\(binary): \(r.stdout) \(r.stderr)")
+        }
+    }
+
     @Test func messagesFollowLangAndTablesAlignWideText() throws {
         let dir = try TemporaryDirectory("cli-zh")
         defer { dir.cleanup() }
