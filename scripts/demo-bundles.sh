@@ -17,8 +17,6 @@ say "Three replicas: centre (县代办中心), agent (代办员 laptop), townshi
 run init --home "$demo/centre" --author centre
 run init --home "$demo/agent" --author agent
 run init --home "$demo/township" --author township
-id() { "$bin" status --home "$demo/$1" --json | sed -E 's/.*"replica":"([0-9a-f]+)".*/\1/'; }
-CENTRE=$(id centre); AGENT=$(id agent); TOWNSHIP=$(id township)
 
 say "The centre registers a township and a project, and hands the bundle to both"
 run record put --home "$demo/centre" township T01 name=棠下镇 kind=TOWN
@@ -33,8 +31,8 @@ run record put --home "$demo/agent" project P1 name=智能装备扩产项目 app
 run record put --home "$demo/township" project P1 name=智能装备生产基地（一期） total_investment_wan=12500
 
 say "Their bundles reach the centre (USB stick); importing twice is harmless"
-run export --home "$demo/agent" "$demo/agent-1.bundle" --for "$CENTRE"
-run export --home "$demo/township" "$demo/township-1.bundle" --for "$CENTRE"
+run export --home "$demo/agent" "$demo/agent-1.bundle" --for centre
+run export --home "$demo/township" "$demo/township-1.bundle" --for centre
 run import --home "$demo/centre" "$demo/agent-1.bundle"
 run import --home "$demo/centre" "$demo/township-1.bundle"
 run import --home "$demo/centre" "$demo/township-1.bundle"
@@ -43,11 +41,12 @@ say "The centre sees the conflict, with both versions"
 run conflicts list --home "$demo/centre"
 CONFLICT=$("$bin" conflicts list --home "$demo/centre" --json | sed -E 's/^\[\{"id":"([0-9a-f]+)".*/\1/')
 run conflicts show --home "$demo/centre" "$CONFLICT"
+run peers --home "$demo/centre"
 run conflicts resolve --home "$demo/centre" "$CONFLICT" --value 智能装备生产基地扩产项目
 
 say "The resolution travels back; everyone converges"
-run export --home "$demo/centre" "$demo/centre-2a.bundle" --for "$AGENT"
-run export --home "$demo/centre" "$demo/centre-2t.bundle" --for "$TOWNSHIP"
+run export --home "$demo/centre" "$demo/centre-2a.bundle" --for agent
+run export --home "$demo/centre" "$demo/centre-2t.bundle" --for township
 run import --home "$demo/agent" "$demo/centre-2a.bundle"
 run import --home "$demo/township" "$demo/centre-2t.bundle"
 for r in centre agent township; do

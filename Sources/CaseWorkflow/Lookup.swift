@@ -118,3 +118,29 @@ extension Workflow {
         }
     }
 }
+
+/// A roster person as the peer list shows them.
+public struct RosterEntry: Sendable {
+    public var name: String
+    public var office: String?
+    /// COUNTY_CENTER / TOWNSHIP / PARK / UPPER.
+    public var officeLevel: String?
+}
+
+extension Workflow {
+    /// The roster people with these logins, with their office.
+    public func people(logins: [String]) throws -> [String: RosterEntry] {
+        guard !logins.isEmpty else { return [:] }
+        let json = String(data: try JSONSerialization.data(withJSONObject: logins), encoding: .utf8) ?? "[]"
+        return try read { r in
+            var out: [String: RosterEntry] = [:]
+            for row in try Row.fetchAll(r.db(), sql: """
+                SELECT p.login, p.name, o.name, o.level FROM v_person p LEFT JOIN v_office o ON o._key = p.office_id
+                WHERE p.login IN (SELECT value FROM json_each(?)) ORDER BY p._key
+                """, arguments: [json]) where out[row[0]] == nil {
+                out[row[0]] = RosterEntry(name: row[1] ?? "", office: row[2], officeLevel: row[3])
+            }
+            return out
+        }
+    }
+}

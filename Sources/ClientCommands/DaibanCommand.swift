@@ -19,7 +19,7 @@ public struct DaibanCommand: AsyncParsableCommand {
                       MeetingCommand.self, Escalate.self, EvalCommand.self, TicketCommand.self, ComplaintCommand.self,
                       MaterialCommand.self, Due.self, ReportCommand.self, History.self, CatalogueCommand.self,
                       CalendarCommand.self, RosterCommand.self, RuleCommand.self, RecordCommand.self, Export.self,
-                      Import.self, Conflicts.self, Rejected.self, KeyCommand.self])
+                      Import.self, PeersCommand.self, Conflicts.self, Rejected.self, KeyCommand.self])
 
     public init() {}
 
@@ -78,7 +78,7 @@ struct Export: ParsableCommand {
         abstract: "Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail; signed with this device's key.")
     @OptionGroup var home: HomeOptions
     @Argument(help: "Bundle file to write (a large export continues in FILE.2, FILE.3, …).") var file: String
-    @Option(name: .customLong("for"), help: "Peer replica id: send only what it has not acknowledged (everything if unknown).")
+    @Option(name: .customLong("for"), help: "The peer (`centre`, a name from `daiban peers`, its user's login or replica id): send only what it has not acknowledged.")
     var peer: String?
     @Option(help: "Largest bundle in bytes; larger exports are split into several files (a server takes 8 MiB per push).")
     var maxBytes = 8 << 20
@@ -91,12 +91,7 @@ struct Export: ParsableCommand {
         try reporting {
             let replica = try home.open()
             var peerID: ReplicaID? = nil
-            if let peer {
-                guard let id = ReplicaID(hex: peer) else {
-                    throw CLIError("--for expects a 32-digit replica id")
-                }
-                peerID = id
-            }
+            if let peer { peerID = try PeerDirectory(replica).resolve(peer) }
             note(L10n.t(.collecting))
             let parts = try replica.exportBundles(for: peerID, maxBytes: maxBytes)
             var names: [String] = []

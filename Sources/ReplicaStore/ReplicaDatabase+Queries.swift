@@ -230,3 +230,64 @@ func loadRowState(_ db: Database, _ interner: Interner, rowID: Int64, covered: D
     }
     return state
 }
+
+/// A replica this one has exchanged changes with, as `daiban peers` lists it.
+public struct PeerInfo: Hashable, Sendable {
+    public var replica: ReplicaID
+    /// The name given here with `daiban peers name` (unique on this replica), if any.
+    public var alias: String?
+    /// The author of the newest of the peer's own versions received here (its user), if any came.
+    public var author: String?
+    /// Their highest sequence number we imported contiguously.
+    public var received: UInt64
+    /// Our highest sequence number they acknowledged.
+    public var acked: UInt64
+    /// When we last imported from it (Unix milliseconds).
+    public var lastImportAt: Int64?
+
+    public init(replica: ReplicaID, alias: String? = nil, author: String? = nil, received: UInt64 = 0, acked: UInt64 = 0,
+                lastImportAt: Int64? = nil) {
+        self.replica = replica
+        self.alias = alias
+        self.author = author
+        self.received = received
+        self.acked = acked
+        self.lastImportAt = lastImportAt
+    }
+}
+
+/// `setPeerAlias` refused: another peer already has that name here.
+public struct PeerNameTaken: Error, Sendable {
+    public var name: String
+    public var holder: ReplicaID
+}
+
+extension ReplicaDatabase {
+    /// Every peer, by replica id.
+    public func peers() throws -> [PeerInfo] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.id, p.alias, p.author, p.received, p.acked, p.last_import_at FROM peer p
+                JOIN replica r ON r.ordinal = p.replica ORDER BY r.id
+                """).map { r in
+                PeerInfo(replica: ReplicaID(bytes: [UInt8](r[0] as Data)), alias: r[1], author: r[2],
+                         received: UInt64(r[3] as Int64), acked: UInt64(r[4] as Int64), lastImportAt: r[5])
+            }
+        }
+    }
+
+    /// Names a peer on this replica (nil clears the name). A name is unique here; naming a replica not yet met
+    /// makes it a peer with nothing received.
+    public func setPeerAlias(_ alias: String?, for peer: ReplicaID) throws {
+        try write { tx in
+            let ordinal = try tx.interner.ordinal(peer)
+            if let alias, let other = try Data.fetchOne(tx.db, sql: """
+                SELECT r.id FROM peer p JOIN replica r ON r.ordinal = p.replica WHERE p.alias = ? AND p.replica != ?
+                """, arguments: [alias, ordinal]) {
+                throw PeerNameTaken(name: alias, holder: ReplicaID(bytes: [UInt8](other)))
+            }
+            try tx.db.execute(sql: "INSERT OR IGNORE INTO peer (replica) VALUES (?)", arguments: [ordinal])
+            try tx.db.execute(sql: "UPDATE peer SET alias = ? WHERE replica = ?", arguments: [alias, ordinal])
+        }
+    }
+}

@@ -90,7 +90,7 @@ extension ReplicaDatabase {
             }
             try options.beforeCommit?(RowRestamper(tx: tx))
             if options.recordsReceipt {
-                try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, report: &report)
+                try tx.recordReceipt(from: sender, fromSeq: fromSeq, toSeq: toSeq, acks: acks, seqBefore: seqBefore, report: &report)
             }
             report.conflictsAfter = try tx.openConflictCount()
             report.skewedTimestamps = tx.skewedTimestamps
@@ -524,7 +524,7 @@ extension ReplicaTransaction {
     }
 
     /// Records what the sender sent and what it says it has received from us.
-    func recordReceipt(from sender: ReplicaID, fromSeq: UInt64, toSeq: UInt64, acks: [ChangeSet.Ack],
+    func recordReceipt(from sender: ReplicaID, fromSeq: UInt64, toSeq: UInt64, acks: [ChangeSet.Ack], seqBefore: UInt64,
                        report: inout ImportReport) throws {
         guard sender != replica.id else { return }
         let ordinal = try interner.ordinal(sender)
@@ -538,6 +538,12 @@ extension ReplicaTransaction {
             UPDATE peer SET received = ?, acked = max(acked, min(?, (SELECT seq FROM meta))), last_import_at = ?
             WHERE replica = ?
             """, arguments: [Int64(newReceived), ackedUs, Int64(replica.now()), ordinal])
+        // Who writes on that replica: the author of the newest of its own versions this import stored.
+        if let author = try String.fetchOne(db.cachedStatement(sql: """
+            SELECT a.name FROM field f JOIN author a ON a.id = f.author WHERE f.seq > ? AND f.writer = ? ORDER BY f.seq DESC LIMIT 1
+            """), arguments: [Int64(seqBefore), ordinal]) {
+            try db.execute(sql: "UPDATE peer SET author = ? WHERE replica = ?", arguments: [author, ordinal])
+        }
     }
 
     func openConflictCount() throws -> Int {

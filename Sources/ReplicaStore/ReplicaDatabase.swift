@@ -251,6 +251,14 @@ extension ReplicaDatabase {
                 CREATE TABLE unverified_writer (replica INTEGER PRIMARY KEY REFERENCES replica (ordinal)) STRICT;
                 """)
         }
+        m.registerMigration("v5-peer-names") { db in
+            // A peer's local alias (`daiban peers name`) and the author of its latest own writes.
+            try db.execute(sql: """
+                ALTER TABLE peer ADD COLUMN alias TEXT;
+                ALTER TABLE peer ADD COLUMN author TEXT;
+                CREATE UNIQUE INDEX peer_alias ON peer (alias) WHERE alias IS NOT NULL;
+                """)
+        }
         return m
     }
 }

@@ -72,7 +72,7 @@ import Testing
             ["enterprise", "list"], ["project", "list"], ["case", "list"], ["case", "list", "--mine"], ["case", "show", c],
             ["plan", "show", c], ["log", "list", c], ["catalogue", "list"], ["calendar", "show", "--month", "2025-10"],
             ["roster", "list"], ["rule", "list"], ["ticket", "list"], ["complaint", "list"], ["material", "list"],
-            ["history", "case", c], ["due"],
+            ["history", "case", c], ["due"], ["peers"], ["case", "find", "石门"],
         ] + ["overdue", "report-up", "handover", "halfmonth", "agents", "departments", "satisfaction", "thresholds",
              "complaints", "register", "coordination", "materials"].map { ["report", $0] }
         for args in commands {
@@ -188,5 +188,48 @@ import Testing
         #expect(try found("智造") == [c2])
         #expect(try found("精密机械").isEmpty)
         #expect(try found("精密") == [c2], "the project still has it")
+    }
+
+    /// Peers by name: `centre` found through the roster, names given here, logins, id prefixes; never a guess.
+    @Test func peersAreNamedNotNumbered() throws {
+        let dir = try TemporaryDirectory("cli-peers")
+        defer { dir.cleanup() }
+        let centre = try centreWithRoster(dir)
+        let agent = Daiban(home: dir.file("agent")), town = Daiban(home: dir.file("town"))
+        try agent.ok("init", "--author", "a04")
+        try town.ok("init", "--author", "sm-admin")
+        let centreID = try centre.replicaID()
+        let none = try agent.run("export", dir.file("x.bundle"), "--for", "centre", lang: "zh_CN.UTF-8")
+        #expect(none.status == 1 && none.stderr.contains("本副本没有对端“centre”") && none.stderr.contains("暂无"))
+        try send(centre, agent, dir)
+        try send(centre, town, dir)
+        try agent.ok("record", "put", "project", "P1", "name=扩产项目")
+
+        // The centre is known by its user's office in the roster, in English or Chinese, and by its user's login.
+        for name in ["centre", "中心", "admin", String(centreID.prefix(6))] {
+            let out = try agent.ok("export", dir.file("a.bundle"), "--for", name)
+            #expect(out.contains(String(centreID.prefix(8))), "\(name): \(out)")
+        }
+        let peers = try json(try agent.ok("peers", "--json"))
+        let rows = try #require(peers["rows"] as? [[String: Any]])
+        #expect(rows.count == 1 && rows[0]["replica"] as? String == centreID && rows[0]["user"] as? String == "admin")
+        #expect(rows[0]["name"] as? String == "centre" && rows[0]["person"] as? String != nil)
+        let table = try agent.run("peers", lang: "zh_CN.UTF-8")
+        #expect(table.status == 0 && table.stdout.contains("名称") && table.stdout.contains("centre"))
+
+        // A name given here; names are unique; ids are not names.
+        try agent.ok("peers", "name", "centre", "县中心")
+        #expect(try agent.ok("export", dir.file("b.bundle"), "--for", "县中心").contains(String(centreID.prefix(8))))
+        try town.ok("import", dir.file("b.bundle"))
+        try centre.ok("import", dir.file("b.bundle"))
+        try send(centre, town, dir)
+        try town.ok("peers", "name", "a04", "吴丽娟的电脑")
+        let taken = try town.run("peers", "name", "centre", "吴丽娟的电脑", lang: "zh_CN.UTF-8")
+        #expect(taken.status == 1 && taken.stderr.contains("已用于对端副本"))
+        let badName = try town.run("peers", "name", "centre", centreID)
+        #expect(badName.status == 1)
+        #expect(try town.ok("export", dir.file("c.bundle"), "--for", "吴丽娟的电脑").contains(String(try agent.replicaID().prefix(8))))
+        try town.ok("peers", "name", "吴丽娟的电脑", "--clear")
+        #expect(try town.run("export", dir.file("c.bundle"), "--for", "吴丽娟的电脑").status == 1)
     }
 }
