@@ -74,6 +74,9 @@ extension Grid.Column {
     static let department = Self("department", "DEPARTMENT", "部门")
     static let township = Self("township", "TOWNSHIP", "乡镇/园区")
     static let agent = Self("agent", "AGENT", "代办员")
+    static let townshipName = Self("township_name", "TOWNSHIP NAME", "乡镇名称")
+    static let departmentName = Self("department_name", "DEPARTMENT NAME", "部门名称")
+    static let agentName = Self("agent_name", "AGENT NAME", "代办员姓名")
     static let status = Self("status", "STATUS", "状态")
     static let due = Self("due", "DUE", "期限")
 }

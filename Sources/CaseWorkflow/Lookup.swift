@@ -6,6 +6,9 @@ import SyncCore
 public import TerminalText
 
 extension L10n.Key {
+    static let ambiguousName = Self(en: "{0} {1} could mean several: {2}; give the id",
+                                    zh: "{0}“{1}”对应多条记录：{2}；请使用 id")
+    static let whatDepartment = Self(en: "department", zh: "部门")
     static let emptySearch = Self(en: "nothing to search for in {0}: give letters, digits or Chinese characters",
                                   zh: "“{0}”中没有可查找的内容：请输入汉字、字母或数字")
     static let ambiguousRef = Self(en: "{0} {1} could mean several: {2}; give more of it, or the case number",
@@ -142,5 +145,46 @@ extension Workflow {
             }
             return out
         }
+    }
+}
+
+extension Reader {
+    /// The key of a reference row named by its id or by one of `columns` (a name, a login), when that is unique.
+    /// Text that names nothing comes back unchanged, for the step to report as not found.
+    func referenceKey(_ table: String, _ text: String, columns: [String], what: L10n.Key) throws -> String {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if try row(table, t) != nil { return t }
+        var hits: [(String, String?)] = []
+        for column in columns {
+            for r in try Row.fetchAll(db().cachedStatement(sql: "SELECT _key, name FROM v_\(table) WHERE \"\(column)\" = ? LIMIT 6"),
+                                      arguments: [t]) where !hits.contains(where: { $0.0 == r[0] as String }) {
+                hits.append((r[0], r[1]))
+            }
+            if !hits.isEmpty { break }
+        }
+        switch hits.count {
+        case 0: return text
+        case 1: return hits[0].0
+        default:
+            throw WorkflowError("ambiguous", .ambiguousName, L10n.t(what), t,
+                                hits.prefix(5).map { "\($0.0) (\($0.1 ?? ""))" }.joined(separator: "; "))
+        }
+    }
+}
+
+extension Workflow {
+    /// A township (乡镇/园区) by id or unique name (`石门乡`).
+    public func townshipID(for text: String) throws -> String {
+        try read { try $0.referenceKey("township", text, columns: ["name"], what: .whatTownship) }
+    }
+
+    /// A person by id, login or unique name (`吴丽娟`).
+    public func personID(for text: String) throws -> String {
+        try read { try $0.referenceKey("person", text, columns: ["login", "name"], what: .whatPerson) }
+    }
+
+    /// A department by id or unique name (`县发展和改革局`).
+    public func departmentID(for text: String) throws -> String {
+        try read { try $0.referenceKey("department", text, columns: ["name"], what: .whatDepartment) }
     }
 }

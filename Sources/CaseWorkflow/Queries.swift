@@ -74,19 +74,30 @@ extension Workflow {
             if regs.count > 1 { flags.append("DUPLICATE_REGISTRATIONS") }
             let status = CaseStatus(rawValue: c["status"] ?? "")
             func cell(_ v: String?) -> Grid.Cell { Grid.Cell(v) }
+            func names(_ ids: [String]) throws -> String? {
+                ids.isEmpty ? nil : try ids.map { try r.name("person", $0) ?? $0 }.joined(separator: "、")
+            }
             let header: [(Grid.Column, Grid.Cell)] = [
                 (C("case", "case", "代办项目"), .text(id)), (C("case_no", "case no", "编号"), cell(c["case_no"])),
                 (C("status", "status", "状态"), .text(L10n.chinese ? status?.zh ?? "" : c["status"] ?? "")),
                 (C("status_code", "status code", "状态代码"), cell(c["status"])),
                 (C("enterprise", "enterprise", "企业"), cell(enterprise?["name"])), (C("uscc", "USCC", "统一社会信用代码"), cell(enterprise?["uscc"])),
                 (C("project", "project", "项目"), cell(project?["name"])), (C("project_code", "project code", "项目代码"), cell(project?["project_code"])),
-                (C("township", "township", "乡镇/园区"), cell(c["township_id"])), (C("office", "office", "代办机构"), cell(c["office_id"])),
+                (C("township", "township", "乡镇/园区"), cell(c["township_id"])),
+                (C("township_name", "township name", "乡镇名称"), cell(try r.name("township", c["township_id"]))),
+                (C("office", "office", "代办机构"), cell(c["office_id"])),
                 (C("investment_wan", "investment (万元)", "总投资(万元)"), (project?["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null),
                 (C("agreement", "agreement", "协议编号"), cell(agreement?["agreement_code"])), (C("scope", "scope", "委托范围"), cell(agreement?["scope"])),
                 (C("sign_state", "sign state", "签订状态"), cell(agreement?["sign_state"])), (C("fee", "fee", "代办费用"), agreement == nil ? .null : .text("0")),
-                (C("agent", "agent", "代办员"), cell(c["agent_id"])), (C("chief_agent", "chief agent", "首席代办员"), cell(c["chief_agent_id"])),
-                (C("team", "team", "代办小组"), cell(c["team"])), (C("lead_official", "lead official", "牵头代办领导"), cell(lead)),
+                (C("agent", "agent", "代办员"), cell(c["agent_id"])), (C("agent_name", "agent name", "代办员姓名"), cell(try r.name("person", c["agent_id"]))),
+                (C("chief_agent", "chief agent", "首席代办员"), cell(c["chief_agent_id"])),
+                (C("chief_agent_name", "chief agent name", "首席代办员姓名"), cell(try r.name("person", c["chief_agent_id"]))),
+                (C("team", "team", "代办小组"), cell(c["team"])),
+                (C("team_names", "team names", "小组成员"), cell(try names(list(c["team"])))),
+                (C("lead_official", "lead official", "牵头代办领导"), cell(lead)),
+                (C("lead_official_name", "lead official name", "牵头领导姓名"), cell(try r.name("person", lead))),
                 (C("supervising_head", "supervising head", "督办负责人"), cell(head)),
+                (C("supervising_head_name", "supervising head name", "督办负责人姓名"), cell(try r.name("person", head))),
                 (C("signed_on", "signed", "签约日期"), cell(c["signed_on"])), (C("plan_confirmed_on", "plan confirmed", "方案确认"), cell(c["plan_confirmed_on"])),
                 (C("completed_on", "completed", "办结日期"), cell(c["completed_on"])), (C("terminated_on", "terminated", "终止日期"), cell(c["terminated_on"])),
                 (C("handed_over_on", "handed over", "移交日期"), cell(c["handed_over_on"])), (C("reason", "reason", "原因"), cell(c["reason"])),

@@ -123,8 +123,8 @@ extension Workflow {
             args += fa
         }
         var g = Grid(name: "overdue", columns: [
-            .caseID, .caseNo, .item, .itemName, .department, .township, .agent, .status,
-            C("committed_due", "COMMITTED DUE", "承诺到期"), C("vs_committed", "VS COMMITTED", "承诺时限"),
+            .caseID, .caseNo, .item, .itemName, .department, .departmentName, .township, .townshipName, .agent, .agentName,
+            .status, C("committed_due", "COMMITTED DUE", "承诺到期"), C("vs_committed", "VS COMMITTED", "承诺时限"),
             C("legal_due", "LEGAL DUE", "法定到期"), C("vs_legal", "VS LEGAL", "法定时限"),
             C("late_wd", "LATE (WD)", "超期(工作日)"),
         ])
@@ -141,7 +141,9 @@ extension Workflow {
             if sc == .overdue, let committed { late = cal.workdays(after: committed, through: finished ?? o.asOf) }
             g.rows.append([
                 .text(row.text(0) ?? ""), Grid.Cell(row.text(10)), .int(row.int(1) ?? 0), Grid.Cell(row.text(11)),
-                Grid.Cell(row.text(7)), Grid.Cell(row.text(8)), Grid.Cell(row.text(9)), .text(row.text(2) ?? ""),
+                Grid.Cell(row.text(7)), Grid.Cell(try r.name("department", row.text(7))), Grid.Cell(row.text(8)),
+                Grid.Cell(try r.name("township", row.text(8))), Grid.Cell(row.text(9)), Grid.Cell(try r.name("person", row.text(9))),
+                .text(row.text(2) ?? ""),
                 Grid.Cell(row.text(3)), Grid.Cell(sc?.rawValue), Grid.Cell(row.text(4)), Grid.Cell(sl?.rawValue), Grid.Cell(late),
             ])
         }
@@ -646,8 +648,8 @@ extension Workflow {
                         name: String = "register", limit: Int? = nil) throws -> Grid {
         let (sc, sa) = scope(o)
         var g = Grid(name: name, columns: [
-            .caseID, .caseNo, C("enterprise", "ENTERPRISE", "企业"), C("project", "PROJECT", "项目"), .township, .status,
-            .agent, C("investment_wan", "INVESTMENT (万元)", "总投资(万元)"), C("signed_on", "SIGNED", "签约"),
+            .caseID, .caseNo, C("enterprise", "ENTERPRISE", "企业"), C("project", "PROJECT", "项目"), .township, .townshipName,
+            .status, .agent, .agentName, C("investment_wan", "INVESTMENT (万元)", "总投资(万元)"), C("signed_on", "SIGNED", "签约"),
             C("completed_on", "DONE", "办结/终止"), C("coordinating", "COORDINATING", "协调中"),
         ])
         let sql = """
@@ -662,7 +664,8 @@ extension Workflow {
             let status = row.text(5) ?? ""
             byStatus[status, default: 0] += 1
             g.rows.append([.text(row.text(0) ?? ""), Grid.Cell(row.text(1)), Grid.Cell(row.text(2)), Grid.Cell(row.text(3)),
-                           Grid.Cell(row.text(4)), .text(status), Grid.Cell(row.text(6)), row.real(7).map(Grid.Cell.real) ?? .null,
+                           Grid.Cell(row.text(4)), Grid.Cell(try r.name("township", row.text(4))), .text(status),
+                           Grid.Cell(row.text(6)), Grid.Cell(try r.name("person", row.text(6))), row.real(7).map(Grid.Cell.real) ?? .null,
                            Grid.Cell(row.text(8)), Grid.Cell(row.text(9)), .bool(row.int(10) == 1)])
         }
         g.summary = [(C("cases", "cases", "项目数"), .int(g.rows.count))]

@@ -76,6 +76,7 @@ public class Reader {
     private let provider: () throws -> Database
     private var cachedRules: Rules?
     private var cachedCalendar: WorkCalendar?
+    private var cachedNames: [String: [String: String]] = [:]
 
     init(author: String, _ provider: @escaping () throws -> Database) {
         self.author = author
@@ -111,6 +112,17 @@ public class Reader {
         let rules = Rules(values)
         cachedRules = rules
         return rules
+    }
+
+    /// The name of a township, department or person (small reference tables, read whole once per reader), so
+    /// tables can show 名称 next to ids.
+    public func name(_ table: String, _ id: String?) throws -> String? {
+        guard let id else { return nil }
+        if let names = cachedNames[table] { return names[id] }
+        var names: [String: String] = [:]
+        for r in try Row.fetchAll(db(), sql: "SELECT _key, name FROM v_\(table)") { names[r[0]] = r[1] }
+        cachedNames[table] = names
+        return names[id]
     }
 
     /// The synced working-day calendar.

@@ -75,12 +75,13 @@ struct ProjectCommand: ParsableCommand {
         @OptionGroup var home: HomeOptions
         @Option(help: "Enterprise id or USCC.") var enterprise: String
         @Option(help: "项目名称.") var name: String
-        @Option(help: "项目所在地 township id.") var township: String
+        @Option(help: "项目所在地: township id or name (石门乡).") var township: String
         @Argument(help: "More FIELD=VALUE: project_code, category, is_industrial, total_investment_wan (万元), is_major, approval_type …")
         var fields: [String] = []
         func run() throws {
             try runWorkflow {
-                print(try workflow(home).saveProject(enterprise: enterprise, name: name, township: township, assignments(fields)))
+                let wf = try workflow(home)
+                print(try wf.saveProject(enterprise: enterprise, name: name, township: try wf.townshipID(for: township), assignments(fields)))
             }
         }
     }
@@ -101,7 +102,8 @@ struct ProjectCommand: ParsableCommand {
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
-                let g = try township.map { try wf.listTable("project", columns: projectColumns, where: "township_id = ?", [$0.databaseValue]) }
+                let g = try township.map { try wf.listTable("project", columns: projectColumns, where: "township_id = ?",
+                                                            [try wf.townshipID(for: $0).databaseValue]) }
                     ?? wf.listTable("project", columns: projectColumns, orderBy: "name")
                 emit(g, output)
             }
@@ -122,7 +124,7 @@ struct CaseCommand: ParsableCommand {
         @Option(help: "统一社会信用代码.") var uscc: String
         @Option(help: "企业名称.") var enterprise: String
         @Option(help: "项目名称.") var project: String
-        @Option(help: "项目所在地 township id.") var township: String
+        @Option(help: "项目所在地: township id or name (石门乡).") var township: String
         @Option(help: "登记渠道: ONLINE_PORTAL, PHONE, WINDOW, CONTACT_CARD, ASSIGNED_BY_UPPER, DEPT_REFERRAL, FIELD_VISIT.")
         var channel: String
         @Option(help: "委托范围: FULL or PARTIAL.") var scope = "FULL"
@@ -131,30 +133,32 @@ struct CaseCommand: ParsableCommand {
         @Option(help: "登记编号.") var regNo: String?
         @Option(help: "项目代码 (24 characters).") var projectCode: String?
         @Option(help: "重点代办类别: DAJIAN_DAMEI, INDUSTRIAL_PLATFORM, INVESTMENT_PROMOTION, OTHER.") var category: String?
-        @Option(help: "工业项目: true/false.") var industrial: Bool?
+        @Option(help: "工业项目: 是/否.") var industrial: YesNo?
         @Option(help: "总投资 (万元).") var investment: String?
-        @Option(help: "重大项目: true/false.") var major: Bool?
+        @Option(help: "重大项目: 是/否.") var major: YesNo?
         @Option(help: "代办联系卡 id.") var contactCard: String?
         @Option(help: "paper or electronic.") var form: String?
         @OptionGroup var on: OnDate
         @Flag(help: "Print as JSON.") var json = false
         func run() throws {
             try runWorkflow {
-                var input = RegistrationInput(uscc: uscc, enterpriseName: enterprise, projectName: project, township: township,
-                                              channel: channel)
-                input.scope = scope
+                let wf = try workflow(home)
+                var input = RegistrationInput(uscc: uscc, enterpriseName: enterprise, projectName: project,
+                                              township: try wf.townshipID(for: township),
+                                              channel: CodeLabels.code(channel, in: CodeLabels.channel))
+                input.scope = CodeLabels.code(scope, in: CodeLabels.scope)
                 input.items = CaseWorkflowCLI.list(items)
                 input.stages = CaseWorkflowCLI.list(stages)
                 input.regNo = regNo
                 input.projectCode = projectCode
-                input.category = category
-                input.industrial = industrial
+                input.category = category.map { CodeLabels.code($0, in: CodeLabels.category) }
+                input.industrial = industrial?.value
                 input.investmentWan = investment
-                input.major = major
+                input.major = major?.value
                 input.contactCard = contactCard
-                input.form = form
+                input.form = form.map { CodeLabels.code($0, in: CodeLabels.form) }
                 input.on = try on.day()
-                let r = try workflow(home).register(input)
+                let r = try wf.register(input)
                 if json {
                     print(JSON.object([("registration", .string(r.registrationID)), ("case", .string(r.caseID)),
                                        ("duplicate_of", r.duplicateOf.map(JSON.string) ?? .null)]).text)
@@ -202,10 +206,10 @@ struct CaseCommand: ParsableCommand {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
-                var input = Workflow.AgreementInput(code: code, scope: scope)
+                var input = Workflow.AgreementInput(code: code, scope: CodeLabels.code(scope, in: CodeLabels.scope))
                 input.stages = CaseWorkflowCLI.list(stages)
                 input.items = CaseWorkflowCLI.list(items)
-                input.signState = signState
+                input.signState = CodeLabels.code(signState, in: CodeLabels.signState)
                 input.signedOn = try on.day()
                 input.fee = fee
                 let s = try wf.agree(caseID: caseID, input)
@@ -229,12 +233,12 @@ struct CaseCommand: ParsableCommand {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
                 var a = Workflow.Assignment()
-                a.agent = agent
-                a.chiefAgent = chiefAgent
-                a.team = team.map(CaseWorkflowCLI.list)
-                a.liaisons = liaisons.map(CaseWorkflowCLI.list)
-                a.leadOfficial = leadOfficial
-                a.supervisingHead = supervisingHead
+                a.agent = try agent.map(wf.personID(for:))
+                a.chiefAgent = try chiefAgent.map(wf.personID(for:))
+                a.team = try team.map { try CaseWorkflowCLI.list($0).map(wf.personID(for:)) }
+                a.liaisons = try liaisons.map { try CaseWorkflowCLI.list($0).map(wf.personID(for:)) }
+                a.leadOfficial = try leadOfficial.map(wf.personID(for:))
+                a.supervisingHead = try supervisingHead.map(wf.personID(for:))
                 let s = try wf.assign(caseID: caseID, a)
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? s.zh : s.rawValue))
             }
@@ -296,7 +300,11 @@ struct CaseCommand: ParsableCommand {
         @Option(help: "At most this many rows.") var limit: Int?
         @OptionGroup var output: OutputOptions
         func run() throws {
-            try runWorkflow { emit(try workflow(home).listCases(mine: mine, township: township, status: status, limit: limit), output) }
+            try runWorkflow {
+                let wf = try workflow(home)
+                emit(try wf.listCases(mine: mine, township: try township.map(wf.townshipID(for:)),
+                                      status: status.map { CodeLabels.code($0, in: CodeLabels.caseStatus) }, limit: limit), output)
+            }
         }
     }
 
@@ -340,7 +348,8 @@ struct CaseCommand: ParsableCommand {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
-                let due = try wf.terminate(caseID: caseID, formNo: formNo, reasonType: reasonType, reason: reason,
+                let due = try wf.terminate(caseID: caseID, formNo: formNo,
+                                           reasonType: CodeLabels.code(reasonType, in: CodeLabels.terminationReason), reason: reason,
                                                        on: try on.day())
                 print(L10n.t(.handoverDue, caseID, CivilDate.iso(due)))
             }

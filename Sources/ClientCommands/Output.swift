@@ -146,3 +146,13 @@ private let codeNames: [String: String] = [
     "FULL": "全程代办", "PARTIAL": "部分代办", "IMMEDIATE": "即办件", "COMMITTED": "承诺件", "JOINT": "联办件",
     "ANSWERED": "答复件", "SUPPLEMENT": "补办件",
 ]
+
+/// A yes-or-no option as a clerk types it: 是/否, yes/no, true/false, 1/0.
+struct YesNo: ExpressibleByArgument {
+    var value: Bool
+    init?(argument: String) {
+        guard let v = parseYesNo(argument) else { return nil }
+        value = v
+    }
+    static var defaultCompletionKind: CompletionKind { .list(["是", "否"]) }
+}

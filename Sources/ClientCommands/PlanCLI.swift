@@ -27,10 +27,10 @@ struct PlanCommand: ParsableCommand {
                 let caseID = try wf.caseID(for: caseRef.text)
                 var input = PlanItemInput(catalogueCode: item)
                 input.n = n
-                input.liaison = liaison
+                input.liaison = try liaison.map(wf.personID(for:))
                 input.dependsOn = items(dependsOn).compactMap(Int.init)
                 input.plannedDue = try parseDay(plannedDue)
-                input.handlingClass = handlingClass
+                input.handlingClass = handlingClass.map { CodeLabels.code($0, in: CodeLabels.handlingClass) }
                 print(try wf.addPlanItem(caseID: caseID, input))
             }
         }
@@ -83,12 +83,12 @@ struct ItemCommand: ParsableCommand {
         try runWorkflow {
             var input = ItemStepInput()
             input.on = try on.day()
-            input.reason = reason
-            input.result = result
+            input.reason = reason.map { CodeLabels.code($0, in: CodeLabels.pauseReason) }
+            input.result = result.map { CodeLabels.code($0, in: CodeLabels.decision) }
             input.to = to
             input.certNo = certNo
             input.platformCaseNo = platformCaseNo
-            input.handlingClass = handlingClass
+            input.handlingClass = handlingClass.map { CodeLabels.code($0, in: CodeLabels.handlingClass) }
             let wf = try workflow(home)
             let item = try wf.planItemID(for: self.item)
             let s = try wf.itemStep(step, itemID: item, input)
@@ -112,7 +112,7 @@ struct LogCommand: ParsableCommand {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
-                print(try wf.addLog(caseID: caseID, kind: kind, content: content, itemID: try item.map(wf.planItemID(for:)),
+                print(try wf.addLog(caseID: caseID, kind: CodeLabels.code(kind, in: CodeLabels.logKind), content: content, itemID: try item.map(wf.planItemID(for:)),
                                     nextAction: next, occurredAt: at))
             }
         }
@@ -175,21 +175,21 @@ struct MeetingCommand: ParsableCommand {
                 let wf = try workflow(home)
                 var input = MeetingInput(caseIDs: try cases.map(wf.caseID(for:)))
                 input.id = id
-                input.type = type
+                input.type = CodeLabels.code(type, in: CodeLabels.meetingType)
                 input.level = level
                 input.date = try parseDay(date)
                 input.venue = venue
-                input.chair = chair
+                input.chair = try chair.map(wf.personID(for:))
                 input.issues = issues
                 input.attendees = try attendee.map {
                     let p = $0.split(separator: ":", maxSplits: 1).map(String.init)
                     guard p.count == 2 else { throw CLIError(L10n.t(.badAttendee, $0)) }
-                    return (p[0], p[1])
+                    return (try wf.departmentID(for: p[0]), try wf.personID(for: p[1]))
                 }
                 input.resolutions = try resolution.map {
                     let p = $0.split(separator: "|").map(String.init)
                     guard p.count == 3, let due = CivilDate.days(p[2]) else { throw CLIError(L10n.t(.badResolution, $0)) }
-                    return (p[0], p[1], due)
+                    return (p[0], try wf.departmentID(for: p[1]), due)
                 }
                 print(try wf.addMeeting(input))
             }
@@ -203,7 +203,8 @@ struct MeetingCommand: ParsableCommand {
         @Option(help: "When (default now).") var at: String?
         func run() throws {
             try runWorkflow {
-                try workflow(home).signMeeting(meetingID: meeting, person: person, at: at)
+                let wf = try workflow(home)
+                try wf.signMeeting(meetingID: meeting, person: try person.map(wf.personID(for:)), at: at)
                 print(L10n.t(.signed, meeting))
             }
         }
@@ -290,9 +291,9 @@ struct EvalCommand: ParsableCommand {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
-                var input = EvaluationInput(direction: direction, grade: grade)
-                input.targetPerson = targetPerson
-                input.targetDepartment = targetDept
+                var input = EvaluationInput(direction: CodeLabels.code(direction, in: CodeLabels.direction), grade: grade)
+                input.targetPerson = try targetPerson.map(wf.personID(for:))
+                input.targetDepartment = try targetDept.map(wf.departmentID(for:))
                 input.attitude = attitude
                 input.efficiency = efficiency
                 input.quality = quality
@@ -329,8 +330,8 @@ struct TicketCommand: ParsableCommand {
         @OptionGroup var home: HomeOptions
         @Argument var ticket: String
         @Option(help: "差评分类.") var category: String?
-        @Option(help: "核实: true/false.") var verified: Bool?
-        @Option(help: "申诉复核 found it malicious or mistaken: true/false.") var excluded: Bool?
+        @Option(help: "核实: 是/否.") var verified: YesNo?
+        @Option(help: "申诉复核 found it malicious or mistaken: 是/否.") var excluded: YesNo?
         @Option(help: "回访 date.") var callbackOn: String?
         @Option(help: "整改措施.") var action: String?
         @Option(help: "整改完成 date.") var rectifiedOn: String?
@@ -340,8 +341,8 @@ struct TicketCommand: ParsableCommand {
             try runWorkflow {
                 var u = Workflow.TicketUpdate()
                 u.category = category
-                u.verified = verified
-                u.maliciousOrMistaken = excluded
+                u.verified = verified?.value
+                u.maliciousOrMistaken = excluded?.value
                 u.callbackOn = try parseDay(callbackOn)
                 u.action = action
                 u.rectifiedOn = try parseDay(rectifiedOn)
@@ -367,22 +368,22 @@ struct ComplaintCommand: ParsableCommand {
         @Option(help: "RECEIVED, INVESTIGATING, DISPOSED, FEEDBACK_GIVEN, ARCHIVED.") var status: String?
         @Option(help: "Findings.") var findings: String?
         @Option(help: "Disposition.") var disposition: String?
-        @Option(help: "Upheld (属实): true/false.") var upheld: Bool?
-        @Option(help: "Applied to 考核: true/false.") var applied: Bool?
+        @Option(help: "Upheld (属实): 是/否.") var upheld: YesNo?
+        @Option(help: "Applied to 考核: 是/否.") var applied: YesNo?
         @OptionGroup var on: OnDate
         func input(_ wf: Workflow) throws -> Workflow.ComplaintInput {
             var i = Workflow.ComplaintInput()
             i.complainant = complainant
             i.channel = channel
-            i.targetKind = targetKind
+            i.targetKind = targetKind.map { CodeLabels.code($0, in: CodeLabels.complaintTarget) }
             i.targetID = target
             i.caseID = try caseID.map(wf.caseID(for:))
             i.content = content
-            i.status = status
+            i.status = status.map { CodeLabels.code($0, in: CodeLabels.complaintStatus) }
             i.findings = findings
             i.disposition = disposition
-            i.upheld = upheld
-            i.appliedToAssessment = applied
+            i.upheld = upheld?.value
+            i.appliedToAssessment = applied?.value
             i.on = try on.day()
             return i
         }

@@ -243,7 +243,7 @@ struct ReportCommand: ParsableCommand {
             }
             let wf = try workflow(home)
             let day = try parseDay(asOf) ?? wf.today()
-            let g = try wf.report(report, ReportOptions(asOf: day, township: township))
+            let g = try wf.report(report, ReportOptions(asOf: day, township: try township.map(wf.townshipID(for:))))
             emit(g, output, title: "\(L10n.t(report.title)) (\(CivilDate.iso(day)))")
             if let w = try wf.calendarWarning(for: day) { note(w) }
         }

@@ -134,8 +134,9 @@ import Testing
         try centre.ok("catalogue", "import", Self.fixtures + "/catalogue.csv")
         try centre.ok("calendar", "import", Self.fixtures + "/calendar-2025.csv")
         let reg = try json(try centre.ok("case", "register", "--uscc", "92330999TEST00003X", "--enterprise", "云岭石门山居文旅有限公司",
-                                         "--project", "石门村闲置农房民宿改造项目", "--township", "OFF-SM", "--channel", "WINDOW",
-                                         "--reg-no", "DJ-2025-0017", "--on", "2025-10-09", "--json"))
+                                         "--project", "石门村闲置农房民宿改造项目", "--township", "石门乡", "--channel", "窗口",
+                                         "--scope", "全程", "--industrial", "否", "--reg-no", "DJ-2025-0017", "--on", "2025-10-09",
+                                         "--json"))
         let c = try #require(reg["case"] as? String)
         let other = try json(try centre.ok("case", "register", "--uscc", "91330999TEST00004X", "--enterprise", "东港精密机械有限公司",
                                            "--project", "年产50万套精密零部件项目", "--township", "OFF-DG", "--channel", "PHONE", "--json"))
@@ -144,12 +145,19 @@ import Testing
         // The registration number and the start of the id name the case before it has a number.
         try centre.ok("case", "review", "DJ-2025-0017", "--eligible", "--case-no", "2025-017", "--on", "2025-10-10")
         try centre.ok("case", "agree", "2025-017", "--code", "XY-2025-0058", "--scope", "FULL", "--on", "2025-10-13")
-        try centre.ok("case", "assign", "XY-2025-0058", "--agent", "A04")
+        try centre.ok("case", "assign", "XY-2025-0058", "--agent", "吴丽娟", "--team", "a05, 周敏")
         try centre.ok("plan", "add", " 2025-017 ", "--item", "GD-02")
         try centre.ok("plan", "confirm", String(c.prefix(c.count - 2)), "--on", "2025-10-13")
         try centre.ok("item", "dispatch", "2025-017.1", "--on", "2025-10-20")
         let shown = try json(try centre.ok("case", "show", "2025-017", "--json"))
         #expect(shown["case"] as? String == c)
+        #expect(shown["agent"] as? String == "A04" && shown["team"] as? String == "A05,A06", "\(shown)")
+        let listed = try #require(try json(try centre.ok("case", "list", "--township", "石门乡", "--status", "代办中(组织实施)", "--json"))["rows"]
+            as? [[String: Any]])
+        #expect(listed.count == 1 && listed[0]["township_name"] as? String == "石门乡" && listed[0]["agent_name"] as? String == "吴丽娟")
+        let bad = try centre.run("case", "register", "--uscc", "91330999TEST00005X", "--enterprise", "某公司", "--project", "某项目",
+                                 "--township", "石门乡", "--channel", "PHONE", "--major", "也许")
+        #expect(bad.status != 0)
         let items = try #require(shown["items"] as? [[String: Any]])
         #expect(items.first?["status"] as? String == "DISPATCHED")
 

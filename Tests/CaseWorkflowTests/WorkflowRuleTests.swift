@@ -326,3 +326,30 @@ import Testing
         #expect(try centre.read { try $0.rules() }.warningWorkdays == 3)
     }
 }
+
+@Suite struct LabelTests {
+    @Test func codesAcceptTheirChineseNames() {
+        #expect(CodeLabels.code("窗口", in: CodeLabels.channel) == "WINDOW")
+        #expect(CodeLabels.code(" window ", in: CodeLabels.channel) == "WINDOW")
+        #expect(CodeLabels.code("全程", in: CodeLabels.scope) == "FULL")
+        #expect(CodeLabels.code("已登记", in: CodeLabels.caseStatus) == "REGISTERED")
+        #expect(CodeLabels.code("代办中(组织实施)", in: CodeLabels.caseStatus) == "EXECUTING")
+        // 「代办中」 names two statuses: left as typed, for the step to refuse with the choices.
+        #expect(CodeLabels.code("代办中", in: CodeLabels.caseStatus) == "代办中")
+        #expect(CodeLabels.code("上报件", in: CodeLabels.handlingClass) == "REPORT_UP")
+        #expect(CodeLabels.code("nonsense", in: CodeLabels.channel) == "nonsense")
+        for table in [CodeLabels.channel, CodeLabels.scope, CodeLabels.signState, CodeLabels.category, CodeLabels.logKind,
+                      CodeLabels.pauseReason, CodeLabels.decision, CodeLabels.handlingClass, CodeLabels.meetingType,
+                      CodeLabels.direction, CodeLabels.terminationReason, CodeLabels.complaintTarget,
+                      CodeLabels.complaintStatus, CodeLabels.caseStatus, CodeLabels.itemStatus] {
+            #expect(Set(table.map(\.zh)).count == table.count, "every name is unique in its table")
+            for entry in table { #expect(CodeLabels.code(entry.zh, in: table) == entry.code) }
+        }
+    }
+
+    @Test func yesAndNoAsAClerkTypesThem() {
+        for yes in ["是", "yes", "Y", "true", "1"] { #expect(parseYesNo(yes) == true) }
+        for no in ["否", "no", "N", "FALSE", "0"] { #expect(parseYesNo(no) == false) }
+        #expect(parseYesNo("也许") == nil && parseYesNo("") == nil)
+    }
+}

@@ -1,0 +1,106 @@
+/// The Chinese names of the enumerated codes a clerk types or reads: stored values stay codes (so a newer build
+/// may add codes), while inputs accept either the code or its Chinese name and tables under a zh locale show the
+/// name. Pure data and lookups, no I/O.
+public enum CodeLabels {
+    public typealias Table = [(code: String, zh: String)]
+
+    /// 登记渠道.
+    public static let channel: Table = [
+        ("ONLINE_PORTAL", "网上平台"), ("PHONE", "电话"), ("WINDOW", "窗口"), ("CONTACT_CARD", "代办联系卡"),
+        ("ASSIGNED_BY_UPPER", "上级交办"), ("DEPT_REFERRAL", "部门转办"), ("FIELD_VISIT", "上门服务"),
+    ]
+    /// 委托范围.
+    public static let scope: Table = [("FULL", "全程"), ("PARTIAL", "部分")]
+    /// 协议签订状态.
+    public static let signState: Table = [
+        ("WAIT_SIGNING", "待签约"), ("SIGNING", "签约中"), ("APPLICANT_SIGNING", "申请人签约中"), ("SIGNED", "已签约"),
+    ]
+    /// 重点代办类别.
+    public static let category: Table = [
+        ("DAJIAN_DAMEI", "大建大美"), ("INDUSTRIAL_PLATFORM", "工业平台"), ("INVESTMENT_PROMOTION", "招商引资"), ("OTHER", "其他"),
+    ]
+    /// 登记表形式.
+    public static let form: Table = [("paper", "纸质"), ("electronic", "电子")]
+    /// 工作日志类别.
+    public static let logKind: Table = [
+        ("SITE_VISIT", "现场走访"), ("CALL", "电话联系"), ("WECHAT_QQ", "微信QQ"), ("SUBMISSION", "递交材料"), ("URGE", "催办"),
+        ("SUPERVISE", "督办"), ("COORDINATE", "协调"), ("CONSULT", "咨询"), ("HANDOVER", "移交"),
+    ]
+    /// 暂停计时的原因.
+    public static let pauseReason: Table = [
+        ("SUPPLEMENT", "补正"), ("TECH_EVAL", "技术审查"), ("EXPERT", "专家评审"), ("HEARING", "听证"),
+        ("SITE_SURVEY", "现场勘察"), ("COLLECTIVE_DISCUSSION", "集体讨论"),
+    ]
+    /// 审批结果.
+    public static let decision: Table = [
+        ("APPROVED", "通过"), ("APPROVED_TOLERANCE", "容缺通过"), ("DISAPPROVED", "不予通过"), ("ANSWERED", "已答复"),
+    ]
+    /// 办件类别 (六件).
+    public static let handlingClass: Table = [
+        ("IMMEDIATE", "即办件"), ("COMMITTED", "承诺件"), ("JOINT", "联办件"), ("ANSWERED", "答复件"),
+        ("SUPPLEMENT", "补正件"), ("REPORT_UP", "上报件"),
+    ]
+    /// 会议类型.
+    public static let meetingType: Table = [
+        ("JOINT_MEETING", "联席会议"), ("JOINT_REVIEW", "联合审查"), ("DIFFICULT_CONSULTATION", "疑难会商"),
+        ("JOINT_SITE_SURVEY", "联合踏勘"), ("JOINT_ACCEPTANCE", "联合验收"),
+    ]
+    /// 评价方向.
+    public static let direction: Table = [
+        ("OWNER_TO_AGENT", "业主评代办员"), ("AGENT_TO_DEPARTMENT", "代办员评部门"), ("OWNER_TO_DEPARTMENT", "业主评部门"),
+        ("HAOCHAPING", "好差评"),
+    ]
+    /// 终止原因.
+    public static let terminationReason: Table = [("PROJECT_REASON", "项目原因"), ("CLIENT_REQUEST", "委托方要求")]
+    /// 投诉对象.
+    public static let complaintTarget: Table = [("AGENT", "代办员"), ("DEPARTMENT", "部门"), ("WINDOW", "窗口"), ("PERSON", "个人")]
+    /// 投诉办理状态.
+    public static let complaintStatus: Table = [
+        ("RECEIVED", "已受理"), ("INVESTIGATING", "调查中"), ("DISPOSED", "已处置"), ("FEEDBACK_GIVEN", "已反馈"),
+        ("ARCHIVED", "已归档"),
+    ]
+    /// 代办项目状态.
+    public static let caseStatus: Table = CaseStatus.allCases.map { ($0.rawValue, $0.zh) }
+    /// 办件状态.
+    public static let itemStatus: Table = ItemStatus.allCases.map { ($0.rawValue, $0.zh) }
+
+    /// The code `text` names in `table`: the code itself (any letter case) or its Chinese name, blanks around
+    /// ignored. Text that is neither comes back unchanged, for the step to refuse with the list of choices.
+    public static func code(_ text: String, in table: Table) -> String {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let hit = table.first(where: { $0.code == t || $0.zh == t || $0.code.uppercased() == t.uppercased() }) { return hit.code }
+        // 「代办中」 for 「代办中(组织实施)」: the name before its note in brackets, when that is unique.
+        let short = table.filter { entry in
+            guard let open = entry.zh.firstIndex(where: { $0 == "(" || $0 == "（" }), open != entry.zh.startIndex else { return false }
+            return entry.zh[..<open] == t
+        }
+        return short.count == 1 ? short[0].code : text
+    }
+
+    /// The Chinese name of `code` in `table`, or the code when it has none.
+    public static func zh(_ code: String, in table: Table) -> String {
+        table.first { $0.code == code }?.zh ?? code
+    }
+}
+
+/// Yes or no as a clerk types it: 是/否, yes/no, y/n, true/false, 1/0 (any letter case).
+public func parseYesNo(_ text: String) -> Bool? {
+    switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+    case "是", "对", "yes", "y", "true", "1": true
+    case "否", "不", "no", "n", "false", "0": false
+    default: nil
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> Substring {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return s
+    }
+}
+
+extension Set where Element == Character {
+    fileprivate static let whitespaces: Set<Character> = [" ", "\t", "\u{3000}"]
+}
