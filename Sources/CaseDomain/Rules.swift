@@ -9,32 +9,48 @@ public struct Rules: Sendable {
         public let key: String
         public let defaultValue: String
         public let meaning: String
+        /// The meaning in Chinese.
+        public let zh: String
     }
 
     public static let definitions: [Definition] = [
         .init(key: "leadership.lead_official_wan", defaultValue: "5000",
-              meaning: "Investment (万元) from which an industrial investment-promotion project needs a lead official (004 §1(3))"),
+              meaning: "Investment (万元) from which an industrial investment-promotion project needs a lead official",
+              zh: "工业招商引资项目总投资达到此数（万元）须明确牵头代办领导"),
         .init(key: "leadership.supervising_head_wan", defaultValue: "10000",
-              meaning: "Investment (万元) from which it also needs a supervising head (004 §1(3))"),
+              meaning: "Investment (万元) from which it also needs a supervising head",
+              zh: "总投资达到此数（万元）还须明确督办负责人"),
         .init(key: "leadership.inclusive", defaultValue: "true",
-              meaning: "Whether 以上 includes the threshold itself (DOMAIN.md §7.1)"),
+              meaning: "Whether 以上 includes the threshold itself", zh: "“以上”是否含本数"),
         .init(key: "leadership.categories", defaultValue: "INVESTMENT_PROMOTION",
-              meaning: "Project categories the thresholds apply to (comma-separated)"),
+              meaning: "Project categories the thresholds apply to (comma-separated)", zh: "适用上述门槛的项目类别（逗号分隔）"),
         .init(key: "leadership.industrial_only", defaultValue: "true",
-              meaning: "Whether the thresholds apply to industrial projects only"),
+              meaning: "Whether the thresholds apply to industrial projects only", zh: "门槛是否仅适用于工业项目"),
         .init(key: "timer.warning_wd", defaultValue: "2",
-              meaning: "Working days left at which an item's timer turns WARNING"),
+              meaning: "Working days left at which an item's timer turns WARNING", zh: "剩余多少个工作日时办件进入预警"),
         .init(key: "report_up.wd", defaultValue: "1",
-              meaning: "Working days after local completion within which a 上报件 is reported up (004 §六(五))"),
+              meaning: "Working days after local completion within which a 上报件 is reported up",
+              zh: "上报件本级办结后须在多少个工作日内上报"),
         .init(key: "handover.wd", defaultValue: "2",
-              meaning: "Working days after completion or termination within which the form reaches the office (004 §六(八))"),
+              meaning: "Working days after completion or termination within which the form reaches the office",
+              zh: "办结或终止后须在多少个工作日内将办结单/终止单交回代办机构"),
         .init(key: "halfmonth.grace_wd", defaultValue: "1",
-              meaning: "Working days after a half-month period within which its progress report is due (004 §六(六))"),
-        .init(key: "plan.wd", defaultValue: "3", meaning: "Working days after signing within which the plan is drafted [P]"),
-        .init(key: "evaluation.wd", defaultValue: "10", meaning: "Working days after handover within which evaluation follows [P]"),
+              meaning: "Working days after a half-month period within which its progress report is due",
+              zh: "每半月结束后须在多少个工作日内反馈进展"),
+        .init(key: "plan.wd", defaultValue: "3", meaning: "Working days after signing within which the plan is drafted",
+              zh: "签约后须在多少个工作日内制定代办任务分解计划"),
+        .init(key: "plan.code_items", defaultValue: "FG-01",
+              meaning: "Catalogue items that give a project its 项目代码 (comma-separated): while a project has no code, its other items cannot be submitted before one of these is decided",
+              zh: "赋予项目代码的事项编码（逗号分隔）：项目尚无项目代码时，须待其中一项办结后方可递交其他事项"),
+        .init(key: "plan.code_free_stages", defaultValue: "ZHUTI_QUELI",
+              meaning: "Stages whose items need no 项目代码 (comma-separated; 主体确立: the company is set up before the project exists)",
+              zh: "无须项目代码的阶段（逗号分隔；主体确立阶段先于项目本身）"),
+        .init(key: "evaluation.wd", defaultValue: "10", meaning: "Working days after handover within which evaluation follows",
+              zh: "移交后须在多少个工作日内完成评价"),
         .init(key: "ticket.rectification_wd", defaultValue: "15",
-              meaning: "Working days to rectify a negative review [P, UNVERIFIED]"),
-        .init(key: "calendar.version", defaultValue: "0", meaning: "The calendar version the centre last published"),
+              meaning: "Working days to rectify a negative review", zh: "差评整改期限（工作日）"),
+        .init(key: "calendar.version", defaultValue: "0", meaning: "The calendar version the centre last published",
+              zh: "中心最近发布的工作日历版本"),
     ]
 
     public private(set) var values: [String: String]
@@ -72,6 +88,14 @@ public struct Rules: Sendable {
     public var industrialOnly: Bool { bool("leadership.industrial_only") }
     public var warningWorkdays: Int { int("timer.warning_wd") }
     public var reportUpWorkdays: Int { int("report_up.wd") }
+    /// The catalogue items that give a project its 项目代码.
+    public var codeItems: [String] { listValue("plan.code_items") }
+    /// The stages whose items need no 项目代码.
+    public var codeFreeStages: [String] { listValue("plan.code_free_stages") }
+
+    private func listValue(_ key: String) -> [String] {
+        (values[key] ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }.filter { !$0.isEmpty }
+    }
     public var handoverWorkdays: Int { int("handover.wd") }
     public var halfMonthGraceWorkdays: Int { int("halfmonth.grace_wd") }
     public var planWorkdays: Int { int("plan.wd") }

@@ -74,6 +74,8 @@ public enum ItemStatus: String, CaseIterable, Sendable, Codable {
     }
     /// A decision (办结 or 明确答复), locally or by the upper level.
     public var isDecision: Bool { [.answered, .disapproved, .approvedTolerance, .approved].contains(self) }
+    /// What an item that depends on this one may proceed on: a positive decision, or the item is no longer needed.
+    public var satisfiesDependents: Bool { [.answered, .approvedTolerance, .approved, .cancelled].contains(self) }
     /// The department's clock runs (accepted, not final, not paused).
     public var clockRuns: Bool { [.accepted, .underReview, .localDone, .reportedUp].contains(self) }
 

@@ -396,14 +396,34 @@ extension Workflow {
     }
 
     /// T16: evaluation filed (at least one evaluation of the case recorded).
-    public func closeEvaluated(caseID: String, on: Int32? = nil) throws {
+    /// T16: the case closes as EVALUATED once it was completed (not terminated) and handed over, and both
+    /// 回访 directions are on file: the owner's evaluation of the agent and the agent's of the departments. Open
+    /// escalations and meeting resolutions not yet carried out keep it open, unless the office closes it anyway
+    /// with `override` (the reason is kept in the work log, with who and when).
+    public func closeEvaluated(caseID: String, on: Int32? = nil, override: String? = nil) throws {
         try perform { s in
             let a = try s.actor()
             let c = try s.caseRow(caseID)
             try s.requireOfficeAdmin(a, c, "case evaluate")
             try s.requireStatus(c, [.handedOver], "case evaluate")
-            guard try !s.rows("evaluation", where: "case_id = ?", [caseID]).isEmpty else {
-                throw WorkflowError("missing", .needEvaluation, caseID)
+            guard c["completed_on"] as String? != nil else { throw WorkflowError("illegal_transition", .evaluateTerminated, caseID) }
+            let directions = Set(try s.rows("evaluation", where: "case_id = ?", [caseID]).compactMap { $0["direction"] as String? })
+            let missing = [Direction.ownerToAgent, .agentToDepartment].filter { !directions.contains($0.rawValue) }
+            guard missing.isEmpty else {
+                throw WorkflowError("missing", .needEvaluation, caseID,
+                                    missing.map { L10n.chinese ? CodeLabels.zh($0.rawValue, in: CodeLabels.direction) : $0.rawValue }.joined(separator: "、"))
+            }
+            let escalations = try s.rows("escalation", where: "case_id = ? AND status = 'OPEN'", [caseID]).count
+            let resolutions = try s.rows("meeting_resolution", where: "case_id = ? AND status = 'OPEN'", [caseID]).count
+            if escalations + resolutions > 0 {
+                guard let override, !override.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw WorkflowError("items_open", .closeBlocked, caseID, escalations, resolutions)
+                }
+                try s.put("work_log", newID("log"), [
+                    "case_id": .text(caseID), "author_id": .text(a.id), "occurred_at": .text(Workflow.localTimestamp()),
+                    "recorded_at": .text(Workflow.localTimestamp()), "kind": .text("CLOSE_OVERRIDE"),
+                    "content": .text(override),
+                ])
             }
             try s.put("case", caseID, ["status": .text(CaseStatus.evaluated.rawValue), "evaluated_on": .date(on ?? today())])
         }

@@ -1,6 +1,13 @@
 public import TerminalText
 
 extension L10n.Key {
+    static let dependencyOpen = Self(en: "item {0} waits for item {1} ({2}): submit it once that one is decided",
+                                     zh: "办件 {0} 须待办件 {1}（当前：{2}）办结后方可递交")
+    static let dependencyMissing = Self(en: "item {0} depends on item {1}, which is not in the plan",
+                                        zh: "办件 {0} 依赖的办件 {1} 不在计划中")
+    static let needsProjectCode = Self(
+        en: "item {0} needs the project's 项目代码: record it on the project (`daiban project add … project_code=…`) or decide {1} first",
+        zh: "办件 {0} 须有项目代码：请先在项目中填写项目代码（`daiban project add … project_code=…`），或先办结 {1}")
     static let notFound = Self(en: "no {0} {1} on this replica", zh: "本副本中没有{0} {1}")
     static let notInRoster = Self(en: "no person in the roster has login {0}: the office adds you with `daiban roster import` or `daiban record put person`",
                                   zh: "人员名册中没有登录名为 {0} 的人员：请代办机构通过 `daiban roster import` 或 `daiban record put person` 添加")
@@ -26,16 +33,21 @@ extension L10n.Key {
     static let badHash = Self(en: "a file hash is 64 hexadecimal digits (SHA-256)", zh: "文件摘要应为 64 位十六进制（SHA-256）")
     static let needReason = Self(en: "a rejection needs a reason", zh: "不予代办须填写原因")
     static let needCase = Self(en: "give at least one case", zh: "请至少指定一个代办项目")
-    static let feeNotZero = Self(en: "the agency service is free: the agreement fee must be 0 (004 §三(一))",
-                                 zh: "代办服务一律无偿：协议费用必须为 0（004 §三(一)）")
+    static let feeNotZero = Self(en: "the agency service is free: the agreement fee must be 0",
+                                 zh: "代办服务一律无偿：协议费用必须为 0")
     static let partialNeedsScope = Self(en: "a PARTIAL agreement lists its items (--items) or stages (--stages)",
                                         zh: "部分代办协议须列明委托事项（--items）或阶段（--stages）")
     static let agreementCodeTaken = Self(en: "agreement code {0} is already used by case {1}", zh: "协议编号 {0} 已被代办项目 {1} 使用")
     static let nothingToAssign = Self(en: "nothing to record: give at least one option", zh: "没有要登记的内容：请至少指定一个选项")
     static let itemsOpen = Self(en: "the case cannot be completed: {0} plan item(s) are not final ({1})",
                                 zh: "不能办结：还有 {0} 个办件未办结（{1}）")
-    static let needEvaluation = Self(en: "case {0} has no evaluation yet: record one with `daiban eval add`",
-                                     zh: "代办项目 {0} 尚无评价：请先用 `daiban eval add` 登记")
+    static let needEvaluation = Self(en: "case {0} lacks the 回访 evaluations {1}: record them with `daiban eval add`",
+                                     zh: "代办项目 {0} 尚缺回访评价：{1}；请先用 `daiban eval add` 登记")
+    static let evaluateTerminated = Self(en: "case {0} was terminated, not completed: it stays HANDED_OVER",
+                                         zh: "代办项目 {0} 为终止而非办结，保持“已移交”状态，不进入评价归档")
+    static let closeBlocked = Self(
+        en: "case {0} still has {1} open escalation(s) and {2} meeting resolution(s) not carried out: resolve them, or close with --override REASON",
+        zh: "代办项目 {0} 尚有 {1} 项未解决的协调事项、{2} 项未落实的会议议定事项：请先办结，或以 --override 原因 强制归档")
     static let outsideScope = Self(en: "{0} is outside the partial agreement (delegated: {1})",
                                    zh: "{0} 不在部分代办协议的委托范围内（委托：{1}）")
     static let itemNumberTaken = Self(en: "the plan already has item #{0}", zh: "计划表中已有第 {0} 项")
@@ -54,8 +66,8 @@ extension L10n.Key {
     static let badCalendarFile = Self(en: "the calendar file is neither CSV nor the calendar JSON", zh: "日历文件既不是 CSV 也不是日历 JSON")
     static let badRosterFile = Self(en: "the roster file must be a JSON object with offices, townships, departments, people",
                                      zh: "名册文件应为包含 offices、townships、departments、people 的 JSON 对象")
-    static let committedOverLegal = Self(en: "record {0} ({1}): the committed limit exceeds the legal limit (002 §四(五))",
-                                         zh: "第 {0} 条记录（{1}）：承诺期限超过法定期限（002 §四(五)）")
+    static let committedOverLegal = Self(en: "record {0} ({1}): the committed limit exceeds the legal limit",
+                                         zh: "第 {0} 条记录（{1}）：承诺期限超过法定期限")
     static let calendarOlder = Self(en: "warning: this replica's working-day calendar is version {0}, the centre published {1}; sync before trusting due dates",
                                     zh: "警告：本副本工作日历为第 {0} 版，县中心已发布第 {1} 版；请先同步再看期限")
     static let calendarEmpty = Self(en: "warning: no working-day calendar on this replica; weekends only (import one with `daiban calendar import`)",

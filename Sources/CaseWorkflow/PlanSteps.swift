@@ -161,6 +161,7 @@ extension Workflow {
             case .prepare:
                 next = .preparing
             case .submit:
+                try s.checkPlanOrder(item, caseID: caseID, c)
                 next = .submitted
                 values["submitted_on"] = .date(day)
                 if status == .supplement { values["handling_class"] = text(input.handlingClass ?? "COMMITTED") }
@@ -256,4 +257,34 @@ extension Workflow {
 func dateValue(_ v: FieldValue) -> Int32? {
     if case .date(let d) = v { return d }
     return nil
+}
+
+extension Reader {
+    /// The plan's order, checked before an item is submitted: every item it depends on (`depends_on`, numbers
+    /// in the same plan) is decided positively or cancelled, and while the project has no 项目代码 only the items
+    /// that give one (rule `plan.code_items`) may go first, since a department accepts nothing without it.
+    func checkPlanOrder(_ item: Row, caseID: String, _ c: Row) throws {
+        let key: String = item["_key"]
+        for n in list(item["depends_on"]).compactMap(Int.init) {
+            guard let dep = try row("plan_item", "\(caseID).\(n)") else {
+                throw WorkflowError("plan_order", .dependencyMissing, key, "\(caseID).\(n)")
+            }
+            let status = ItemStatus(rawValue: dep["status"] ?? "")
+            guard status?.satisfiesDependents == true else {
+                throw WorkflowError("plan_order", .dependencyOpen, key, "\(caseID).\(n)", status.map { L10n.chinese ? $0.zh : $0.rawValue } ?? "")
+            }
+        }
+        let rules = try rules(), codeItems = rules.codeItems
+        guard !codeItems.isEmpty, !codeItems.contains(item["catalogue_item_id"] as String? ?? ""),
+              !rules.codeFreeStages.contains(item["stage"] as String? ?? "") else { return }
+        let project = try (c["project_id"] as String?).flatMap { try row("project", $0) }
+        guard ((project?["project_code"] as String?) ?? "").isEmpty else { return }
+        let json = "[" + codeItems.map { "\"\($0.filter { $0 != "\"" && $0 != "\\" })\"" }.joined(separator: ",") + "]"
+        let codeGiven = try rows("plan_item", where: "case_id = ? AND catalogue_item_id IN (SELECT value FROM json_each(?))",
+                                 [caseID.databaseValue, json.databaseValue])
+            .contains { ItemStatus(rawValue: $0["status"] ?? "")?.satisfiesDependents == true && $0["status"] as String? != "CANCELLED" }
+        guard codeGiven else {
+            throw WorkflowError("plan_order", .needsProjectCode, key, codeItems.joined(separator: "、"))
+        }
+    }
 }

@@ -113,7 +113,7 @@ struct ProjectCommand: ParsableCommand {
 
 struct CaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "case", abstract: "代办项目: registration to evaluation (DOMAIN.md §2.1).",
+        commandName: "case", abstract: "代办项目: registration to evaluation.",
         subcommands: [Register.self, Review.self, Agree.self, Assign.self, Withdraw.self, Show.self, List.self, Find.self, Complete.self,
                       Terminate.self, Handover.self, Evaluate.self])
 
@@ -372,15 +372,17 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Evaluate: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "评价归档 (T16): close a handed-over case with its evaluations on file.")
+        static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "评价归档 (T16): close a completed, handed-over case once the owner and the agent have both evaluated.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
         @OptionGroup var on: OnDate
+        @Option(help: "Close although escalations or meeting resolutions are still open, for this reason (kept in the work log).")
+        var override: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
-                try wf.closeEvaluated(caseID: caseID, on: try on.day())
+                try wf.closeEvaluated(caseID: caseID, on: try on.day(), override: override)
                 print(L10n.t(.caseNow, caseID, L10n.chinese ? CaseStatus.evaluated.zh : "EVALUATED"))
             }
         }

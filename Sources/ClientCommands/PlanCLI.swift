@@ -67,7 +67,7 @@ struct PlanCommand: ParsableCommand {
 struct ItemCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "item",
-        abstract: "办件 steps (§2.2): dispatch, prepare, submit, accept, refuse, review, supplement, pause, resume, local-done, report-up, decide, cancel, withdraw.")
+        abstract: "办件 steps: dispatch, prepare, submit, accept, refuse, review, supplement, pause, resume, local-done, report-up, decide, cancel, withdraw.")
     @OptionGroup var home: HomeOptions
     @Argument(help: "The step.") var step: ItemStep
     @Argument(help: "Plan item id (CASE.N).") var item: String

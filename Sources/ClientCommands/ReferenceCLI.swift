@@ -130,7 +130,7 @@ struct RosterCommand: ParsableCommand {
 }
 
 struct RuleCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rule", abstract: "Configurable rules ([P] settings, replicated).",
+    static let configuration = CommandConfiguration(commandName: "rule", abstract: "Configurable rules of the county (set by the centre, replicated to every device).",
                                                     subcommands: [Set.self, List.self])
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Set a rule for every replica (county centre administrators).")
@@ -154,7 +154,7 @@ struct RuleCommand: ParsableCommand {
                 var g = Grid(name: "rules", columns: [Grid.Column("key", "RULE", "规则"), Grid.Column("value", "VALUE", "取值"),
                                                       Grid.Column("default", "DEFAULT", "默认"), Grid.Column("meaning", "MEANING", "含义")])
                 for d in Rules.definitions {
-                    g.rows.append([.text(d.key), Grid.Cell(rules.values[d.key]), .text(d.defaultValue), .text(d.meaning)])
+                    g.rows.append([.text(d.key), Grid.Cell(rules.values[d.key]), .text(d.defaultValue), .text(L10n.chinese ? d.zh : d.meaning)])
                 }
                 emit(g, output)
             }

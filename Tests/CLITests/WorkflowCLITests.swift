@@ -30,7 +30,8 @@ import Testing
 
         let reg = try json(try agent.ok("case", "register", "--uscc", "92330999TEST00003X", "--enterprise", "云岭石门山居文旅有限公司",
                                         "--project", "石门村闲置农房民宿改造项目", "--township", "OFF-SM", "--channel", "WINDOW",
-                                        "--investment", "600", "--on", "2025-10-09", "--json"))
+                                        "--project-code", "2025-330999-61-03-000033", "--investment", "600", "--on", "2025-10-09",
+                                        "--json"))
         let c = try #require(reg["case"] as? String)
         try send(agent, centre, dir)
         try centre.ok("case", "review", c, "--eligible", "--case-no", "C3", "--on", "2025-10-10")

@@ -120,6 +120,7 @@ import Testing
         var reg = RegistrationInput(uscc: "91330999TEST00002X", enterpriseName: "云岭绿源食品有限公司",
                                     projectName: "年产2万吨速冻食品加工项目", township: "OFF-DG", channel: "ONLINE_PORTAL")
         reg.regNo = "DJ-2025-0098"
+        reg.projectCode = "2025-330999-13-03-000022"
         reg.category = "INVESTMENT_PROMOTION"
         reg.industrial = true
         reg.investmentWan = "6800"
@@ -205,6 +206,7 @@ import Testing
         var reg = RegistrationInput(uscc: "92330999TEST00003X", enterpriseName: "云岭石门山居文旅有限公司",
                                     projectName: "石门村闲置农房民宿改造项目", township: "OFF-SM", channel: "WINDOW")
         reg.regNo = "DJ-2025-0115"
+        reg.projectCode = "2025-330999-61-03-000033"
         reg.category = "OTHER"
         reg.industrial = false
         reg.investmentWan = "600"
@@ -244,6 +246,8 @@ import Testing
         e1.channel = "回访电话"
         e1.occurredAt = "2025-11-14"
         _ = try sm.addEvaluation(caseID: c3, e1)
+        // Only the owner has evaluated: the agent's 回访 of the departments is still missing.
+        try expectRefused("missing", county.replica("sm")) { try sm.closeEvaluated(caseID: c3, on: day("2025-11-14")) }
         try county.sync("sm")
         try county.sync("a04")
         var e2 = EvaluationInput(direction: "AGENT_TO_DEPARTMENT", grade: "满意")

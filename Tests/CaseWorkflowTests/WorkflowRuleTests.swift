@@ -106,8 +106,98 @@ import Testing
         r.category = "INVESTMENT_PROMOTION"
         r.industrial = true
         r.investmentWan = "6800"
+        r.projectCode = "2025-330999-13-03-000022"
         r.on = day("2025-09-01")
         return r
+    }
+
+    /// A case closes as EVALUATED only once completed, handed over and evaluated both ways; an open escalation keeps
+    /// it open unless the office overrides with a reason, which the work log keeps. A terminated case never closes so.
+    @Test func closingNeedsBothEvaluationsAndNothingOpen() throws {
+        let dg = county.wf("dg"), a03 = county.wf("a03"), dgReplica = county.replica("dg")
+        let c = try activeCase()
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        try a03.confirmPlan(caseID: c, on: day("2025-09-08"))
+        for (s, on) in [(ItemStep.dispatch, "2025-09-09"), (.submit, "2025-09-09"), (.accept, "2025-09-09")] {
+            var input = ItemStepInput()
+            input.on = day(on)
+            _ = try a03.itemStep(s, itemID: "\(c).1", input)
+        }
+        var decide = ItemStepInput()
+        decide.on = day("2025-09-12")
+        decide.result = "APPROVED"
+        _ = try a03.itemStep(.decide, itemID: "\(c).1", decide)
+        _ = try a03.escalate(caseID: c, level: "E1", target: "D-HJ", reason: "材料争议", on: day("2025-09-10"))
+        _ = try a03.complete(caseID: c, formNo: "BJ-T-1", on: day("2025-09-15"))
+        try county.syncAll()
+        _ = try dg.handover(caseID: c, receivedAt: "2025-09-16T10:00")
+        var owner = EvaluationInput(direction: "OWNER_TO_AGENT", grade: "满意")
+        owner.targetPerson = "A03"
+        _ = try dg.addEvaluation(caseID: c, owner)
+        try county.syncAll()
+        var agent = EvaluationInput(direction: "AGENT_TO_DEPARTMENT", grade: "满意")
+        agent.targetDepartment = "D-HJ"
+        _ = try a03.addEvaluation(caseID: c, agent)
+        try county.syncAll()
+        try expectRefused("items_open", dgReplica) { try dg.closeEvaluated(caseID: c, on: day("2025-09-20")) }
+        try expectRefused("items_open", dgReplica) { try dg.closeEvaluated(caseID: c, on: day("2025-09-20"), override: "  ") }
+        try dg.closeEvaluated(caseID: c, on: day("2025-09-20"), override: "协调事项已由部门书面答复，归档")
+        let logs = try dg.read { try $0.rows("work_log", where: "case_id = ? AND kind = 'CLOSE_OVERRIDE'", [c.databaseValue]) }
+        #expect(logs.count == 1 && logs[0]["content"] as String? == "协调事项已由部门书面答复，归档" && logs[0]["author_id"] as String? == "ADM-DG")
+        #expect(try dg.read { try $0.row("case", c)?["status"] as String? } == "EVALUATED")
+
+        // A terminated case is handed over but never evaluated into the archive.
+        let t = try dg.register(registration("终止的项目")).caseID
+        _ = try dg.review(caseID: t, .eligible, on: day("2025-09-02"))
+        var agr = Workflow.AgreementInput(code: "XY-T-2", scope: "FULL")
+        agr.signedOn = day("2025-09-05")
+        _ = try dg.agree(caseID: t, agr)
+        var asg = Workflow.Assignment()
+        asg.agent = "A03"
+        _ = try dg.assign(caseID: t, asg)
+        _ = try dg.terminate(caseID: t, formNo: "ZZ-T-1", reasonType: "CLIENT_REQUEST", reason: "业主放弃", on: day("2025-09-10"))
+        _ = try dg.handover(caseID: t, receivedAt: "2025-09-11T09:00")
+        try expectRefused("illegal_transition", dgReplica) { try dg.closeEvaluated(caseID: t, override: "x") }
+    }
+
+    /// The plan keeps its order: nothing goes before the items it depends on, and without a 项目代码 only the
+    /// items that give one (and those of the company's set-up stage) may go first. Refusals change nothing.
+    @Test func thePlanKeepsItsOrder() throws {
+        let dg = county.wf("dg"), a03 = county.wf("a03"), a03Replica = county.replica("a03")
+        var reg = registration("无项目代码的扩建项目")
+        reg.projectCode = nil
+        let c = try dg.register(reg).caseID
+        _ = try dg.review(caseID: c, .eligible, on: day("2025-09-02"))
+        var agr = Workflow.AgreementInput(code: "XY-T-9", scope: "FULL")
+        agr.signedOn = day("2025-09-05")
+        _ = try dg.agree(caseID: c, agr)
+        var a = Workflow.Assignment()
+        a.agent = "A03"
+        _ = try dg.assign(caseID: c, a)
+        try county.syncAll()
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "FG-01"))
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        var ly = PlanItemInput(catalogueCode: "LY-01")
+        ly.dependsOn = [2]
+        _ = try a03.addPlanItem(caseID: c, ly)
+        try a03.confirmPlan(caseID: c, on: day("2025-09-08"))
+        func step(_ s: ItemStep, _ n: Int, _ on: String, result: String? = nil) throws {
+            var input = ItemStepInput()
+            input.on = day(on)
+            input.result = result
+            _ = try a03.itemStep(s, itemID: "\(c).\(n)", input)
+        }
+        for n in 1...3 { try step(.dispatch, n, "2025-09-09") }
+        try expectRefused("plan_order", a03Replica) { try step(.submit, 2, "2025-09-10") }
+        try step(.submit, 1, "2025-09-10")
+        try step(.accept, 1, "2025-09-10")
+        try expectRefused("plan_order", a03Replica) { try step(.submit, 2, "2025-09-10") }  // 备案 not decided yet
+        try step(.decide, 1, "2025-09-10", result: "APPROVED")
+        try step(.submit, 2, "2025-09-11")
+        try expectRefused("plan_order", a03Replica) { try step(.submit, 3, "2025-09-11") }  // HJ-01 is only submitted
+        try step(.accept, 2, "2025-09-11")
+        try step(.decide, 2, "2025-09-12", result: "APPROVED")
+        try step(.submit, 3, "2025-09-15")
     }
 
     /// A C2-like case, active with a PARTIAL agreement (HJ-01, LY-01) and agent A03, synced everywhere.
