@@ -41,6 +41,21 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Sign in right away as this user (registers this replica as a device).") var user: String?
     @Flag(help: "With --user: read the password from stdin.") var passwordStdin = false
 
+    /// The author when none was given: `$USER`, else asked for on a terminal, else an error that says how.
+    static func askAuthor() throws -> String {
+        if let u = ProcessInfo.processInfo.environment["USER"], !u.trimmingCharacters(in: .whitespaces).isEmpty { return u }
+        guard isatty(0) == 1 else { throw CLIError(L10n.t(.needAuthor)) }
+        FileHandle.standardError.write(Data(L10n.t(.askAuthor).utf8))
+        guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIError(L10n.t(.needAuthor)) }
+        return line
+    }
+
+    func validAuthor(_ name: String) throws -> String {
+        let n = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !n.isEmpty, n.utf8.count <= 64, !n.contains(where: \.isWhitespace) else { throw CLIError(L10n.t(.badAuthor, name)) }
+        return n
+    }
+
     func run() async throws {
         try await reportingAsync(home) {
             let dir = home.directory
@@ -49,13 +64,29 @@ struct Init: AsyncParsableCommand {
             let replica: ReplicaDatabase
             if FileManager.default.fileExists(atPath: home.databasePath) {
                 replica = try home.open()
+                if let author, server == nil {
+                    // Before its first write a replica may still take another author (a laptop set up by
+                    // someone else, or with the wrong login); after that its writes are signed with the old one.
+                    guard try !replica.hasOwnWrites() else { throw CLIError(L10n.t(.authorFixed, replica.author)) }
+                    let name = try validAuthor(author)
+                    try replica.setAuthor(name)
+                    print(L10n.t(.authorChanged, name))
+                    return
+                }
                 guard let server else { throw CLIError(L10n.t(.alreadyInitialized, dir, replica.id)) }
                 _ = try ServerConnection.validate(url: server)
                 try home.saveServerSettings(ServerSettings(url: server, caFile: caFile))
                 print(L10n.t(.attached, replica.id, dir, server))
             } else {
                 if let server { _ = try ServerConnection.validate(url: server) }
-                let name = author ?? ProcessInfo.processInfo.environment["USER"] ?? ""
+                let name: String
+                if let given = author ?? user {
+                    name = try validAuthor(given)
+                } else if server != nil {
+                    name = ProcessInfo.processInfo.environment["USER"] ?? ""  // signing in makes the user the author
+                } else {
+                    name = try validAuthor(Self.askAuthor())
+                }
                 replica = try ReplicaDatabase.create(at: home.databasePath, schema: DaibanSchema.schema, author: name)
                 try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: home.databasePath)
                 _ = try home.deviceKey()  // this device's signing key, made with the replica

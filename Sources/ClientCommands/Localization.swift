@@ -77,6 +77,15 @@ extension L10n.Key {
     static let unknownReport = Self(en: "unknown report {0} (known: {1})", zh: "没有报表 {0}（可用：{1}）")
     static let initialized = Self(en: "created replica {0} in {1}", zh: "已在 {1} 创建副本 {0}")
     static let alreadyInitialized = Self(en: "{0} already holds replica {1}", zh: "{0} 已有副本 {1}")
+    static let needAuthor = Self(
+        en: "who writes on this replica? give --author NAME (your login in the roster, e.g. a04) or --user NAME; $USER is not set",
+        zh: "本副本由谁填写？请用 --author 登录名（花名册中的登录名，如 a04）或 --user 用户名 指定；当前未设置 $USER")
+    static let askAuthor = Self(en: "Your login (as in the roster, e.g. a04): ", zh: "请输入你的登录名（与花名册一致，如 a04）：")
+    static let badAuthor = Self(en: "{0} is not a login: 1–64 bytes, no blanks", zh: "“{0}”不是有效的登录名：1–64 字节，不含空格")
+    static let authorChanged = Self(en: "writes on this replica are now recorded as {0}", zh: "本副本此后的填写记为 {0}")
+    static let authorFixed = Self(
+        en: "this replica already holds writes by {0}; its author cannot change now (sign in with `daiban login` to write as another user)",
+        zh: "本副本已有 {0} 填写的内容，作者不能再更改（如需以其他用户身份填写，请用 `daiban login` 登录）")
     static let noReplica = Self(en: "no replica in {0}: run `daiban init` first", zh: "{0} 中没有副本：请先运行 `daiban init`")
     static let written = Self(en: "{0} {1}: {2} field(s) written", zh: "{0} {1}：已写入 {2} 个字段")
     static let deleted = Self(en: "{0} {1} deleted", zh: "{0} {1} 已删除")

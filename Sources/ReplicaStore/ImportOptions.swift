@@ -197,6 +197,15 @@ extension ReplicaDatabase {
         try read { db in UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM meta")!) }
     }
 
+    /// Whether this replica has written anything itself (imports do not count).
+    public func hasOwnWrites() throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM field WHERE writer = (SELECT ordinal FROM replica WHERE id = ?))
+                """, arguments: [Data(id.bytes)]) ?? false
+        }
+    }
+
     /// Changes the name recorded as author of later local writes (the signed-in user after `daiban login`).
     public func setAuthor(_ name: String) throws {
         try queue.write { db in try db.execute(sql: "UPDATE meta SET author = ?", arguments: [name]) }

@@ -131,7 +131,7 @@ struct Daiban {
         let dir = try TemporaryDirectory("cli-bad")
         defer { dir.cleanup() }
         let r = Daiban(home: dir.file("r"))
-        try r.ok("init")
+        try r.ok("init", "--author", "clerk")
         try r.ok("record", "put", "township", "T01", "name=棠下镇")
         try r.ok("export", dir.file("good.bundle"))
         let before = try r.ok("status", "--json") + r.ok("record", "list", "township", "--json")
@@ -172,6 +172,32 @@ struct Daiban {
         #expect(try r.ok("status", "--json") + r.ok("record", "list", "township", "--json") == before)
     }
 
+    /// A replica's author is never an empty guess: without `--author`, `--user` or `$USER` init explains what to
+    /// give; the author can change until the replica's first own write, never after.
+    @Test func theAuthorIsExplainedAndFixedAtTheFirstWrite() throws {
+        let dir = try TemporaryDirectory("cli-author")
+        defer { dir.cleanup() }
+        let home = dir.file("r")
+        let none = try Daiban.exec(["init", "--home", home], lang: "zh_CN.UTF-8", stdin: "", environment: ["USER": ""])
+        #expect(none.status == 1 && none.stderr.contains("--author") && none.stderr.contains("登录名"), "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: home + "/replica.sqlite"))
+        let r = Daiban(home: home)
+        try r.ok("init", "--author", "wrong-name")
+        let bundle = dir.file("c.bundle")
+        let other = Daiban(home: dir.file("o"))
+        try other.ok("init", "--author", "admin")
+        try other.ok("record", "put", "township", "T01", "name=棠下镇", "kind=TOWN")
+        try other.ok("export", bundle)
+        try r.ok("import", bundle)  // what others wrote does not fix the author
+        #expect(try r.ok("init", "--author", "a04").contains("a04"))
+        try r.ok("record", "put", "township", "T02", "name=石门乡", "kind=TOWN")
+        let late = try r.run("init", "--author", "a05")
+        #expect(late.status == 1 && late.stderr.contains("a04"), "\(late.stderr)")
+        let history = try r.ok("history", "township", "T02", "--local", "--json")
+        #expect(history.contains("\"a04\"") && !history.contains("wrong-name"), "\(history)")
+        #expect(try r.run("init", "--author", "two words").status == 1)
+    }
+
     @Test func bothProgramsSayTheirVersion() throws {
         for binary in [Daiban.binary, ServerProcess.binary] {
             let r = try Daiban.exec(["--version"], binary: binary)
@@ -184,7 +210,7 @@ struct Daiban {
         let dir = try TemporaryDirectory("cli-zh")
         defer { dir.cleanup() }
         let r = Daiban(home: dir.file("r"))
-        try r.ok("init")
+        try r.ok("init", "--author", "clerk")
         try r.ok("record", "put", "township", "T01", "name=棠下镇", "kind=TOWN")
         try r.ok("record", "put", "township", "T02", "name=Hecheng", "kind=STREET")
         let zh = try r.run("record", "put", "nosuch", "X", "a=1", lang: "zh_CN.UTF-8")
