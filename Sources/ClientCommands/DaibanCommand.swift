@@ -19,7 +19,8 @@ public struct DaibanCommand: AsyncParsableCommand {
                       MeetingCommand.self, Escalate.self, EvalCommand.self, TicketCommand.self, ComplaintCommand.self,
                       MaterialCommand.self, Due.self, ReportCommand.self, History.self, CatalogueCommand.self,
                       CalendarCommand.self, RosterCommand.self, RuleCommand.self, RecordCommand.self, Export.self,
-                      Import.self, PeersCommand.self, Conflicts.self, Rejected.self, KeyCommand.self])
+                      Import.self, PeersCommand.self, Conflicts.self, Rejected.self, KeyCommand.self, Doctor.self,
+                      Backup.self])
 
     public init() {}
 

@@ -291,3 +291,18 @@ extension ReplicaDatabase {
         }
     }
 }
+
+extension ReplicaDatabase {
+    /// SQLite's own check of the replica file (`PRAGMA quick_check`): empty when the file is sound, else the
+    /// problems SQLite names.
+    public func integrityProblems() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" } }
+    }
+
+    /// A consistent copy of the whole replica in one file (`VACUUM INTO`: one snapshot, compacted, with its
+    /// own header), readable by its owner only. Writes made meanwhile are either all in it or not at all.
+    public func backup(to path: String) throws {
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        chmod(path, 0o600)
+    }
+}

@@ -56,6 +56,10 @@ public enum SyncStateKey {
     public static let serverReplica = "server.replica"
     /// Unix seconds of the last sync that finished.
     public static let lastSyncAt = "sync.last"
+    /// This device's clock minus the server's at the last sync (milliseconds).
+    public static let clockSkewMillis = "sync.skew_ms"
+    /// The server's clock at the last sync (Unix milliseconds).
+    public static let serverTimeSeen = "sync.server_time"
     /// JSON list of `DirectoryEntry` (centre accounts only).
     public static let directory = "directory"
     /// The last scope-exit event this replica has acted on.
@@ -100,6 +104,9 @@ public final class Synchronizer {
         if let serverTime {
             let skew = (Double(replica.now()) - Double(serverTime)) / 1000
             report.clockSkewSeconds = skew
+            // Kept for `daiban doctor`, which judges the clock offline against the last server time seen.
+            try replica.setSyncState([SyncStateKey.clockSkewMillis: String(Int64((skew * 1000).rounded())),
+                                      SyncStateKey.serverTimeSeen: String(serverTime)])
             // Writes refused for a clock that ran ahead travel again once this clock agrees with the server's.
             if skew < Double(maxClockAheadMillis) / 2000, try replica.refusals().contains(where: { $0.reason == "clock_ahead" }) {
                 report.restamped = try replica.restampFuture(after: serverTime &+ maxClockAheadMillis / 2)

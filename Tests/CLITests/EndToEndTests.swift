@@ -231,6 +231,58 @@ final class ServerProcess {
         #expect(try agent.ok("record", "list", "township").contains("大江镇"))
     }
 
+    /// `doctor` tells a clerk what is wrong and what to do, online and offline; `backup` makes a copy that opens
+    /// as the same replica with the same rows; a damaged file is a problem, with exit code 1.
+    @Test func doctorAndBackupTellTheTruth() throws {
+        let dir = try TemporaryDirectory("e2e-doctor")
+        defer { dir.cleanup() }
+        let server = try ServerProcess(dir: dir, users: [("li", "agent")])
+        let agent = Daiban(home: dir.file("agent"))
+        try attach(agent, server, user: "li")
+        try agent.ok("record", "put", "township", "T01", "name=棠下镇")  // not an agent's to write: refused
+        _ = try agent.run("sync")
+        func checks(_ extra: String...) throws -> [String: [String: Any]] {
+            let r = try Daiban.exec(["doctor", "--home", agent.home, "--json"] + extra, environment: ["DAIBAN_CONNECT_TIMEOUT": "2"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let rows = try #require((try json(r.stdout) as? [String: Any])?["rows"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["check"] as! String, $0) })
+        }
+        var c = try checks()
+        #expect(c["integrity"]?["state"] as? String == "ok" && c["server"]?["state"] as? String == "ok")
+        #expect(c["clock"]?["state"] as? String == "ok" && c["pending"]?["state"] as? String == "ok")
+        #expect(c["refused"]?["state"] as? String == "warning" && (c["refused"]?["detail"] as? String)?.contains("1 change") == true)
+        #expect(c["disk"] != nil && c["calendar"] != nil)
+        server.stop()
+        c = try checks()
+        #expect(c["server"]?["state"] as? String == "warning", "\(c)")
+        #expect(c["clock"]?["state"] as? String == "ok" && (c["clock"]?["detail"] as? String)?.contains("last sync") == true)
+        let zh = try Daiban.exec(["doctor", "--home", agent.home, "--offline"], lang: "zh_CN.UTF-8")
+        #expect(zh.status == 0 && zh.stdout.contains("副本文件") && zh.stdout.contains("被拒绝的修改"), "\(zh.stdout)")
+
+        let copy = dir.file("agent-backup.sqlite")
+        let b = try json(try agent.ok("backup", "--to", copy, "--json")) as! [String: Any]
+        #expect((b["bytes"] as? Int ?? 0) > 0)
+        #expect(try agent.run("backup", "--to", copy).status == 1, "an existing file is not replaced without --force")
+        let attributes = try FileManager.default.attributesOfItem(atPath: copy)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let restored = Daiban(home: dir.file("restored"))
+        try FileManager.default.createDirectory(atPath: restored.home, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: copy, toPath: restored.home + "/replica.sqlite")
+        #expect(try restored.replicaID() == agent.replicaID())
+        #expect(try restored.ok("record", "list", "township").contains("棠下镇"))
+
+        // Damage in the middle of the file: a problem, exit code 1, and the advice.
+        let damaged = Daiban(home: dir.file("damaged"))
+        try FileManager.default.createDirectory(atPath: damaged.home, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: copy, toPath: damaged.home + "/replica.sqlite")
+        let h = try #require(FileHandle(forUpdatingAtPath: damaged.home + "/replica.sqlite"))
+        try h.seek(toOffset: 4096 * 5)
+        h.write(Data(repeating: 0xFF, count: 4096 * 3))
+        try h.close()
+        let bad = try damaged.run("doctor")
+        #expect(bad.status == 1 && bad.stdout.contains("problem") && bad.stdout.contains("daiban backup"), "\(bad.stdout) \(bad.stderr)")
+    }
+
     @Test func httpsWithAPrivateCertificate() throws {
         let dir = try TemporaryDirectory("e2e-tls")
         defer { dir.cleanup() }
