@@ -62,6 +62,9 @@ extension L10n.Key {
     static let recordNoKey = Self(en: "record {0}: no {1}", zh: "第 {0} 条记录：缺少 {1}")
     static let recordUnknownColumn = Self(en: "record {0}: unknown column {1} for {2}", zh: "第 {0} 条记录：{2} 没有列 {1}")
     static let recordBadValue = Self(en: "record {0}: column {1}: {2}", zh: "第 {0} 条记录：列 {1}：{2}")
+    static let badEncoding = Self(
+        en: "the file is neither UTF-8 nor GB18030/GBK text: save it from Excel as CSV (UTF-8 or the default Chinese encoding)",
+        zh: "文件既不是 UTF-8 也不是 GB18030/GBK 文本：请在 Excel 中另存为 CSV（UTF-8 或默认的中文编码）")
     static let badCSV = Self(en: "CSV line {0} has more fields than the header", zh: "CSV 第 {0} 行的字段多于表头")
     static let badCalendarFile = Self(en: "the calendar file is neither CSV nor the calendar JSON", zh: "日历文件既不是 CSV 也不是日历 JSON")
     static let badRosterFile = Self(en: "the roster file must be a JSON object with offices, townships, departments, people",

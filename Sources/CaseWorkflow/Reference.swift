@@ -1,5 +1,8 @@
 public import CaseDomain
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import ReplicaStore
 public import SyncCore
@@ -66,8 +69,7 @@ extension Workflow {
                 return r
             }
         } else {
-            guard let text = String(data: data, encoding: .utf8) else { throw WorkflowError("bad_value", .badCalendarFile) }
-            records = try CSV.records(text, defaultHeader: ["date", "workday", "source_notice"])
+            records = try CSV.records(try CSV.decode(data), defaultHeader: ["date", "workday", "source_notice"])
         }
         return try perform { s in
             try requirePublisher(s)
@@ -164,8 +166,7 @@ extension Workflow {
                 })
             }
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw WorkflowError("bad_value", .badCSV, 1) }
-        return try CSV.records(text, defaultHeader: nil)
+        return try CSV.records(try CSV.decode(data), defaultHeader: nil)
     }
 }
 
@@ -183,6 +184,36 @@ func projected(_ v: FieldValue) -> DatabaseValue? {
 
 /// A small RFC 4180 reader: quoted fields, doubled quotes, CRLF; a BOM is skipped.
 enum CSV {
+    /// The text of a CSV file as Excel writes it: UTF-8 (with or without a BOM), else GB18030 (which includes
+    /// GBK and GB2312, what Excel saves on a Chinese Windows PC). Anything else is refused, never guessed.
+    static func decode(_ data: Data) throws -> String {
+        var bytes = [UInt8](data)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        if let text = gb18030(bytes) { return text }
+        throw WorkflowError("bad_value", .badEncoding)
+    }
+
+    /// GB18030 bytes as text, through the C library's iconv; nil when they are not GB18030.
+    static func gb18030(_ bytes: [UInt8]) -> String? {
+        let cd = iconv_open("UTF-8", "GB18030")
+        guard cd != iconv_t(bitPattern: -1) else { return nil }
+        defer { iconv_close(cd) }
+        var input = bytes.map { CChar(bitPattern: $0) }
+        var output = [CChar](repeating: 0, count: bytes.count * 4 + 4)
+        let written: Int? = input.withUnsafeMutableBufferPointer { inBuf in
+            output.withUnsafeMutableBufferPointer { outBuf in
+                var inPtr: UnsafeMutablePointer<CChar>? = inBuf.baseAddress
+                var outPtr: UnsafeMutablePointer<CChar>? = outBuf.baseAddress
+                var inLeft = inBuf.count, outLeft = outBuf.count
+                guard iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) != -1, inLeft == 0 else { return nil }
+                return outBuf.count - outLeft
+            }
+        }
+        guard let written else { return nil }
+        return String(decoding: output[..<written].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func rows(_ text: String) -> [[String]] {
         var rows: [[String]] = []
         var row: [String] = []

@@ -7,11 +7,18 @@ import TerminalText
 
 /// `--json` / `--format`, shared by every list, show and report.
 struct OutputOptions: ParsableArguments {
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, csv, json
+        /// CSV with machine headers (`--csv-keys`), not a choice of `--format`.
+        case csvKeys = "csv-keys"
+        static var allValueStrings: [String] { ["table", "csv", "json"] }
+    }
     @Flag(help: "Print as JSON (same as --format json).") var json = false
     @Option(help: "table (aligned, CJK-aware), csv or json.") var format: Format = .table
+    @Flag(help: "CSV for scripts: field keys as headers, codes as codes, no byte-order mark (default: for Excel).")
+    var csvKeys = false
 
-    var effective: Format { json ? .json : format }
+    var effective: Format { json ? .json : (format == .csv && csvKeys ? .csvKeys : format) }
 }
 
 /// `--on DATE`: when the event occurred (default: today on this device).
@@ -104,6 +111,13 @@ func emit(_ g: Grid, _ format: OutputOptions.Format, title: String? = nil) {
     case .json:
         writeJSON(g)
     case .csv:
+        // For Excel: a UTF-8 byte-order mark (without it Excel on a Chinese PC reads GBK), headings in the user's
+        // language, status codes as their names under a zh locale.
+        var out = StreamOut()
+        out.write("\u{FEFF}" + g.columns.map { csvField($0.heading) }.joined(separator: ",") + "\n")
+        for r in g.rows { out.write(r.map { csvField(localizedCode($0.display)) }.joined(separator: ",") + "\n") }
+        out.flush()
+    case .csvKeys:
         var out = StreamOut()
         out.write(g.columns.map { csvField($0.key) }.joined(separator: ",") + "\n")
         for r in g.rows { out.write(r.map { csvField($0.display) }.joined(separator: ",") + "\n") }

@@ -64,8 +64,13 @@ import Testing
         let handover = try json(try centre.ok("report", "handover", "--as-of", "2025-11-24", "--json"))
         let summary = try #require(handover["summary"] as? [String: Any])
         #expect(summary["received"] as? Int == 1 && summary["on_time"] as? Int == 1)
-        let csv = try centre.ok("report", "overdue", "--as-of", "2025-11-24", "--format", "csv")
+        let csv = try centre.ok("report", "overdue", "--as-of", "2025-11-24", "--format", "csv", "--csv-keys")
         #expect(csv.hasPrefix("case,case_no,item,item_name,"))
+        // For Excel: a byte-order mark and headings in the user's language.
+        #expect(try centre.ok("report", "overdue", "--as-of", "2025-11-24", "--format", "csv").hasPrefix("\u{FEFF}CASE,CASE NO,"))
+        let zhCSV = try Daiban.exec(["report", "overdue", "--as-of", "2025-11-24", "--format", "csv", "--home", centre.home],
+                                    lang: "zh_CN.UTF-8")
+        #expect(zhCSV.stdout.hasPrefix("\u{FEFF}代办项目,"), "\(zhCSV.stdout.prefix(80))")
         #expect(csv.contains(",OVERDUE,"))
 
         // Every list, show and report answers --json.
@@ -240,5 +245,34 @@ import Testing
         #expect(try town.ok("export", dir.file("c.bundle"), "--for", "吴丽娟的电脑").contains(String(try agent.replicaID().prefix(8))))
         try town.ok("peers", "name", "吴丽娟的电脑", "--clear")
         #expect(try town.run("export", dir.file("c.bundle"), "--for", "吴丽娟的电脑").status == 1)
+    }
+
+    /// What Excel on a Chinese PC saves (GB18030/GBK, or UTF-8 with a BOM) imports like UTF-8; other bytes are
+    /// refused with advice, and nothing is written.
+    @Test func excelsChineseEncodingsImport() throws {
+        let dir = try TemporaryDirectory("cli-gbk")
+        defer { dir.cleanup() }
+        let centre = try centreWithRoster(dir)
+        let csv = "code,name,department_id,default_kind,committed_limit,committed_unit\nZZ-01,企业投资项目备案（测试）,D-FG,IMMEDIATE,0,WD\n"
+        let utf8 = dir.file("utf8.csv"), gbk = dir.file("gbk.csv"), bom = dir.file("bom.csv"), bad = dir.file("bad.csv")
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: utf8))
+        try Data([0xEF, 0xBB, 0xBF] + Array(csv.replacingOccurrences(of: "ZZ-01", with: "ZZ-02").utf8)).write(to: URL(fileURLWithPath: bom))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/iconv")
+        p.arguments = ["-f", "UTF-8", "-t", "GBK", utf8]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let gbkBytes = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(gbkBytes.count < csv.utf8.count, "GBK takes two bytes per character where UTF-8 takes three")
+        try gbkBytes.write(to: URL(fileURLWithPath: gbk))
+        try centre.ok("catalogue", "import", gbk)
+        try centre.ok("catalogue", "import", bom)
+        let list = try centre.ok("catalogue", "list", "--json")
+        #expect(list.contains("企业投资项目备案（测试）") && list.contains("ZZ-02"), "\(list)")
+        try Data([0x63, 0x6F, 0x64, 0x65, 0x0A, 0xFF, 0xFE, 0x00, 0x81]).write(to: URL(fileURLWithPath: bad))
+        let refused = try centre.run("catalogue", "import", bad, lang: "zh_CN.UTF-8")
+        #expect(refused.status == 1 && refused.stderr.contains("GB18030"), "\(refused.stderr)")
     }
 }
