@@ -293,12 +293,27 @@ extension Workflow {
             if let x = input.team { values["team"] = .text(try x.map { try person($0, .agent) }.joined(separator: ",")) }
             if let x = input.liaisons { values["liaisons"] = .text(try x.map { try person($0, .liaison) }.joined(separator: ",")) }
             var project: [String: FieldValue] = [:]
+            /// The threshold officials hold their role and rank, and a lead official with an office sits in the
+            /// case's township (a 乡科级 leader of another township cannot lead this one).
+            func official(_ id: String, _ role: PersonRole, rank: String) throws -> String {
+                _ = try person(id, role)
+                let p = try s.row("person", id)
+                if let r = p?["rank"] as String?, !r.isEmpty, r != rank {
+                    throw WorkflowError("wrong_role", .wrongRank, id, r, rank)
+                }
+                if role == .leadOfficial, let office = p?["office_id"] as String?, !office.isEmpty,
+                   let township = c["township_id"] as String? {
+                    let seat: String = try s.row("township", township)?["office_id"] ?? township
+                    if office != seat { throw WorkflowError("wrong_role", .wrongJurisdiction, id, office, township) }
+                }
+                return id
+            }
             if let x = input.leadOfficial {
-                values["lead_official_id"] = .text(try person(x, nil))
+                values["lead_official_id"] = .text(try official(x, .leadOfficial, rank: "XIANG_KE"))
                 project["lead_official_id"] = .text(x)
             }
             if let x = input.supervisingHead {
-                values["supervising_head_id"] = .text(try person(x, nil))
+                values["supervising_head_id"] = .text(try official(x, .supervisingHead, rank: "COUNTY_DEPT_HEAD"))
                 project["supervising_head_id"] = .text(x)
             }
             guard !values.isEmpty else { throw WorkflowError("missing", .nothingToAssign) }

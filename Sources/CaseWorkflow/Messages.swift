@@ -62,6 +62,8 @@ extension L10n.Key {
     static let recordNoKey = Self(en: "record {0}: no {1}", zh: "第 {0} 条记录：缺少 {1}")
     static let recordUnknownColumn = Self(en: "record {0}: unknown column {1} for {2}", zh: "第 {0} 条记录：{2} 没有列 {1}")
     static let recordBadValue = Self(en: "record {0}: column {1}: {2}", zh: "第 {0} 条记录：列 {1}：{2}")
+    static let wrongRank = Self(en: "{0} has rank {1}; this needs {2}", zh: "{0} 的职级为 {1}，此处须为 {2}")
+    static let wrongJurisdiction = Self(en: "{0} sits in {1}, not in the case's township {2}", zh: "{0} 属于 {1}，不属于本项目所在的 {2}")
     static let badEncoding = Self(
         en: "the file is neither UTF-8 nor GB18030/GBK text: save it from Excel as CSV (UTF-8 or the default Chinese encoding)",
         zh: "文件既不是 UTF-8 也不是 GB18030/GBK 文本：请在 Excel 中另存为 CSV（UTF-8 或默认的中文编码）")

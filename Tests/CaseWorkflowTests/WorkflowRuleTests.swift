@@ -332,6 +332,20 @@ import Testing
         #expect(try centre.showCase(c).flags.contains("MISSING_LEAD_OFFICIAL"))
         let report = try centre.report(.thresholds, ReportOptions(asOf: day("2025-11-24")))
         #expect(report.figure("missing") == .int(1))
+        // The official must hold the role and rank: an agent, or a county head as lead official, is refused.
+        for (lead, head) in [("A03", nil), ("P-FM", nil), (nil, "P-CJH")] as [(String?, String?)] {
+            var wrong = Workflow.Assignment()
+            wrong.leadOfficial = lead
+            wrong.supervisingHead = head
+            try expectRefused("wrong_role", county.replica("dg")) { _ = try county.wf("dg").assign(caseID: c, wrong) }
+        }
+        // A lead official seated in another township's office leads nothing here.
+        let roster = #"{"people": [{"id": "P-SMX", "name": "石门乡副乡长", "office_id": "OFF-SM", "rank": "XIANG_KE", "roles": ["LEAD_OFFICIAL"]}]}"#
+        _ = try centre.importRoster(data: Data(roster.utf8))
+        try county.syncAll()
+        var elsewhere = Workflow.Assignment()
+        elsewhere.leadOfficial = "P-SMX"
+        try expectRefused("wrong_role", county.replica("dg")) { _ = try county.wf("dg").assign(caseID: c, elsewhere) }
         var a = Workflow.Assignment()
         a.leadOfficial = "P-CJH"
         _ = try county.wf("dg").assign(caseID: c, a)
