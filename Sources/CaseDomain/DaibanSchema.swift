@@ -247,8 +247,9 @@ public enum DaibanSchema {
         t("complainant"), t("channel"), t("target_kind"), t("target_id"), t("case_id"), t("content"),
         d("received_at"), FieldSchema("status", .text, policy: .ordered(ComplaintStatus.allCases.map(\.rawValue))),
         t("findings"), t("disposition"), d("feedback_at"), d("archived_at"), b("upheld"),
-        b("applied_to_assessment"),
-    ], indexes: [["status"], ["case_id"]])
+        b("applied_to_assessment"), t("complaint_no"), t("received_by_office_id"), t("category"), d("investigating_on"),
+        d("disposed_on"), d("due"),
+    ], indexes: [["status"], ["case_id"], ["complaint_no"]])
 
     /// 材料 (§1.4): metadata and the SHA-256 of the file; the file itself does not travel yet.
     public static let material = table("material", [

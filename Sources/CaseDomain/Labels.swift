@@ -54,6 +54,11 @@ public enum CodeLabels {
     public static let terminationReason: Table = [("PROJECT_REASON", "项目原因"), ("CLIENT_REQUEST", "委托方要求")]
     /// 投诉对象.
     public static let complaintTarget: Table = [("AGENT", "代办员"), ("DEPARTMENT", "部门"), ("WINDOW", "窗口"), ("PERSON", "个人")]
+    /// 投诉类别.
+    public static let complaintCategory: Table = [
+        ("REPEATED_MATERIALS", "重复提交材料"), ("DELAY", "办理超时"), ("ATTITUDE", "服务态度"), ("IRREGULAR_FEE", "违规收费"),
+        ("INTEGRITY", "廉洁问题"), ("OTHER", "其他"),
+    ]
     /// 投诉办理状态.
     public static let complaintStatus: Table = [
         ("RECEIVED", "已受理"), ("INVESTIGATING", "调查中"), ("DISPOSED", "已处置"), ("FEEDBACK_GIVEN", "已反馈"),
@@ -103,4 +108,31 @@ extension String {
 
 extension Set where Element == Character {
     fileprivate static let whitespaces: Set<Character> = [" ", "\t", "\u{3000}"]
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (no Foundation in this module).
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = "", rest = Substring(self)
+        while let r = rest.range(ofText: target) {
+            out += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+
+    func range(ofText target: String) -> Range<String.Index>? { Substring(self).range(ofText: target) }
+}
+
+extension Substring {
+    func range(ofText target: String) -> Range<String.Index>? {
+        guard !target.isEmpty else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i ..< index(i, offsetBy: target.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
 }

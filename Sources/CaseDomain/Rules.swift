@@ -49,6 +49,12 @@ public struct Rules: Sendable {
               zh: "移交后须在多少个工作日内完成评价"),
         .init(key: "ticket.rectification_wd", defaultValue: "15",
               meaning: "Working days to rectify a negative review", zh: "差评整改期限（工作日）"),
+        .init(key: "complaint.number_pattern", defaultValue: "TS-{yyyy}-{nnnn}",
+              meaning: "How complaint numbers are made: {yyyy} the year received, {office} the receiving office, {nnnn} the next number of that year (as many digits as n's)",
+              zh: "投诉编号规则：{yyyy} 受理年份，{office} 受理机构，{nnnn} 当年顺序号（n 的个数即位数）"),
+        .init(key: "complaint.feedback_wd", defaultValue: "15",
+              meaning: "Working days from receipt within which a complaint is answered (its 预警/逾期 timer)",
+              zh: "投诉自受理起须在多少个工作日内反馈（据此预警、逾期）"),
         .init(key: "calendar.version", defaultValue: "0", meaning: "The calendar version the centre last published",
               zh: "中心最近发布的工作日历版本"),
     ]
@@ -100,6 +106,26 @@ public struct Rules: Sendable {
     public var halfMonthGraceWorkdays: Int { int("halfmonth.grace_wd") }
     public var planWorkdays: Int { int("plan.wd") }
     public var rectificationWorkdays: Int { int("ticket.rectification_wd") }
+    public var complaintFeedbackWorkdays: Int { int("complaint.feedback_wd") }
+    public var complaintNumberPattern: String { values["complaint.number_pattern"] ?? "TS-{yyyy}-{nnnn}" }
+
+    /// The next number `pattern` gives for `year` and `office`, after the numbers already `taken`: {yyyy} the year,
+    /// {office} the office, {nnnn} one above the highest number of that year and office (as many digits as n's).
+    public static func nextNumber(pattern: String, year: Int, office: String, taken: [String]) -> String {
+        var p = pattern.replacingAll("{yyyy}", with: String(year)).replacingAll("{office}", with: office)
+        guard let open = p.range(ofText: "{n"), let close = p[open.upperBound...].firstIndex(of: "}"),
+              p[open.lowerBound ..< close].dropFirst().allSatisfy({ $0 == "n" }) else { return p }
+        let width = p.distance(from: open.lowerBound, to: close) - 1
+        let prefix = String(p[..<open.lowerBound]), suffix = String(p[p.index(after: close)...])
+        var highest = 0
+        for t in taken where t.hasPrefix(prefix) && t.hasSuffix(suffix) && t.count > prefix.count + suffix.count {
+            let middle = t.dropFirst(prefix.count).dropLast(suffix.count)
+            if let n = Int(middle), middle.allSatisfy(\.isNumber) { highest = max(highest, n) }
+        }
+        let digits = String(highest + 1)
+        p = prefix + String(repeating: "0", count: max(0, width - digits.count)) + digits + suffix
+        return p
+    }
     public var calendarVersion: Int { int("calendar.version") }
 
     /// Which officials a project needs (004 §1(3)): a lead official from the first threshold, a supervising

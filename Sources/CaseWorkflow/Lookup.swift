@@ -9,6 +9,7 @@ extension L10n.Key {
     static let ambiguousName = Self(en: "{0} {1} could mean several: {2}; give the id",
                                     zh: "{0}“{1}”对应多条记录：{2}；请使用 id")
     static let whatDepartment = Self(en: "department", zh: "部门")
+    static let whatComplaintRef = Self(en: "complaint", zh: "投诉")
     static let emptySearch = Self(en: "nothing to search for in {0}: give letters, digits or Chinese characters",
                                   zh: "“{0}”中没有可查找的内容：请输入汉字、字母或数字")
     static let ambiguousRef = Self(en: "{0} {1} could mean several: {2}; give more of it, or the case number",
@@ -156,7 +157,7 @@ extension Reader {
         if try row(table, t) != nil { return t }
         var hits: [(String, String?)] = []
         for column in columns {
-            for r in try Row.fetchAll(db().cachedStatement(sql: "SELECT _key, name FROM v_\(table) WHERE \"\(column)\" = ? LIMIT 6"),
+            for r in try Row.fetchAll(db().cachedStatement(sql: "SELECT _key, \(columns.contains("name") ? "name" : "\"\(column)\"") FROM v_\(table) WHERE \"\(column)\" = ? LIMIT 6"),
                                       arguments: [t]) where !hits.contains(where: { $0.0 == r[0] as String }) {
                 hits.append((r[0], r[1]))
             }
@@ -181,6 +182,11 @@ extension Workflow {
     /// A person by id, login or unique name (`吴丽娟`).
     public func personID(for text: String) throws -> String {
         try read { try $0.referenceKey("person", text, columns: ["login", "name"], what: .whatPerson) }
+    }
+
+    /// A complaint by its id or its number (`TS-2025-0012`).
+    public func complaintID(for text: String) throws -> String {
+        try read { try $0.referenceKey("complaint", text, columns: ["complaint_no"], what: .whatComplaintRef) }
     }
 
     /// A department by id or unique name (`县发展和改革局`).

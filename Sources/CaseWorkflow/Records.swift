@@ -290,6 +290,10 @@ extension Workflow {
         public var disposition: String?
         public var upheld: Bool?
         public var appliedToAssessment: Bool?
+        /// The complaint's number as given on paper (default: the next of rule `complaint.number_pattern`).
+        public var number: String?
+        /// A `CodeLabels.complaintCategory` code (重复提交材料 …).
+        public var category: String?
         public var on: Int32?
         public init() {}
     }
@@ -307,6 +311,21 @@ extension Workflow {
             if existing == nil {
                 v["received_at"] = .date(day)
                 v["status"] = .text(ComplaintStatus.received.rawValue)
+                v["received_by_office_id"] = text(a.officeID)
+                let rules = try s.rules()
+                v["due"] = .date(try s.calendar().addingWorkdays(rules.complaintFeedbackWorkdays, to: day))
+                let taken = try String.fetchAll(s.db(), sql: "SELECT complaint_no FROM v_complaint WHERE complaint_no IS NOT NULL")
+                let number = input.number?.trimmingCharacters(in: .whitespaces)
+                    ?? Rules.nextNumber(pattern: rules.complaintNumberPattern, year: Int(CivilDate.iso(day).prefix(4)) ?? 0,
+                                        office: a.officeID ?? "", taken: taken)
+                guard !number.isEmpty, !taken.contains(number) else { throw WorkflowError("duplicate", .complaintNumberTaken, number) }
+                v["complaint_no"] = .text(number)
+            } else if let n = input.number, n != existing?["complaint_no"] as String? {
+                throw WorkflowError("bad_value", .complaintNumberFixed, existing?["complaint_no"] as String? ?? key)
+            }
+            if let x = input.category {
+                try choice(x, "--category", CodeLabels.complaintCategory.map(\.code))
+                v["category"] = .text(x)
             }
             if let x = input.status {
                 guard let new = ComplaintStatus(rawValue: x) else {
@@ -318,6 +337,8 @@ extension Workflow {
                     throw WorkflowError("illegal_transition", .complaintBackwards, old.rawValue, new.rawValue)
                 }
                 v["status"] = .text(new.rawValue)
+                if new == .investigating && existing?["investigating_on"] as String? == nil { v["investigating_on"] = .date(day) }
+                if new == .disposed && existing?["disposed_on"] as String? == nil { v["disposed_on"] = .date(day) }
                 if new == .feedbackGiven { v["feedback_at"] = .date(day) }
                 if new == .archived { v["archived_at"] = .date(day) }
             }

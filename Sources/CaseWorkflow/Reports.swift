@@ -623,22 +623,36 @@ extension Workflow {
 
     func complaintReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
         var g = Grid(name: "complaints", columns: [
-            C("complaint", "COMPLAINT", "投诉"), C("target", "TARGET", "对象"), .caseID, C("received_at", "RECEIVED", "受理"),
-            .status, C("feedback_at", "FEEDBACK", "反馈"), C("days_to_feedback", "DAYS", "反馈用时(天)"),
-            C("upheld", "UPHELD", "属实"), C("applied", "APPLIED TO 考核", "纳入考核"),
+            C("complaint", "COMPLAINT", "投诉"), C("complaint_no", "NO", "投诉编号"), C("category", "CATEGORY", "类别"),
+            C("office", "RECEIVED BY", "受理机构"), C("target", "TARGET", "对象"), .caseID, C("received_at", "RECEIVED", "受理"),
+            .status, C("due", "DUE", "反馈期限"), C("timer", "TIMER", "时限"), C("feedback_at", "FEEDBACK", "反馈"),
+            C("days_to_feedback", "DAYS", "反馈用时(天)"), C("upheld", "UPHELD", "属实"), C("applied", "APPLIED TO 考核", "纳入考核"),
         ])
         var byStatus: [String: Int] = [:]
+        var late = 0, warning = 0, repeated = 0
+        let rules = try r.rules(), cal = try r.calendar()
         for row in try r.rows("complaint", orderBy: "received_at, _key") {
             let s: String = row["status"] ?? "RECEIVED"
             byStatus[s, default: 0] += 1
             let rec = days(row, "received_at"), fb = days(row, "feedback_at")
-            g.rows.append([.text(row["_key"]), Grid.Cell([row["target_kind"] as String?, row["target_id"] as String?].compactMap { $0 }.joined(separator: ":")),
+            // 预警/逾期 like an item's: against the feedback deadline, until feedback is given.
+            let timer = days(row, "due").map { cal.timer(due: $0, finished: fb, asOf: o.asOf, warningWorkdays: rules.warningWorkdays) }
+            if timer == .overdue { late += 1 } else if timer == .warning { warning += 1 }
+            if row["category"] as String? == "REPEATED_MATERIALS" { repeated += 1 }
+            let category: String? = row["category"]
+            g.rows.append([.text(row["_key"]), Grid.Cell(row["complaint_no"] as String?),
+                           Grid.Cell(category.map { L10n.chinese ? CodeLabels.zh($0, in: CodeLabels.complaintCategory) : $0 }),
+                           Grid.Cell(try r.name("office", row["received_by_office_id"]) ?? row["received_by_office_id"]),
+                           Grid.Cell([row["target_kind"] as String?, row["target_id"] as String?].compactMap { $0 }.joined(separator: ":")),
                            Grid.Cell(row["case_id"] as String?), Grid.Cell(row["received_at"] as String?), .text(s),
-                           Grid.Cell(row["feedback_at"] as String?), rec.flatMap { a in fb.map { Grid.Cell.int(Int($0 - a)) } } ?? .null,
+                           Grid.Cell(row["due"] as String?), Grid.Cell(timer?.rawValue), Grid.Cell(row["feedback_at"] as String?), rec.flatMap { a in fb.map { Grid.Cell.int(Int($0 - a)) } } ?? .null,
                            (row["upheld"] as Bool?).map(Grid.Cell.bool) ?? .null,
                            (row["applied_to_assessment"] as Bool?).map(Grid.Cell.bool) ?? .null])
         }
-        g.summary = ComplaintStatus.allCases.map { (C($0.rawValue.lowercased(), $0.rawValue, $0.rawValue), .int(byStatus[$0.rawValue] ?? 0)) }
+        g.summary = ComplaintStatus.allCases.map { (C($0.rawValue.lowercased(), $0.rawValue, CodeLabels.zh($0.rawValue, in: CodeLabels.complaintStatus)),
+                                                    .int(byStatus[$0.rawValue] ?? 0)) }
+            + [(C("overdue", "overdue", "逾期"), .int(late)), (C("warning", "warning", "预警"), .int(warning)),
+               (C("repeated_materials", "重复提交材料", "重复提交材料"), .int(repeated))]
         return g
     }
 
@@ -725,7 +739,10 @@ extension Workflow {
                            Grid.Cell(row["items"] as String?)])
         }
         g.summary = [(C("materials", "materials", "材料数"), .int(g.rows.count)),
-                     (C("reused", "reused", "被复用材料"), .int(used)), (C("uses", "uses", "复用次数"), .int(uses))]
+                     (C("reused", "reused", "被复用材料"), .int(used)), (C("uses", "uses", "复用次数"), .int(uses)),
+                     // What reuse is meant to end: owners complaining that they were asked for the same papers again.
+                     (C("repeated_materials_complaints", "complaints: materials asked again", "重复提交材料投诉"),
+                      .int(try Int.fetchOne(r.db(), sql: "SELECT count(*) FROM v_complaint WHERE category = 'REPEATED_MATERIALS'") ?? 0))]
         return g
     }
 }

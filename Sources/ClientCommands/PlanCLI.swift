@@ -370,6 +370,8 @@ struct ComplaintCommand: ParsableCommand {
         @Option(help: "Disposition.") var disposition: String?
         @Option(help: "Upheld (属实): 是/否.") var upheld: YesNo?
         @Option(help: "Applied to 考核: 是/否.") var applied: YesNo?
+        @Option(name: .customLong("no"), help: "投诉编号 as on paper (default: the next of rule complaint.number_pattern).") var number: String?
+        @Option(help: "类别: 重复提交材料, 办理超时, 服务态度, 违规收费, 廉洁问题, 其他 (or their codes).") var category: String?
         @OptionGroup var on: OnDate
         func input(_ wf: Workflow) throws -> Workflow.ComplaintInput {
             var i = Workflow.ComplaintInput()
@@ -384,6 +386,8 @@ struct ComplaintCommand: ParsableCommand {
             i.disposition = disposition
             i.upheld = upheld?.value
             i.appliedToAssessment = applied?.value
+            i.number = number
+            i.category = category.map { CodeLabels.code($0, in: CodeLabels.complaintCategory) }
             i.on = try on.day()
             return i
         }
@@ -395,7 +399,9 @@ struct ComplaintCommand: ParsableCommand {
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
-                print(try wf.saveComplaint(id: nil, fields.input(wf)))
+                let key = try wf.saveComplaint(id: nil, fields.input(wf))
+                let number: String? = try wf.read { try $0.row("complaint", key)?["complaint_no"] }
+                print([number, key].compactMap { $0 }.joined(separator: " "))
             }
         }
     }
@@ -407,7 +413,7 @@ struct ComplaintCommand: ParsableCommand {
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
-                _ = try wf.saveComplaint(id: id, fields.input(wf))
+                _ = try wf.saveComplaint(id: try wf.complaintID(for: id), fields.input(wf))
                 print(L10n.t(.updated, id))
             }
         }

@@ -275,4 +275,36 @@ import Testing
         let refused = try centre.run("catalogue", "import", bad, lang: "zh_CN.UTF-8")
         #expect(refused.status == 1 && refused.stderr.contains("GB18030"), "\(refused.stderr)")
     }
+
+    /// Complaints carry a number (given, or the next of the county's pattern), the receiving office, a category,
+    /// a date for every step and a feedback deadline with 预警/逾期; `report materials` counts 重复提交材料.
+    @Test func complaintsAreNumberedAndTimed() throws {
+        let dir = try TemporaryDirectory("cli-complaints")
+        defer { dir.cleanup() }
+        let centre = try centreWithRoster(dir)
+        try centre.ok("calendar", "import", Self.fixtures + "/calendar-2025.csv")
+        let first = try centre.ok("complaint", "add", "--complainant", "某业主", "--category", "重复提交材料", "--on", "2025-10-09")
+        #expect(first.hasPrefix("TS-2025-0001 "), "\(first)")
+        try centre.ok("complaint", "add", "--no", "TS-2025-0012", "--category", "DELAY", "--on", "2025-11-03")
+        #expect(try centre.ok("complaint", "add", "--category", "其他", "--on", "2025-11-04").hasPrefix("TS-2025-0013 "))
+        let taken = try centre.run("complaint", "add", "--no", "TS-2025-0012")
+        #expect(taken.status == 1 && taken.stderr.contains("[duplicate]"))
+        #expect(try centre.run("complaint", "add", "--category", "天气").status == 1)
+        try centre.ok("complaint", "update", "TS-2025-0001", "--status", "调查中", "--on", "2025-10-10")
+        try centre.ok("complaint", "update", "TS-2025-0001", "--status", "FEEDBACK_GIVEN", "--on", "2025-10-20")
+        try centre.ok("rule", "set", "complaint.number_pattern", "{office}-TS{yyyy}-{nnn}")
+        #expect(try centre.ok("complaint", "add", "--on", "2025-11-05").hasPrefix("OFF-CTY-TS2025-001 "))
+
+        let report = try json(try centre.ok("report", "complaints", "--as-of", "2025-11-24", "--json"))
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        let one = try #require(rows.first { $0["complaint_no"] as? String == "TS-2025-0001" })
+        #expect(one["category"] as? String == "REPEATED_MATERIALS" && one["timer"] as? String == "NORMAL", "\(one)")
+        #expect(one["office"] as? String == "云岭县投资项目代办服务中心")
+        let twelve = try #require(rows.first { $0["complaint_no"] as? String == "TS-2025-0012" })
+        #expect(twelve["timer"] as? String == "WARNING" || twelve["timer"] as? String == "OVERDUE", "\(twelve)")
+        let summary = try #require(report["summary"] as? [String: Any])
+        #expect(summary["repeated_materials"] as? Int == 1)
+        let materials = try #require(try json(try centre.ok("report", "materials", "--json"))["summary"] as? [String: Any])
+        #expect(materials["repeated_materials_complaints"] as? Int == 1)
+    }
 }
