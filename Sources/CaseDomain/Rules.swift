@@ -55,6 +55,11 @@ public struct Rules: Sendable {
         .init(key: "complaint.feedback_wd", defaultValue: "15",
               meaning: "Working days from receipt within which a complaint is answered (its 预警/逾期 timer)",
               zh: "投诉自受理起须在多少个工作日内反馈（据此预警、逾期）"),
+        .init(key: "supervise.after_wd", defaultValue: "3",
+              meaning: "Working days overdue after which the centre's due list proposes a 督办 escalation of the item",
+              zh: "办件逾期超过多少个工作日，中心的催办清单即建议督办"),
+        .init(key: "supervise.level", defaultValue: "E3", meaning: "The escalation level a 督办 proposal names",
+              zh: "建议督办时采用的协调层级"),
         .init(key: "calendar.version", defaultValue: "0", meaning: "The calendar version the centre last published",
               zh: "中心最近发布的工作日历版本"),
     ]
@@ -107,6 +112,8 @@ public struct Rules: Sendable {
     public var planWorkdays: Int { int("plan.wd") }
     public var rectificationWorkdays: Int { int("ticket.rectification_wd") }
     public var complaintFeedbackWorkdays: Int { int("complaint.feedback_wd") }
+    public var superviseAfterWorkdays: Int { int("supervise.after_wd") }
+    public var superviseLevel: String { values["supervise.level"] ?? "E3" }
     public var complaintNumberPattern: String { values["complaint.number_pattern"] ?? "TS-{yyyy}-{nnnn}" }
 
     /// The next number `pattern` gives for `year` and `office`, after the numbers already `taken`: {yyyy} the year,

@@ -66,6 +66,9 @@ extension L10n.Key {
     static let wrongJurisdiction = Self(en: "{0} sits in {1}, not in the case's township {2}", zh: "{0} 属于 {1}，不属于本项目所在的 {2}")
     static let complaintNumberTaken = Self(en: "complaint number {0} is already taken here", zh: "投诉编号 {0} 已被使用")
     static let complaintNumberFixed = Self(en: "complaint {0} keeps its number", zh: "投诉 {0} 的编号不能更改")
+    static let proposeSupervise = Self(
+        en: "{0} WD overdue: propose 督办 — daiban escalate {2} --level {1} --item {2}.{3}",
+        zh: "已逾期 {0} 个工作日：建议督办——daiban escalate {2} --level {1} --item {2}.{3}")
     static let badEncoding = Self(
         en: "the file is neither UTF-8 nor GB18030/GBK text: save it from Excel as CSV (UTF-8 or the default Chinese encoding)",
         zh: "文件既不是 UTF-8 也不是 GB18030/GBK 文本：请在 Excel 中另存为 CSV（UTF-8 或默认的中文编码）")

@@ -172,6 +172,31 @@ extension Workflow {
                                    .text("committed \(sc ?? "-") / legal \(sl ?? "-")")])
                 }
             }
+            if a.isCentreAdmin {
+                // The county as a whole: every open item past a deadline, a 督办 proposal for those long overdue
+                // with no open escalation, and every open escalation.
+                let escalated = Set(try r.rows("escalation", where: "status = 'OPEN' AND plan_item_id IS NOT NULL")
+                    .compactMap { $0["plan_item_id"] as String? })
+                for rec in try overdueReport(r, o, items: .report, openOnly: true).records() {
+                    let sc = rec["vs_committed"]?.textValue, sl = rec["vs_legal"]?.textValue
+                    guard [sc, sl].contains("OVERDUE"), let caseID = rec["case"]?.textValue, let n = rec["item"]?.intValue,
+                          seenItems.insert("\(caseID).\(n)").inserted else { continue }
+                    let due = rec["committed_due"] ?? rec["legal_due"] ?? .null
+                    g.rows.append([.text("ITEM"), .text(caseID), .int(n), rec["item_name"] ?? .null, due, .text("OVERDUE"),
+                                   .text("committed \(sc ?? "-") / legal \(sl ?? "-")")])
+                    let late = rec["late_wd"]?.intValue ?? 0
+                    if late > rules.superviseAfterWorkdays, !escalated.contains("\(caseID).\(n)") {
+                        g.rows.append([.text("SUPERVISE"), .text(caseID), .int(n), rec["item_name"] ?? .null, due, .text("PROPOSED"),
+                                       .text(L10n.t(.proposeSupervise, late, rules.superviseLevel, caseID, n))])
+                    }
+                }
+                for e in try r.rows("escalation", where: "status = 'OPEN'", orderBy: "raised_at, _key") {
+                    let item = (e["plan_item_id"] as String?).flatMap { $0.split(separator: ".").last.flatMap { Int($0) } }
+                    g.rows.append([.text("ESCALATION"), Grid.Cell(e["case_id"] as String?), Grid.Cell(item), .null,
+                                   Grid.Cell(e["raised_at"] as String?), .text("OPEN"),
+                                   .text([e["level"] as String?, e["target"] as String?, e["reason"] as String?].compactMap { $0 }.joined(separator: " "))])
+                }
+            }
             if a.has(.liaison), let d = a.departmentID {
                 for p in try r.rows("plan_item", where: "department_id = ? AND status = 'LOCAL_DONE'", [d.databaseValue], orderBy: "report_up_due") {
                     guard let due = days(p, "report_up_due") else { continue }

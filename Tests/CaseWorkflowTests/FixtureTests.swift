@@ -352,6 +352,23 @@ import Testing
         #expect(up["upper_wd"] == .int(cal.workdays(after: day("2025-10-13"), through: day("2025-11-20"))))
     }
 
+    /// The centre's 催办 covers the county: overdue open items, a 督办 proposal once an item is more than
+    /// `supervise.after_wd` working days late with no open escalation, and every open escalation.
+    @Test func theCentresDueCoversTheCounty() throws {
+        let centre = county.wf("centre")
+        let early = try centre.due(asOf: day("2025-11-24")).records()
+        let open = try centre.read { try $0.rows("escalation", where: "status = 'OPEN'").count }
+        #expect(open >= 2 && early.filter { $0["kind"] == .text("ESCALATION") }.count == open, "C2's E2 and E3 among them")
+        #expect(!early.contains { $0["kind"] == .text("SUPERVISE") })
+        let late = try centre.due(asOf: day("2025-12-31")).records()
+        let proposals = late.filter { $0["kind"] == .text("SUPERVISE") }
+        #expect(proposals.contains { $0["case"] == .text(c1) && $0["item"] == .int(8) }, "\(proposals)")
+        #expect(proposals.allSatisfy { ($0["detail"]?.textValue ?? "").contains("--level E3") })
+        #expect(late.contains { $0["kind"] == .text("ITEM") && $0["case"] == .text(c1) && $0["item"] == .int(8) && $0["state"] == .text("OVERDUE") })
+        try centre.setRule("supervise.after_wd", "200")
+        #expect(!(try centre.due(asOf: day("2025-12-31")).records()).contains { $0["kind"] == .text("SUPERVISE") })
+    }
+
     @Test func crossFixtureReportsAtTheCentre() throws {
         let centre = county.wf("centre")
         let o = ReportOptions(asOf: day("2025-11-24"))
