@@ -55,6 +55,9 @@ public struct Rules: Sendable {
         .init(key: "complaint.feedback_wd", defaultValue: "15",
               meaning: "Working days from receipt within which a complaint is answered (its 预警/逾期 timer)",
               zh: "投诉自受理起须在多少个工作日内反馈（据此预警、逾期）"),
+        .init(key: "card.number_pattern", defaultValue: "KL-{yyyy}-{nnnn}",
+              meaning: "How contact-card numbers are made when none is printed ({yyyy}, {office}, {nnnn} as for complaints)",
+              zh: "代办联系卡编号规则（{yyyy}、{office}、{nnnn} 同投诉编号）"),
         .init(key: "supervise.after_wd", defaultValue: "3",
               meaning: "Working days overdue after which the centre's due list proposes a 督办 escalation of the item",
               zh: "办件逾期超过多少个工作日，中心的催办清单即建议督办"),
@@ -112,6 +115,7 @@ public struct Rules: Sendable {
     public var planWorkdays: Int { int("plan.wd") }
     public var rectificationWorkdays: Int { int("ticket.rectification_wd") }
     public var complaintFeedbackWorkdays: Int { int("complaint.feedback_wd") }
+    public var cardNumberPattern: String { values["card.number_pattern"] ?? "KL-{yyyy}-{nnnn}" }
     public var superviseAfterWorkdays: Int { int("supervise.after_wd") }
     public var superviseLevel: String { values["supervise.level"] ?? "E3" }
     public var complaintNumberPattern: String { values["complaint.number_pattern"] ?? "TS-{yyyy}-{nnnn}" }

@@ -9,7 +9,6 @@ extension L10n.Key {
     static let ambiguousName = Self(en: "{0} {1} could mean several: {2}; give the id",
                                     zh: "{0}“{1}”对应多条记录：{2}；请使用 id")
     static let whatDepartment = Self(en: "department", zh: "部门")
-    static let whatComplaintRef = Self(en: "complaint", zh: "投诉")
     static let emptySearch = Self(en: "nothing to search for in {0}: give letters, digits or Chinese characters",
                                   zh: "“{0}”中没有可查找的内容：请输入汉字、字母或数字")
     static let ambiguousRef = Self(en: "{0} {1} could mean several: {2}; give more of it, or the case number",
@@ -186,7 +185,7 @@ extension Workflow {
 
     /// A complaint by its id or its number (`TS-2025-0012`).
     public func complaintID(for text: String) throws -> String {
-        try read { try $0.referenceKey("complaint", text, columns: ["complaint_no"], what: .whatComplaintRef) }
+        try read { try $0.referenceKey("complaint", text, columns: ["complaint_no"], what: .whatComplaint) }
     }
 
     /// A department by id or unique name (`县发展和改革局`).

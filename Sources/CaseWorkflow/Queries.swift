@@ -74,6 +74,13 @@ extension Workflow {
             if regs.count > 1 { flags.append("DUPLICATE_REGISTRATIONS") }
             let status = CaseStatus(rawValue: c["status"] ?? "")
             func cell(_ v: String?) -> Grid.Cell { Grid.Cell(v) }
+            /// The 代办联系卡 a registration of the case came with (its number, or its id if not on this replica).
+            func cardNumber() throws -> String? {
+                guard let card = try String.fetchOne(r.db(), sql: """
+                    SELECT contact_card_id FROM v_registration WHERE case_id = ? AND contact_card_id IS NOT NULL ORDER BY received_at LIMIT 1
+                    """, arguments: [id]) else { return nil }
+                return try r.row("contact_card", card)?["card_no"] ?? card
+            }
             func names(_ ids: [String]) throws -> String? {
                 ids.isEmpty ? nil : try ids.map { try r.name("person", $0) ?? $0 }.joined(separator: "、")
             }
@@ -87,6 +94,7 @@ extension Workflow {
                 (C("township_name", "township name", "乡镇名称"), cell(try r.name("township", c["township_id"]))),
                 (C("office", "office", "代办机构"), cell(c["office_id"])),
                 (C("investment_wan", "investment (万元)", "总投资(万元)"), (project?["total_investment_wan"] as Double?).map(Grid.Cell.real) ?? .null),
+                (C("contact_card", "contact card", "代办联系卡"), cell(try cardNumber())),
                 (C("agreement", "agreement", "协议编号"), cell(agreement?["agreement_code"])), (C("scope", "scope", "委托范围"), cell(agreement?["scope"])),
                 (C("sign_state", "sign state", "签订状态"), cell(agreement?["sign_state"])), (C("fee", "fee", "代办费用"), agreement == nil ? .null : .text("0")),
                 (C("agent", "agent", "代办员"), cell(c["agent_id"])), (C("agent_name", "agent name", "代办员姓名"), cell(try r.name("person", c["agent_id"]))),

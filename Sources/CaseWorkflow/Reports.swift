@@ -9,7 +9,7 @@ import TerminalText
 /// records synced.
 public enum ReportName: String, CaseIterable, Sendable {
     case overdue, reportUp = "report-up", handover, halfmonth, agents, departments, satisfaction, thresholds
-    case complaints, register, coordination, materials
+    case complaints, register, coordination, materials, cards
 
     public var title: L10n.Key {
         switch self {
@@ -25,6 +25,7 @@ public enum ReportName: String, CaseIterable, Sendable {
         case .register: .init(en: "Case register", zh: "代办项目台账")
         case .coordination: .init(en: "Escalations and meeting resolutions", zh: "协调事项跟踪")
         case .materials: .init(en: "Material reuse", zh: "材料共享")
+        case .cards: .init(en: "Contact cards", zh: "代办联系卡")
         }
     }
 }
@@ -58,6 +59,7 @@ extension Workflow {
             case .register: try registerReport(r, o)
             case .coordination: try coordinationReport(r, o)
             case .materials: try materialReport(r, o)
+            case .cards: try cardsReport(r)
             }
         }
     }

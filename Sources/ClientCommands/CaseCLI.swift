@@ -136,7 +136,7 @@ struct CaseCommand: ParsableCommand {
         @Option(help: "工业项目: 是/否.") var industrial: YesNo?
         @Option(help: "总投资 (万元).") var investment: String?
         @Option(help: "重大项目: 是/否.") var major: YesNo?
-        @Option(help: "代办联系卡 id.") var contactCard: String?
+        @Option(help: "代办联系卡: its number or id.") var contactCard: String?
         @Option(help: "paper or electronic.") var form: String?
         @OptionGroup var on: OnDate
         @Flag(help: "Print as JSON.") var json = false
@@ -155,7 +155,7 @@ struct CaseCommand: ParsableCommand {
                 input.industrial = industrial?.value
                 input.investmentWan = investment
                 input.major = major?.value
-                input.contactCard = contactCard
+                input.contactCard = try contactCard.map(wf.cardID(for:))
                 input.form = form.map { CodeLabels.code($0, in: CodeLabels.form) }
                 input.on = try on.day()
                 let r = try wf.register(input)

@@ -307,4 +307,37 @@ import Testing
         let materials = try #require(try json(try centre.ok("report", "materials", "--json"))["summary"] as? [String: Any])
         #expect(materials["repeated_materials_complaints"] as? Int == 1)
     }
+
+    /// 代办联系卡: issued to an enterprise, used by the case registered with it, shown on the case, voided only
+    /// while unused; the card report counts them.
+    @Test func contactCardsFromIssueToUse() throws {
+        let dir = try TemporaryDirectory("cli-cards")
+        defer { dir.cleanup() }
+        let centre = try centreWithRoster(dir)
+        try centre.ok("enterprise", "add", "--uscc", "91330999TEST00001X", "--name", "云岭华泰精密机械有限公司")
+        #expect(try centre.ok("card", "issue", "--no", "KL-2025-0031", "--enterprise", "91330999TEST00001X",
+                              "--department", "县招商服务中心", "--reason", "招商引资", "--on", "2025-09-08").contains("KL-2025-0031"))
+        #expect(try centre.ok("card", "issue", "--enterprise", "91330999TEST00001X", "--department", "D-SW",
+                              "--reason", "GOV_MAJOR", "--service", "协调督办").contains("KL-20"))
+        #expect(try centre.run("card", "issue", "--no", "KL-2025-0031", "--enterprise", "91330999TEST00001X",
+                               "--department", "D-ZS", "--reason", "GOV_MAJOR").stderr.contains("[duplicate]"))
+        let reg = try json(try centre.ok("case", "register", "--uscc", "91330999TEST00001X", "--enterprise", "云岭华泰精密机械有限公司",
+                                         "--project", "年产50万套新能源汽车精密零部件项目", "--township", "OFF-DG",
+                                         "--channel", "代办联系卡", "--contact-card", "KL-2025-0031", "--json"))
+        let c = try #require(reg["case"] as? String)
+        try centre.ok("card", "use", "KL-2025-0031", c)
+        #expect(try json(try centre.ok("case", "show", c, "--json"))["contact_card"] as? String == "KL-2025-0031")
+        let again = try centre.run("card", "use", "KL-2025-0031", c)
+        #expect(again.status == 1 && again.stderr.contains("[illegal_transition]"))
+        #expect(try centre.run("card", "void", "KL-2025-0031").stderr.contains("[illegal_transition]"))
+        let list = try json(try centre.ok("card", "list", "--json"))
+        let rows = try #require(list["rows"] as? [[String: Any]])
+        let used = try #require(rows.first { $0["card_no"] as? String == "KL-2025-0031" })
+        #expect(used["status"] as? String == "USED" && used["case"] as? String == c && used["department"] as? String == "县招商服务中心")
+        let other = try #require(rows.first { $0["card_no"] as? String != "KL-2025-0031" }?["card_no"] as? String)
+        try centre.ok("card", "void", other)
+        let report = try #require(try json(try centre.ok("report", "cards", "--json"))["summary"] as? [String: Any])
+        #expect(report["cards"] as? Int == 2 && report["used"] as? Int == 1 && report["void"] as? Int == 1)
+        #expect(try centre.run("card", "use", other, c).status == 1, "a void card serves no case")
+    }
 }
