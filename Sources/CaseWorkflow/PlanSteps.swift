@@ -44,6 +44,8 @@ public struct ItemStepInput: Sendable {
     public var result: String?
     /// The upper-level department an item is reported to.
     public var to: String?
+    /// report-up: 抄告, who else the report was copied to.
+    public var cc: [String] = []
     public var certNo: String?
     public var platformCaseNo: String?
     public var handlingClass: String?
@@ -205,7 +207,10 @@ extension Workflow {
             case .reportUp:
                 next = .reportedUp
                 values["reported_up_on"] = .date(day)
-                values["reported_up_to"] = text(input.to)
+                // 抄告 travels in the same field as the addressee (a plan item already has as many fields as one
+                // push may carry at its largest): 「市林业局；抄告 D-FG、D-ZG」.
+                let cc = input.cc.isEmpty ? "" : "；抄告 " + input.cc.joined(separator: "、")
+                values["reported_up_to"] = input.to.map { .text($0 + cc) } ?? (cc.isEmpty ? .null : .text(String(cc.dropFirst())))
             case .decide:
                 guard let r = input.result.flatMap(ItemStatus.init(rawValue:)), r.isDecision else {
                     throw WorkflowError("bad_value", .badChoice, "--result",

@@ -75,6 +75,7 @@ struct ItemCommand: ParsableCommand {
     @Option(help: "pause: SUPPLEMENT, TECH_EVAL, EXPERT, HEARING, SITE_SURVEY, COLLECTIVE_DISCUSSION.") var reason: String?
     @Option(help: "decide: APPROVED, APPROVED_TOLERANCE, DISAPPROVED, ANSWERED.") var result: String?
     @Option(help: "report-up: the upper-level department.") var to: String?
+    @Option(help: "report-up: 抄告, departments or offices the report is copied to (comma-separated ids or names).") var cc: String?
     @Option(help: "decide: 批文/证照编号.") var certNo: String?
     @Option(help: "在线平台办件编号.") var platformCaseNo: String?
     @Option(help: "办件类别 after this step.") var handlingClass: String?
@@ -86,10 +87,11 @@ struct ItemCommand: ParsableCommand {
             input.reason = reason.map { CodeLabels.code($0, in: CodeLabels.pauseReason) }
             input.result = result.map { CodeLabels.code($0, in: CodeLabels.decision) }
             input.to = to
+            let wf = try workflow(home)
+            input.cc = try items(cc).map(wf.departmentID(for:))
             input.certNo = certNo
             input.platformCaseNo = platformCaseNo
             input.handlingClass = handlingClass.map { CodeLabels.code($0, in: CodeLabels.handlingClass) }
-            let wf = try workflow(home)
             let item = try wf.planItemID(for: self.item)
             let s = try wf.itemStep(step, itemID: item, input)
             print(L10n.t(.itemNow, item, L10n.chinese ? s.zh : s.rawValue))

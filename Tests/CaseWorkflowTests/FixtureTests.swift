@@ -24,8 +24,9 @@ import Testing
     }
 
     func step(_ name: String, _ s: ItemStep, _ item: String, _ on: String, result: String? = nil, reason: String? = nil,
-              to: String? = nil) throws {
+              to: String? = nil, cc: [String] = []) throws {
         var input = ItemStepInput()
+        input.cc = cc
         input.on = day(on)
         input.result = result
         input.reason = reason
@@ -153,7 +154,7 @@ import Testing
         try county.sync("lhj")
         try county.sync("lly")
         try step("lly", .localDone, "\(c2).2", "2025-10-10")
-        try step("lly", .reportUp, "\(c2).2", "2025-10-13", to: "市林业局")
+        try step("lly", .reportUp, "\(c2).2", "2025-10-13", to: "市林业局", cc: ["D-FG"])  // 抄告 the 发改局
         try county.sync("lly")
         try county.sync("a03")
         _ = try a03.escalate(caseID: c2, level: "E2", target: "OFF-DG", reason: "林地范围与用地红线不一致", on: day("2025-10-14"))
@@ -349,6 +350,7 @@ import Testing
         #expect(ly["max_wd"] == .int(cal.workdays(after: day("2025-09-30"), through: day("2025-10-10"))), "\(ly)")
         let up = try #require(try centre.report(.reportUp, o).records().first)
         #expect(up["upper_decided_on"] == .text("2025-11-20"))
+        #expect(up["reported_to"] == .text("市林业局；抄告 D-FG"), "the 抄告 is on record")
         #expect(up["upper_wd"] == .int(cal.workdays(after: day("2025-10-13"), through: day("2025-11-20"))))
     }
 
