@@ -330,6 +330,10 @@ extension ReplicaTransaction {
         dirtyRows.remove(id)
         if let t = replica.schema.tables[table], t.projected {
             try db.execute(sql: "DELETE FROM \(Projections.tableName(table)) WHERE _key = ?", arguments: [key])
+            // The word index holds the row's names as character pairs: they leave with the row.
+            if !t.searchable.isEmpty {
+                try db.execute(sql: "DELETE FROM \(Projections.searchTable) WHERE rowid = ?", arguments: [id])
+            }
         }
     }
 

@@ -147,14 +147,7 @@ import Testing
         #expect(try dg.read { try $0.row("case", c)?["status"] as String? } == "EVALUATED")
 
         // A terminated case is handed over but never evaluated into the archive.
-        let t = try dg.register(registration("终止的项目")).caseID
-        _ = try dg.review(caseID: t, .eligible, on: day("2025-09-02"))
-        var agr = Workflow.AgreementInput(code: "XY-T-2", scope: "FULL")
-        agr.signedOn = day("2025-09-05")
-        _ = try dg.agree(caseID: t, agr)
-        var asg = Workflow.Assignment()
-        asg.agent = "A03"
-        _ = try dg.assign(caseID: t, asg)
+        let t = try fullCase(registration("终止的项目"), code: "XY-T-2")
         _ = try dg.terminate(caseID: t, formNo: "ZZ-T-1", reasonType: "CLIENT_REQUEST", reason: "业主放弃", on: day("2025-09-10"))
         _ = try dg.handover(caseID: t, receivedAt: "2025-09-11T09:00")
         try expectRefused("illegal_transition", dgReplica) { try dg.closeEvaluated(caseID: t, override: "x") }
@@ -163,17 +156,10 @@ import Testing
     /// The plan keeps its order: nothing goes before the items it depends on, and without a 项目代码 only the
     /// items that give one (and those of the company's set-up stage) may go first. Refusals change nothing.
     @Test func thePlanKeepsItsOrder() throws {
-        let dg = county.wf("dg"), a03 = county.wf("a03"), a03Replica = county.replica("a03")
+        let a03 = county.wf("a03"), a03Replica = county.replica("a03")
         var reg = registration("无项目代码的扩建项目")
         reg.projectCode = nil
-        let c = try dg.register(reg).caseID
-        _ = try dg.review(caseID: c, .eligible, on: day("2025-09-02"))
-        var agr = Workflow.AgreementInput(code: "XY-T-9", scope: "FULL")
-        agr.signedOn = day("2025-09-05")
-        _ = try dg.agree(caseID: c, agr)
-        var a = Workflow.Assignment()
-        a.agent = "A03"
-        _ = try dg.assign(caseID: c, a)
+        let c = try fullCase(reg, code: "XY-T-9")
         try county.syncAll()
         _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "FG-01"))
         _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
@@ -198,6 +184,20 @@ import Testing
         try step(.accept, 2, "2025-09-11")
         try step(.decide, 2, "2025-09-12", result: "APPROVED")
         try step(.submit, 3, "2025-09-15")
+    }
+
+    /// A case of the 东港镇 office with a FULL agreement signed and agent A03 (not synced).
+    func fullCase(_ reg: RegistrationInput, code: String) throws -> String {
+        let dg = county.wf("dg")
+        let c = try dg.register(reg).caseID
+        _ = try dg.review(caseID: c, .eligible, on: day("2025-09-02"))
+        var agr = Workflow.AgreementInput(code: code, scope: "FULL")
+        agr.signedOn = day("2025-09-05")
+        _ = try dg.agree(caseID: c, agr)
+        var a = Workflow.Assignment()
+        a.agent = "A03"
+        _ = try dg.assign(caseID: c, a)
+        return c
     }
 
     /// A C2-like case, active with a PARTIAL agreement (HJ-01, LY-01) and agent A03, synced everywhere.

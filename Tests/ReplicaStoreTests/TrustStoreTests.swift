@@ -207,9 +207,13 @@ import Testing
         try r.write { tx in
             try tx.put(table: "case", key: "C1", ["status": .text("EXECUTING")])
             try tx.put(table: "work_log", key: "L1", ["case_id": .text("C1"), "content": .text("走访")])
+            try tx.put(table: "enterprise", key: "E1", ["name": .text("云岭石门山居文旅有限公司")])
         }
+        let grams = "SELECT count(*) FROM v_search WHERE v_search MATCH '\"石门\"'"
+        #expect(try r.query { db in try Int.fetchOne(db, sql: grams) } == 1)
         #expect(try r.pendingChanges(rows: [("case", "C1"), ("work_log", "L1")], after: 0) == 3)
-        #expect(try r.purge(rows: [("case", "C1"), ("work_log", "L1")]) == 2)
+        #expect(try r.purge(rows: [("case", "C1"), ("work_log", "L1"), ("enterprise", "E1")]) == 3)
+        #expect(try r.query { db in try Int.fetchOne(db, sql: grams) } == 0, "names leave the word index with their row")
         #expect(try r.get(table: "work_log", key: "L1") == nil)
         #expect(try r.query { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM v_work_log") } == 0)
         #expect(try r.exportBundle(for: nil).changeSet.rows.isEmpty, "a purge is not a deletion: nothing travels")
