@@ -82,7 +82,8 @@ run admin calendar import "$fx/calendar-2025.csv"
 for who in admin a04 sm-admin; do run "$who" sync >/dev/null; done
 say "The agent enters the paper 代办登记表 (received 2025-10-09)"
 case_id=$("$bin/daiban" case register --home "$demo/a04" --uscc 92330999TEST00003X --enterprise 云岭石门山居文旅有限公司 \
-  --project 石门村闲置农房民宿改造项目 --township OFF-SM --channel WINDOW --form paper --investment 600 --on 2025-10-09 --json \
+  --project 石门村闲置农房民宿改造项目 --township OFF-SM --channel WINDOW --form paper --investment 600 --on 2025-10-09 \
+  --project-code 2025-330999-61-03-000033 --json \
   | sed -E 's/.*"case":"([^"]+)".*/\1/')
 echo "case: $case_id"
 run a04 sync >/dev/null
