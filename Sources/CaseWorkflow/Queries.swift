@@ -106,7 +106,9 @@ extension Workflow {
                 (C("lead_official_name", "lead official name", "牵头领导姓名"), cell(try r.name("person", lead))),
                 (C("supervising_head", "supervising head", "督办负责人"), cell(head)),
                 (C("supervising_head_name", "supervising head name", "督办负责人姓名"), cell(try r.name("person", head))),
-                (C("signed_on", "signed", "签约日期"), cell(c["signed_on"])), (C("plan_confirmed_on", "plan confirmed", "方案确认"), cell(c["plan_confirmed_on"])),
+                (C("signed_on", "signed", "签约日期"), cell(c["signed_on"])),
+                (C("plan_due", "plan due", "计划应制定"), cell(try planDue(r, c).map(CivilDate.iso))),
+                (C("plan_confirmed_on", "plan confirmed", "方案确认"), cell(c["plan_confirmed_on"])),
                 (C("completed_on", "completed", "办结日期"), cell(c["completed_on"])), (C("terminated_on", "terminated", "终止日期"), cell(c["terminated_on"])),
                 (C("handed_over_on", "handed over", "移交日期"), cell(c["handed_over_on"])), (C("reason", "reason", "原因"), cell(c["reason"])),
             ]
@@ -146,6 +148,12 @@ extension Workflow {
             }
             return CaseDetail(header: header, flags: flags, items: items, registrations: registrations)
         }
+    }
+
+    /// The date the case's 代办任务分解计划表 is due: `plan.wd` working days after the agreement was signed.
+    func planDue(_ r: Reader, _ c: Row) throws -> Int32? {
+        guard let signed = days(c, "signed_on") else { return nil }
+        return try r.calendar().addingWorkdays(try r.rules().planWorkdays, to: signed)
     }
 
     /// 催办: what the signed-in person must chase now — own items in WARNING or OVERDUE (committed or legal),
@@ -214,6 +222,15 @@ extension Workflow {
                 }
             }
             if let mine {
+                // The plan is due `plan.wd` working days after signing: cases still PLANNING near or past it.
+                for c in try Row.fetchAll(r.db(), sql: "SELECT c.* FROM v_case c WHERE c.status = 'PLANNING'\(mine.0)",
+                                          arguments: StatementArguments(mine.1)) {
+                    guard let due = try planDue(r, c) else { continue }
+                    let state = cal.timer(due: due, finished: nil, asOf: asOf, warningWorkdays: rules.warningWorkdays)
+                    guard state != .normal else { continue }
+                    g.rows.append([.text("PLAN"), .text(c["_key"]), .null, .null, .text(CivilDate.iso(due)), .text(state.rawValue),
+                                   .text("代办任务分解计划表")])
+                }
                 try forEachHalfMonth(r, o, caseFilter: mine) { x in
                     let soon = cal.workdays(after: asOf, through: x.due) <= rules.warningWorkdays
                     guard x.state == .missing || (x.state == .due && soon) else { return }

@@ -153,6 +153,24 @@ import Testing
         try expectRefused("illegal_transition", dgReplica) { try dg.closeEvaluated(caseID: t, override: "x") }
     }
 
+    /// The plan is due `plan.wd` working days after signing: shown on the case, and chased while still PLANNING.
+    @Test func thePlanHasADueDate() throws {
+        let a03 = county.wf("a03")
+        let c = try fullCase(registration("计划期限的项目"), code: "XY-T-8")  // signed 2025-09-05, a Friday
+        try county.syncAll()
+        let header = try a03.showCase(c).header
+        #expect(header.first { $0.0.key == "plan_due" }?.1 == .text("2025-09-10"))
+        func planRows(_ on: String) throws -> [[String: Grid.Cell]] {
+            try a03.due(asOf: day(on)).records().filter { $0["kind"] == .text("PLAN") && $0["case"] == .text(c) }
+        }
+        #expect(try planRows("2025-09-05").isEmpty, "three working days left: nothing to chase yet")
+        #expect(try planRows("2025-09-08").first?["state"] == .text("WARNING"), "two left: a warning")
+        #expect(try planRows("2025-09-15").first?["state"] == .text("OVERDUE"))
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        try a03.confirmPlan(caseID: c, on: day("2025-09-15"))
+        #expect(try planRows("2025-09-15").isEmpty)
+    }
+
     /// The plan keeps its order: nothing goes before the items it depends on, and without a 项目代码 only the
     /// items that give one (and those of the company's set-up stage) may go first. Refusals change nothing.
     @Test func thePlanKeepsItsOrder() throws {
