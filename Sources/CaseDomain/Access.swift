@@ -190,7 +190,8 @@ public enum AccessRules {
     /// Tables only offices write.
     static let officeTables: Set<String> = ["agreement", "complaint", "contact_card"]
     /// What an agent may write of a ticket: only when a negative evaluation of a department opens it.
-    static let agentTicketFields: Set<String> = ["evaluation_id", "case_id", "status", "responsible", "rectification_due"]
+    static let agentTicketFields: Set<String> = ["evaluation_id", "case_id", "status", "responsible", "rectification_due",
+                                                 "ticket_no"]
     /// Rows reached through the cases that name them (directly or through their project or enterprise).
     static let rootTables: Set<String> = ["project", "enterprise", "material", "contact_card"]
     /// What a device that never signed in may create: a registration with its case, project and enterprise, the

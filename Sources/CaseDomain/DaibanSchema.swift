@@ -240,7 +240,8 @@ public enum DaibanSchema {
         t("evaluation_id"), t("case_id"), t("category"), b("verified"), b("malicious_or_mistaken"),
         d("callback_at"), t("callback_by"), t("action"), t("responsible"), d("rectification_due"),
         d("rectified_at"), d("feedback_at"), FieldSchema("status", .text, policy: .ordered(["OPEN", "CLOSED"])),
-    ], indexes: [["evaluation_id"], ["case_id"]])
+        t("ticket_no"),
+    ], indexes: [["evaluation_id"], ["case_id"], ["ticket_no"]])
 
     /// 投诉 (§1.4), GB/T 36113-2018 process.
     public static let complaint = table("complaint", [

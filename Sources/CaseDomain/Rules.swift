@@ -58,6 +58,9 @@ public struct Rules: Sendable {
         .init(key: "card.number_pattern", defaultValue: "KL-{yyyy}-{nnnn}",
               meaning: "How contact-card numbers are made when none is printed ({yyyy}, {office}, {nnnn} as for complaints)",
               zh: "代办联系卡编号规则（{yyyy}、{office}、{nnnn} 同投诉编号）"),
+        .init(key: "ticket.number_pattern", defaultValue: "ZG-{yyyy}-{office}-{nnnn}",
+              meaning: "How 差评整改 ticket numbers are made ({yyyy}, {office} of whoever records the review, {nnnn})",
+              zh: "差评整改台账编号规则（{yyyy}、登记评价者所在机构 {office}、{nnnn}）"),
         .init(key: "supervise.after_wd", defaultValue: "3",
               meaning: "Working days overdue after which the centre's due list proposes a 督办 escalation of the item",
               zh: "办件逾期超过多少个工作日，中心的催办清单即建议督办"),
@@ -116,6 +119,7 @@ public struct Rules: Sendable {
     public var rectificationWorkdays: Int { int("ticket.rectification_wd") }
     public var complaintFeedbackWorkdays: Int { int("complaint.feedback_wd") }
     public var cardNumberPattern: String { values["card.number_pattern"] ?? "KL-{yyyy}-{nnnn}" }
+    public var ticketNumberPattern: String { values["ticket.number_pattern"] ?? "ZG-{yyyy}-{office}-{nnnn}" }
     public var superviseAfterWorkdays: Int { int("supervise.after_wd") }
     public var superviseLevel: String { values["supervise.level"] ?? "E3" }
     public var complaintNumberPattern: String { values["complaint.number_pattern"] ?? "TS-{yyyy}-{nnnn}" }

@@ -188,6 +188,11 @@ extension Workflow {
         try read { try $0.referenceKey("complaint", text, columns: ["complaint_no"], what: .whatComplaint) }
     }
 
+    /// A 差评整改 ticket by its id or its number.
+    public func ticketID(for text: String) throws -> String {
+        try read { try $0.referenceKey("ticket", text, columns: ["ticket_no"], what: .whatTicket) }
+    }
+
     /// A department by id or unique name (`县发展和改革局`).
     public func departmentID(for text: String) throws -> String {
         try read { try $0.referenceKey("department", text, columns: ["name"], what: .whatDepartment) }

@@ -227,7 +227,13 @@ extension Workflow {
             if grade.isNegative {
                 let t = stableID("tk", id)
                 let day = CivilDate.days(String((input.occurredAt ?? "").prefix(10))) ?? today()
+                // Numbered per office ({office} in the default pattern), so offices working offline never clash.
+                let taken = try String.fetchAll(s.db(), sql: "SELECT ticket_no FROM v_ticket WHERE ticket_no IS NOT NULL")
+                let pattern = try s.rules().ticketNumberPattern
+                let number = Rules.nextNumber(pattern: pattern, year: Int(CivilDate.iso(day).prefix(4)) ?? 0,
+                                              office: a.officeID ?? "", taken: taken)
                 try s.put("ticket", t, [
+                    "ticket_no": .text(number),
                     "evaluation_id": .text(id), "case_id": .text(caseID), "status": .text("OPEN"),
                     "responsible": text(input.targetDepartment ?? input.targetPerson),
                     "rectification_due": .date(try s.calendar().addingWorkdays(try s.rules().rectificationWorkdays, to: day)),

@@ -320,7 +320,7 @@ struct TicketCommand: ParsableCommand {
         func run() throws {
             try runWorkflow {
                 emit(try workflow(home).listTable("ticket", columns: [
-                    ("case_id", "CASE", "代办项目"), ("evaluation_id", "EVALUATION", "评价"), ("responsible", "RESPONSIBLE", "责任方"),
+                    ("ticket_no", "NO", "编号"), ("case_id", "CASE", "代办项目"), ("evaluation_id", "EVALUATION", "评价"), ("responsible", "RESPONSIBLE", "责任方"),
                     ("verified", "VERIFIED", "核实"), ("callback_at", "CALLBACK", "回访"), ("action", "ACTION", "整改措施"),
                     ("rectification_due", "DUE", "整改期限"), ("rectified_at", "RECTIFIED", "整改完成"), ("status", "STATUS", "状态"),
                 ]), output)
@@ -350,7 +350,8 @@ struct TicketCommand: ParsableCommand {
                 u.rectifiedOn = try parseDay(rectifiedOn)
                 u.feedbackOn = try parseDay(feedbackOn)
                 u.close = close
-                try workflow(home).updateTicket(ticket, u)
+                let wf = try workflow(home)
+                try wf.updateTicket(try wf.ticketID(for: ticket), u)
                 print(L10n.t(.updated, ticket))
             }
         }

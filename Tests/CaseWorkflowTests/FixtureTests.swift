@@ -191,6 +191,10 @@ import Testing
         ev.comment = "上报延迟"
         ev.occurredAt = "2025-10-20"
         let (_, ticket) = try a03.addEvaluation(caseID: c2, ev)
+        // The ticket is numbered per office of whoever recorded the review, and found by that number.
+        let ticketNo: String? = try a03.read { try $0.row("ticket", ticket!)?["ticket_no"] }
+        #expect(ticketNo?.hasPrefix("ZG-2025-") == true && ticketNo?.hasSuffix("-0001") == true, "\(ticketNo ?? "")")
+        #expect(try a03.ticketID(for: ticketNo ?? "") == ticket)
         try county.sync("a03")
         var u = Workflow.TicketUpdate()
         u.verified = true
