@@ -111,10 +111,14 @@ struct Doctor: AsyncParsableCommand {
             if let settings, !offline {
                 do {
                     let connection = try home.connection()
-                    defer { Task { await connection.shutdown() } }
-                    let (health, serverTime) = try await connection.health()
-                    if let serverTime { liveSkew = (Date().timeIntervalSince1970 * 1000 - Double(serverTime)) / 1000 }
-                    add("server", .checkServer, .ok, L10n.t(.serverOK, settings.url, health.protocol))
+                    do {
+                        let (health, serverTime) = try await connection.health()
+                        if let serverTime { liveSkew = (Date().timeIntervalSince1970 * 1000 - Double(serverTime)) / 1000 }
+                        add("server", .checkServer, .ok, L10n.t(.serverOK, settings.url, health.protocol))
+                    } catch {
+                        add("server", .checkServer, .warning, L10n.t(.serverDown, settings.url, String(describing: error)))
+                    }
+                    await connection.shutdown()
                 } catch {
                     add("server", .checkServer, .warning, L10n.t(.serverDown, settings.url, String(describing: error)))
                 }
