@@ -19,9 +19,7 @@ import Synchronization
     @Test func anAgentCannotChangeOrDeleteAnotherAgentsCase() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             // A modified a03 client writes into A04's case CB, which it never received.
             try a03.write { tx in
                 try tx.put(table: "case", key: "CB", ["status": .text("TERMINATED"), "township_id": .text("OFF-DG")])
@@ -50,8 +48,7 @@ import Synchronization
     @Test func aRegistrationNamingOneselfWidensNoScope() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try a03.write { tx in
                 try tx.put(table: "registration", key: "reg-x", ["case_id": .text("CB"), "received_by_person_id": .text("A03"),
                                                                 "dedupe_key": .text("x")])
@@ -74,9 +71,7 @@ import Synchronization
     @Test func anAgentCannotRenameReferenceDataOrRateItself() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             try a03.write { tx in
                 try tx.put(table: "township", key: "OFF-DG", ["name": .text("改名镇")])
                 try tx.put(table: "evaluation", key: "ev-self", ["case_id": .text("CA"), "direction": .text("OWNER_TO_AGENT"),
@@ -99,9 +94,7 @@ import Synchronization
     @Test func anAgentCannotWriteAsAnotherAuthor() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             // The replica file's author was edited to "admin" before the sync.
             let forgedAuthor = try ReplicaDatabase.open(at: county.f.dir.file("a03.sqlite"), schema: DaibanSchema.schema)
             try forgedAuthor.setAuthor("admin")
@@ -129,9 +122,7 @@ import Synchronization
     @Test func aTownshipCannotWriteAsTheCentre() async throws {
         let county = try TrustCounty()
         let centre = try county.device("admin"), dg = try county.device("dg")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("dg", url)
+        try await county.liveSynced("dg") { url in
             // The township's bundle carries a version claiming the centre's replica and author.
             let claim = RowChange(table: "case", key: "CA", fields: [
                 FieldChange(name: "agent_id", state: forged(.text("A04"), vv: [(centre.id, 1_000)], writer: centre.id, author: "admin")),
@@ -152,10 +143,7 @@ import Synchronization
     @Test func aRelayedBundleIsJudgedByItsWriter() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03"), dg = try county.device("dg")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
-            try await county.sync("dg", url)
+        try await county.liveSynced("a03", "dg") { url in
             // Offline, a03 reassigns its case (the office's to do) and logs a visit; the USB stick goes to OFF-DG.
             try a03.write { tx in
                 try tx.put(table: "case", key: "CA", ["agent_id": .text("A04")])
@@ -177,9 +165,7 @@ import Synchronization
     @Test func forgedCountersCannotEraseLaterWritesOrCrashAnyone() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03"), a04 = try county.device("a04"), centre = try county.device("admin")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             // Counters at UInt64.max do not even decode: the push is refused whole, and nothing changes.
             let max = forged(.text("抹掉"), vv: [(a03.id, 1), (centre.id, UInt64.max)], writer: a03.id, author: "a03")
             do {
@@ -219,9 +205,7 @@ import Synchronization
     @Test func manyConcurrentVersionsCannotBlockOtherDevices() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             // 60 concurrent versions of one field, twice, from made-up replicas.
             for round in 0..<2 {
                 let versions = (0..<60).map { i -> FieldVersion in
@@ -250,8 +234,7 @@ import Synchronization
                                                 author: "a03", now: { future.withLock { $0 } })
         laptop.signer = DeviceKey()
         let skewed = laptop
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try await county.sync("a03", url, replica: skewed)
             try skewed.write { tx in try tx.put(table: "work_log", key: "CA.late", ["case_id": .text("CA"), "content": .text("2036年写的")]) }
             let r = try await county.sync("a03", url, replica: skewed)
@@ -304,8 +287,7 @@ import Synchronization
     @Test func deletionsReachScopedReplicas() async throws {
         let county = try TrustCounty()
         let centre = try county.device("admin")
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             for user in ["a03", "dg", "lly"] { try await county.sync(user, url) }
             #expect(try county.device("a03").get(table: "work_log", key: "CA.log2")?.deleted == false)
             try centre.write { tx in
@@ -326,9 +308,7 @@ import Synchronization
     @Test func aLiaisonWritesOnlyItsDepartmentsItems() async throws {
         let county = try TrustCounty()
         let lly = try county.device("lly")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("lly", url)
+        try await county.liveSynced("lly") { url in
             try lly.write { tx in
                 try tx.put(table: "plan_item", key: "CA.1", ["status": .text("APPROVED"), "decided_on": .date(20_400)])  // D-LY: its own
                 try tx.put(table: "plan_item", key: "CA.2", ["status": .text("APPROVED"), "decided_on": .date(20_400)])  // D-ZG's

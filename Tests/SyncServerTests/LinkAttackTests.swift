@@ -18,9 +18,7 @@ import Testing
     @Test func namingAnotherCompanyInARegistrationReadsNothing() async throws {
         let county = try TrustCounty()
         let a04 = try county.device("a04"), centre = try county.device("admin")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a04", url)
+        try await county.liveSynced("a04") { url in
             try a04.write { tx in
                 // A second project of enterprise EA (case CA's, A03's) registered by A04 in the field.
                 try tx.put(table: "project", key: "PX", ["name": .text("二期"), "enterprise_id": .text("EA"),
@@ -54,9 +52,7 @@ import Testing
     @Test func pausesAndMeetingsCannotReachIntoAnotherCase() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             try a03.write { tx in
                 // Stops the clock of A04's item CB.1 while claiming to belong to A03's own case.
                 try tx.put(table: "item_pause", key: "IP-X", ["case_id": .text("CA"), "plan_item_id": .text("CB.1"),
@@ -84,9 +80,7 @@ import Testing
     @Test func aNewRowIsJudgedByTheLinksItLandsWith() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03"), centre = try county.device("admin")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             let link = forged(.text("CA"), vv: [(a03.id, 1), (centre.id, 1 << 30)], writer: a03.id, author: "a03")
             let content = forged(.text("无案之记"), vv: [(a03.id, 2)], writer: a03.id, author: "a03")
             let ack = try await county.push(forgedBundle(a03, [RowChange(table: "work_log", key: "CA.nocase", fields: [
@@ -118,9 +112,7 @@ import Testing
                                                           "target_department_id": .text("D-LY"), "grade": .text("不满意")])
         }
         let bundle = try ghost.exportBundle(for: nil).bytes
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("dg", url)
+        try await county.liveSynced("dg") { url in
             let ack = try await county.push(bundle, as: "dg", url, relay: true)
             #expect(TrustCounty.reasons(ack)["work_log.CA.ghost.content"] == "outside_scope", "\(ack.rejected)")
             #expect(TrustCounty.reasons(ack)["plan_item.G1.1.department_id"] == "forbidden")
@@ -181,9 +173,7 @@ import Testing
             String(String.UnicodeScalarView((0..<(bytes / 3)).map { _ in Unicode.Scalar(UInt32.random(in: 0x4E00...0x9FA5))! }))
         }
         let fields = ["stage", "depends_on", "handling_class", "committed_unit", "legal_unit"]
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             try a03.write { tx in
                 for f in fields { try tx.put(table: "plan_item", key: "CA.1", [f: .text(noise(1_000_000))]) }
             }
@@ -210,8 +200,7 @@ import Testing
     @Test func pullsAcknowledgeOnlyTheCallersWrites() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03"), a04 = try county.device("a04")
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try a03.write { tx in try tx.put(table: "work_log", key: "CA.mine", ["case_id": .text("CA"), "content": .text("记")]) }
             try a04.write { tx in try tx.put(table: "work_log", key: "CB.mine", ["case_id": .text("CB"), "content": .text("记")]) }
             try await county.sync("a03", url)
@@ -245,9 +234,7 @@ import Testing
     @Test func aRefusedRelayShowsTheRelayerNothing() async throws {
         let county = try TrustCounty()
         let centre = try county.device("admin")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("dg", url)
+        try await county.liveSynced("dg") { url in
             let probe = forged(.text("x"), vv: [(centre.id, 1 << 40)], writer: centre.id, author: "admin")
             let bundle = ChangeSetEncoder().encode(ChangeSet(sender: centre.id, fromSeq: 0, toSeq: 1 << 41, rows: [
                 RowChange(table: "case", key: "CB", fields: [FieldChange(name: "agent_id", state: probe)]),
@@ -263,9 +250,7 @@ import Testing
     @Test func aTownshipReachesOnlyProjectsOfItsTownship() async throws {
         let county = try TrustCounty()
         let dg = try county.device("dg")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("dg", url)
+        try await county.liveSynced("dg") { url in
             try dg.write { tx in
                 try tx.put(table: "case", key: "CX", ["status": .text("REGISTERED"), "township_id": .text("OFF-DG"),
                                                       "office_id": .text("OFF-DG"), "project_id": .text("PB"),
@@ -285,9 +270,7 @@ import Testing
     @Test func officeWorkOfOneSittingLandsWhateverTheRowOrder() async throws {
         let county = try TrustCounty()
         let dg = try county.device("dg")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("dg", url)
+        try await county.liveSynced("dg") { url in
             try dg.write { tx in
                 try tx.put(table: "project", key: "PD", ["name": .text("新项目"), "township_id": .text("OFF-DG")])
                 try tx.put(table: "contact_card", key: "CC-D", ["project_id": .text("PD"), "card_no": .text("联系卡 1")])
@@ -307,9 +290,7 @@ import Testing
     @Test func linksNameRowsOfTheSameCase() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
+        try await county.liveSynced("a03") { url in
             try a03.write { tx in
                 try tx.put(table: "item_pause", key: "IP-F", ["case_id": .text("CA"), "plan_item_id": .text("CA.9"),
                                                               "from": .date(20_400), "reason": .text("补正")])
@@ -329,8 +310,7 @@ import Testing
     @Test func anOfficeRegistrationEndsAClaimMadeInAdvance() async throws {
         let county = try TrustCounty()
         let a04 = try county.device("a04"), sm = try county.device("sm")
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try a04.write { tx in
                 try tx.put(table: "case", key: "CP", ["status": .text("REGISTERED"), "township_id": .text("OFF-SM"),
                                                       "office_id": .text("OFF-SM")])
@@ -353,10 +333,7 @@ import Testing
     @Test func movingALoginMovesTheCases() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03"), a04 = try county.device("a04"), centre = try county.device("admin")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("a03", url)
-            try await county.sync("a04", url)
+        try await county.liveSynced("a03", "a04") { url in
             #expect(try a03.get(table: "case", key: "CA") != nil && a04.get(table: "case", key: "CA") == nil)
             // 郑海波 (A03) now signs in as a04's account; 吴丽娟 (A04) as nobody.
             try centre.write { tx in
@@ -381,9 +358,7 @@ import Testing
             try tx.put(table: "ticket", key: "TK-ZG", ["case_id": .text("CA"), "responsible": .text("D-ZG"), "status": .text("OPEN")])
         }
         let lly = try county.device("lly")
-        try await county.live { url in
-            try await county.sync("admin", url)
-            try await county.sync("lly", url)
+        try await county.liveSynced("lly") { url in
             #expect(try lly.get(table: "ticket", key: "TK-LY") != nil && lly.get(table: "ticket", key: "TK-ZG") == nil)
             try lly.write { tx in try tx.put(table: "ticket", key: "TK-LY", ["action": .text("已整改"), "rectified_at": .date(20_500)]) }
             #expect(try await county.sync("lly", url).refused.isEmpty)
@@ -396,8 +371,7 @@ import Testing
     @Test func aTownshipKeepsComplaintsAboutNoCase() async throws {
         let county = try TrustCounty()
         let dg = try county.device("dg")
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try dg.write { tx in
                 try tx.put(table: "complaint", key: "CMP-1", ["complainant": .text("王先生"), "content": .text("窗口排队太久")])
             }

@@ -150,8 +150,7 @@ import Synchronization
     @Test func relaysNeedTheWritersValidSignature() async throws {
         let county = try TrustCounty()
         let a03 = try county.device("a03"), dg = try county.device("dg")
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try await county.sync("a03", url)  // a03 is a registered device with a key
             try a03.write { tx in try tx.put(table: "work_log", key: "CA.relay", ["case_id": .text("CA"), "content": .text("转交")]) }
             let honest = try a03.exportBundle(for: nil).bytes
@@ -228,8 +227,7 @@ import Synchronization
                                                 author: "a03", now: { ahead.withLock { $0 } })
         laptop.signer = DeviceKey()
         let fast = laptop
-        try await county.live { url in
-            try await county.sync("admin", url)
+        try await county.liveSynced { url in
             try await county.sync("a03", url, replica: fast)
             try fast.write { tx in try tx.put(table: "work_log", key: "CA.fast", ["case_id": .text("CA"), "content": .text("快一分钟")]) }
             ahead.withLock { $0 = ReplicaDatabase.wallClockMillis() + 600_000 }  // then ten minutes fast

@@ -82,6 +82,16 @@ final class TrustCounty: @unchecked Sendable {
         try await withLiveServer(f, body)
     }
 
+    /// Runs `body` on a live server once the centre (which holds the reference data) and then each of `users`
+    /// have synced: the start of most attacks.
+    func liveSynced(_ users: String..., body: @Sendable @escaping (String) async throws -> Void) async throws {
+        try await live { url in
+            try await self.sync("admin", url)
+            for user in users { try await self.sync(user, url) }
+            try await body(url)
+        }
+    }
+
     /// Signs `replica` in as `user`.
     func session(_ user: String, _ replica: ReplicaDatabase, _ url: String) async throws -> (ServerConnection, SessionTokens) {
         let c = try ServerConnection(url: url, clock: replica.now)
