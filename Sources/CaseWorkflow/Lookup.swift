@@ -156,7 +156,7 @@ extension Reader {
         if try row(table, t) != nil { return t }
         var hits: [(String, String?)] = []
         for column in columns {
-            for r in try Row.fetchAll(db().cachedStatement(sql: "SELECT _key, \(columns.contains("name") ? "name" : "\"\(column)\"") FROM v_\(table) WHERE \"\(column)\" = ? LIMIT 6"),
+            for r in try Row.fetchAll(db().cachedStatement(sql: "SELECT _key, \"\(column)\" FROM v_\(table) WHERE \"\(column)\" = ? LIMIT 6"),
                                       arguments: [t]) where !hits.contains(where: { $0.0 == r[0] as String }) {
                 hits.append((r[0], r[1]))
             }

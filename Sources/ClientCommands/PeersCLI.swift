@@ -97,15 +97,13 @@ struct PeerDirectory {
             C("person", "PERSON", "姓名"), C("office", "OFFICE", "机构"), C("received", "RECEIVED", "已收到至"),
             C("acked", "ACKED", "对方已确认至"), C("last_import", "LAST IMPORT", "最近导入"),
         ])
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm"
         for p in peers {
             let names = ([p.alias].compactMap { $0 } + builtInNames(p)).joined(separator: ", ")
             let person = p.author.flatMap { people[$0] }
             g.rows.append([
                 .text(p.replica.description), names.isEmpty ? .null : .text(names), Grid.Cell(p.author),
                 Grid.Cell(person?.name), Grid.Cell(person?.office), .int(Int(p.received)), .int(Int(p.acked)),
-                Grid.Cell(p.lastImportAt.map { f.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }),
+                Grid.Cell(p.lastImportAt.map { localTime(millis: Double($0)) }),
             ])
         }
         g.summary = [(C("peers", "peers", "对端数"), .int(peers.count))]
