@@ -57,9 +57,11 @@ let package = Package(
         .target(name: "SyncContract", swiftSettings: swiftSettings),
         // Aligned terminal tables (CJK characters take two columns).
         .target(name: "TerminalText", swiftSettings: swiftSettings),
+        // Help and ArgumentParser's own text in the user's language (both executables' `main`).
+        .target(name: "CommandText", dependencies: ["TerminalText", argumentParser], swiftSettings: swiftSettings),
         // The sync server: accounts, devices, tokens, push/pull routes, metrics, and its commands.
         .target(name: "SyncServer",
-                dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "TerminalText", grdb,
+                dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "TerminalText", "CommandText", grdb,
                                argumentParser,
                                hummingbird, logging,
                                .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -90,7 +92,7 @@ let package = Package(
         // The CLI's commands, as a library so the executable stays thin.
         .target(name: "ClientCommands",
                 dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "SyncClient",
-                               "TerminalText", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
+                               "TerminalText", "CommandText", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           swiftSettings: swiftSettings),

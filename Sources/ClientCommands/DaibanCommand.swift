@@ -1,5 +1,6 @@
 public import ArgumentParser
 import TerminalText
+import CommandText
 import CaseDomain
 import Foundation
 import ReplicaStore
@@ -12,7 +13,8 @@ import SyncProtocol
 public struct DaibanCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban",
-        abstract: "daiban 代办: offline replica of agency-service case data; syncs with a server or by bundle files.",
+        abstract: L10n.pick("daiban 代办: offline replica of agency-service case data; syncs with a server or by bundle files.",
+                            "daiban 代办：代办服务案件数据的离线副本；通过服务器或数据包文件同步。"),
         version: SyncHTTP.versionText,
         subcommands: [Init.self, Login.self, Sync.self, Status.self, EnterpriseCommand.self, ProjectCommand.self,
                       CaseCommand.self, PlanCommand.self, ItemCommand.self, LogCommand.self, ReportProgress.self,
@@ -27,7 +29,7 @@ public struct DaibanCommand: AsyncParsableCommand {
     /// Parses `CommandLine.arguments` and runs the command (the executable's whole `main`).
     public static func start() async {
         umask(0o077)  // the replica's SQLite side files (-wal, -shm) hold case data too: owner only
-        await main()
+        await ParserText.main(Self.self)
     }
 }
 

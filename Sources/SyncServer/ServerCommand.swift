@@ -7,12 +7,14 @@ import SyncCore
 import CaseDomain
 import SyncContract
 import TerminalText
+import CommandText
 
 /// `daiban-server`: the county centre's sync server and its account administration.
 public struct DaibanServerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "daiban-server",
-        abstract: "daiban sync server: holds the county replica, accounts and devices; clients push and pull over HTTP.",
+        abstract: L10n.pick("daiban sync server: holds the county replica, accounts and devices; clients push and pull over HTTP.",
+                            "daiban 同步服务器：保存全县副本、账号和设备；客户端通过 HTTP 上传和下载。"),
         version: SyncHTTP.versionText,
         subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AdminCommand.self, AuditCommand.self,
                       QuarantineCommand.self])
@@ -20,7 +22,7 @@ public struct DaibanServerCommand: AsyncParsableCommand {
     public init() {}
 
     /// Parses `CommandLine.arguments` and runs the command (the executable's whole `main`).
-    public static func start() async { await main() }
+    public static func start() async { await ParserText.main(Self.self) }
 }
 
 /// `--data` and `--config`, shared by every command.
