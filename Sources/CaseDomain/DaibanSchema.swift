@@ -249,7 +249,7 @@ public enum DaibanSchema {
         d("received_at"), FieldSchema("status", .text, policy: .ordered(ComplaintStatus.allCases.map(\.rawValue))),
         t("findings"), t("disposition"), d("feedback_at"), d("archived_at"), b("upheld"),
         b("applied_to_assessment"), t("complaint_no"), t("received_by_office_id"), t("category"), d("investigating_on"),
-        d("disposed_on"), d("due"),
+        d("disposed_on"), d("due"), t("received_time"),
     ], indexes: [["status"], ["case_id"], ["complaint_no"]])
 
     /// 材料 (§1.4): metadata and the SHA-256 of the file; the file itself does not travel yet.

@@ -66,6 +66,9 @@ public struct Rules: Sendable {
               zh: "办件逾期超过多少个工作日，中心的催办清单即建议督办"),
         .init(key: "supervise.level", defaultValue: "E3", meaning: "The escalation level a 督办 proposal names",
               zh: "建议督办时采用的协调层级"),
+        .init(key: "county.time_zone", defaultValue: "Asia/Shanghai",
+              meaning: "The county's time zone: dates and times are entered, recorded and shown in it (an IANA name)",
+              zh: "本县时区：日期和时间均按此时区录入、记录和显示（IANA 时区名）"),
         .init(key: "calendar.version", defaultValue: "0", meaning: "The calendar version the centre last published",
               zh: "中心最近发布的工作日历版本"),
     ]
@@ -89,13 +92,18 @@ public struct Rules: Sendable {
             guard value == "true" || value == "false" else { throw SyncError(.typeMismatch, "\(key) is true or false") }
         case let d where Int(d) != nil:
             guard let n = Int(value), n >= 0 else { throw SyncError(.typeMismatch, "\(key) is a whole number ≥ 0") }
-        default: break
+        default:
+            if key == "county.time_zone", !LocalMoment.plausibleZone(value) {
+                throw SyncError(.typeMismatch, "\(key) is a time-zone name such as Asia/Shanghai")
+            }
         }
     }
 
     private func int(_ key: String) -> Int { Int(values[key] ?? "") ?? Int(Self.definitions.first { $0.key == key }!.defaultValue)! }
     private func bool(_ key: String) -> Bool { values[key] == "true" }
 
+    /// The county's time zone (an IANA name).
+    public var timeZone: String { values["county.time_zone"] ?? "Asia/Shanghai" }
     public var leadOfficialWan: Double { Double(values["leadership.lead_official_wan"] ?? "") ?? 5000 }
     public var supervisingHeadWan: Double { Double(values["leadership.supervising_head_wan"] ?? "") ?? 10000 }
     public var inclusive: Bool { bool("leadership.inclusive") }

@@ -24,6 +24,8 @@ public struct RegistrationInput: Sendable {
     public var contactCard: String?
     public var form: String?
     public var on: Int32?
+    /// When the registration was received, if a time of day was given: `YYYY-MM-DDTHH:MM`, county time.
+    public var at: String?
     public init(uscc: String, enterpriseName: String, projectName: String, township: String, channel: String) {
         self.uscc = uscc
         self.enterpriseName = enterpriseName
@@ -142,7 +144,9 @@ extension Workflow {
                 "requested_items": .text(input.items.joined(separator: ",")),
                 "requested_stages": .text(input.stages.joined(separator: ",")),
                 "received_by_office_id": text(a.officeID), "received_by_person_id": .text(a.id),
-                "received_at": .date(on), "occurred_at": .text(Workflow.localTimestamp()), "case_id": .text(caseID),
+                "received_at": .date(on), "case_id": .text(caseID),
+                // As typed when a time was given; a paper form entered later keeps its date; else now.
+                "occurred_at": .text(input.at ?? (input.on == nil ? now() : CivilDate.iso(on))),
             ]
             if let n = input.regNo { reg["reg_no"] = .text(n) }
             if let c = input.contactCard { reg["contact_card_id"] = .text(c) }
@@ -398,7 +402,7 @@ extension Workflow {
             let c = try s.caseRow(caseID)
             try s.requireOfficeAdmin(a, c, "case handover")
             try s.requireStatus(c, [.completed, .terminated], "case handover")
-            let at = receivedAt ?? Workflow.localTimestamp()
+            let at = receivedAt ?? now()
             guard let day = CivilDate.days(String(at.prefix(10))) else { throw WorkflowError("bad_value", .badDate, at) }
             let table = s.status(c) == .completed ? "completion_form" : "termination_form"
             let formID = stableID(table == "completion_form" ? "cf" : "tf", caseID)
@@ -435,8 +439,8 @@ extension Workflow {
                     throw WorkflowError("items_open", .closeBlocked, caseID, escalations, resolutions)
                 }
                 try s.put("work_log", newID("log"), [
-                    "case_id": .text(caseID), "author_id": .text(a.id), "occurred_at": .text(Workflow.localTimestamp()),
-                    "recorded_at": .text(Workflow.localTimestamp()), "kind": .text("CLOSE_OVERRIDE"),
+                    "case_id": .text(caseID), "author_id": .text(a.id), "occurred_at": .text(now()),
+                    "recorded_at": .text(now()), "kind": .text("CLOSE_OVERRIDE"),
                     "content": .text(override),
                 ])
             }

@@ -28,6 +28,8 @@ extension L10n.Key {
     static let wrongRole = Self(en: "{0} does not hold the role {1}", zh: "{0} 不具有 {1} 角色")
     static let badChoice = Self(en: "{0} must be one of: {1}", zh: "{0} 只能是：{1}")
     static let badUSCC = Self(en: "a unified social credit code has 18 characters, got {0}", zh: "统一社会信用代码应为 18 位，实际为 {0}")
+    static let unknownZone = Self(en: "this computer does not know the time zone {0} (for example Asia/Shanghai)",
+                                  zh: "本机不认识时区 {0}（例如 Asia/Shanghai）")
     static let badAmount = Self(en: "{0} is not an amount in 万元", zh: "{0} 不是以万元为单位的金额")
     static let badDate = Self(en: "{0} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", zh: "{0} 不是日期（YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）")
     static let badHash = Self(en: "a file hash is 64 hexadecimal digits (SHA-256)", zh: "文件摘要应为 64 位十六进制（SHA-256）")

@@ -138,16 +138,23 @@ extension Workflow {
             }
             var registrations = Grid(name: "registrations", columns: [
                 C("id", "REGISTRATION", "登记"), C("reg_no", "NO", "登记编号"), C("channel", "CHANNEL", "渠道"),
-                C("received_at", "RECEIVED", "登记日期"), C("office", "OFFICE", "受理机构"), C("duplicate_of", "DUPLICATE OF", "重复登记于"),
+                r.timeColumn("received_at", "RECEIVED", "登记时间"), C("office", "OFFICE", "受理机构"), C("duplicate_of", "DUPLICATE OF", "重复登记于"),
             ])
             let canonical: String? = regs.first?["_key"]
             for reg in regs {
                 let dup: String? = reg["_key"] == canonical ? nil : canonical
-                registrations.rows.append([.text(reg["_key"]), cell(reg["reg_no"]), cell(reg["channel"]), cell(reg["received_at"]),
+                registrations.rows.append([.text(reg["_key"]), cell(reg["reg_no"]), cell(reg["channel"]), cell(receivedTime(reg)),
                                            cell(reg["received_by_office_id"]), cell(dup)])
             }
             return CaseDetail(header: header, flags: flags, items: items, registrations: registrations)
         }
+    }
+
+    /// A registration's receipt: the time as typed when its date is the receipt date, else the date.
+    func receivedTime(_ reg: Row) -> String? {
+        let date: String? = reg["received_at"], at: String? = reg["occurred_at"]
+        if let date, let at, at.hasPrefix(date) { return at }
+        return date
     }
 
     /// The date the case's 代办任务分解计划表 is due: `plan.wd` working days after the agreement was signed.

@@ -74,8 +74,8 @@ extension Workflow {
             let id = newID("log")
             try s.put("work_log", id, [
                 "case_id": .text(caseID), "plan_item_id": text(itemID), "author_id": .text(a.id),
-                "occurred_at": .text(occurredAt ?? Workflow.localTimestamp()),
-                "recorded_at": .text(Workflow.localTimestamp()), "kind": .text(kind), "content": .text(content),
+                "occurred_at": .text(occurredAt ?? now()),
+                "recorded_at": .text(now()), "kind": .text(kind), "content": .text(content),
                 "next_action": text(nextAction),
             ])
             return id
@@ -148,7 +148,7 @@ extension Workflow {
                 throw WorkflowError("not_found", .notAttendee, who, meetingID)
             }
             guard who == a.id || (meeting["recorder_id"] as String?) == a.id else { throw WorkflowError("forbidden", .signOwnLine, a.id) }
-            try s.put("meeting_attendee", line["_key"], ["signed": .bool(true), "signed_at": .text(at ?? Workflow.localTimestamp())])
+            try s.put("meeting_attendee", line["_key"], ["signed": .bool(true), "signed_at": .text(at ?? now())])
         }
     }
 
@@ -220,7 +220,7 @@ extension Workflow {
                 "target_person_id": text(input.targetPerson), "target_department_id": text(input.targetDepartment),
                 "dim_attitude": text(input.attitude), "dim_efficiency": text(input.efficiency),
                 "dim_quality": text(input.quality), "real_name": .bool(input.realName), "channel": text(input.channel),
-                "comment": text(input.comment), "occurred_at": .text(input.occurredAt ?? Workflow.localTimestamp()),
+                "comment": text(input.comment), "occurred_at": .text(input.occurredAt ?? now()),
                 "recorded_by": .text(a.id),
             ])
             var ticket: String?
@@ -301,6 +301,8 @@ extension Workflow {
         /// A `CodeLabels.complaintCategory` code (重复提交材料 …).
         public var category: String?
         public var on: Int32?
+        /// When a time of day was given with the receipt: `YYYY-MM-DDTHH:MM`, county time.
+        public var at: String?
         public init() {}
     }
 
@@ -316,6 +318,7 @@ extension Workflow {
             let day = input.on ?? today()
             if existing == nil {
                 v["received_at"] = .date(day)
+                v["received_time"] = .text(input.at ?? (input.on == nil ? now() : CivilDate.iso(day)))
                 v["status"] = .text(ComplaintStatus.received.rawValue)
                 v["received_by_office_id"] = text(a.officeID)
                 let rules = try s.rules()
@@ -374,7 +377,7 @@ extension Workflow {
                 "enterprise_id": text(enterpriseID), "type": .text(type), "title": text(title),
                 "file_hash": text(fileHash?.lowercased()), "file_size": fileSize.map(FieldValue.int) ?? .null,
                 "source": .text(source), "produced_by_item_id": text(producedBy), "scanned_by": .text(a.id),
-                "scanned_at": .text(Workflow.localTimestamp()),
+                "scanned_at": .text(now()),
             ])
             return key
         }

@@ -152,6 +152,9 @@ extension Workflow {
     /// Sets one rule ([P] setting) for every replica.
     public func setRule(_ key: String, _ value: String) throws {
         try Rules.validate(key: key, value: value)
+        if key == "county.time_zone", TimeZone(identifier: value) == nil {
+            throw WorkflowError("bad_value", .unknownZone, value)
+        }
         try perform { s in
             try requirePublisher(s)
             try s.put("rule", key, ["value": .text(value)])

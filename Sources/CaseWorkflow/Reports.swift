@@ -248,7 +248,7 @@ extension Workflow {
     func handoverReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
         var g = Grid(name: "handover", columns: [
             .caseID, .caseNo, .agent, C("form", "FORM", "单据"), C("done_on", "DONE ON", "办结/终止日"), .due,
-            C("received_at", "RECEIVED AT", "接收时间"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "超期(工作日)"),
+            r.timeColumn("received_at", "RECEIVED AT", "接收时间"), C("on_time", "ON TIME", "按时"), C("late_wd", "LATE (WD)", "超期(工作日)"),
         ])
         let (total, onTime, pending) = try forEachHandover(r, o) { h in
             g.rows.append([
@@ -626,7 +626,7 @@ extension Workflow {
     func complaintReport(_ r: Reader, _ o: ReportOptions) throws -> Grid {
         var g = Grid(name: "complaints", columns: [
             C("complaint", "COMPLAINT", "投诉"), C("complaint_no", "NO", "投诉编号"), C("category", "CATEGORY", "类别"),
-            C("office", "RECEIVED BY", "受理机构"), C("target", "TARGET", "对象"), .caseID, C("received_at", "RECEIVED", "受理"),
+            C("office", "RECEIVED BY", "受理机构"), C("target", "TARGET", "对象"), .caseID, r.timeColumn("received_at", "RECEIVED", "受理时间"),
             .status, C("due", "DUE", "反馈期限"), C("timer", "TIMER", "时限"), C("feedback_at", "FEEDBACK", "反馈"),
             C("days_to_feedback", "DAYS", "反馈用时(天)"), C("upheld", "UPHELD", "属实"), C("applied", "APPLIED TO 考核", "纳入考核"),
         ])
@@ -646,7 +646,7 @@ extension Workflow {
                            Grid.Cell(category.map { L10n.chinese ? CodeLabels.zh($0, in: CodeLabels.complaintCategory) : $0 }),
                            Grid.Cell(try r.name("office", row["received_by_office_id"]) ?? row["received_by_office_id"]),
                            Grid.Cell([row["target_kind"] as String?, row["target_id"] as String?].compactMap { $0 }.joined(separator: ":")),
-                           Grid.Cell(row["case_id"] as String?), Grid.Cell(row["received_at"] as String?), .text(s),
+                           Grid.Cell(row["case_id"] as String?), Grid.Cell(row["received_time"] as String? ?? row["received_at"]), .text(s),
                            Grid.Cell(row["due"] as String?), Grid.Cell(timer?.rawValue), Grid.Cell(row["feedback_at"] as String?), rec.flatMap { a in fb.map { Grid.Cell.int(Int($0 - a)) } } ?? .null,
                            (row["upheld"] as Bool?).map(Grid.Cell.bool) ?? .null,
                            (row["applied_to_assessment"] as Bool?).map(Grid.Cell.bool) ?? .null])

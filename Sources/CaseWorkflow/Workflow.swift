@@ -37,50 +37,85 @@ public struct Actor: Sendable {
 /// occurred as entered on the device (`on`, default today), never the date it syncs.
 public struct Workflow: Sendable {
     public let replica: ReplicaDatabase
-    /// Today's date on this device (days since the epoch); tests pin it.
+    /// Today's date in the county (days since the epoch); tests pin it.
     public let today: @Sendable () -> Int32
+    /// The county's time zone (rule `county.time_zone`): what "today" and "now" mean, and how times are shown.
+    public let zone: TimeZone
 
     public init(replica: ReplicaDatabase, today: (@Sendable () -> Int32)? = nil) {
         self.replica = replica
-        self.today = today ?? { Workflow.localToday() }
+        let zone = Workflow.countyZone(replica)
+        self.zone = zone
+        self.today = today ?? { Workflow.localToday(in: zone) }
     }
 
-    /// The device's local date.
-    public static func localToday() -> Int32 {
-        let c = Calendar.current.dateComponents([.year, .month, .day], from: Date())
+    /// The zone the replica's rules name, or Asia/Shanghai when unset or unknown to this machine.
+    public static func countyZone(_ replica: ReplicaDatabase) -> TimeZone {
+        let name = (try? replica.get(table: "rule", key: "county.time_zone"))?
+            .flatMap { r in r.deleted ? nil : r.fields.first { $0.name == "value" }?.value.displayText }
+        return name.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "Asia/Shanghai")!
+    }
+
+    /// The date in `zone`.
+    public static func localToday(in zone: TimeZone) -> Int32 {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = zone
+        let c = cal.dateComponents([.year, .month, .day], from: Date())
         return CivilDate(year: c.year!, month: c.month!, day: c.day!)!.daysSinceEpoch
     }
 
-    /// The device's local time as `YYYY-MM-DDTHH:MM`.
-    public static func localTimestamp() -> String {
+    /// The time in `zone` as `YYYY-MM-DDTHH:MM`.
+    public static func localTimestamp(in zone: TimeZone, at date: Date = Date()) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = zone
         f.dateFormat = "yyyy-MM-dd'T'HH:mm"
-        return f.string(from: Date())
+        return f.string(from: date)
+    }
+
+    /// Now in the county, as `YYYY-MM-DDTHH:MM`.
+    public func now() -> String { Workflow.localTimestamp(in: zone) }
+
+    /// How a column heading names the zone its times are in: 北京时间 for China's zone under a zh locale, else the
+    /// IANA name.
+    public static func zoneName(_ zone: TimeZone) -> String {
+        L10n.chinese && ["Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"].contains(zone.identifier) ? "北京时间" : zone.identifier
     }
 
     /// Runs a command: `body` reads and writes through the session; all of it commits or none.
     public func perform<T>(_ body: (Session) throws -> T) throws -> T {
-        try replica.write { tx in try body(Session(tx: tx, replica: replica)) }
+        try replica.write { tx in try body(Session(tx: tx, replica: replica, zone: zone)) }
     }
 
     /// Runs a read on one snapshot.
     public func read<T>(_ body: (Reader) throws -> T) throws -> T {
-        try replica.query { db in try body(Reader(author: replica.author, { db })) }
+        try replica.query { db in try body(Reader(author: replica.author, zone: zone, { db })) }
     }
 }
 
 /// Read access to the domain's query tables.
 public class Reader {
     let author: String
+    /// The county's time zone.
+    public let zone: TimeZone
     private let provider: () throws -> Database
     private var cachedRules: Rules?
     private var cachedCalendar: WorkCalendar?
     private var cachedNames: [String: [String: String]] = [:]
 
-    init(author: String, _ provider: @escaping () throws -> Database) {
+    init(author: String, zone: TimeZone, _ provider: @escaping () throws -> Database) {
         self.author = author
+        self.zone = zone
         self.provider = provider
+    }
+
+    /// Now in the county, as `YYYY-MM-DDTHH:MM`.
+    public func now() -> String { Workflow.localTimestamp(in: zone) }
+
+    /// A column heading for times in the county's zone: `RECEIVED (Asia/Shanghai)`, 受理时间（北京时间）.
+    func timeColumn(_ key: String, _ en: String, _ zh: String) -> Grid.Column {
+        let zone = Workflow.zoneName(zone)
+        return Grid.Column(key, "\(en) (\(zone))", "\(zh)（\(zone)）")
     }
 
     /// The database with up-to-date query tables.
@@ -160,10 +195,10 @@ public final class Session: Reader {
     let tx: ReplicaTransaction
     let replica: ReplicaDatabase
 
-    init(tx: ReplicaTransaction, replica: ReplicaDatabase) {
+    init(tx: ReplicaTransaction, replica: ReplicaDatabase, zone: TimeZone) {
         self.tx = tx
         self.replica = replica
-        super.init(author: replica.author) { try tx.queryDatabase() }
+        super.init(author: replica.author, zone: zone) { try tx.queryDatabase() }
     }
 
     /// Writes fields of a row (null values are written as null; absent keys are left alone).

@@ -158,6 +158,7 @@ struct CaseCommand: ParsableCommand {
                 input.contactCard = try contactCard.map(wf.cardID(for:))
                 input.form = form.map { CodeLabels.code($0, in: CodeLabels.form) }
                 input.on = try on.day()
+                input.at = try on.time()
                 let r = try wf.register(input)
                 if json {
                     print(JSON.object([("registration", .string(r.registrationID)), ("case", .string(r.caseID)),
@@ -365,7 +366,7 @@ struct CaseCommand: ParsableCommand {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
-                let ok = try wf.handover(caseID: caseID, receivedAt: receivedAt)
+                let ok = try wf.handover(caseID: caseID, receivedAt: try normalizedMoment(receivedAt))
                 print(L10n.t(ok ? .handoverOnTime : .handoverLate, caseID))
             }
         }

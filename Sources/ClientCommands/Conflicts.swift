@@ -4,6 +4,7 @@ import ReplicaStore
 import SyncClient
 import SyncContract
 import SyncCore
+import CaseWorkflow
 
 struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "conflicts",
@@ -58,17 +59,18 @@ struct Conflicts: ParsableCommand {
                     return
                 }
                 print("\(c.id)  \(c.table) \(c.key) \(c.field)  [\(c.kind)]")
+                let zone = Workflow.countyZone(replica)
                 var t = TextTable(header: [L10n.t(.colValue), L10n.t(.colAuthor), L10n.t(.colDevice),
-                                           L10n.t(.colReplica), L10n.t(.colTime), ""])
+                                           L10n.t(.colReplica), L10n.t(.colTime, Workflow.zoneName(zone)), ""])
                 func device(_ r: ReplicaID) -> String {
                     directory[r.description].map { "\($0.name) #\($0.id) (\($0.user))" } ?? ""
                 }
                 for v in c.versions {
-                    t.rows.append([v.value.displayText, v.author, device(v.writer), v.writer.short, utcTime(v.hlc),
+                    t.rows.append([v.value.displayText, v.author, device(v.writer), v.writer.short, countyTime(v.hlc, zone),
                                    v == c.winner && c.deletion == nil ? L10n.t(.winnerMark) : ""])
                 }
                 if let d = c.deletion {
-                    t.rows.append([L10n.t(.deletionVersion), d.author, device(d.writer), d.writer.short, utcTime(d.hlc),
+                    t.rows.append([L10n.t(.deletionVersion), d.author, device(d.writer), d.writer.short, countyTime(d.hlc, zone),
                                    L10n.t(.winnerMark)])
                 }
                 print(t.render())

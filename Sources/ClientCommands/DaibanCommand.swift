@@ -2,6 +2,7 @@ public import ArgumentParser
 import TerminalText
 import CommandText
 import CaseDomain
+import CaseWorkflow
 import Foundation
 import ReplicaStore
 import SyncClient
@@ -244,7 +245,9 @@ struct Status: AsyncParsableCommand {
                 if let session {
                     print("\(L10n.t(.lblUser)): \(session.user) (\(session.role))   \(L10n.t(.lblDevice)): \(session.deviceID)")
                 }
-                print("\(L10n.t(.lblLastSync)): \(lastSync.map { utcTime(seconds: $0) } ?? L10n.t(.never))   \(L10n.t(.lblPending)): \(pending ?? 0)")
+                let zone = Workflow.countyZone(replica)
+                let last = lastSync.map { "\(countyTime(HLCTimestamp(physical: UInt64(max(0, $0)) * 1000, logical: 0), zone)) (\(Workflow.zoneName(zone)))" }
+                print("\(L10n.t(.lblLastSync)): \(last ?? L10n.t(.never))   \(L10n.t(.lblPending)): \(pending ?? 0)")
             }
             print("\(L10n.t(.lblSeq)): \(s.seq)   \(L10n.t(.lblFields)): \(s.fieldStates)   \(L10n.t(.lblConflicts)): \(s.openConflicts)")
             if refused > 0 { print("\(L10n.t(.lblRefused)): \(refused)   (daiban rejected list)") }

@@ -97,6 +97,15 @@ func utcTime(_ hlc: HLCTimestamp) -> String {
     return "\(CivilDate(daysSinceEpoch: Int32(days))) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))"
 }
 
+/// `YYYY-MM-DD HH:MM:SS` of a clock reading in the county's time zone (what tables show; JSON keeps UTC).
+func countyTime(_ hlc: HLCTimestamp, _ zone: TimeZone) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = zone
+    f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return f.string(from: Date(timeIntervalSince1970: Double(hlc.physical) / 1000))
+}
+
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of Unix seconds.
 func utcTime(seconds: Int64) -> String {
     utcTime(HLCTimestamp(physical: UInt64(max(0, seconds)) * 1000, logical: 0))

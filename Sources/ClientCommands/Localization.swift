@@ -12,7 +12,8 @@ extension L10n.Key {
         en: "The case: its case number, registration number, agreement code, 办结单/终止单 number, or the start of its id.",
         zh: "代办项目：案号、登记编号、协议编号、办结单或终止单编号，或项目 id 的开头部分。")
     static let valueTooLarge = Self(en: "{0}", zh: "内容过大：一段文字最多 1 MiB，一条记录的文字合计最多 5 MiB，未写入任何内容（{0}）")
-    static let badDateArg = Self(en: "{0} is not a date YYYY-MM-DD", zh: "{0} 不是 YYYY-MM-DD 格式的日期")
+    static let badDateArg = Self(en: "{0} is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)",
+                                 zh: "“{0}”不是日期（YYYY-MM-DD）或日期时间（YYYY-MM-DDTHH:MM）")
     static let refusedSummary = Self(
         en: "warning: the server refused {0} change(s) ({1}); they stay on this device and the centre sees them: `daiban rejected list` shows each, `daiban rejected revert` takes the server's value back",
         zh: "警告：服务器拒收了 {0} 个变更（{1}）；这些变更仍保留在本机，县中心可以看到：用 `daiban rejected list` 查看详情，用 `daiban rejected revert` 恢复为服务器上的值")
@@ -123,7 +124,7 @@ extension L10n.Key {
     static let colValue = Self(en: "VALUE", zh: "值")
     static let colReplica = Self(en: "REPLICA", zh: "副本")
     static let colAuthor = Self(en: "AUTHOR", zh: "作者")
-    static let colTime = Self(en: "TIME (UTC)", zh: "时间（UTC）")
+    static let colTime = Self(en: "TIME ({0})", zh: "时间（{0}）")
     static let colLive = Self(en: "LIVE", zh: "有效")
     static let colDeleted = Self(en: "DELETED", zh: "已删除")
     static let colPeer = Self(en: "PEER", zh: "对端")

@@ -26,18 +26,25 @@ struct OnDate: ParsableArguments {
     @Option(name: .customLong("on"), help: "Date it happened, YYYY-MM-DD (default today); a paper form entered later keeps its real date.")
     var on: String?
 
-    func day() throws -> Int32? {
-        guard let on else { return nil }
-        guard let d = CivilDate.days(on) else { throw CLIError(L10n.t(.badDateArg, on)) }
-        return d
-    }
+    /// The date part.
+    func day() throws -> Int32? { try parseMoment(on)?.day }
+
+    /// `YYYY-MM-DDTHH:MM` when a time of day was given, else nil.
+    func time() throws -> String? { try parseMoment(on).flatMap { $0.minutes == nil ? nil : $0.description } }
 }
 
-func parseDay(_ text: String?) throws -> Int32? {
+/// A date (`YYYY-MM-DD`, `2025/11/20`, `2025年11月20日`): the date part of a date-time is taken too.
+func parseDay(_ text: String?) throws -> Int32? { try parseMoment(text)?.day }
+
+/// A date or a date and time as typed, county time.
+func parseMoment(_ text: String?) throws -> LocalMoment? {
     guard let text else { return nil }
-    guard let d = CivilDate.days(text) else { throw CLIError(L10n.t(.badDateArg, text)) }
-    return d
+    guard let m = LocalMoment.parse(text) else { throw CLIError(L10n.t(.badDateArg, text)) }
+    return m
 }
+
+/// A date or date-time option normalised to `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`.
+func normalizedMoment(_ text: String?) throws -> String? { try parseMoment(text)?.description }
 
 /// Opens the home's replica as a workflow.
 func workflow(_ home: HomeOptions) throws -> Workflow { Workflow(replica: try home.open()) }

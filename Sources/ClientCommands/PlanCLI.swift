@@ -115,7 +115,7 @@ struct LogCommand: ParsableCommand {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
                 print(try wf.addLog(caseID: caseID, kind: CodeLabels.code(kind, in: CodeLabels.logKind), content: content, itemID: try item.map(wf.planItemID(for:)),
-                                    nextAction: next, occurredAt: at))
+                                    nextAction: next, occurredAt: try normalizedMoment(at)))
             }
         }
     }
@@ -128,8 +128,9 @@ struct LogCommand: ParsableCommand {
             try runWorkflow {
                 let wf = try workflow(home)
                 let caseID = try wf.caseID(for: caseRef.text)
+                let zone = Workflow.zoneName(wf.zone)
                 emit(try wf.listTable("work_log", columns: [
-                    ("occurred_at", "AT", "时间"), ("author_id", "BY", "记录人"), ("kind", "KIND", "类型"),
+                    ("occurred_at", "AT (\(zone))", "时间（\(zone)）"), ("author_id", "BY", "记录人"), ("kind", "KIND", "类型"),
                     ("plan_item_id", "ITEM", "办件"), ("content", "CONTENT", "内容"), ("next_action", "NEXT", "下一步"),
                 ], where: "case_id = ?", [caseID.databaseValue], orderBy: "occurred_at, _key"), output)
             }
@@ -206,7 +207,7 @@ struct MeetingCommand: ParsableCommand {
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
-                try wf.signMeeting(meetingID: meeting, person: try person.map(wf.personID(for:)), at: at)
+                try wf.signMeeting(meetingID: meeting, person: try person.map(wf.personID(for:)), at: try normalizedMoment(at))
                 print(L10n.t(.signed, meeting))
             }
         }
@@ -302,7 +303,7 @@ struct EvalCommand: ParsableCommand {
                 input.realName = !anonymous
                 input.channel = channel
                 input.comment = comment
-                input.occurredAt = at
+                input.occurredAt = try normalizedMoment(at)
                 let r = try wf.addEvaluation(caseID: caseID, input)
                 print(r.evaluation)
                 if let t = r.ticket { print(L10n.t(.ticketOpened, t)) }
@@ -392,6 +393,7 @@ struct ComplaintCommand: ParsableCommand {
             i.number = number
             i.category = category.map { CodeLabels.code($0, in: CodeLabels.complaintCategory) }
             i.on = try on.day()
+            i.at = try on.time()
             return i
         }
     }

@@ -447,6 +447,34 @@ import Testing
         try centre.setRule("timer.warning_wd", "3")
         #expect(try centre.read { try $0.rules() }.warningWorkdays == 3)
     }
+
+    @Test func receiptTimesAreKeptAsTypedAndShownInTheCountysZone() throws {
+        var r = registration()
+        r.on = day("2025-09-01")
+        r.at = "2025-09-01T14:30"
+        let reg = try county.wf("a03").register(r)
+        let show = try county.wf("a03").showCase(reg.caseID)
+        #expect(show.registrations.records()[0]["received_at"] == .text("2025-09-01T14:30"))
+        let heading = try #require(show.registrations.columns.first { $0.key == "received_at" })
+        #expect(heading.en == "RECEIVED (Asia/Shanghai)", "labelled with the zone its times are in")
+        // A paper form entered later without a time keeps its date.
+        var late = registration("另一个项目")
+        late.on = day("2025-08-28")
+        let other = try county.wf("a03").register(late)
+        #expect(try county.wf("a03").showCase(other.caseID).registrations.records()[0]["received_at"] == .text("2025-08-28"))
+
+        // The zone is the county's rule, checked before it is set.
+        let centre = county.wf("centre")
+        try expectRefused("bad_value", county.replica("centre")) { try centre.setRule("county.time_zone", "Mars/Olympus") }
+        #expect(throws: SyncError.self) { try centre.setRule("county.time_zone", "北京时间") }
+        #expect(county.wf("a03").zone.identifier == "Asia/Shanghai")
+        try centre.setRule("county.time_zone", "Asia/Urumqi")
+        try county.syncAll()
+        let a03 = county.wf("a03")
+        #expect(a03.zone.identifier == "Asia/Urumqi")
+        #expect(a03.now().count == 16 && a03.now() == Workflow.localTimestamp(in: TimeZone(identifier: "Asia/Urumqi")!)
+                || a03.now() == Workflow.localTimestamp(in: TimeZone(identifier: "Asia/Urumqi")!, at: Date().addingTimeInterval(-60)))
+    }
 }
 
 @Suite struct LabelTests {
@@ -473,5 +501,22 @@ import Testing
         for yes in ["是", "yes", "Y", "true", "1"] { #expect(parseYesNo(yes) == true) }
         for no in ["否", "no", "N", "FALSE", "0"] { #expect(parseYesNo(no) == false) }
         #expect(parseYesNo("也许") == nil && parseYesNo("") == nil)
+    }
+
+    @Test func datesAndTimesAsAClerkTypesThem() {
+        #expect(LocalMoment.parse("2025-11-20")?.description == "2025-11-20")
+        #expect(LocalMoment.parse("2025.1.5")?.description == "2025-01-05")
+        #expect(LocalMoment.parse("2025年11月20日")?.description == "2025-11-20")
+        for typed in ["2025-11-20T14:30", "2025-11-20 14:30", "2025/11/20 14:30", "2025年11月20日 14:30", "2025年11月20日14时30分",
+                      " 2025-11-20T14:30:59 ", "2025-11-20 14：30"] {
+            #expect(LocalMoment.parse(typed)?.description == "2025-11-20T14:30", "\(typed)")
+        }
+        #expect(LocalMoment.parse("2025-11-20T9:05")?.minutes == 9 * 60 + 5)
+        for bad in ["2025-13-01", "2025-02-30", "2025-11-20T24:00", "2025-11-20T14:60", "20251120", "", "昨天",
+                    "2025-11-20 14:30 下午", "25-11-20"] {
+            #expect(LocalMoment.parse(bad) == nil, "\(bad)")
+        }
+        #expect(LocalMoment.plausibleZone("Asia/Shanghai") && LocalMoment.plausibleZone("UTC"))
+        #expect(!LocalMoment.plausibleZone("北京") && !LocalMoment.plausibleZone("Asia/") && !LocalMoment.plausibleZone("+08:00"))
     }
 }
