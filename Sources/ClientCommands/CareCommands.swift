@@ -8,6 +8,7 @@ import SyncClient
 import SyncContract
 import SyncCore
 import TerminalText
+import CommandText
 
 extension L10n.Key {
     static let doctorAbstract = Self(
@@ -72,7 +73,7 @@ struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "doctor", abstract: L10n.t(.doctorAbstract))
     @OptionGroup var home: HomeOptions
     @OptionGroup var output: OutputOptions
-    @Flag(help: "Do not contact the server (judge the clock by the last sync).") var offline = false
+    @Flag(help: .l("Do not contact the server (judge the clock by the last sync).", "不连接服务器（按上次同步判断本机时钟）。")) var offline = false
 
     enum State: String { case ok, warning, problem, skipped }
 
@@ -226,7 +227,7 @@ struct Backup: ParsableCommand {
     @OptionGroup var home: HomeOptions
     @Option(help: ArgumentHelp(L10n.t(.backupToHelp), valueName: "file")) var to: String
     @Flag(help: ArgumentHelp(L10n.t(.backupForceHelp))) var force = false
-    @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: .l("Print the result as JSON.", "以 JSON 格式输出结果。")) var json = false
 
     /// Opens the copy on its own, checks it is sound and the same replica, and closes it again.
     func check(_ path: String, against id: ReplicaID) throws -> ReplicaStatus {

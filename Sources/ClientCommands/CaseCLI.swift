@@ -5,6 +5,7 @@ import Foundation
 import GRDB
 import SyncCore
 import TerminalText
+import CommandText
 
 /// Splits `a,b,c`.
 func items(_ s: String?) -> [String] {
@@ -22,14 +23,17 @@ func assignments(_ list: [String]) throws -> [String: String] {
 }
 
 struct EnterpriseCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "enterprise", abstract: "项目业主/企业 (enterprises).",
+    static let configuration = CommandConfiguration(commandName: "enterprise", abstract: L10n.pick("项目业主/企业 (enterprises).", "项目业主/企业。"),
                                                     subcommands: [Add.self, Show.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add or update an enterprise, keyed by its 统一社会信用代码.")
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: L10n.pick("Add or update an enterprise, keyed by its 统一社会信用代码.",
+                                "新增或更新企业（以统一社会信用代码为准）。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "统一社会信用代码 (18 characters).") var uscc: String
-        @Option(help: "单位名称.") var name: String
-        @Argument(help: "More FIELD=VALUE: address, nature, legal_rep, operator, email, origin_flags.") var fields: [String] = []
+        @Option(help: .l("统一社会信用代码 (18 characters).", "统一社会信用代码（18 位）。")) var uscc: String
+        @Option(help: .l("单位名称.", "单位名称。")) var name: String
+        @Argument(help: .l("More FIELD=VALUE: address, nature, legal_rep, operator, email, origin_flags.",
+                           "其他字段，写作 FIELD=VALUE：address（地址）、nature（单位性质）、legal_rep（法定代表人）、operator（经办人）、email（电子邮箱）、origin_flags（来源）。")) var fields: [String] = []
         func run() throws {
             try runWorkflow {
                 var v = try assignments(fields)
@@ -39,7 +43,9 @@ struct EnterpriseCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show an enterprise (id or USCC).")
+        static let configuration = CommandConfiguration(commandName: "show",
+            abstract: L10n.pick("Show an enterprise (id or USCC).",
+                                "查看企业（id 或统一社会信用代码）。"))
         @OptionGroup var home: HomeOptions
         @Argument var id: String
         @OptionGroup var output: OutputOptions
@@ -51,7 +57,7 @@ struct EnterpriseCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List enterprises.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("List enterprises.", "列出企业。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -68,15 +74,18 @@ let projectColumns = [("name", "NAME", "项目名称"), ("project_code", "CODE",
                       ("lead_official_id", "LEAD", "牵头领导"), ("supervising_head_id", "HEAD", "督办负责人")]
 
 struct ProjectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "project", abstract: "投资项目 (projects).",
+    static let configuration = CommandConfiguration(commandName: "project", abstract: L10n.pick("投资项目 (projects).", "投资项目。"),
                                                     subcommands: [Add.self, Show.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add or update a project (keyed by enterprise, name and township).")
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: L10n.pick("Add or update a project (keyed by enterprise, name and township).",
+                                "新增或更新投资项目（按企业、项目名称和乡镇识别）。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "Enterprise id or USCC.") var enterprise: String
-        @Option(help: "项目名称.") var name: String
-        @Option(help: "项目所在地: township id or name (石门乡).") var township: String
-        @Argument(help: "More FIELD=VALUE: project_code, category, is_industrial, total_investment_wan (万元), is_major, approval_type …")
+        @Option(help: .l("Enterprise id or USCC.", "企业 id 或统一社会信用代码。")) var enterprise: String
+        @Option(help: .l("项目名称.", "项目名称。")) var name: String
+        @Option(help: .l("项目所在地: township id or name (石门乡).", "项目所在地：乡镇 id 或名称（如石门乡）。")) var township: String
+        @Argument(help: .l("More FIELD=VALUE: project_code, category, is_industrial, total_investment_wan (万元), is_major, approval_type …",
+                           "其他字段，写作 FIELD=VALUE：project_code（项目代码）、category（重点代办类别）、is_industrial（工业项目）、total_investment_wan（总投资，万元）、is_major（重大项目）、approval_type（备案/核准/审批）等。"))
         var fields: [String] = []
         func run() throws {
             try runWorkflow {
@@ -86,7 +95,7 @@ struct ProjectCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a project.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: L10n.pick("Show a project.", "查看投资项目。"))
         @OptionGroup var home: HomeOptions
         @Argument var id: String
         @OptionGroup var output: OutputOptions
@@ -95,9 +104,9 @@ struct ProjectCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List projects.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("List projects.", "列出投资项目。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "Only this township.") var township: String?
+        @Option(help: .l("Only this township.", "只看该乡镇。")) var township: String?
         @OptionGroup var output: OutputOptions
         func run() throws {
             try runWorkflow {
@@ -113,33 +122,36 @@ struct ProjectCommand: ParsableCommand {
 
 struct CaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "case", abstract: "代办项目: registration to evaluation.",
+        commandName: "case", abstract: L10n.pick("代办项目: registration to evaluation.", "代办项目：从登记到评价归档。"),
         subcommands: [Register.self, Review.self, Agree.self, Assign.self, Withdraw.self, Show.self, List.self, Find.self, Complete.self,
                       Terminate.self, Handover.self, Evaluate.self])
 
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "register",
-            abstract: "登记 (T2): record a 代办登记表; a second registration of the same project is linked as a duplicate.")
+            abstract: L10n.pick("登记 (T2): record a 代办登记表; a second registration of the same project is linked as a duplicate.",
+                                "登记：录入代办登记表；同一项目再次登记的，作为重复登记关联到原项目。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "统一社会信用代码.") var uscc: String
-        @Option(help: "企业名称.") var enterprise: String
-        @Option(help: "项目名称.") var project: String
-        @Option(help: "项目所在地: township id or name (石门乡).") var township: String
-        @Option(help: "登记渠道: ONLINE_PORTAL, PHONE, WINDOW, CONTACT_CARD, ASSIGNED_BY_UPPER, DEPT_REFERRAL, FIELD_VISIT.")
+        @Option(help: .l("统一社会信用代码.", "统一社会信用代码。")) var uscc: String
+        @Option(help: .l("企业名称.", "企业名称。")) var enterprise: String
+        @Option(help: .l("项目名称.", "项目名称。")) var project: String
+        @Option(help: .l("项目所在地: township id or name (石门乡).", "项目所在地：乡镇 id 或名称（如石门乡）。")) var township: String
+        @Option(help: .l("登记渠道: ONLINE_PORTAL, PHONE, WINDOW, CONTACT_CARD, ASSIGNED_BY_UPPER, DEPT_REFERRAL, FIELD_VISIT.",
+                         "登记渠道：网上平台、电话、窗口、代办联系卡、上级交办、部门转办、上门服务（也可填代码 ONLINE_PORTAL 等）。"))
         var channel: String
-        @Option(help: "委托范围: FULL or PARTIAL.") var scope = "FULL"
-        @Option(help: "Requested 事项 codes (comma-separated).") var items: String?
-        @Option(help: "Requested stages (comma-separated).") var stages: String?
-        @Option(help: "登记编号.") var regNo: String?
-        @Option(help: "项目代码 (24 characters).") var projectCode: String?
-        @Option(help: "重点代办类别: DAJIAN_DAMEI, INDUSTRIAL_PLATFORM, INVESTMENT_PROMOTION, OTHER.") var category: String?
-        @Option(help: "工业项目: 是/否.") var industrial: YesNo?
-        @Option(help: "总投资 (万元).") var investment: String?
-        @Option(help: "重大项目: 是/否.") var major: YesNo?
-        @Option(help: "代办联系卡: its number or id.") var contactCard: String?
-        @Option(help: "paper or electronic.") var form: String?
+        @Option(help: .l("委托范围: FULL or PARTIAL.", "委托范围：全程或部分（也可填代码 FULL、PARTIAL）。")) var scope = "FULL"
+        @Option(help: .l("Requested 事项 codes (comma-separated).", "申请代办的事项编码（用逗号分隔）。")) var items: String?
+        @Option(help: .l("Requested stages (comma-separated).", "申请代办的阶段（用逗号分隔）。")) var stages: String?
+        @Option(help: .l("登记编号.", "登记编号。")) var regNo: String?
+        @Option(help: .l("项目代码 (24 characters).", "项目代码（24 位）。")) var projectCode: String?
+        @Option(help: .l("重点代办类别: DAJIAN_DAMEI, INDUSTRIAL_PLATFORM, INVESTMENT_PROMOTION, OTHER.",
+                         "重点代办类别：大建大美、工业平台、招商引资、其他（也可填代码 DAJIAN_DAMEI 等）。")) var category: String?
+        @Option(help: .l("工业项目: 是/否.", "是否工业项目：是/否。")) var industrial: YesNo?
+        @Option(help: .l("总投资 (万元).", "总投资（万元）。")) var investment: String?
+        @Option(help: .l("重大项目: 是/否.", "是否重大项目：是/否。")) var major: YesNo?
+        @Option(help: .l("代办联系卡: its number or id.", "代办联系卡：卡号或 id。")) var contactCard: String?
+        @Option(help: .l("paper or electronic.", "登记表形式：纸质或电子（也可填 paper、electronic）。")) var form: String?
         @OptionGroup var on: OnDate
-        @Flag(help: "Print as JSON.") var json = false
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -174,12 +186,12 @@ struct CaseCommand: ParsableCommand {
 
     struct Review: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "review",
-            abstract: "审查: pick up (T3), find eligible (T5) or reject with a reason (T4).")
+            abstract: L10n.pick("审查: pick up (T3), find eligible (T5) or reject with a reason (T4).", "审查：开始审查、认定具备申请条件，或不予代办（须说明理由）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Flag(help: "具备申请条件: the case moves to AGREEMENT_PENDING.") var eligible = false
-        @Option(help: "不予代办, with the reason.") var reject: String?
-        @Option(help: "编号 to give the case.") var caseNo: String?
+        @Flag(help: .l("具备申请条件: the case moves to AGREEMENT_PENDING.", "具备申请条件：项目转为“待签协议”。")) var eligible = false
+        @Option(help: .l("不予代办, with the reason.", "不予代办，并填写理由。")) var reject: String?
+        @Option(help: .l("编号 to give the case.", "给本项目编定的案号。")) var caseNo: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
@@ -193,15 +205,17 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Agree: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "agree", abstract: "协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE (T6).")
+        static let configuration = CommandConfiguration(commandName: "agree",
+            abstract: L10n.pick("协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE (T6).",
+                                "协议：录入委托代办协议（无偿代办）；协议已签且已指派代办员的，项目进入代办中。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "协议编号 (unique).") var code: String
-        @Option(help: "FULL or PARTIAL.") var scope: String
-        @Option(help: "委托阶段 (comma-separated).") var stages: String?
-        @Option(help: "委托事项 codes (comma-separated).") var items: String?
-        @Option(help: "WAIT_SIGNING, SIGNING, APPLICANT_SIGNING or SIGNED.") var signState = "SIGNED"
-        @Option(help: "代办费用: only 0 is accepted.") var fee: String?
+        @Option(help: .l("协议编号 (unique).", "协议编号（不得重复）。")) var code: String
+        @Option(help: .l("FULL or PARTIAL.", "委托范围：全程或部分（也可填代码 FULL、PARTIAL）。")) var scope: String
+        @Option(help: .l("委托阶段 (comma-separated).", "委托阶段（用逗号分隔）。")) var stages: String?
+        @Option(help: .l("委托事项 codes (comma-separated).", "委托事项编码（用逗号分隔）。")) var items: String?
+        @Option(help: .l("WAIT_SIGNING, SIGNING, APPLICANT_SIGNING or SIGNED.", "签订状态：待签约、签约中、申请人签约中或已签约（也可填代码 SIGNED 等）。")) var signState = "SIGNED"
+        @Option(help: .l("代办费用: only 0 is accepted.", "代办费用：只能填 0（代办不收费）。")) var fee: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
@@ -220,15 +234,17 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Assign: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "assign", abstract: "指派: agent, chief agent, team, liaisons, lead official, supervising head.")
+        static let configuration = CommandConfiguration(commandName: "assign",
+            abstract: L10n.pick("指派: agent, chief agent, team, liaisons, lead official, supervising head.",
+                                "指派：代办员、首席代办员、代办小组、代办联络员、牵头代办领导、督办负责人。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "代办员.") var agent: String?
-        @Option(help: "首席代办员.") var chiefAgent: String?
-        @Option(help: "代办小组 members (comma-separated).") var team: String?
-        @Option(help: "代办联络员 (comma-separated).") var liaisons: String?
-        @Option(help: "牵头代办领导 (乡科级).") var leadOfficial: String?
-        @Option(help: "督办负责人 (县直部门主要负责人).") var supervisingHead: String?
+        @Option(help: .l("代办员.", "代办员。")) var agent: String?
+        @Option(help: .l("首席代办员.", "首席代办员。")) var chiefAgent: String?
+        @Option(help: .l("代办小组 members (comma-separated).", "代办小组成员（用逗号分隔）。")) var team: String?
+        @Option(help: .l("代办联络员 (comma-separated).", "代办联络员（用逗号分隔）。")) var liaisons: String?
+        @Option(help: .l("牵头代办领导 (乡科级).", "牵头代办领导（乡科级）。")) var leadOfficial: String?
+        @Option(help: .l("督办负责人 (县直部门主要负责人).", "督办负责人（县直部门主要负责人）。")) var supervisingHead: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -247,10 +263,10 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Withdraw: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "withdraw", abstract: "业主不签协议 (T7).")
+        static let configuration = CommandConfiguration(commandName: "withdraw", abstract: L10n.pick("业主不签协议 (T7).", "业主不签协议：项目记为业主撤回。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "Reason.") var reason: String
+        @Option(help: .l("Reason.", "原因。")) var reason: String
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -262,11 +278,13 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a case: header, compliance flags, plan items with timers, registrations.")
+        static let configuration = CommandConfiguration(commandName: "show",
+            abstract: L10n.pick("Show a case: header, compliance flags, plan items with timers, registrations.",
+                                "查看代办项目：基本信息、合规提示、各办件及计时、登记记录。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "Judge timers as of this date (default today).") var asOf: String?
-        @Flag(help: "Print as JSON.") var json = false
+        @Option(help: .l("Judge timers as of this date (default today).", "按此日期计算时限（默认今天）。")) var asOf: String?
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -293,12 +311,13 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "代办项目台账, filtered.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("代办项目台账, filtered.", "代办项目台账（可筛选）。"))
         @OptionGroup var home: HomeOptions
-        @Flag(help: "Only cases where I am agent, chief agent or team member.") var mine = false
-        @Option(help: "Only this township.") var township: String?
-        @Option(help: "Only this status (REGISTERED, EXECUTING, …).") var status: String?
-        @Option(help: "At most this many rows.") var limit: Int?
+        @Flag(help: .l("Only cases where I am agent, chief agent or team member.", "只列我担任代办员、首席代办员或代办小组成员的项目。")) var mine = false
+        @Option(help: .l("Only this township.", "只看该乡镇。")) var township: String?
+        @Option(help: .l("Only this status (REGISTERED, EXECUTING, …).",
+                         "只列该状态的项目（如已登记、代办中(组织实施)，也可填代码 REGISTERED、EXECUTING 等）。")) var status: String?
+        @Option(help: .l("At most this many rows.", "最多列出的行数。")) var limit: Int?
         @OptionGroup var output: OutputOptions
         func run() throws {
             try runWorkflow {
@@ -322,10 +341,12 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Complete: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "complete", abstract: "办结 (T13): all items final; records the 办结单 (handover due in 2 WD).")
+        static let configuration = CommandConfiguration(commandName: "complete",
+            abstract: L10n.pick("办结 (T13): all items final; records the 办结单 (handover due in 2 WD).",
+                                "办结：各办件均已办结后录入办结单（须在 2 个工作日内移交）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "办结单编号.") var formNo: String?
+        @Option(help: .l("办结单编号.", "办结单编号。")) var formNo: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
@@ -338,12 +359,14 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Terminate: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "terminate", abstract: "终止 (T14): records the 终止单; open items are cancelled.")
+        static let configuration = CommandConfiguration(commandName: "terminate",
+            abstract: L10n.pick("终止 (T14): records the 终止单; open items are cancelled.",
+                                "终止：录入终止单；未办结的办件一律取消。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "PROJECT_REASON or CLIENT_REQUEST.") var reasonType: String
-        @Option(help: "Reason.") var reason: String
-        @Option(help: "终止单编号.") var formNo: String?
+        @Option(help: .l("PROJECT_REASON or CLIENT_REQUEST.", "终止原因：项目原因或委托方要求（也可填代码 PROJECT_REASON、CLIENT_REQUEST）。")) var reasonType: String
+        @Option(help: .l("Reason.", "原因。")) var reason: String
+        @Option(help: .l("终止单编号.", "终止单编号。")) var formNo: String?
         @OptionGroup var on: OnDate
         func run() throws {
             try runWorkflow {
@@ -358,10 +381,13 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Handover: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "handover", abstract: "移交 (T15): the office receives the 办结单/终止单 (judged by when it happened).")
+        static let configuration = CommandConfiguration(commandName: "handover",
+            abstract: L10n.pick("移交 (T15): the office receives the 办结单/终止单 (judged by when it happened).",
+                                "移交：代办机构收到办结单/终止单（按实际收到时间判断是否按时）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "When it was received: YYYY-MM-DDTHH:MM or YYYY-MM-DD (default now).") var receivedAt: String?
+        @Option(help: .l("When it was received: YYYY-MM-DDTHH:MM or YYYY-MM-DD (default now).",
+                         "收到时间：YYYY-MM-DDTHH:MM 或 YYYY-MM-DD（默认现在）。")) var receivedAt: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -373,11 +399,14 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Evaluate: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "评价归档 (T16): close a completed, handed-over case once the owner and the agent have both evaluated.")
+        static let configuration = CommandConfiguration(commandName: "evaluate",
+            abstract: L10n.pick("评价归档 (T16): close a completed, handed-over case once the owner and the agent have both evaluated.",
+                                "评价归档：已办结并移交的项目，业主和代办员都已评价后归档。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
         @OptionGroup var on: OnDate
-        @Option(help: "Close although escalations or meeting resolutions are still open, for this reason (kept in the work log).")
+        @Option(help: .l("Close although escalations or meeting resolutions are still open, for this reason (kept in the work log).",
+                         "尚有未办结的协调事项或会议决议时仍予归档，并填写理由（记入工作日志）。"))
         var override: String?
         func run() throws {
             try runWorkflow {

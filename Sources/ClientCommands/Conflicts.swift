@@ -1,4 +1,5 @@
 import TerminalText
+import CommandText
 import ArgumentParser
 import ReplicaStore
 import SyncClient
@@ -8,13 +9,13 @@ import CaseWorkflow
 
 struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "conflicts",
-        abstract: "Review concurrent edits (冲突) kept from every replica.",
+        abstract: L10n.pick("Review concurrent edits (冲突) kept from every replica.", "查看和处理冲突：多个副本同时修改同一字段时保留下来的各个版本。"),
         subcommands: [List.self, Show.self, Resolve.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Every open conflict.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("Every open conflict.", "列出全部未解决的冲突。"))
         @OptionGroup var home: HomeOptions
-        @Flag(help: "Print as JSON.") var json = false
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() throws {
             try reporting {
@@ -44,10 +45,10 @@ struct Conflicts: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Every version of one conflict.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: L10n.pick("Every version of one conflict.", "查看一个冲突的全部版本。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Conflict id (or a unique prefix).") var id: String
-        @Flag(help: "Print as JSON.") var json = false
+        @Argument(help: .l("Conflict id (or a unique prefix).", "冲突编号（或能唯一确定的开头部分）。")) var id: String
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() throws {
             try reporting {
@@ -80,11 +81,11 @@ struct Conflicts: ParsableCommand {
 
     struct Resolve: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "resolve",
-            abstract: "Write the agreed value; it supersedes every version on every replica once synced.")
+            abstract: L10n.pick("Write the agreed value; it supersedes every version on every replica once synced.", "写入商定的值；同步后在各副本上取代所有版本。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Conflict id (or a unique prefix).") var id: String
-        @Option(help: "The value to keep (typed by the schema); restores a deleted row.") var value: String?
-        @Flag(help: "Confirm the deletion instead.") var delete = false
+        @Argument(help: .l("Conflict id (or a unique prefix).", "冲突编号（或能唯一确定的开头部分）。")) var id: String
+        @Option(help: .l("The value to keep (typed by the schema); restores a deleted row.", "要保留的值（按字段类型填写）；可恢复已删除的记录。")) var value: String?
+        @Flag(help: .l("Confirm the deletion instead.", "改为确认删除。")) var delete = false
 
         func run() throws {
             try reporting {

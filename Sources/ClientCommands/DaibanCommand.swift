@@ -36,14 +36,15 @@ public struct DaibanCommand: AsyncParsableCommand {
 
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "init",
-        abstract: "Create a replica (副本) with a random 128-bit id, or attach an existing one to a server.")
+        abstract: L10n.pick("Create a replica (副本) with a random 128-bit id, or attach an existing one to a server.",
+                            "创建副本（随机 128 位 id），或把已有副本连接到服务器。"))
     @OptionGroup var home: HomeOptions
-    @Option(help: "Name recorded as author of your writes until you sign in (default: $USER).")
+    @Option(help: .l("Name recorded as author of your writes until you sign in (default: $USER).", "登录前所填内容记录的作者名（默认：$USER）。"))
     var author: String?
-    @Option(help: "Sync server URL (http://host:port or https://…).") var server: String?
-    @Option(help: "PEM file of extra trusted roots for an https server.") var caFile: String?
-    @Option(help: "Sign in right away as this user (registers this replica as a device).") var user: String?
-    @Flag(help: "With --user: read the password from stdin.") var passwordStdin = false
+    @Option(help: .l("Sync server URL (http://host:port or https://…).", "同步服务器地址（http://host:port 或 https://…）。")) var server: String?
+    @Option(help: .l("PEM file of extra trusted roots for an https server.", "https 服务器额外信任的根证书（PEM 文件）。")) var caFile: String?
+    @Option(help: .l("Sign in right away as this user (registers this replica as a device).", "立即以该用户登录（把本副本登记为设备）。")) var user: String?
+    @Flag(help: .l("With --user: read the password from stdin.", "与 --user 同用：从标准输入读取密码。")) var passwordStdin = false
 
     /// The author when none was given: `$USER`, else asked for on a terminal, else an error that says how.
     static func askAuthor() throws -> String {
@@ -110,12 +111,16 @@ struct Init: AsyncParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export",
-        abstract: "Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail; signed with this device's key.")
+        abstract: L10n.pick("Write a bundle (数据包) of what a peer lacks, for a USB stick or e-mail; signed with this device's key.",
+                            "把对端缺少的数据写成数据包，用 U 盘或电子邮件传递；以本设备密钥签名。"))
     @OptionGroup var home: HomeOptions
-    @Argument(help: "Bundle file to write (a large export continues in FILE.2, FILE.3, …).") var file: String
-    @Option(name: .customLong("for"), help: "The peer (`centre`, a name from `daiban peers`, its user's login or replica id): send only what it has not acknowledged.")
+    @Argument(help: .l("Bundle file to write (a large export continues in FILE.2, FILE.3, …).",
+                       "要写出的数据包文件（数据量大时续写到 FILE.2、FILE.3 …）。")) var file: String
+    @Option(name: .customLong("for"), help: .l("The peer (`centre`, a name from `daiban peers`, its user's login or replica id): send only what it has not acknowledged.",
+                                               "对端（`centre`、`daiban peers` 中的名称、对端用户的登录名或副本 id）：只导出对端尚未确认的部分。"))
     var peer: String?
-    @Option(help: "Largest bundle in bytes; larger exports are split into several files (a server takes 8 MiB per push).")
+    @Option(help: .l("Largest bundle in bytes; larger exports are split into several files (a server takes 8 MiB per push).",
+                     "单个数据包的最大字节数；超过时拆成多个文件（服务器每次上传最多接收 8 MiB）。"))
     var maxBytes = 8 << 20
 
     func validate() throws {
@@ -150,10 +155,10 @@ struct Export: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "import",
-        abstract: "Apply bundles, each in one transaction; importing one again changes nothing.")
+        abstract: L10n.pick("Apply bundles, each in one transaction; importing one again changes nothing.", "导入数据包，每个数据包在一个事务中完成；重复导入不会改变任何数据。"))
     @OptionGroup var home: HomeOptions
-    @Argument(help: "Bundle files to read, in order.") var files: [String]
-    @Flag(help: "Print the report as JSON (one object per file).") var json = false
+    @Argument(help: .l("Bundle files to read, in order.", "要读取的数据包文件，按顺序给出。")) var files: [String]
+    @Flag(help: .l("Print the report as JSON (one object per file).", "以 JSON 格式输出结果（每个文件一个对象）。")) var json = false
 
     func run() throws {
         try reporting {
@@ -203,9 +208,11 @@ struct Import: ParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Replica id, row and conflict counts, unacknowledged changes.")
+    static let configuration = CommandConfiguration(commandName: "status",
+        abstract: L10n.pick("Replica id, row and conflict counts, unacknowledged changes.",
+                            "查看副本 id、记录数、冲突数和对端尚未确认的变更。"))
     @OptionGroup var home: HomeOptions
-    @Flag(help: "Print as JSON.") var json = false
+    @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
     func run() async throws {
         try reporting {

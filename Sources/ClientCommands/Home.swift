@@ -1,4 +1,5 @@
 public import TerminalText
+import CommandText
 import ArgumentParser
 import CaseDomain
 import Foundation
@@ -9,7 +10,8 @@ import SyncProtocol
 
 /// `--home`, shared by every command.
 public struct HomeOptions: ParsableArguments {
-    @Option(name: .long, help: "Replica folder (default: $DAIBAN_HOME, else $XDG_DATA_HOME/daiban, else ~/.local/share/daiban).")
+    @Option(name: .long, help: .l("Replica folder (default: $DAIBAN_HOME, else $XDG_DATA_HOME/daiban, else ~/.local/share/daiban).",
+                                  "副本目录（默认：$DAIBAN_HOME，其次 $XDG_DATA_HOME/daiban，再次 ~/.local/share/daiban）。"))
     var home: String?
 
     public init() {}

@@ -4,6 +4,7 @@ import CaseWorkflow
 import Foundation
 import SyncCore
 import TerminalText
+import CommandText
 
 /// `--json` / `--format`, shared by every list, show and report.
 struct OutputOptions: ParsableArguments {
@@ -13,9 +14,10 @@ struct OutputOptions: ParsableArguments {
         case csvKeys = "csv-keys"
         static var allValueStrings: [String] { ["table", "csv", "json"] }
     }
-    @Flag(help: "Print as JSON (same as --format json).") var json = false
-    @Option(help: "table (aligned, CJK-aware), csv or json.") var format: Format = .table
-    @Flag(help: "CSV for scripts: field keys as headers, codes as codes, no byte-order mark (default: for Excel).")
+    @Flag(help: .l("Print as JSON (same as --format json).", "以 JSON 格式输出（同 --format json）。")) var json = false
+    @Option(help: .l("table (aligned, CJK-aware), csv or json.", "输出格式：table（按中文字宽对齐的表格）、csv 或 json。")) var format: Format = .table
+    @Flag(help: .l("CSV for scripts: field keys as headers, codes as codes, no byte-order mark (default: for Excel).",
+                   "输出供脚本使用的 CSV：表头用字段名，代码不转中文，不带 BOM（默认输出适合用 Excel 打开）。"))
     var csvKeys = false
 
     var effective: Format { json ? .json : (format == .csv && csvKeys ? .csvKeys : format) }
@@ -23,7 +25,8 @@ struct OutputOptions: ParsableArguments {
 
 /// `--on DATE`: when the event occurred (default: today on this device).
 struct OnDate: ParsableArguments {
-    @Option(name: .customLong("on"), help: "Date it happened, YYYY-MM-DD (default today); a paper form entered later keeps its real date.")
+    @Option(name: .customLong("on"), help: .l("Date it happened, YYYY-MM-DD (default today); a paper form entered later keeps its real date.",
+                                              "发生日期，YYYY-MM-DD（默认今天）；纸质单据事后补录的，填实际日期。"))
     var on: String?
 
     /// The date part.

@@ -5,22 +5,26 @@ import Foundation
 import GRDB
 import SyncCore
 import TerminalText
+import CommandText
 
 extension ItemStep: ExpressibleByArgument {}
 
 struct PlanCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plan", abstract: "代办任务分解计划表 (the task plan).",
+    static let configuration = CommandConfiguration(commandName: "plan", abstract: L10n.pick("代办任务分解计划表 (the task plan).", "代办任务分解计划表。"),
                                                     subcommands: [Add.self, Show.self, Confirm.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a 事项 to the plan (a PARTIAL agreement limits which).")
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: L10n.pick("Add a 事项 to the plan (a PARTIAL agreement limits which).",
+                                "向计划表添加事项（部分委托的，限于协议约定的事项）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "事项编码 from the catalogue.") var item: String
-        @Option(help: "Item number in the plan (default next).") var n: Int?
-        @Option(help: "代办联络员 (default: the case's liaison of that department).") var liaison: String?
-        @Option(help: "Numbers of items this one waits for (comma-separated).") var dependsOn: String?
-        @Option(help: "Planned due date.") var plannedDue: String?
-        @Option(help: "办件类别 (六件): IMMEDIATE, COMMITTED, JOINT, ANSWERED, SUPPLEMENT, REPORT_UP.") var handlingClass: String?
+        @Option(help: .l("事项编码 from the catalogue.", "事项目录中的事项编码。")) var item: String
+        @Option(help: .l("Item number in the plan (default next).", "办件在计划表中的序号（默认顺延）。")) var n: Int?
+        @Option(help: .l("代办联络员 (default: the case's liaison of that department).", "代办联络员（默认：本项目在该部门的联络员）。")) var liaison: String?
+        @Option(help: .l("Numbers of items this one waits for (comma-separated).", "本办件须等待的前置办件序号（用逗号分隔）。")) var dependsOn: String?
+        @Option(help: .l("Planned due date.", "计划完成日期。")) var plannedDue: String?
+        @Option(help: .l("办件类别 (六件): IMMEDIATE, COMMITTED, JOINT, ANSWERED, SUPPLEMENT, REPORT_UP.",
+                         "办件类别（六件）：即办件、承诺件、联办件、答复件、补正件、上报件（也可填代码 IMMEDIATE 等）。")) var handlingClass: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -36,10 +40,12 @@ struct PlanCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "The plan with due dates and timer states.")
+        static let configuration = CommandConfiguration(commandName: "show",
+            abstract: L10n.pick("The plan with due dates and timer states.",
+                                "查看计划表：各办件的期限和计时状态。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "Judge timers as of this date (default today).") var asOf: String?
+        @Option(help: .l("Judge timers as of this date (default today).", "按此日期计算时限（默认今天）。")) var asOf: String?
         @OptionGroup var output: OutputOptions
         func run() throws {
             try runWorkflow {
@@ -49,7 +55,9 @@ struct PlanCommand: ParsableCommand {
         }
     }
     struct Confirm: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "confirm", abstract: "The plan is drafted (T8): the case moves to EXECUTING.")
+        static let configuration = CommandConfiguration(commandName: "confirm",
+            abstract: L10n.pick("The plan is drafted (T8): the case moves to EXECUTING.",
+                                "计划表已制定：项目转入代办中(组织实施)。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
         @OptionGroup var on: OnDate
@@ -67,18 +75,22 @@ struct PlanCommand: ParsableCommand {
 struct ItemCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "item",
-        abstract: "办件 steps: dispatch, prepare, submit, accept, refuse, review, supplement, pause, resume, local-done, report-up, decide, cancel, withdraw.")
+        abstract: L10n.pick("办件 steps: dispatch, prepare, submit, accept, refuse, review, supplement, pause, resume, local-done, report-up, decide, cancel, withdraw.",
+                            "办件环节：dispatch 派单、prepare 准备材料、submit 申报、accept 受理、refuse 不予受理、review 审查、supplement 补正、pause 暂停计时、resume 恢复计时、local-done 本级办结、report-up 上报、decide 办结决定、cancel 取消、withdraw 撤件。"))
     @OptionGroup var home: HomeOptions
-    @Argument(help: "The step.") var step: ItemStep
-    @Argument(help: "Plan item id (CASE.N).") var item: String
+    @Argument(help: .l("The step.", "办理环节，如 submit（申报）、accept（受理）、decide（办结决定）。")) var step: ItemStep
+    @Argument(help: .l("Plan item id (CASE.N).", "办件编号（CASE.N）。")) var item: String
     @OptionGroup var on: OnDate
-    @Option(help: "pause: SUPPLEMENT, TECH_EVAL, EXPERT, HEARING, SITE_SURVEY, COLLECTIVE_DISCUSSION.") var reason: String?
-    @Option(help: "decide: APPROVED, APPROVED_TOLERANCE, DISAPPROVED, ANSWERED.") var result: String?
-    @Option(help: "report-up: the upper-level department.") var to: String?
-    @Option(help: "report-up: 抄告, departments or offices the report is copied to (comma-separated ids or names).") var cc: String?
-    @Option(help: "decide: 批文/证照编号.") var certNo: String?
-    @Option(help: "在线平台办件编号.") var platformCaseNo: String?
-    @Option(help: "办件类别 after this step.") var handlingClass: String?
+    @Option(help: .l("pause: SUPPLEMENT, TECH_EVAL, EXPERT, HEARING, SITE_SURVEY, COLLECTIVE_DISCUSSION.",
+                     "pause 的原因：补正、技术审查、专家评审、听证、现场勘察、集体讨论（也可填代码 TECH_EVAL 等）。")) var reason: String?
+    @Option(help: .l("decide: APPROVED, APPROVED_TOLERANCE, DISAPPROVED, ANSWERED.",
+                     "decide 的结果：通过、容缺通过、不予通过、已答复（也可填代码 APPROVED 等）。")) var result: String?
+    @Option(help: .l("report-up: the upper-level department.", "report-up 时：接收上报的上级部门。")) var to: String?
+    @Option(help: .l("report-up: 抄告, departments or offices the report is copied to (comma-separated ids or names).",
+                     "report-up 时：抄告的部门或机构（id 或名称，用逗号分隔）。")) var cc: String?
+    @Option(help: .l("decide: 批文/证照编号.", "decide 时：批文/证照编号。")) var certNo: String?
+    @Option(help: .l("在线平台办件编号.", "在线平台办件编号。")) var platformCaseNo: String?
+    @Option(help: .l("办件类别 after this step.", "本环节之后的办件类别。")) var handlingClass: String?
 
     func run() throws {
         try runWorkflow {
@@ -100,16 +112,19 @@ struct ItemCommand: ParsableCommand {
 }
 
 struct LogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "工作日志 (append-only).", subcommands: [Add.self, List.self])
+    static let configuration = CommandConfiguration(commandName: "log",
+        abstract: L10n.pick("工作日志 (append-only).",
+                            "工作日志（只增不改）。"), subcommands: [Add.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a work-log entry.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: L10n.pick("Add a work-log entry.", "记一条工作日志。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "SITE_VISIT, CALL, WECHAT_QQ, SUBMISSION, URGE, SUPERVISE, COORDINATE, CONSULT, HANDOVER.") var kind: String
-        @Option(help: "What happened.") var content: String
-        @Option(help: "Plan item id.") var item: String?
-        @Option(help: "Next action.") var next: String?
-        @Option(help: "When it happened (YYYY-MM-DDTHH:MM, default now).") var at: String?
+        @Option(help: .l("SITE_VISIT, CALL, WECHAT_QQ, SUBMISSION, URGE, SUPERVISE, COORDINATE, CONSULT, HANDOVER.",
+                         "类别：现场走访、电话联系、微信QQ、递交材料、催办、督办、协调、咨询、移交（也可填代码 SITE_VISIT 等）。")) var kind: String
+        @Option(help: .l("What happened.", "工作内容。")) var content: String
+        @Option(help: .l("Plan item id.", "办件编号。")) var item: String?
+        @Option(help: .l("Next action.", "下一步工作。")) var next: String?
+        @Option(help: .l("When it happened (YYYY-MM-DDTHH:MM, default now).", "发生时间（YYYY-MM-DDTHH:MM，默认现在）。")) var at: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -120,7 +135,7 @@ struct LogCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "A case's work log.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("A case's work log.", "查看代办项目的工作日志。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
         @OptionGroup var output: OutputOptions
@@ -139,13 +154,15 @@ struct LogCommand: ParsableCommand {
 }
 
 struct ReportProgress: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report-progress", abstract: "半月汇总: progress fed back to the owner for a half-month period.")
+    static let configuration = CommandConfiguration(commandName: "report-progress",
+        abstract: L10n.pick("半月汇总: progress fed back to the owner for a half-month period.",
+                            "半月汇总：登记向业主反馈的半月代办进展。"))
     @OptionGroup var home: HomeOptions
     @OptionGroup var caseRef: CaseArgument
-    @Option(help: "A date inside the period (default: the period just ended).") var period: String?
-    @Option(help: "Delivered on (default today).") var deliveredOn: String?
-    @Option(help: "纸质, 微信, 短信 or 平台.") var channel: String?
-    @Option(help: "Summary.") var summary: String?
+    @Option(help: .l("A date inside the period (default: the period just ended).", "所属半月内的任一日期（默认：刚结束的半月）。")) var period: String?
+    @Option(help: .l("Delivered on (default today).", "反馈日期（默认今天）。")) var deliveredOn: String?
+    @Option(help: .l("纸质, 微信, 短信 or 平台.", "反馈方式：纸质、微信、短信或平台。")) var channel: String?
+    @Option(help: .l("Summary.", "进展摘要。")) var summary: String?
     func run() throws {
         try runWorkflow {
             let wf = try workflow(home)
@@ -158,21 +175,26 @@ struct ReportProgress: ParsableCommand {
 }
 
 struct MeetingCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "meeting", abstract: "联合审批协调会议: record, sign off, resolve.",
+    static let configuration = CommandConfiguration(commandName: "meeting",
+        abstract: L10n.pick("联合审批协调会议: record, sign off, resolve.",
+                            "联合审批协调会议：记录会议、签字、落实决议。"),
                                                     subcommands: [Add.self, Sign.self, Resolve.self, Show.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Record a meeting with attendees and resolutions.")
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: L10n.pick("Record a meeting with attendees and resolutions.",
+                                "记录一次会议及其参会人员和决议。"))
         @OptionGroup var home: HomeOptions
-        @Option(name: .customLong("case"), help: "Case (repeat for several).") var cases: [String]
-        @Option(help: "Meeting id (default generated).") var id: String?
-        @Option(help: "JOINT_MEETING, JOINT_REVIEW, DIFFICULT_CONSULTATION, JOINT_SITE_SURVEY, JOINT_ACCEPTANCE.") var type = "JOINT_MEETING"
-        @Option(help: "Escalation level (E2, E3 …).") var level: String?
-        @Option(help: "Date (default today).") var date: String?
-        @Option(help: "Venue.") var venue: String?
-        @Option(help: "Chair (person id).") var chair: String?
-        @Option(help: "ORG:PERSON (repeat).") var attendee: [String] = []
-        @Option(help: "TEXT|DEPARTMENT|DUE (repeat).") var resolution: [String] = []
-        @Option(help: "Issues discussed.") var issues: String?
+        @Option(name: .customLong("case"), help: .l("Case (repeat for several).", "代办项目（涉及多个项目的，重复此选项）。")) var cases: [String]
+        @Option(help: .l("Meeting id (default generated).", "会议编号（默认自动生成）。")) var id: String?
+        @Option(help: .l("JOINT_MEETING, JOINT_REVIEW, DIFFICULT_CONSULTATION, JOINT_SITE_SURVEY, JOINT_ACCEPTANCE.",
+                         "会议类型：联席会议、联合审查、疑难会商、联合踏勘、联合验收（也可填代码 JOINT_MEETING 等）。")) var type = "JOINT_MEETING"
+        @Option(help: .l("Escalation level (E2, E3 …).", "协调层级（E2、E3 …）。")) var level: String?
+        @Option(help: .l("Date (default today).", "日期（默认今天）。")) var date: String?
+        @Option(help: .l("Venue.", "会议地点。")) var venue: String?
+        @Option(help: .l("Chair (person id).", "主持人（人员 id）。")) var chair: String?
+        @Option(help: .l("ORG:PERSON (repeat).", "参会人员，写作 ORG:PERSON（单位:人员，可重复）。")) var attendee: [String] = []
+        @Option(help: .l("TEXT|DEPARTMENT|DUE (repeat).", "会议决议，写作 TEXT|DEPARTMENT|DUE（决议|责任部门|期限，可重复）。")) var resolution: [String] = []
+        @Option(help: .l("Issues discussed.", "议题。")) var issues: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -199,11 +221,14 @@ struct MeetingCommand: ParsableCommand {
         }
     }
     struct Sign: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "sign", abstract: "部门负责人签字: sign your attendee line.")
+        static let configuration = CommandConfiguration(commandName: "sign",
+            abstract: L10n.pick("部门负责人签字: sign your attendee line.",
+                                "部门负责人签字：在本人的参会栏签字。"))
         @OptionGroup var home: HomeOptions
         @Argument var meeting: String
-        @Option(help: "The attendee (default: you; the recorder may sign for an attendee who signed on paper).") var person: String?
-        @Option(help: "When (default now).") var at: String?
+        @Option(help: .l("The attendee (default: you; the recorder may sign for an attendee who signed on paper).",
+                         "参会人员（默认：本人；已在纸质签到表签字的，记录人可代为登记）。")) var person: String?
+        @Option(help: .l("When (default now).", "时间（默认现在）。")) var at: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -213,7 +238,7 @@ struct MeetingCommand: ParsableCommand {
         }
     }
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "resolve", abstract: "A resolution is carried out.")
+        static let configuration = CommandConfiguration(commandName: "resolve", abstract: L10n.pick("A resolution is carried out.", "登记会议决议已落实。"))
         @OptionGroup var home: HomeOptions
         @Argument var resolution: String
         @OptionGroup var on: OnDate
@@ -225,7 +250,9 @@ struct MeetingCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Attendees and resolutions of a meeting.")
+        static let configuration = CommandConfiguration(commandName: "show",
+            abstract: L10n.pick("Attendees and resolutions of a meeting.",
+                                "查看会议的参会人员和决议。"))
         @OptionGroup var home: HomeOptions
         @Argument var meeting: String
         @OptionGroup var output: OutputOptions
@@ -246,16 +273,16 @@ struct MeetingCommand: ParsableCommand {
 
 struct Escalate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "escalate",
-        abstract: "协调/升级 on the ladder E0–E4, EX = 疑难会商; --resolve ID closes one.")
+        abstract: L10n.pick("协调/升级 on the ladder E0–E4, EX = 疑难会商; --resolve ID closes one.", "协调/升级：按 E0–E4 逐级协调，EX 为疑难会商；--resolve ID 办结一条协调事项。"))
     @OptionGroup var home: HomeOptions
-    @Argument(help: "Case (or, with --resolve, the escalation id).") var id: String
-    @Option(help: "E0, E1, E2, E3, E4 or EX.") var level: String?
-    @Option(help: "Who is asked (office, department, leader).") var target: String?
-    @Option(help: "Why.") var reason: String?
-    @Option(help: "Plan item id.") var item: String?
-    @Option(help: "Meeting id.") var meeting: String?
-    @Flag(help: "Close the escalation `id`.") var resolve = false
-    @Option(help: "Outcome (with --resolve).") var outcome: String?
+    @Argument(help: .l("Case (or, with --resolve, the escalation id).", "代办项目（用 --resolve 时为协调事项编号）。")) var id: String
+    @Option(help: .l("E0, E1, E2, E3, E4 or EX.", "协调层级：E0、E1、E2、E3、E4 或 EX（疑难会商）。")) var level: String?
+    @Option(help: .l("Who is asked (office, department, leader).", "协调对象（代办机构、部门或领导）。")) var target: String?
+    @Option(help: .l("Why.", "协调原因。")) var reason: String?
+    @Option(help: .l("Plan item id.", "办件编号。")) var item: String?
+    @Option(help: .l("Meeting id.", "会议编号。")) var meeting: String?
+    @Flag(help: .l("Close the escalation `id`.", "办结协调事项 `id`。")) var resolve = false
+    @Option(help: .l("Outcome (with --resolve).", "协调结果（与 --resolve 同用）。")) var outcome: String?
     @OptionGroup var on: OnDate
     func run() throws {
         try runWorkflow {
@@ -274,22 +301,27 @@ struct Escalate: ParsableCommand {
 }
 
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "评价 (evaluations, append-only).", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(commandName: "eval",
+        abstract: L10n.pick("评价 (evaluations, append-only).",
+                            "评价（只增不改）。"), subcommands: [Add.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Record an evaluation; a 差评 opens a 回访整改 ticket.")
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: L10n.pick("Record an evaluation; a 差评 opens a 回访整改 ticket.",
+                                "登记一条评价；差评自动建立回访整改台账。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
-        @Option(help: "OWNER_TO_AGENT, AGENT_TO_DEPARTMENT, OWNER_TO_DEPARTMENT, HAOCHAPING.") var direction: String
-        @Option(help: "非常满意, 满意, 基本满意, 不满意, 非常不满意.") var grade: String
-        @Option(help: "Person evaluated.") var targetPerson: String?
-        @Option(help: "Department evaluated.") var targetDept: String?
-        @Option(help: "服务态度 grade.") var attitude: String?
-        @Option(help: "办事效率 grade.") var efficiency: String?
-        @Option(help: "服务质量 grade.") var quality: String?
-        @Flag(help: "Anonymous (not real-name).") var anonymous = false
-        @Option(help: "现场评价器, 二维码, 线上, 回访电话.") var channel: String?
-        @Option(help: "Comment.") var comment: String?
-        @Option(help: "When (YYYY-MM-DD or YYYY-MM-DDTHH:MM, default now).") var at: String?
+        @Option(help: .l("OWNER_TO_AGENT, AGENT_TO_DEPARTMENT, OWNER_TO_DEPARTMENT, HAOCHAPING.",
+                         "评价方向：业主评代办员、代办员评部门、业主评部门、好差评（也可填代码 OWNER_TO_AGENT 等）。")) var direction: String
+        @Option(help: .l("非常满意, 满意, 基本满意, 不满意, 非常不满意.", "评价等级：非常满意、满意、基本满意、不满意、非常不满意。")) var grade: String
+        @Option(help: .l("Person evaluated.", "被评价人员。")) var targetPerson: String?
+        @Option(help: .l("Department evaluated.", "被评价部门。")) var targetDept: String?
+        @Option(help: .l("服务态度 grade.", "服务态度评价等级。")) var attitude: String?
+        @Option(help: .l("办事效率 grade.", "办事效率评价等级。")) var efficiency: String?
+        @Option(help: .l("服务质量 grade.", "服务质量评价等级。")) var quality: String?
+        @Flag(help: .l("Anonymous (not real-name).", "匿名评价（非实名）。")) var anonymous = false
+        @Option(help: .l("现场评价器, 二维码, 线上, 回访电话.", "评价渠道：现场评价器、二维码、线上、回访电话。")) var channel: String?
+        @Option(help: .l("Comment.", "评价意见。")) var comment: String?
+        @Option(help: .l("When (YYYY-MM-DD or YYYY-MM-DDTHH:MM, default now).", "时间（YYYY-MM-DD 或 YYYY-MM-DDTHH:MM，默认现在）。")) var at: String?
         func run() throws {
             try runWorkflow {
                 let wf = try workflow(home)
@@ -313,9 +345,11 @@ struct EvalCommand: ParsableCommand {
 }
 
 struct TicketCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ticket", abstract: "差评回访整改台账.", subcommands: [List.self, Update.self])
+    static let configuration = CommandConfiguration(commandName: "ticket",
+        abstract: L10n.pick("差评回访整改台账.",
+                            "差评回访整改台账。"), subcommands: [List.self, Update.self])
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Negative-review tickets.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("Negative-review tickets.", "列出差评回访整改台账。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -329,17 +363,17 @@ struct TicketCommand: ParsableCommand {
         }
     }
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "update", abstract: "核实, 回访, 整改, 反馈, 销号.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: L10n.pick("核实, 回访, 整改, 反馈, 销号.", "登记核实、回访、整改、反馈、销号。"))
         @OptionGroup var home: HomeOptions
         @Argument var ticket: String
-        @Option(help: "差评分类.") var category: String?
-        @Option(help: "核实: 是/否.") var verified: YesNo?
-        @Option(help: "申诉复核 found it malicious or mistaken: 是/否.") var excluded: YesNo?
-        @Option(help: "回访 date.") var callbackOn: String?
-        @Option(help: "整改措施.") var action: String?
-        @Option(help: "整改完成 date.") var rectifiedOn: String?
-        @Option(help: "反馈 date.") var feedbackOn: String?
-        @Flag(help: "销号 (close).") var close = false
+        @Option(help: .l("差评分类.", "差评分类。")) var category: String?
+        @Option(help: .l("核实: 是/否.", "是否已核实：是/否。")) var verified: YesNo?
+        @Option(help: .l("申诉复核 found it malicious or mistaken: 是/否.", "经申诉复核认定为恶意或误评：是/否。")) var excluded: YesNo?
+        @Option(help: .l("回访 date.", "回访日期。")) var callbackOn: String?
+        @Option(help: .l("整改措施.", "整改措施。")) var action: String?
+        @Option(help: .l("整改完成 date.", "整改完成日期。")) var rectifiedOn: String?
+        @Option(help: .l("反馈 date.", "反馈日期。")) var feedbackOn: String?
+        @Flag(help: .l("销号 (close).", "销号。")) var close = false
         func run() throws {
             try runWorkflow {
                 var u = Workflow.TicketUpdate()
@@ -360,22 +394,27 @@ struct TicketCommand: ParsableCommand {
 }
 
 struct ComplaintCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "complaint", abstract: "投诉: 受理 → 调查 → 处置 → 反馈 → 归档.",
+    static let configuration = CommandConfiguration(commandName: "complaint",
+        abstract: L10n.pick("投诉: 受理 → 调查 → 处置 → 反馈 → 归档.",
+                            "投诉：受理 → 调查 → 处置 → 反馈 → 归档。"),
                                                     subcommands: [Add.self, Update.self, List.self])
     struct Fields: ParsableArguments {
-        @Option(help: "Complainant.") var complainant: String?
-        @Option(help: "Channel.") var channel: String?
-        @Option(help: "AGENT, DEPARTMENT, WINDOW or PERSON.") var targetKind: String?
-        @Option(help: "Target id.") var target: String?
-        @Option(name: .customLong("case"), help: "Case.") var caseID: String?
-        @Option(help: "Content.") var content: String?
-        @Option(help: "RECEIVED, INVESTIGATING, DISPOSED, FEEDBACK_GIVEN, ARCHIVED.") var status: String?
-        @Option(help: "Findings.") var findings: String?
-        @Option(help: "Disposition.") var disposition: String?
-        @Option(help: "Upheld (属实): 是/否.") var upheld: YesNo?
-        @Option(help: "Applied to 考核: 是/否.") var applied: YesNo?
-        @Option(name: .customLong("no"), help: "投诉编号 as on paper (default: the next of rule complaint.number_pattern).") var number: String?
-        @Option(help: "类别: 重复提交材料, 办理超时, 服务态度, 违规收费, 廉洁问题, 其他 (or their codes).") var category: String?
+        @Option(help: .l("Complainant.", "投诉人。")) var complainant: String?
+        @Option(help: .l("Channel.", "投诉渠道。")) var channel: String?
+        @Option(help: .l("AGENT, DEPARTMENT, WINDOW or PERSON.", "投诉对象类型：代办员、部门、窗口或个人（也可填代码 AGENT 等）。")) var targetKind: String?
+        @Option(help: .l("Target id.", "投诉对象 id。")) var target: String?
+        @Option(name: .customLong("case"), help: .l("Case.", "代办项目。")) var caseID: String?
+        @Option(help: .l("Content.", "投诉内容。")) var content: String?
+        @Option(help: .l("RECEIVED, INVESTIGATING, DISPOSED, FEEDBACK_GIVEN, ARCHIVED.",
+                         "办理状态：已受理、调查中、已处置、已反馈、已归档（也可填代码 RECEIVED 等）。")) var status: String?
+        @Option(help: .l("Findings.", "调查结果。")) var findings: String?
+        @Option(help: .l("Disposition.", "处置意见。")) var disposition: String?
+        @Option(help: .l("Upheld (属实): 是/否.", "投诉是否属实：是/否。")) var upheld: YesNo?
+        @Option(help: .l("Applied to 考核: 是/否.", "是否纳入考核：是/否。")) var applied: YesNo?
+        @Option(name: .customLong("no"), help: .l("投诉编号 as on paper (default: the next of rule complaint.number_pattern).",
+                                                  "投诉编号，按纸质件填写（默认：按规则 complaint.number_pattern 取下一个号）。")) var number: String?
+        @Option(help: .l("类别: 重复提交材料, 办理超时, 服务态度, 违规收费, 廉洁问题, 其他 (or their codes).",
+                         "类别：重复提交材料、办理超时、服务态度、违规收费、廉洁问题、其他（也可填代码）。")) var category: String?
         @OptionGroup var on: OnDate
         func input(_ wf: Workflow) throws -> Workflow.ComplaintInput {
             var i = Workflow.ComplaintInput()
@@ -398,7 +437,7 @@ struct ComplaintCommand: ParsableCommand {
         }
     }
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Receive a complaint.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: L10n.pick("Receive a complaint.", "受理投诉。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var fields: Fields
         func run() throws {
@@ -411,7 +450,9 @@ struct ComplaintCommand: ParsableCommand {
         }
     }
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "update", abstract: "Move a complaint on (never back).")
+        static let configuration = CommandConfiguration(commandName: "update",
+            abstract: L10n.pick("Move a complaint on (never back).",
+                                "推进投诉办理（只能向前，不能回退）。"))
         @OptionGroup var home: HomeOptions
         @Argument var id: String
         @OptionGroup var fields: Fields
@@ -424,9 +465,9 @@ struct ComplaintCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Complaints.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("Complaints.", "列出投诉。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "Judge as of (default today).") var asOf: String?
+        @Option(help: .l("Judge as of (default today).", "按此日期判断（默认今天）。")) var asOf: String?
         @OptionGroup var output: OutputOptions
         func run() throws {
             try runWorkflow {

@@ -1,4 +1,5 @@
 import TerminalText
+import CommandText
 import ArgumentParser
 import CaseDomain
 import ReplicaStore
@@ -6,15 +7,18 @@ import SyncCore
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "record", abstract: "Read and write replicated rows (记录): township, enterprise, project.",
+        commandName: "record", abstract: L10n.pick("Read and write replicated rows (记录): township, enterprise, project.", "读写各副本同步的记录：乡镇、企业、项目。"),
         subcommands: [Put.self, Get.self, List.self, Delete.self])
 
     struct Put: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "put", abstract: "Write fields of a row, typed by the schema.")
+        static let configuration = CommandConfiguration(commandName: "put",
+            abstract: L10n.pick("Write fields of a row, typed by the schema.",
+                                "写入一条记录的字段（按字段类型校验）。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Table.") var table: String
-        @Argument(help: "Row id (for example a UUIDv7).") var id: String
-        @Argument(help: "FIELD=VALUE pairs; an empty value clears a nullable field.") var assignments: [String]
+        @Argument(help: .l("Table.", "表名。")) var table: String
+        @Argument(help: .l("Row id (for example a UUIDv7).", "记录 id（例如 UUIDv7）。")) var id: String
+        @Argument(help: .l("FIELD=VALUE pairs; an empty value clears a nullable field.",
+                           "若干 FIELD=VALUE（字段=值）；值留空则清空可为空的字段。")) var assignments: [String]
 
         func run() throws {
             try reporting {
@@ -35,11 +39,12 @@ struct RecordCommand: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one row.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: L10n.pick("Show one row.", "查看一条记录。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Table.") var table: String
-        @Argument(help: "Row id.") var id: String
-        @Flag(help: "Print as JSON: {\"table\",\"id\",\"deleted\",\"fields\"}.") var json = false
+        @Argument(help: .l("Table.", "表名。")) var table: String
+        @Argument(help: .l("Row id.", "记录 id。")) var id: String
+        @Flag(help: .l("Print as JSON: {\"table\",\"id\",\"deleted\",\"fields\"}.",
+                       "以 JSON 格式输出：{\"table\",\"id\",\"deleted\",\"fields\"}。")) var json = false
 
         func run() throws {
             try reporting {
@@ -59,11 +64,11 @@ struct RecordCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the rows of a table.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("List the rows of a table.", "列出一张表的记录。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Table.") var table: String
-        @Flag(help: "Include deleted rows.") var all = false
-        @Flag(help: "Print a JSON array of rows.") var json = false
+        @Argument(help: .l("Table.", "表名。")) var table: String
+        @Flag(help: .l("Include deleted rows.", "包括已删除的记录。")) var all = false
+        @Flag(help: .l("Print a JSON array of rows.", "以 JSON 数组输出各条记录。")) var json = false
 
         func run() throws {
             try reporting {
@@ -87,10 +92,10 @@ struct RecordCommand: ParsableCommand {
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "delete",
-            abstract: "Delete a row (kept as a tombstone; a later write undeletes it).")
+            abstract: L10n.pick("Delete a row (kept as a tombstone; a later write undeletes it).", "删除一条记录（保留删除标记；之后再写入即恢复）。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Table.") var table: String
-        @Argument(help: "Row id.") var id: String
+        @Argument(help: .l("Table.", "表名。")) var table: String
+        @Argument(help: .l("Row id.", "记录 id。")) var id: String
 
         func run() throws {
             try reporting {

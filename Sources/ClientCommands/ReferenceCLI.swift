@@ -9,6 +9,7 @@ import SyncClient
 import SyncContract
 import SyncCore
 import TerminalText
+import CommandText
 
 private func readFile(_ path: String) throws -> Data {
     let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -17,14 +18,18 @@ private func readFile(_ path: String) throws -> Data {
 }
 
 struct CalendarCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "calendar", abstract: "工作日历 (working-day calendar, replicated reference data).",
+    static let configuration = CommandConfiguration(commandName: "calendar",
+        abstract: L10n.pick("工作日历 (working-day calendar, replicated reference data).",
+                            "工作日历（同步到各设备的基础数据）。"),
                                                     subcommands: [Import.self, Show.self])
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import",
-            abstract: "Import dates from CSV (date,workday,source_notice) or JSON; publishes a new calendar version.")
+            abstract: L10n.pick("Import dates from CSV (date,workday,source_notice) or JSON; publishes a new calendar version.",
+                                "从 CSV（date,workday,source_notice）或 JSON 导入日期，发布新的日历版本。"))
         @OptionGroup var home: HomeOptions
         @Argument var file: String
-        @Option(help: "Version number to publish (default: the file's, else one above the current).") var version: Int?
+        @Option(help: .l("Version number to publish (default: the file's, else one above the current).",
+                         "要发布的版本号（默认：取文件中的版本号，没有则为当前版本加一）。")) var version: Int?
         func run() throws {
             try runWorkflow {
                 let r = try workflow(home).importCalendar(data: try readFile(file), version: version)
@@ -33,9 +38,11 @@ struct CalendarCommand: ParsableCommand {
         }
     }
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Working days and holidays of a month (default: this month).")
+        static let configuration = CommandConfiguration(commandName: "show",
+            abstract: L10n.pick("Working days and holidays of a month (default: this month).",
+                                "查看某月的工作日和节假日（默认本月）。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "YYYY-MM.") var month: String?
+        @Option(help: .l("YYYY-MM.", "月份，YYYY-MM。")) var month: String?
         @OptionGroup var output: OutputOptions
         func run() throws {
             try runWorkflow {
@@ -72,11 +79,12 @@ struct CalendarCommand: ParsableCommand {
 }
 
 struct CatalogueCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "catalogue", abstract: "事项目录 (service-item catalogue).",
+    static let configuration = CommandConfiguration(commandName: "catalogue", abstract: L10n.pick("事项目录 (service-item catalogue).", "事项目录。"),
                                                     subcommands: [Import.self, List.self])
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import",
-            abstract: "Import 事项 from CSV (header: code,name,department_id,committed_limit,committed_unit,legal_limit,legal_unit,…) or a JSON array.")
+            abstract: L10n.pick("Import 事项 from CSV (header: code,name,department_id,committed_limit,committed_unit,legal_limit,legal_unit,…) or a JSON array.",
+                                "从 CSV（表头：code,name,department_id,committed_limit,committed_unit,legal_limit,legal_unit,…）或 JSON 数组导入事项。"))
         @OptionGroup var home: HomeOptions
         @Argument var file: String
         func run() throws {
@@ -87,7 +95,7 @@ struct CatalogueCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "The catalogue.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("The catalogue.", "查看事项目录。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -103,11 +111,14 @@ struct CatalogueCommand: ParsableCommand {
 }
 
 struct RosterCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "roster", abstract: "代办机构, 乡镇, 部门, 人员 (reference data).",
+    static let configuration = CommandConfiguration(commandName: "roster",
+        abstract: L10n.pick("代办机构, 乡镇, 部门, 人员 (reference data).",
+                            "花名册：代办机构、乡镇、部门、人员（基础数据）。"),
                                                     subcommands: [Import.self, List.self])
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import",
-            abstract: "Import {\"offices\":[…],\"townships\":[…],\"departments\":[…],\"people\":[…],\"rules\":[…]} (each with an id).")
+            abstract: L10n.pick("Import {\"offices\":[…],\"townships\":[…],\"departments\":[…],\"people\":[…],\"rules\":[…]} (each with an id).",
+                                "导入花名册 {\"offices\":[…],\"townships\":[…],\"departments\":[…],\"people\":[…],\"rules\":[…]}（代办机构、乡镇、部门、人员、规则，每项须有 id）。"))
         @OptionGroup var home: HomeOptions
         @Argument var file: String
         func run() throws {
@@ -115,7 +126,7 @@ struct RosterCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "People and their roles.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("People and their roles.", "列出人员及其角色。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -130,10 +141,14 @@ struct RosterCommand: ParsableCommand {
 }
 
 struct RuleCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rule", abstract: "Configurable rules of the county (set by the centre, replicated to every device).",
+    static let configuration = CommandConfiguration(commandName: "rule",
+        abstract: L10n.pick("Configurable rules of the county (set by the centre, replicated to every device).",
+                            "全县可配置的规则（由县中心设定，同步到各设备）。"),
                                                     subcommands: [Set.self, List.self])
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "set", abstract: "Set a rule for every replica (county centre administrators).")
+        static let configuration = CommandConfiguration(commandName: "set",
+            abstract: L10n.pick("Set a rule for every replica (county centre administrators).",
+                                "设定一条规则，对所有副本生效（限县中心管理员）。"))
         @OptionGroup var home: HomeOptions
         @Argument var key: String
         @Argument var value: String
@@ -145,7 +160,9 @@ struct RuleCommand: ParsableCommand {
         }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Rules in force, with their defaults and meaning.")
+        static let configuration = CommandConfiguration(commandName: "list",
+            abstract: L10n.pick("Rules in force, with their defaults and meaning.",
+                                "列出现行规则及其默认值和含义。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -163,19 +180,24 @@ struct RuleCommand: ParsableCommand {
 }
 
 struct MaterialCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "material", abstract: "材料共享: metadata and SHA-256 of files; reuse per item.",
+    static let configuration = CommandConfiguration(commandName: "material",
+        abstract: L10n.pick("材料共享: metadata and SHA-256 of files; reuse per item.",
+                            "材料共享：登记材料信息和文件的 SHA-256，供各办件复用。"),
                                                     subcommands: [Add.self, Use.self, List.self])
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Record a material (the file stays where it is; its SHA-256 is kept).")
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: L10n.pick("Record a material (the file stays where it is; its SHA-256 is kept).",
+                                "登记一份材料（文件留在原处，只记录其 SHA-256）。"))
         @OptionGroup var home: HomeOptions
-        @Option(help: "Material id (default generated).") var id: String?
-        @Option(help: "Project id (project-scoped material).") var project: String?
-        @Option(help: "Enterprise id (enterprise-scoped material).") var enterprise: String?
-        @Option(help: "Type, e.g. 营业执照.") var type: String
-        @Option(help: "Title.") var title: String?
-        @Option(help: "File to hash (read locally, never sent).") var file: String?
-        @Option(help: "OWNER_SUBMITTED or PROCESS_GENERATED.") var source = "OWNER_SUBMITTED"
-        @Option(help: "Plan item that produced it.") var producedBy: String?
+        @Option(help: .l("Material id (default generated).", "材料编号（默认自动生成）。")) var id: String?
+        @Option(help: .l("Project id (project-scoped material).", "项目 id（属于项目的材料）。")) var project: String?
+        @Option(help: .l("Enterprise id (enterprise-scoped material).", "企业 id（属于企业的材料）。")) var enterprise: String?
+        @Option(help: .l("Type, e.g. 营业执照.", "材料类型，如营业执照。")) var type: String
+        @Option(help: .l("Title.", "材料名称。")) var title: String?
+        @Option(help: .l("File to hash (read locally, never sent).", "要计算 SHA-256 的文件（只在本机读取，不会发送）。")) var file: String?
+        @Option(help: .l("OWNER_SUBMITTED or PROCESS_GENERATED.",
+                         "材料来源：OWNER_SUBMITTED（业主提交）或 PROCESS_GENERATED（办理中产生）。")) var source = "OWNER_SUBMITTED"
+        @Option(help: .l("Plan item that produced it.", "产生该材料的办件。")) var producedBy: String?
         func run() throws {
             try runWorkflow {
                 var hash: String?
@@ -191,7 +213,7 @@ struct MaterialCommand: ParsableCommand {
         }
     }
     struct Use: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "use", abstract: "Reuse a material for a plan item.")
+        static let configuration = CommandConfiguration(commandName: "use", abstract: L10n.pick("Reuse a material for a plan item.", "把材料复用于某个办件。"))
         @OptionGroup var home: HomeOptions
         @Argument var material: String
         @Argument var item: String
@@ -199,7 +221,7 @@ struct MaterialCommand: ParsableCommand {
         func run() throws { try runWorkflow { print(try workflow(home).useMaterial(material, itemID: item, on: try on.day())) } }
     }
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Materials and their reuse.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("Materials and their reuse.", "列出材料及其复用情况。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var output: OutputOptions
         func run() throws {
@@ -213,9 +235,10 @@ struct MaterialCommand: ParsableCommand {
 
 struct Due: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "due",
-        abstract: "催办: my items due soon or overdue, 上报件 to report, missing half-month reports, handovers.")
+        abstract: L10n.pick("催办: my items due soon or overdue, 上报件 to report, missing half-month reports, handovers.",
+                            "催办：我的即将到期或已逾期的办件、待上报的上报件、未做的半月汇总、待移交的单据。"))
     @OptionGroup var home: HomeOptions
-    @Option(help: "Judge as of this date (default today).") var asOf: String?
+    @Option(help: .l("Judge as of this date (default today).", "按此日期判断（默认今天）。")) var asOf: String?
     @OptionGroup var output: OutputOptions
     func run() throws {
         try runWorkflow {
@@ -230,11 +253,12 @@ struct Due: ParsableCommand {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "The centre's reports: overdue, report-up, handover, halfmonth, agents, departments, satisfaction, thresholds, complaints, register, coordination, materials.")
+        abstract: L10n.pick("The centre's reports: overdue, report-up, handover, halfmonth, agents, departments, satisfaction, thresholds, complaints, register, coordination, materials.",
+                            "县中心报表：overdue 逾期/预警事项、report-up 上报时效、handover 办结/终止移交时效、halfmonth 半月反馈执行、agents 代办员工作量与绩效、departments 部门审批时效与服务评价、satisfaction 满意度与差评回访整改、thresholds 重点项目领导责任、complaints 投诉处置、register 代办项目台账、coordination 协调事项跟踪、materials 材料共享。"))
     @OptionGroup var home: HomeOptions
-    @Argument(help: "Report name.") var name: String
-    @Option(help: "As of this date (default today).") var asOf: String?
-    @Option(help: "Only this township.") var township: String?
+    @Argument(help: .l("Report name.", "报表名称（如 overdue、register）。")) var name: String
+    @Option(help: .l("As of this date (default today).", "统计截至日期（默认今天）。")) var asOf: String?
+    @Option(help: .l("Only this township.", "只看该乡镇。")) var township: String?
     @OptionGroup var output: OutputOptions
     func run() throws {
         try runWorkflow {
@@ -252,11 +276,12 @@ struct ReportCommand: ParsableCommand {
 
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history",
-        abstract: "全程留痕: every version of a row's fields with person, device and time — from the server's trail for a centre account, else what this replica holds.")
+        abstract: L10n.pick("全程留痕: every version of a row's fields with person, device and time — from the server's trail for a centre account, else what this replica holds.",
+                            "全程留痕：一条记录各字段的每个版本及其填写人、设备和时间——县中心账号取服务器的留痕记录，其他情况取本副本所存的版本。"))
     @OptionGroup var home: HomeOptions
     @Argument var table: String
     @Argument var id: String
-    @Flag(help: "Only what this replica holds (no server request).") var local = false
+    @Flag(help: .l("Only what this replica holds (no server request).", "只看本副本所存的版本（不访问服务器）。")) var local = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {

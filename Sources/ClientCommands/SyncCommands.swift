@@ -1,4 +1,5 @@
 import TerminalText
+import CommandText
 import ArgumentParser
 import Foundation
 import ReplicaStore
@@ -48,11 +49,12 @@ extension HomeOptions {
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "login",
-        abstract: "Sign in; registers this replica as your device. Tokens are kept in the home (mode 0600).")
+        abstract: L10n.pick("Sign in; registers this replica as your device. Tokens are kept in the home (mode 0600).",
+                            "登录，并把本副本登记为你的设备。登录凭据保存在副本目录中（权限 0600）。"))
     @OptionGroup var home: HomeOptions
-    @Option(help: "User name (default: the last one signed in).") var user: String?
-    @Flag(help: "Read the password from the first line of stdin.") var passwordStdin = false
-    @Option(help: "A name for this device (default: the host name).") var deviceName: String?
+    @Option(help: .l("User name (default: the last one signed in).", "用户名（默认：上次登录的用户）。")) var user: String?
+    @Flag(help: .l("Read the password from the first line of stdin.", "从标准输入的第一行读取密码。")) var passwordStdin = false
+    @Option(help: .l("A name for this device (default: the host name).", "本设备的名称（默认：主机名）。")) var deviceName: String?
 
     func run() async throws {
         try await reportingAsync(home) {
@@ -85,11 +87,13 @@ struct Login: AsyncParsableCommand {
 
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sync",
-        abstract: "Push local changes, then pull until up to date; resumes where an interrupted sync stopped.")
+        abstract: L10n.pick("Push local changes, then pull until up to date; resumes where an interrupted sync stopped.",
+                            "先上传本地变更，再下载到与服务器一致；同步中断后从断点继续。"))
     @OptionGroup var home: HomeOptions
-    @Flag(help: "Print the report as JSON.") var json = false
-    @Option(help: "Retries per request after a transient failure.") var retries = 4
-    @Option(help: "Target size of one pushed chunk in bytes (smaller chunks resend less on a link that keeps dropping).")
+    @Flag(help: .l("Print the report as JSON.", "以 JSON 格式输出结果。")) var json = false
+    @Option(help: .l("Retries per request after a transient failure.", "每个请求遇到临时故障后的重试次数。")) var retries = 4
+    @Option(help: .l("Target size of one pushed chunk in bytes (smaller chunks resend less on a link that keeps dropping).",
+                     "每个上传分块的目标字节数（网络时断时续时，分块越小，重传越少）。"))
     var chunkBytes = 256 << 10
 
     func validate() throws {

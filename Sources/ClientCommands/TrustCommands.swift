@@ -1,4 +1,5 @@
 import TerminalText
+import CommandText
 import ArgumentParser
 import Foundation
 import ReplicaStore
@@ -12,15 +13,16 @@ import Crypto
 /// user reverts them, which takes the server's value back.
 struct Rejected: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rejected",
-        abstract: "Changes the server refused (拒收的变更): list them, or take the server's value back.",
+        abstract: L10n.pick("Changes the server refused (拒收的变更): list them, or take the server's value back.", "服务器拒收的变更：查看，或恢复为服务器上的值。"),
         subcommands: [List.self, Revert.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list",
-            abstract: "Refused changes still shown on this device (--all: reverted and replaced ones too).")
+            abstract: L10n.pick("Refused changes still shown on this device (--all: reverted and replaced ones too).",
+                                "列出本机仍显示的被拒收变更（--all：也列出已恢复和已被取代的）。"))
         @OptionGroup var home: HomeOptions
-        @Flag(help: "Include reverted and superseded refusals.") var all = false
-        @Flag(help: "Print as JSON.") var json = false
+        @Flag(help: .l("Include reverted and superseded refusals.", "包括已恢复和已被取代的拒收记录。")) var all = false
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() throws {
             try reporting {
@@ -47,10 +49,11 @@ struct Rejected: ParsableCommand {
 
     struct Revert: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "revert",
-            abstract: "Take the server's value back for refused changes (the refused values stay listed with --all).")
+            abstract: L10n.pick("Take the server's value back for refused changes (the refused values stay listed with --all).",
+                                "把被拒收的变更恢复为服务器上的值（被拒收的值仍可用 --all 查看）。"))
         @OptionGroup var home: HomeOptions
-        @Argument(help: "Refusal ids from `daiban rejected list`.") var ids: [Int64] = []
-        @Flag(help: "Revert every open refusal.") var all = false
+        @Argument(help: .l("Refusal ids from `daiban rejected list`.", "拒收记录编号（见 `daiban rejected list`）。")) var ids: [Int64] = []
+        @Flag(help: .l("Revert every open refusal.", "恢复全部未处理的拒收变更。")) var all = false
 
         func validate() throws {
             guard all != !ids.isEmpty else { throw ValidationError(L10n.t(.revertNeedsOne)) }
@@ -82,13 +85,13 @@ private func stateName(_ s: String) -> String {
 /// `daiban key`: this device's signing key.
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "key",
-        abstract: "This device's signing key (签名密钥): show its fingerprint, or replace it.",
+        abstract: L10n.pick("This device's signing key (签名密钥): show its fingerprint, or replace it.", "本设备的签名密钥：查看指纹，或更换密钥。"),
         subcommands: [Show.self, Rotate.self])
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "The public key and its fingerprint.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: L10n.pick("The public key and its fingerprint.", "查看公钥及其指纹。"))
         @OptionGroup var home: HomeOptions
-        @Flag(help: "Print as JSON.") var json = false
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() throws {
             try reporting {
@@ -107,7 +110,8 @@ struct KeyCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rotate",
-            abstract: "Make a new key; the server accepts it because the old key signs the hand-over (needs the link).")
+            abstract: L10n.pick("Make a new key; the server accepts it because the old key signs the hand-over (needs the link).",
+                                "生成新密钥；由旧密钥签名交接，服务器据此接受新密钥（须联网）。"))
         @OptionGroup var home: HomeOptions
 
         func run() async throws {

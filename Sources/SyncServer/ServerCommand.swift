@@ -27,8 +27,8 @@ public struct DaibanServerCommand: AsyncParsableCommand {
 
 /// `--data` and `--config`, shared by every command.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "Data folder (default: $DAIBAN_DATA, else ./daiban-data).") var data: String?
-    @Option(help: "JSON config file (default: <data>/server.json when present).") var config: String?
+    @Option(help: .l("Data folder (default: $DAIBAN_DATA, else ./daiban-data).", "数据目录（默认：$DAIBAN_DATA，否则为 ./daiban-data）。")) var data: String?
+    @Option(help: .l("JSON config file (default: <data>/server.json when present).", "JSON 配置文件（默认：<data>/server.json，存在时使用）。")) var config: String?
 
     /// Defaults < config file < environment < flags.
     func load(_ flags: (inout ServerConfig) -> Void = { _ in }) throws -> ServerConfig {
@@ -53,12 +53,12 @@ struct ServerOptions: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the server until SIGINT or SIGTERM.")
+    static let configuration = CommandConfiguration(abstract: L10n.pick("Run the server until SIGINT or SIGTERM.", "运行服务器，直到收到 SIGINT 或 SIGTERM。"))
     @OptionGroup var options: ServerOptions
-    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
-    @Option(help: "Port (default 8080; 0 picks a free one and prints it).") var port: Int?
-    @Option(help: "PEM certificate chain: serve HTTPS.") var tlsCert: String?
-    @Option(help: "PEM private key for --tls-cert.") var tlsKey: String?
+    @Option(help: .l("Address to listen on (default 127.0.0.1).", "监听地址（默认 127.0.0.1）。")) var host: String?
+    @Option(help: .l("Port (default 8080; 0 picks a free one and prints it).", "端口（默认 8080；填 0 则自动选一个空闲端口并打印出来）。")) var port: Int?
+    @Option(help: .l("PEM certificate chain: serve HTTPS.", "PEM 证书链：启用 HTTPS。")) var tlsCert: String?
+    @Option(help: .l("PEM private key for --tls-cert.", "--tls-cert 对应的 PEM 私钥。")) var tlsKey: String?
 
     func run() async throws {
         let config = try options.load { c in
@@ -86,26 +86,27 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Accounts.",
+    static let configuration = CommandConfiguration(commandName: "user", abstract: L10n.pick("Accounts.", "账号管理。"),
                                                     subcommands: [Add.self, List.self, Passwd.self, Disable.self,
                                                                   Enable.self])
 
     struct Passwd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set a user's password (read from stdin); with --revoke-sessions every device must sign in again.")
+            abstract: L10n.pick("Set a user's password (read from stdin); with --revoke-sessions every device must sign in again.",
+                                "设置用户密码（从标准输入读取）；加 --revoke-sessions 则该用户的各设备须重新登录。"))
         @OptionGroup var options: ServerOptions
-        @Argument(help: "Login name.") var name: String
-        @Flag(help: "Read the password from the first line of stdin (required).") var passwordStdin = false
-        @Flag(help: "End every session of the user at once (a leaked password): its devices sign in again.")
+        @Argument(help: .l("Login name.", "登录名。")) var name: String
+        @Flag(help: .l("Read the password from the first line of stdin (required).", "从标准输入的第一行读取密码（必须指定）。")) var passwordStdin = false
+        @Flag(help: .l("End every session of the user at once (a leaked password): its devices sign in again.", "立即结束该用户的全部登录（密码泄露时使用）：其设备须重新登录。"))
         var revokeSessions = false
 
         func run() async throws {
-            guard passwordStdin else { throw ValidationError("pass --password-stdin and pipe the password in") }
+            guard passwordStdin else { throw ValidationError(L10n.t(.srvNeedPasswordStdin)) }
             let (accounts, config) = try options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
             guard try accounts.setPassword(name: name, password: password, cost: config.bcryptCost,
                                            revokeSessions: revokeSessions, now: unixNow()) else {
-                throw AccountError("no user \(name)")
+                throw AccountError(L10n.t(.srvNoUser, name))
             }
             print(L10n.t(.passwordChanged, name))
             if revokeSessions { print(L10n.t(.sessionsRevoked, name)) }
@@ -114,41 +115,42 @@ struct UserCommand: AsyncParsableCommand {
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop a user at once: no sign-in, and every token already issued is refused (devices are kept).")
+            abstract: L10n.pick("Stop a user at once: no sign-in, and every token already issued is refused (devices are kept).",
+                                "立即停用用户：不能登录，已签发的凭据一律拒绝（设备保留）。"))
         @OptionGroup var options: ServerOptions
-        @Argument(help: "Login name.") var name: String
+        @Argument(help: .l("Login name.", "登录名。")) var name: String
 
         func run() async throws {
-            guard try options.accounts().0.setDisabled(name: name, true) else { throw AccountError("no user \(name)") }
+            guard try options.accounts().0.setDisabled(name: name, true) else { throw AccountError(L10n.t(.srvNoUser, name)) }
             print(L10n.t(.userDisabled, name))
         }
     }
 
     struct Enable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Re-enable a disabled user.")
+        static let configuration = CommandConfiguration(abstract: L10n.pick("Re-enable a disabled user.", "重新启用已停用的用户。"))
         @OptionGroup var options: ServerOptions
-        @Argument(help: "Login name.") var name: String
+        @Argument(help: .l("Login name.", "登录名。")) var name: String
 
         func run() async throws {
-            guard try options.accounts().0.setDisabled(name: name, false) else { throw AccountError("no user \(name)") }
+            guard try options.accounts().0.setDisabled(name: name, false) else { throw AccountError(L10n.t(.srvNoUser, name)) }
             print(L10n.t(.userEnabled, name))
         }
     }
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from stdin.")
+        static let configuration = CommandConfiguration(abstract: L10n.pick("Add a user; the password is read from stdin.", "添加用户；密码从标准输入读取。"))
         @OptionGroup var options: ServerOptions
-        @Argument(help: "Login name (no spaces).") var name: String
-        @Option(help: "agent | township | center | liaison") var role: String
-        @Option(help: "Township id (township and agent accounts).") var township: String?
-        @Option(help: "Department id (liaison accounts).") var department: String?
-        @Flag(help: "Read the password from the first line of stdin (required).") var passwordStdin = false
+        @Argument(help: .l("Login name (no spaces).", "登录名（不含空格）。")) var name: String
+        @Option(help: .l("agent | township | center | liaison", "角色：agent（代办员）| township（乡镇）| center（县中心）| liaison（部门联络员）")) var role: String
+        @Option(help: .l("Township id (township and agent accounts).", "乡镇 id（乡镇账号和代办员账号）。")) var township: String?
+        @Option(help: .l("Department id (liaison accounts).", "部门 id（联络员账号）。")) var department: String?
+        @Flag(help: .l("Read the password from the first line of stdin (required).", "从标准输入的第一行读取密码（必须指定）。")) var passwordStdin = false
 
         func run() async throws {
             guard let role = Role(rawValue: role) else {
-                throw ValidationError("--role must be one of agent, township, center, liaison")
+                throw ValidationError(L10n.t(.srvBadRole))
             }
-            guard passwordStdin else { throw ValidationError("pass --password-stdin and pipe the password in") }
+            guard passwordStdin else { throw ValidationError(L10n.t(.srvNeedPasswordStdin)) }
             let (accounts, config) = try options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
             let user = try accounts.addUser(name: name, role: role, township: township, department: department,
@@ -158,9 +160,9 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every user.")
+        static let configuration = CommandConfiguration(abstract: L10n.pick("Every user.", "列出全部用户。"))
         @OptionGroup var options: ServerOptions
-        @Flag(help: "Print as JSON.") var json = false
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() async throws {
             let users = try options.accounts().0.users()
@@ -171,21 +173,22 @@ struct UserCommand: AsyncParsableCommand {
                 })
                 return
             }
-            printTable(["ID", "NAME", "ROLE", "TOWNSHIP", "DEPARTMENT", "STATE"],
+            printTable([L10n.t(.srvColID), L10n.t(.srvColName), L10n.t(.srvColRole), L10n.t(.srvColTownship),
+                        L10n.t(.srvColDepartment), L10n.t(.srvColState)],
                        users.map { [String($0.id), $0.name, $0.role.rawValue, $0.township ?? "", $0.department ?? "",
-                                    $0.disabled ? "disabled" : "active"] })
+                                    $0.disabled ? L10n.t(.srvUserDisabled) : L10n.t(.srvUserActive)] })
         }
     }
 }
 
 struct DeviceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "device", abstract: "Client replicas bound to users.",
+    static let configuration = CommandConfiguration(commandName: "device", abstract: L10n.pick("Client replicas bound to users.", "设备：绑定到用户的客户端副本。"),
                                                     subcommands: [List.self, Revoke.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every device.")
+        static let configuration = CommandConfiguration(abstract: L10n.pick("Every device.", "列出全部设备。"))
         @OptionGroup var options: ServerOptions
-        @Flag(help: "Print as JSON.") var json = false
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() async throws {
             let devices = try options.accounts().0.devices()
@@ -198,7 +201,8 @@ struct DeviceCommand: AsyncParsableCommand {
                 })
                 return
             }
-            printTable(["ID", "USER", "NAME", "REPLICA", "KEY", "CLOCK SKEW", "LAST SEEN", "REVOKED"], devices.map {
+            printTable([L10n.t(.srvColID), L10n.t(.srvColUser), L10n.t(.srvColName), L10n.t(.srvColReplica), L10n.t(.srvColKey),
+                        L10n.t(.srvColClockSkew), L10n.t(.srvColLastSeen), L10n.t(.srvColRevoked)], devices.map {
                 [String($0.id), $0.userName, $0.name, $0.replica.description, $0.keyFingerprint ?? "-",
                  $0.clockSkewMillis.map { skewText($0) } ?? "-", $0.lastSeenAt.map(isoTime) ?? "-",
                  $0.revokedAt.map(isoTime) ?? ""]
@@ -208,13 +212,13 @@ struct DeviceCommand: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop a device from pushing or pulling (its refresh tokens are deleted at once).")
+            abstract: L10n.pick("Stop a device from pushing or pulling (its refresh tokens are deleted at once).", "停用设备，使其不能上传或下载（其刷新凭据立即删除）。"))
         @OptionGroup var options: ServerOptions
-        @Argument(help: "Device id from `device list`.") var id: Int64
+        @Argument(help: .l("Device id from `device list`.", "设备编号（见 `device list`）。")) var id: Int64
 
         func run() async throws {
             guard try options.accounts().0.revoke(deviceID: id, now: unixNow()) else {
-                throw AccountError("no device \(id)")
+                throw AccountError(L10n.t(.srvNoDevice, id))
             }
             print(L10n.t(.deviceRevoked, id))
         }
@@ -222,13 +226,14 @@ struct DeviceCommand: AsyncParsableCommand {
 }
 
 struct AdminCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "admin", abstract: "First-run administration.",
+    static let configuration = CommandConfiguration(commandName: "admin", abstract: L10n.pick("First-run administration.", "首次运行时的管理操作。"),
                                                     subcommands: [Bootstrap.self, NewEpoch.self])
 
     struct NewEpoch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "new-epoch",
-            abstract: "After restoring the data folder from a backup: make every client pull from the start and push everything again.")
+            abstract: L10n.pick("After restoring the data folder from a backup: make every client pull from the start and push everything again.",
+                                "从备份恢复数据目录后使用：让各客户端从头下载并重新上传全部数据。"))
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
@@ -241,17 +246,18 @@ struct AdminCommand: AsyncParsableCommand {
 
     struct Bootstrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create the first centre user and print how to sign in (only when there are no users).")
+            abstract: L10n.pick("Create the first centre user and print how to sign in (only when there are no users).",
+                                "创建第一个县中心用户并打印登录方法（仅在尚无用户时可用）。"))
         @OptionGroup var options: ServerOptions
-        @Option(help: "Login name.") var name = "admin"
-        @Option(help: "Server URL to print in the instructions.") var url: String?
-        @Flag(help: "Read the password from stdin instead of generating one.") var passwordStdin = false
+        @Option(help: .l("Login name.", "登录名。")) var name = "admin"
+        @Option(help: .l("Server URL to print in the instructions.", "登录说明中显示的服务器地址。")) var url: String?
+        @Flag(help: .l("Read the password from stdin instead of generating one.", "从标准输入读取密码，不自动生成。")) var passwordStdin = false
 
         func run() async throws {
             let (accounts, config) = try options.accounts()
             let existing = try accounts.userCount()
             guard existing == 0 else {
-                throw AccountError("already bootstrapped: \(existing) user(s) exist; use `user add`")
+                throw AccountError(L10n.t(.srvAlreadyBootstrapped, existing))
             }
             let password = passwordStdin ? (readLine(strippingNewline: true) ?? "") : generatePassword()
             try accounts.addUser(name: name, role: .center, password: password, cost: config.bcryptCost, now: unixNow())
@@ -265,15 +271,15 @@ struct AdminCommand: AsyncParsableCommand {
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "全程留痕: who delivered which field version, from which device, when.")
+        commandName: "audit", abstract: L10n.pick("全程留痕: who delivered which field version, from which device, when.", "全程留痕：谁在何时从哪台设备送达了哪个字段版本。"))
     @OptionGroup var options: ServerOptions
-    @Option(help: "Only this table.") var table: String?
-    @Option(help: "Only this row (with --table).") var row: String?
-    @Option(help: "Most entries, newest first.") var limit = 100
-    @Flag(help: "Print as JSON.") var json = false
+    @Option(help: .l("Only this table.", "只看该表。")) var table: String?
+    @Option(help: .l("Only this row (with --table).", "只看该记录（与 --table 同用）。")) var row: String?
+    @Option(help: .l("Most entries, newest first.", "最多显示的条数（最新的在前）。")) var limit = 100
+    @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
     func validate() throws {
-        if row != nil && table == nil { throw ValidationError("--row needs --table") }
+        if row != nil && table == nil { throw ValidationError(L10n.t(.srvRowNeedsTable)) }
     }
 
     func run() async throws {
@@ -288,7 +294,8 @@ struct AuditCommand: AsyncParsableCommand {
             })
             return
         }
-        printTable(["TABLE", "ROW", "FIELD", "AUTHOR", "WRITER", "VIA", "APPLIED"], entries.map {
+        printTable([L10n.t(.srvColTable), L10n.t(.srvColRow), L10n.t(.srvColField), L10n.t(.srvColAuthor), L10n.t(.srvColWriter),
+                    L10n.t(.srvColVia), L10n.t(.srvColApplied)], entries.map {
             [$0.table, $0.key, $0.field, $0.author, $0.writer.short, "\($0.viaUser)@\($0.viaDevice)",
              isoTime(Int64($0.appliedAt / 1000))]
         })
@@ -298,10 +305,11 @@ struct AuditCommand: AsyncParsableCommand {
 struct QuarantineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quarantine",
-        abstract: "Versions the server refused (rights, scope, clocks, signatures, bounds), with the reason, kept for review.")
+        abstract: L10n.pick("Versions the server refused (rights, scope, clocks, signatures, bounds), with the reason, kept for review.",
+                            "隔离区：服务器拒收的版本（权限、范围、时钟、签名、限额）及拒收原因，留存备查。"))
     @OptionGroup var options: ServerOptions
-    @Option(help: "Most entries, newest first.") var limit = 100
-    @Flag(help: "Print as JSON.") var json = false
+    @Option(help: .l("Most entries, newest first.", "最多显示的条数（最新的在前）。")) var limit = 100
+    @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
     func run() async throws {
         let c = try options.load()
@@ -316,7 +324,8 @@ struct QuarantineCommand: AsyncParsableCommand {
             })
             return
         }
-        printTable(["TABLE", "ROW", "FIELD", "VALUE", "AUTHOR", "WRITER", "VIA", "REASON"], entries.map {
+        printTable([L10n.t(.srvColTable), L10n.t(.srvColRow), L10n.t(.srvColField), L10n.t(.srvColValue), L10n.t(.srvColAuthor),
+                    L10n.t(.srvColWriter), L10n.t(.srvColVia), L10n.t(.srvColReason)], entries.map {
             [$0.table, $0.key, $0.field, clip($0.value.displayText, width: 30), $0.author, $0.writer.short,
              "\($0.viaUser ?? "")@\($0.viaDevice ?? "")", $0.reason]
         })
@@ -328,7 +337,7 @@ func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
 /// `+3 min`, `-12 s`: a device clock against the server's.
 private func skewText(_ ms: Int64) -> String {
     let s = ms / 1000
-    return abs(s) >= 120 ? String(format: "%+d min", s / 60) : String(format: "%+d s", s)
+    return abs(s) >= 120 ? L10n.t(.srvSkewMinutes, String(format: "%+d", s / 60)) : L10n.t(.srvSkewSeconds, String(format: "%+d", s))
 }
 
 private func isoTime(_ seconds: Int64) -> String {

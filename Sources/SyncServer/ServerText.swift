@@ -1,0 +1,44 @@
+import TerminalText
+
+/// What the admin commands of `daiban-server` print for the operator, in English or Chinese.
+extension L10n.Key {
+    // Errors of the admin commands.
+    static let srvNeedPasswordStdin = Self(en: "pass --password-stdin and pipe the password in",
+                                           zh: "请加 --password-stdin，并通过管道输入密码")
+    static let srvNoUser = Self(en: "no user {0}", zh: "没有用户 {0}")
+    static let srvNoDevice = Self(en: "no device {0}", zh: "没有设备 {0}")
+    static let srvBadRole = Self(en: "--role must be one of agent, township, center, liaison",
+                                 zh: "--role 只能是 agent（代办员）、township（乡镇）、center（县中心）、liaison（部门联络员）之一")
+    static let srvAlreadyBootstrapped = Self(en: "already bootstrapped: {0} user(s) exist; use `user add`",
+                                             zh: "已初始化过：已有 {0} 个用户；请用 `user add` 添加用户")
+    static let srvRowNeedsTable = Self(en: "--row needs --table", zh: "--row 须与 --table 同用")
+
+    // Column headers of the admin tables.
+    static let srvColID = Self(en: "ID", zh: "编号")
+    static let srvColName = Self(en: "NAME", zh: "名称")
+    static let srvColRole = Self(en: "ROLE", zh: "角色")
+    static let srvColTownship = Self(en: "TOWNSHIP", zh: "乡镇")
+    static let srvColDepartment = Self(en: "DEPARTMENT", zh: "部门")
+    static let srvColState = Self(en: "STATE", zh: "状态")
+    static let srvColUser = Self(en: "USER", zh: "用户")
+    static let srvColReplica = Self(en: "REPLICA", zh: "副本")
+    static let srvColKey = Self(en: "KEY", zh: "密钥指纹")
+    static let srvColClockSkew = Self(en: "CLOCK SKEW", zh: "时钟偏差")
+    static let srvColLastSeen = Self(en: "LAST SEEN", zh: "最近连接")
+    static let srvColRevoked = Self(en: "REVOKED", zh: "停用时间")
+    static let srvColTable = Self(en: "TABLE", zh: "表")
+    static let srvColRow = Self(en: "ROW", zh: "记录")
+    static let srvColField = Self(en: "FIELD", zh: "字段")
+    static let srvColValue = Self(en: "VALUE", zh: "值")
+    static let srvColAuthor = Self(en: "AUTHOR", zh: "作者")
+    static let srvColWriter = Self(en: "WRITER", zh: "写入副本")
+    static let srvColVia = Self(en: "VIA", zh: "送达账号@设备")
+    static let srvColApplied = Self(en: "APPLIED", zh: "接收时间")
+    static let srvColReason = Self(en: "REASON", zh: "原因")
+
+    // Cell values.
+    static let srvUserDisabled = Self(en: "disabled", zh: "已停用")
+    static let srvUserActive = Self(en: "active", zh: "正常")
+    static let srvSkewMinutes = Self(en: "{0} min", zh: "{0} 分钟")
+    static let srvSkewSeconds = Self(en: "{0} s", zh: "{0} 秒")
+}
