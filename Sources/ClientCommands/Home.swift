@@ -68,16 +68,50 @@ func reporting(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as SyncError {
-        fail((e.code == .valueTooLarge ? L10n.t(.valueTooLarge, e.message) : e.message) + " [\(e.code)]")
+        fail((e.code == .valueTooLarge ? L10n.t(.valueTooLarge, e.message) : localized(e)) + " [\(e.code)]")
     } catch let e as CLIError {
         fail(e.description)
     } catch let e as StoreCorruption {
         fail(e.description)
     } catch let e as CocoaError {
         let path = (e.userInfo[NSFilePathErrorKey] as? String).map { $0 + ": " } ?? ""
-        fail(path + e.localizedDescription)
+        fail(path + localized(e))
     } catch let e as DatabaseError {
         fail("SQLite: \(e.message ?? "error \(e.resultCode)")")
+    }
+}
+
+/// A schema, input or bundle error: under a zh locale a Chinese sentence for its code, then the detail (which
+/// names tables, fields and ids, never values).
+func localized(_ e: SyncError) -> String {
+    guard L10n.chinese else { return e.message }
+    let zh: [SyncError.Code: String] = [
+        .unknownTable: "没有这个表", .unknownField: "没有这个字段", .typeMismatch: "值的格式不对",
+        .nullNotAllowed: "此项不能为空", .reservedField: "这是系统保留字段，不能直接写入", .invalidKey: "记录编号无效",
+        .unknownRow: "没有这条记录", .unknownConflict: "没有这个冲突", .badMagic: "这不是 daiban 数据包",
+        .unsupportedVersion: "数据包来自更新版本的 daiban，请先升级本机的 daiban", .checksumMismatch: "数据包已损坏（校验不符），请重新导出",
+        .truncated: "数据包不完整（可能未拷贝完），请重新拷贝", .malformed: "数据包内容有误，请重新导出",
+        .corruptStream: "数据包内容有误，请重新导出", .compressedTooLarge: "数据包过大", .decompressedTooLarge: "数据包解压后过大",
+        .expansionRatioExceeded: "数据包解压比例异常，已拒收", .versionVectorTooLarge: "版本信息过大，已拒收",
+        .tooManyItems: "条目过多，已拒收", .ownReplica: "这是本副本自己导出的数据包，无须导入",
+        .counterOutOfRange: "版本计数超出范围，已拒收", .badName: "表名或字段名无效",
+    ]
+    guard let sentence = zh[e.code] else { return e.message }
+    return "\(sentence)（\(e.message)）"
+}
+
+/// A file error in plain words, in Chinese under a zh locale.
+func localized(_ e: CocoaError) -> String {
+    guard L10n.chinese else { return e.localizedDescription }
+    switch e.code {
+    case .fileNoSuchFile, .fileReadNoSuchFile: return "文件不存在"
+    case .fileReadNoPermission: return "没有读取此文件的权限"
+    case .fileWriteNoPermission: return "没有写入此处的权限"
+    case .fileWriteOutOfSpace: return "磁盘空间已满，未写入任何内容"
+    case .fileWriteFileExists: return "文件已存在"
+    case .fileReadCorruptFile: return "文件已损坏"
+    case .fileReadTooLarge: return "文件过大"
+    default: return "无法读写文件（\(e.localizedDescription)）"
     }
 }
 

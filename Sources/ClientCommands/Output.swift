@@ -25,8 +25,8 @@ struct OutputOptions: ParsableArguments {
 
 /// `--on DATE`: when the event occurred (default: today on this device).
 struct OnDate: ParsableArguments {
-    @Option(name: .customLong("on"), help: .l("Date it happened, YYYY-MM-DD (default today); a paper form entered later keeps its real date.",
-                                              "发生日期，YYYY-MM-DD（默认今天）；纸质单据事后补录的，填实际日期。"))
+    @Option(name: .customLong("on"), help: .l("When it happened: a date (YYYY-MM-DD, 2025年11月20日) or a date and time in county time (YYYY-MM-DDTHH:MM; default now); a paper form entered later keeps its real date.",
+                                              "发生时间：日期（YYYY-MM-DD、2025年11月20日）或本县时间的日期和时刻（YYYY-MM-DDTHH:MM；默认现在）；纸质单据事后补录的，填实际日期。"))
     var on: String?
 
     /// The date part.

@@ -63,13 +63,29 @@ public enum ParserText {
         (#"^  - "#, "  - "),
     ]
 
+    /// The value and default notes, which ArgumentParser may wrap over several lines: run on the whole text.
+    static let wrapping: [(pattern: String, zh: String)] = [
+        (#"\(values: ([^;)]*); default as flag: ([^)]*)\)"#, "（可选值：$1；作为开关时默认：$2）"),
+        (#"\(values: ([^;)]*); default: ([^)]*)\)"#, "（可选值：$1；默认：$2）"),
+        (#"\(values: ([^)]*)\)"#, "（可选值：$1）"),
+        (#"\(default as flag: ([^)]*)\)"#, "（作为开关时默认：$1）"),
+        (#"\(default: ([^)]*)\)"#, "（默认：$1）"),
+    ]
+
     static let compiled: [(NSRegularExpression, String)] = replacements.map {
         (try! NSRegularExpression(pattern: $0.pattern, options: [.anchorsMatchLines]), $0.zh)
+    }
+    static let compiledWrapping: [(NSRegularExpression, String)] = wrapping.map {
+        (try! NSRegularExpression(pattern: $0.pattern), $0.zh)
     }
 
     /// ArgumentParser's text with its fixed English translated (unchanged under an English locale).
     public static func localize(_ text: String) -> String {
         guard L10n.chinese else { return text }
+        var text = text
+        for (re, template) in compiledWrapping {
+            text = re.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+        }
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             var s = String(line)
             for (re, template) in compiled {
