@@ -147,7 +147,7 @@ public enum AccessRules {
     public static let referenceTables: Set<String> = ["rule", "calendar_day", "catalogue_item", "office", "department",
                                                       "person", "township"]
     /// Tables whose rows belong to one case through `case_id`.
-    public static let caseChildren: Set<String> = ["plan_item", "item_pause", "work_log", "progress_report", "escalation",
+    public static let caseChildren: Set<String> = ["plan_item", "item_pause", "supplement_notice", "work_log", "progress_report", "escalation",
                                                    "completion_form", "termination_form", "evaluation", "ticket",
                                                    "material_use", "meeting_resolution", "agreement", "registration",
                                                    "complaint"]
@@ -156,7 +156,7 @@ public enum AccessRules {
     /// Evaluator confidentiality: agents see aggregates, not other people's ratings of them.
     public static let hiddenFromAgents: Set<String> = ["evaluation", "ticket", "complaint"]
     /// What a liaison receives of its cases.
-    public static let liaisonTables: Set<String> = ["case", "project", "enterprise", "plan_item", "item_pause",
+    public static let liaisonTables: Set<String> = ["case", "project", "enterprise", "plan_item", "item_pause", "supplement_notice",
                                                     "escalation", "meeting", "meeting_attendee", "meeting_resolution"]
     /// Fields that decide who sees a row: set when the row is created, changed afterwards by the centre only.
     public static let scopeFields: [String: Set<String>] = {
@@ -169,6 +169,7 @@ public enum AccessRules {
             "meeting_attendee": ["meeting_id", "department_id"],
             "meeting_resolution": ["meeting_id", "case_id", "responsible_department_id"],
             "item_pause": ["plan_item_id", "case_id"],
+            "supplement_notice": ["plan_item_id", "case_id"],
             "evaluation": ["case_id", "direction", "target_person_id", "target_department_id"],
             "ticket": ["case_id", "evaluation_id", "responsible"],
         ]
@@ -215,7 +216,7 @@ public enum AccessRules {
         case "enterprise": 1
         case "project": 2
         case "case": 3
-        case "item_pause", "meeting_attendee", "meeting_resolution", "ticket", "material_use", "escalation": 5
+        case "item_pause", "supplement_notice", "meeting_attendee", "meeting_resolution", "ticket", "material_use", "escalation": 5
         case _ where DaibanSchema.schema.tables[table] == nil: 6
         default: 4
         }
@@ -223,7 +224,7 @@ public enum AccessRules {
     /// The case states an agent's own steps produce (registration, plan confirmed, completion, termination).
     static let agentCaseStatuses: Set<String> = ["REGISTERED", "EXECUTING", "COMPLETED", "TERMINATED"]
     /// Tables whose rows an agent may delete (its own plan and materials); others are the office's to delete.
-    static let agentDeletes: Set<String> = ["plan_item", "item_pause", "material", "material_use"]
+    static let agentDeletes: Set<String> = ["plan_item", "item_pause", "supplement_notice", "material", "material_use"]
     /// Tables only the centre deletes.
     static let centreDeletes: Set<String> = appendOnly.union(["case", "agreement", "completion_form", "termination_form"])
     /// What a liaison's device may write, on rows of its departments ("*" = every field of the table).
@@ -232,6 +233,7 @@ public enum AccessRules {
                       "reported_up_to", "elapsed_wd", "handling_class", "committed_due", "legal_due", "recorded_by",
                       "on_behalf", "had_supplement", "cert_no", "platform_case_no", "submitted_on"],
         "item_pause": ["*"],
+        "supplement_notice": ["*"],
         "meeting_attendee": ["signed", "signed_at"],
         "meeting_resolution": ["status", "done_on"],
         "escalation": ["*"],
@@ -488,7 +490,7 @@ public enum AccessRules {
             guard let d = row.department, a.departments.contains(d) else {
                 return Rejection(.outsideScope, "\(row.table) \(row.key) is outside this account's scope")
             }
-            if !row.exists && row.table != "item_pause" {
+            if !row.exists && row.table != "item_pause" && row.table != "supplement_notice" {
                 return Rejection(.forbidden, "a liaison does not create \(row.table) rows")
             }
         }

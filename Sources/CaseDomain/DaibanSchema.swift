@@ -180,6 +180,12 @@ public enum DaibanSchema {
         t("plan_item_id"), t("case_id"), d("from"), d("to"), t("reason"),
     ], indexes: [["plan_item_id"], ["case_id"]])
 
+    /// 一次性告知: what a department told the owner is missing, all at once, when it asked for 补正. `missing` lists
+    /// the materials separated by "；".
+    public static let supplementNotice = table("supplement_notice", [
+        t("plan_item_id"), t("case_id"), d("notified_on"), t("missing"), t("notice_no"), t("recorded_by"),
+    ], indexes: [["plan_item_id"], ["case_id"]])
+
     /// 工作日志 (§1.4), append-only: `occurred_at` is the device time as entered.
     public static let workLog = table("work_log", [
         t("case_id"), t("plan_item_id"), t("author_id"), t("occurred_at"), t("recorded_at"), t("kind"),
@@ -267,7 +273,7 @@ public enum DaibanSchema {
     /// Every table this build declares.
     public static let schema = Schema([
         office, township, person, department, enterprise, project, contactCard, catalogueItem, calendarDay, rule,
-        registration, agreement, `case`, planItem, itemPause, workLog, progressReport, meeting, meetingAttendee,
+        registration, agreement, `case`, planItem, itemPause, supplementNotice, workLog, progressReport, meeting, meetingAttendee,
         meetingResolution, escalation, completionForm, terminationForm, evaluation, ticket, complaint, material,
         materialUse,
     ])

@@ -30,6 +30,11 @@ extension L10n.Key {
     static let badUSCC = Self(en: "a unified social credit code has 18 characters, got {0}", zh: "统一社会信用代码应为 18 位，实际为 {0}")
     static let unknownZone = Self(en: "this computer does not know the time zone {0} (for example Asia/Shanghai)",
                                   zh: "本机不认识时区 {0}（例如 Asia/Shanghai）")
+    static let materialNotRequired = Self(
+        en: "a {0} is not among the materials item {1} requires ({2}); give --extra to attach it beyond the list",
+        zh: "“{0}”不在办件 {1} 的应交材料中（{2}）；如确需额外提交，请加 --extra")
+    static let materialExpired = Self(en: "material {0} expired on {1}; record its renewal first",
+                                      zh: "材料 {0} 已于 {1} 过期，请先登记更新后的材料")
     static let badAmount = Self(en: "{0} is not an amount in 万元", zh: "{0} 不是以万元为单位的金额")
     static let badDate = Self(en: "{0} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", zh: "{0} 不是日期（YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）")
     static let badHash = Self(en: "a file hash is 64 hexadecimal digits (SHA-256)", zh: "文件摘要应为 64 位十六进制（SHA-256）")

@@ -49,6 +49,10 @@ public struct ItemStepInput: Sendable {
     public var certNo: String?
     public var platformCaseNo: String?
     public var handlingClass: String?
+    /// supplement: the 一次性告知 list of what is missing (default: the required materials not yet provided).
+    public var missing: [String]?
+    /// supplement: the notice's number as printed (一次性告知书编号).
+    public var noticeNo: String?
     public init() {}
 }
 
@@ -180,6 +184,14 @@ extension Workflow {
                 next = .supplement
                 values["handling_class"] = .text("SUPPLEMENT")
                 values["had_supplement"] = .bool(true)
+                // 一次性告知: everything missing, told once, so the owner brings it in one trip.
+                let missing = try input.missing ?? requiredMaterials(s, item).missing
+                var notice: [String: FieldValue] = ["plan_item_id": .text(itemID), "case_id": .text(caseID), "notified_on": .date(day),
+                                                    "missing": .text(Materials.joined(missing)), "recorded_by": .text(a.id)]
+                if let n = input.noticeNo { notice["notice_no"] = .text(n) }
+                // Keys sort by when they were written, so the latest notice of a day is the last one given.
+                let millis = String(Int64(Date().timeIntervalSince1970 * 1000))
+                try s.put("supplement_notice", newID("notice-" + String(repeating: "0", count: max(0, 14 - millis.count)) + millis), notice)
                 if accepted != nil {
                     try s.put("item_pause", newID("pause"), ["plan_item_id": .text(itemID), "case_id": .text(caseID),
                                                              "from": .date(day), "reason": .text("SUPPLEMENT")])

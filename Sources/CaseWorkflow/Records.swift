@@ -383,17 +383,82 @@ extension Workflow {
         }
     }
 
-    /// 材料使用: a stored material reused for a plan item.
-    public func useMaterial(_ materialID: String, itemID: String, on: Int32? = nil) throws -> String {
+    /// A material used for an item, and what the item still lacks.
+    public struct MaterialUse: Sendable, CustomStringConvertible {
+        public let key: String
+        /// The item's required materials (its catalogue entry's list and any 一次性告知) not yet provided.
+        public let missing: [String]
+        public var description: String { key }
+    }
+
+    /// 材料使用: a stored material reused for a plan item. The material must be one the item requires (its
+    /// catalogue entry's list, or a 补正 notice's), unless `extra` says it is given beyond the list, and it must be
+    /// valid on the day it is used.
+    public func useMaterial(_ materialID: String, itemID: String, on: Int32? = nil, extra: Bool = false) throws -> MaterialUse {
         try perform { s in
-            _ = try s.require("material", materialID, .whatMaterial)
+            let material = try s.require("material", materialID, .whatMaterial)
             let item = try s.require("plan_item", itemID, .whatPlanItem)
             let (_, _) = try requireCaseParty(s, item["case_id"], "material use")
+            let day = on ?? today()
+            let type: String = material["type"] ?? ""
+            let needs = try requiredMaterials(s, item)
+            if !extra, !Materials.fits(type, needs.required + needs.noticed) {
+                throw WorkflowError("bad_value", .materialNotRequired, type, itemID, Materials.joined(needs.required + needs.noticed))
+            }
+            if let until = days(material, "valid_until"), until < day {
+                throw WorkflowError("bad_value", .materialExpired, materialID, CivilDate.iso(until))
+            }
             let key = "\(materialID)@\(itemID)"
             try s.put("material_use", key, ["material_id": .text(materialID), "plan_item_id": .text(itemID),
-                                            "case_id": text(item["case_id"]), "used_on": .date(on ?? today()),
+                                            "case_id": text(item["case_id"]), "used_on": .date(day),
                                             "accepted": .bool(true)])
-            return key
+            return MaterialUse(key: key, missing: try requiredMaterials(s, item).missing)
+        }
+    }
+
+    /// What an item needs: its catalogue entry's list, the materials its latest 一次性告知 asked for, and of
+    /// both what no accepted use provides yet.
+    func requiredMaterials(_ r: Reader, _ item: Row) throws -> (required: [String], noticed: [String], provided: [String], missing: [String]) {
+        let catalogue = try (item["catalogue_item_id"] as String?).flatMap { try r.row("catalogue_item", $0) }
+        let required = Materials.list(catalogue?["required_materials"])
+        let notice = try r.rows("supplement_notice", where: "plan_item_id = ?", [item["_key"] as String],
+                                orderBy: "notified_on DESC, _key DESC").first
+        let noticed = Materials.list(notice?["missing"])
+        let provided = try String.fetchAll(r.db(), sql: """
+            SELECT m.type FROM v_material_use u JOIN v_material m ON m._key = u.material_id
+            WHERE u.plan_item_id = ? AND coalesce(u.accepted, 1) = 1 AND m.type IS NOT NULL
+            """, arguments: [item["_key"] as String])
+        let missing = Materials.missing(required: Materials.list(Materials.joined(required + noticed)), provided: provided)
+        return (required, noticed, provided, missing)
+    }
+
+    /// The latest 一次性告知 of an item, or nil when it never had one.
+    public func latestSupplementNotice(itemID: String) throws -> [String]? {
+        try read { r in
+            try r.rows("supplement_notice", where: "plan_item_id = ?", [itemID], orderBy: "notified_on DESC, _key DESC").first
+                .map { Materials.list($0["missing"]) }
+        }
+    }
+
+    /// One item's materials: required, provided, missing and the latest 一次性告知.
+    public func materialCheck(caseID: String) throws -> Grid {
+        try read { r in
+            var g = Grid(name: "materials_needed", columns: [
+                Grid.Column("item", "ITEM", "办件"), Grid.Column("catalogue", "CATALOGUE ITEM", "事项"), Grid.Column("required", "REQUIRED", "应交材料"),
+                Grid.Column("provided", "PROVIDED", "已交材料"), Grid.Column("missing", "MISSING", "尚缺材料"), Grid.Column("noticed_on", "NOTICE", "一次性告知日期"),
+            ])
+            for item in try r.rows("plan_item", where: "case_id = ?", [caseID], orderBy: "n, _key") {
+                let needs = try requiredMaterials(r, item)
+                let notice = try r.rows("supplement_notice", where: "plan_item_id = ?", [item["_key"] as String],
+                                        orderBy: "notified_on DESC, _key DESC").first
+                let code: String? = item["catalogue_item_id"]
+                let name: String? = try code.flatMap { try r.row("catalogue_item", $0)?["name"] }
+                g.rows.append([.text(item["_key"]), Grid.Cell([code, name].compactMap { $0 }.joined(separator: " ")),
+                               .text(Materials.joined(needs.required + needs.noticed.filter { n in !needs.required.contains { Materials.key($0) == Materials.key(n) } })),
+                               .text(Materials.joined(needs.provided)), .text(Materials.joined(needs.missing)),
+                               Grid.Cell(notice?["notified_on"] as String?)])
+            }
+            return g
         }
     }
 }

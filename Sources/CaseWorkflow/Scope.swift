@@ -86,7 +86,7 @@ public final class FactsReader: @unchecked Sendable {
         let scope = AccessRules.scopeFields[table] ?? []
         let extra: [String] = switch table {
         case "plan_item": ["case_id", "department_id"]
-        case "item_pause": ["case_id", "plan_item_id"]
+        case "item_pause", "supplement_notice": ["case_id", "plan_item_id"]
         case "meeting_attendee": ["meeting_id", "department_id"]
         case "meeting_resolution": ["case_id", "meeting_id", "responsible_department_id"]
         case "ticket": ["case_id", "evaluation_id", "responsible"]
@@ -161,7 +161,7 @@ public final class FactsReader: @unchecked Sendable {
             if let c = v["case_id"] { facts.cases = [try caseFacts(c)] }
             switch table {
             case "plan_item": facts.department = v["department_id"]
-            case "item_pause":
+            case "item_pause", "supplement_notice":
                 if let i = v["plan_item_id"] {
                     let item = try values("plan_item", i, ["case_id", "department_id"])
                     facts.department = item?["department_id"]

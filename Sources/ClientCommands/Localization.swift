@@ -51,6 +51,9 @@ extension L10n.Key {
     static let cannotWrite = Self(en: "cannot write {0}: {1}; nothing else was changed", zh: "无法写入 {0}：{1}；其他数据未受影响")
     static let historyLocalOnly = Self(en: "note: the server's trail is not available ({0}); showing what this replica holds",
                                        zh: "提示：无法获取服务器留痕记录（{0}），仅显示本副本所存版本")
+    static let materialsComplete = Self(en: "the item's materials are complete", zh: "该办件材料已齐全")
+    static let materialsMissing = Self(en: "still missing: {0}", zh: "尚缺材料：{0}")
+    static let supplementNotice = Self(en: "一次性告知 (told at once): {0}", zh: "一次性告知尚缺材料：{0}")
     static let noRows = Self(en: "(none)", zh: "（无）")
     static let registered = Self(en: "registration {0} recorded; case {1}", zh: "已登记 {0}；代办项目 {1}")
     static let registeredDuplicate = Self(en: "registration {0} recorded as a duplicate of {2}; no new case: {1}",

@@ -91,6 +91,9 @@ struct ItemCommand: ParsableCommand {
     @Option(help: .l("decide: 批文/证照编号.", "decide 时：批文/证照编号。")) var certNo: String?
     @Option(help: .l("在线平台办件编号.", "在线平台办件编号。")) var platformCaseNo: String?
     @Option(help: .l("办件类别 after this step.", "本环节之后的办件类别。")) var handlingClass: String?
+    @Option(help: .l("supplement: the 一次性告知 list of missing materials, separated by ； or , (default: the required materials not yet provided).",
+                     "supplement 时：一次性告知的尚缺材料，用“；”或逗号分隔（默认：应交而尚未提交的材料）。")) var missing: String?
+    @Option(help: .l("supplement: the notice's number as printed.", "supplement 时：一次性告知书编号。")) var noticeNo: String?
 
     func run() throws {
         try runWorkflow {
@@ -104,9 +107,14 @@ struct ItemCommand: ParsableCommand {
             input.certNo = certNo
             input.platformCaseNo = platformCaseNo
             input.handlingClass = handlingClass.map { CodeLabels.code($0, in: CodeLabels.handlingClass) }
+            input.missing = missing.map(Materials.list)
+            input.noticeNo = noticeNo
             let item = try wf.planItemID(for: self.item)
             let s = try wf.itemStep(step, itemID: item, input)
             print(L10n.t(.itemNow, item, L10n.chinese ? s.zh : s.rawValue))
+            if step == .supplement, let notice = try wf.latestSupplementNotice(itemID: item) {
+                print(L10n.t(.supplementNotice, notice.isEmpty ? L10n.t(.noRows) : Materials.joined(notice)))
+            }
         }
     }
 }

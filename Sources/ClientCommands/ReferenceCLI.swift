@@ -183,7 +183,7 @@ struct MaterialCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "material",
         abstract: L10n.pick("材料共享: metadata and SHA-256 of files; reuse per item.",
                             "材料共享：登记材料信息和文件的 SHA-256，供各办件复用。"),
-                                                    subcommands: [Add.self, Use.self, List.self])
+                                                    subcommands: [Add.self, Use.self, Check.self, List.self])
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add",
             abstract: L10n.pick("Record a material (the file stays where it is; its SHA-256 is kept).",
@@ -215,10 +215,33 @@ struct MaterialCommand: ParsableCommand {
     struct Use: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "use", abstract: L10n.pick("Reuse a material for a plan item.", "把材料复用于某个办件。"))
         @OptionGroup var home: HomeOptions
-        @Argument var material: String
-        @Argument var item: String
+        @Argument(help: .l("Material id.", "材料编号。")) var material: String
+        @Argument(help: .l("Plan item (CASE.N).", "办件（案号.序号）。")) var item: String
+        @Flag(help: .l("Attach it although the item's list does not ask for it.", "该办件的应交材料中没有此项，仍要额外提交。"))
+        var extra = false
         @OptionGroup var on: OnDate
-        func run() throws { try runWorkflow { print(try workflow(home).useMaterial(material, itemID: item, on: try on.day())) } }
+        func run() throws {
+            try runWorkflow {
+                let wf = try workflow(home)
+                let use = try wf.useMaterial(material, itemID: try wf.planItemID(for: item), on: try on.day(), extra: extra)
+                print(use.key)
+                print(use.missing.isEmpty ? L10n.t(.materialsComplete) : L10n.t(.materialsMissing, Materials.joined(use.missing)))
+            }
+        }
+    }
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "check",
+            abstract: L10n.pick("Each item's required materials, what has been provided and what is missing.",
+                                "各办件的应交材料、已交材料和尚缺材料。"))
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var caseRef: CaseArgument
+        @OptionGroup var output: OutputOptions
+        func run() throws {
+            try runWorkflow {
+                let wf = try workflow(home)
+                emit(try wf.materialCheck(caseID: try wf.caseID(for: caseRef.text)), output)
+            }
+        }
     }
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: L10n.pick("Materials and their reuse.", "列出材料及其复用情况。"))

@@ -234,6 +234,48 @@ import Testing
         return c
     }
 
+    @Test func materialsAreCheckedAgainstTheItemsListAndTheNoticeSaysWhatIsMissing() throws {
+        #expect(Materials.list("营业执照；法定代表人身份证明、 营业执照,\n 环评报告 ") == ["营业执照", "法定代表人身份证明", "环评报告"])
+        #expect(Materials.missing(required: ["A（副本）", "B"], provided: ["a (副本)"]) == ["B"])
+        let c = try activeCase()
+        let a03 = county.wf("a03"), replica = county.replica("a03")
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))  // needs 环境影响报告表；营业执照
+        try a03.confirmPlan(caseID: c)
+        let project: String = try #require(try a03.read { try $0.row("case", c)?["project_id"] })
+        func material(_ id: String, _ type: String) throws -> String {
+            try a03.addMaterial(id: id, projectID: project, enterpriseID: nil, type: type, title: nil, fileHash: nil,
+                                fileSize: nil, source: "OWNER_SUBMITTED", producedBy: nil)
+        }
+        let item = "\(c).1"
+        #expect(try a03.useMaterial(try material("M-LIC", "营业执照"), itemID: item).missing == ["环境影响报告表"])
+        // A material the item does not ask for is refused, unless given on purpose beyond the list.
+        let stray = try material("M-X", "施工图审查合格书")
+        try expectRefused("bad_value", replica) { _ = try a03.useMaterial(stray, itemID: item) }
+        #expect(try a03.useMaterial(stray, itemID: item, extra: true).missing == ["环境影响报告表"])
+        // An expired material is refused on the day it would be used.
+        let old = try material("M-OLD", "环境影响报告表")
+        try replica.write { tx in try tx.put(table: "material", key: old, ["valid_until": .date(day("2025-10-01"))]) }
+        try expectRefused("bad_value", replica) { _ = try a03.useMaterial(old, itemID: item, on: day("2025-10-02")) }
+
+        // 补正: the 一次性告知 lists at once everything missing ...
+        try a03.itemStep(.submit, itemID: item)
+        try a03.itemStep(.supplement, itemID: item)
+        #expect(try a03.latestSupplementNotice(itemID: item) == ["环境影响报告表"])
+        // ... or what the department asked for; the item then needs that too, and it fits without --extra.
+        try a03.itemStep(.submit, itemID: item)
+        var notice = ItemStepInput()
+        notice.missing = ["环境影响报告表", "项目选址红线图"]
+        notice.noticeNo = "HJ-BZ-2025-07"
+        try a03.itemStep(.supplement, itemID: item, notice)
+        let check = try a03.materialCheck(caseID: c).records()[0]
+        #expect(check["missing"] == .text("环境影响报告表；项目选址红线图"))
+        #expect(check["provided"] == .text("营业执照；施工图审查合格书"))
+        #expect(try a03.useMaterial(try material("M-RED", "项目选址红线图"), itemID: item).missing == ["环境影响报告表"])
+        // The notice travels: the centre sees it after sync.
+        try county.syncAll()
+        #expect(try county.wf("centre").latestSupplementNotice(itemID: item) == ["环境影响报告表", "项目选址红线图"])
+    }
+
     @Test func teamMembershipMatchesWholeIDsOnly() throws {
         // A person whose id holds SQL pattern characters must not match other ids (LIKE would read `_` as any).
         let roster = #"{"people": [{"id": "A_5", "name": "测试员", "login": "a_5", "office_id": "OFF-DG", "roles": ["AGENT"]}]}"#

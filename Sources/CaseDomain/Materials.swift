@@ -1,0 +1,51 @@
+/// The materials an approval item needs (the catalogue's 申请材料 list) and what is still missing. Pure: lists in,
+/// lists out, so every replica reaches the same 一次性告知.
+public enum Materials {
+    /// The entries of a list as a clerk types it: separated by `；`, `;`, `、`, `，`, `,` or line breaks, blanks
+    /// trimmed, empty entries and repeats dropped, order kept.
+    public static func list(_ text: String?) -> [String] {
+        guard let text else { return [] }
+        var seen: Set<String> = [], out: [String] = []
+        for part in text.split(whereSeparator: { "；;、，,\n\r".contains($0) }) {
+            let entry = part.trimmingCharacters()
+            if !entry.isEmpty, seen.insert(key(entry)).inserted { out.append(entry) }
+        }
+        return out
+    }
+
+    /// How two spellings of one material compare: blanks and the brackets' width ignored, letters in one case.
+    public static func key(_ name: String) -> String {
+        var s = ""
+        for ch in name {
+            switch ch {
+            case " ", "\t", "\u{3000}": continue
+            case "（": s.append("(")
+            case "）": s.append(")")
+            default: s.append(contentsOf: ch.lowercased())
+            }
+        }
+        return s
+    }
+
+    /// Whether `type` is one of `required` (an empty list requires nothing in particular, so anything fits).
+    public static func fits(_ type: String, _ required: [String]) -> Bool {
+        required.isEmpty || required.contains { key($0) == key(type) }
+    }
+
+    /// `required` less what `provided` covers, in the order of `required`.
+    public static func missing(required: [String], provided: [String]) -> [String] {
+        let have = Set(provided.map(key))
+        return required.filter { !have.contains(key($0)) }
+    }
+
+    /// A list written back as one text, the way the catalogue and the notice store it.
+    public static func joined(_ entries: [String]) -> String { entries.joined(separator: "；") }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\u{3000}" }
+        guard let a = firstIndex(where: { !blank($0) }), let b = lastIndex(where: { !blank($0) }) else { return "" }
+        return String(self[a...b])
+    }
+}
