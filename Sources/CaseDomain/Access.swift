@@ -147,7 +147,7 @@ public enum AccessRules {
     public static let referenceTables: Set<String> = ["rule", "calendar_day", "catalogue_item", "office", "department",
                                                       "person", "township"]
     /// Tables whose rows belong to one case through `case_id`.
-    public static let caseChildren: Set<String> = ["plan_item", "item_pause", "supplement_notice", "work_log", "progress_report", "escalation",
+    public static let caseChildren: Set<String> = ["plan_item", "item_pause", "supplement_notice", "intermediary_service", "work_log", "progress_report", "escalation",
                                                    "completion_form", "termination_form", "evaluation", "ticket",
                                                    "material_use", "meeting_resolution", "agreement", "registration",
                                                    "complaint"]
@@ -207,6 +207,7 @@ public enum AccessRules {
         "work_log": ["plan_item_id": "plan_item"],
         "escalation": ["plan_item_id": "plan_item", "meeting_id": "meeting"],
         "material_use": ["plan_item_id": "plan_item"],
+        "intermediary_service": ["plan_item_id": "plan_item"],
     ]
     /// The order a trust boundary judges a bundle's rows in: rows before the rows that link to them (a bundle
     /// lists rows by table name, so an agreement would otherwise be judged before its case).
@@ -216,7 +217,7 @@ public enum AccessRules {
         case "enterprise": 1
         case "project": 2
         case "case": 3
-        case "item_pause", "supplement_notice", "meeting_attendee", "meeting_resolution", "ticket", "material_use", "escalation": 5
+        case "item_pause", "supplement_notice", "intermediary_service", "meeting_attendee", "meeting_resolution", "ticket", "material_use", "escalation": 5
         case _ where DaibanSchema.schema.tables[table] == nil: 6
         default: 4
         }
@@ -224,7 +225,7 @@ public enum AccessRules {
     /// The case states an agent's own steps produce (registration, plan confirmed, completion, termination).
     static let agentCaseStatuses: Set<String> = ["REGISTERED", "EXECUTING", "COMPLETED", "TERMINATED"]
     /// Tables whose rows an agent may delete (its own plan and materials); others are the office's to delete.
-    static let agentDeletes: Set<String> = ["plan_item", "item_pause", "supplement_notice", "material", "material_use"]
+    static let agentDeletes: Set<String> = ["plan_item", "item_pause", "supplement_notice", "intermediary_service", "material", "material_use"]
     /// Tables only the centre deletes.
     static let centreDeletes: Set<String> = appendOnly.union(["case", "agreement", "completion_form", "termination_form"])
     /// What a liaison's device may write, on rows of its departments ("*" = every field of the table).

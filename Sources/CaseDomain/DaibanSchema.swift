@@ -186,6 +186,13 @@ public enum DaibanSchema {
         t("plan_item_id"), t("case_id"), d("notified_on"), t("missing"), t("notice_no"), t("recorded_by"),
     ], indexes: [["plan_item_id"], ["case_id"]])
 
+    /// 中介服务: intermediary work an approval waits for (环评报告编制, 测绘, 施工图审查 …), done by a provider the
+    /// owner chose, timed like an item from its contract date by the committed days.
+    public static let intermediaryService = table("intermediary_service", [
+        t("case_id"), t("plan_item_id"), t("kind"), t("provider"), t("provider_uscc"), d("contract_on"),
+        i("committed_days"), t("committed_unit"), d("due"), d("delivered_on"), t("status"), t("note"), t("recorded_by"),
+    ], indexes: [["case_id"], ["status", "due"]])
+
     /// 工作日志 (§1.4), append-only: `occurred_at` is the device time as entered.
     public static let workLog = table("work_log", [
         t("case_id"), t("plan_item_id"), t("author_id"), t("occurred_at"), t("recorded_at"), t("kind"),
@@ -273,7 +280,7 @@ public enum DaibanSchema {
     /// Every table this build declares.
     public static let schema = Schema([
         office, township, person, department, enterprise, project, contactCard, catalogueItem, calendarDay, rule,
-        registration, agreement, `case`, planItem, itemPause, supplementNotice, workLog, progressReport, meeting, meetingAttendee,
+        registration, agreement, `case`, planItem, itemPause, supplementNotice, intermediaryService, workLog, progressReport, meeting, meetingAttendee,
         meetingResolution, escalation, completionForm, terminationForm, evaluation, ticket, complaint, material,
         materialUse,
     ])

@@ -71,6 +71,15 @@ public enum CodeLabels {
 
     /// The code `text` names in `table`: the code itself (any letter case) or its Chinese name, blanks around
     /// ignored. Text that is neither comes back unchanged, for the step to refuse with the list of choices.
+    /// 中介服务的类别 (any other text is kept as typed).
+    public static let intermediaryKind: Table = [
+        ("EIA_REPORT", "环评报告编制"), ("SURVEY", "测绘"), ("DRAWING_REVIEW", "施工图审查"), ("SAFETY_ASSESSMENT", "安全评价"),
+        ("ENERGY_REPORT", "节能报告编制"), ("FEASIBILITY", "可行性研究报告编制"), ("GEOHAZARD", "地质灾害危险性评估"),
+        ("SOIL_WATER", "水土保持方案编制"), ("LIGHTNING", "防雷检测"), ("FIRE_TEST", "消防检测"), ("OTHER", "其他"),
+    ]
+    /// 中介服务的状态.
+    public static let serviceStatus: Table = [("OPEN", "进行中"), ("DELIVERED", "已交付"), ("CANCELLED", "已取消")]
+
     public static func code(_ text: String, in table: Table) -> String {
         let t = text.trimmingCharacters(in: .whitespaces)
         if let hit = table.first(where: { $0.code == t || $0.zh == t || $0.code.uppercased() == t.uppercased() }) { return hit.code }

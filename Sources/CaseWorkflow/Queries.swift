@@ -238,6 +238,12 @@ extension Workflow {
                     g.rows.append([.text("PLAN"), .text(c["_key"]), .null, .null, .text(CivilDate.iso(due)), .text(state.rawValue),
                                    .text("代办任务分解计划表")])
                 }
+                // 中介服务 near or past the date the provider promised.
+                for rec in try servicesGrid(r, caseID: nil, asOf: asOf, openOnly: true, caseFilter: mine).records() {
+                    guard let timer = rec["timer"]?.textValue, timer != "NORMAL" else { continue }
+                    g.rows.append([.text("SERVICE"), rec["case"] ?? .null, .null, rec["kind"] ?? .null, rec["due"] ?? .null,
+                                   .text(timer), rec["provider"] ?? .null])
+                }
                 try forEachHalfMonth(r, o, caseFilter: mine) { x in
                     let soon = cal.workdays(after: asOf, through: x.due) <= rules.warningWorkdays
                     guard x.state == .missing || (x.state == .due && soon) else { return }

@@ -276,6 +276,39 @@ import Testing
         #expect(try county.wf("centre").latestSupplementNotice(itemID: item) == ["环境影响报告表", "项目选址红线图"])
     }
 
+    @Test func intermediaryServicesAreTimedLikeItems() throws {
+        let c = try activeCase()
+        let a03 = county.wf("a03"), replica = county.replica("a03")
+        _ = try a03.addPlanItem(caseID: c, PlanItemInput(catalogueCode: "HJ-01"))
+        try a03.confirmPlan(caseID: c)
+        var eia = Workflow.ServiceInput(kind: CodeLabels.code("环评报告编制", in: CodeLabels.intermediaryKind),
+                                        provider: "云岭环科咨询有限公司", committedDays: 10)
+        eia.contractOn = day("2025-11-03")  // a Monday: 10 working days later is Monday 17 November
+        eia.itemID = "\(c).1"
+        let id = try a03.addService(caseID: c, eia)
+        var bad = eia
+        bad.unit = "WEEKS"
+        try expectRefused("bad_value", replica) { _ = try a03.addService(caseID: c, bad) }
+        bad = eia
+        bad.itemID = "NOPE.1"
+        try expectRefused("not_found", replica) { _ = try a03.addService(caseID: c, bad) }
+
+        let row = try #require(try a03.services(caseID: c, asOf: day("2025-11-14")).records().first)
+        #expect(row["due"] == .text("2025-11-17") && row["kind"] == .text("EIA_REPORT") && row["timer"] == .text("WARNING"))
+        #expect(try a03.services(caseID: c, asOf: day("2025-11-18")).records()[0]["timer"] == .text("OVERDUE"))
+        // The agent is chased for it, as for an item.
+        let chase = try a03.due(asOf: day("2025-11-18")).records().filter { $0["kind"] == .text("SERVICE") }
+        #expect(chase.count == 1 && chase[0]["state"] == .text("OVERDUE"))
+        // Named by its case, as a clerk would; delivered late is still late, and it leaves the chase list.
+        #expect(try a03.serviceID(for: c) == id)
+        try a03.finishService(id: try a03.serviceID(for: c, kind: "环评报告编制"), delivered: true, on: day("2025-11-19"))
+        #expect(try a03.services(caseID: c, asOf: day("2025-11-20")).records()[0]["timer"] == .text("OVERDUE"))
+        #expect(try a03.due(asOf: day("2025-11-20")).records().allSatisfy { $0["kind"] != .text("SERVICE") })
+        try expectRefused("illegal_transition", replica) { try a03.finishService(id: id, delivered: false, on: nil) }
+        try county.syncAll()
+        #expect(try county.wf("centre").services(caseID: nil, asOf: day("2025-11-20")).rows.count == 1)
+    }
+
     @Test func teamMembershipMatchesWholeIDsOnly() throws {
         // A person whose id holds SQL pattern characters must not match other ids (LIKE would read `_` as any).
         let roster = #"{"people": [{"id": "A_5", "name": "测试员", "login": "a_5", "office_id": "OFF-DG", "roles": ["AGENT"]}]}"#
