@@ -57,6 +57,11 @@ let package = Package(
         .target(name: "SyncContract", swiftSettings: swiftSettings),
         // Aligned terminal tables (CJK characters take two columns).
         .target(name: "TerminalText", swiftSettings: swiftSettings),
+        // libharu (PDF) and libxlsxwriter (Excel), linked from the system (libhpdf-dev, libxlsxwriter-dev).
+        .systemLibrary(name: "CHaru", providers: [.apt(["libhpdf-dev"])]),
+        .systemLibrary(name: "CXlsxWriter", providers: [.apt(["libxlsxwriter-dev"])]),
+        // Printable forms: one document model (CaseWorkflow) laid out as HTML or as an A4 PDF.
+        .target(name: "FormPrint", dependencies: ["CaseWorkflow", "CHaru"], swiftSettings: swiftSettings),
         // Help and ArgumentParser's own text in the user's language (both executables' `main`).
         .target(name: "CommandText", dependencies: ["TerminalText", argumentParser], swiftSettings: swiftSettings),
         // The sync server: accounts, devices, tokens, push/pull routes, metrics, and its commands.
@@ -92,10 +97,10 @@ let package = Package(
         // The CLI's commands, as a library so the executable stays thin.
         .target(name: "ClientCommands",
                 dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "SyncClient",
-                               "TerminalText", "CommandText", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
+                               "TerminalText", "CommandText", "FormPrint", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
-                          swiftSettings: swiftSettings),
+                          exclude: ["form-example.png"], swiftSettings: swiftSettings),
         .executableTarget(name: "daiban-bench",
                           dependencies: ["ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "CaseDomain", "CaseWorkflow", grdb,
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
@@ -116,7 +121,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SyncTesting", "ReplicaStore", "CaseDomain", "SyncCore"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CaseWorkflowTests",
-                    dependencies: ["CaseWorkflow", "CaseDomain", "ReplicaStore", "SyncCore", "SyncTesting", grdb],
+                    dependencies: ["CaseWorkflow", "CaseDomain", "ReplicaStore", "SyncCore", "SyncTesting", "FormPrint", grdb],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SyncServerTests",
                     dependencies: ["SyncServer", "SyncClient", "SyncTesting", "ReplicaStore", "CaseDomain", "CaseWorkflow",

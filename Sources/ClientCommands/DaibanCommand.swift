@@ -20,7 +20,7 @@ public struct DaibanCommand: AsyncParsableCommand {
         subcommands: [Init.self, Login.self, Sync.self, Status.self, EnterpriseCommand.self, ProjectCommand.self,
                       CaseCommand.self, PlanCommand.self, ItemCommand.self, LogCommand.self, ReportProgress.self,
                       MeetingCommand.self, Escalate.self, EvalCommand.self, TicketCommand.self, ComplaintCommand.self,
-                      MaterialCommand.self, ServiceCommand.self, CardCommand.self, Due.self, ReportCommand.self, History.self, CatalogueCommand.self,
+                      MaterialCommand.self, ServiceCommand.self, CardCommand.self, FormCommand.self, Due.self, ReportCommand.self, History.self, CatalogueCommand.self,
                       CalendarCommand.self, RosterCommand.self, RuleCommand.self, RecordCommand.self, Export.self,
                       Import.self, PeersCommand.self, Conflicts.self, Rejected.self, KeyCommand.self, Doctor.self,
                       Backup.self])

@@ -73,6 +73,18 @@ import Testing
         #expect(zhCSV.stdout.hasPrefix("\u{FEFF}代办项目,"), "\(zhCSV.stdout.prefix(80))")
         #expect(csv.contains(",OVERDUE,"))
 
+        // The 办结单 printed, named as on paper; the check code ties the paper to the record.
+        let form = try json(try centre.ok("form", "办结单", "BJ-2025-0021", "--json"))
+        let code = try #require(form["check_code"] as? String)
+        let printed = try centre.ok("form", "completion", c, "--output", dir.file("bj.pdf"))
+        #expect(printed.contains(code) && FileManager.default.fileExists(atPath: dir.file("bj.pdf")))
+        try centre.ok("form", "completion", c, "--output", dir.file("bj.html"))
+        #expect(try String(contentsOfFile: dir.file("bj.html"), encoding: .utf8).contains("代办项目办结单"))
+        #expect(try centre.ok("form", "completion", c, "--verify", code.lowercased()).contains("matches"))
+        let forged = try centre.run("form", "completion", c, "--verify", "0000-0000-0000")
+        #expect(forged.status == 1 && forged.stderr.contains("does not match"))
+        #expect(try centre.run("form", "meeting", c).stderr.contains("[not_found]"))
+
         // Every list, show and report answers --json.
         let commands: [[String]] = [
             ["enterprise", "list"], ["project", "list"], ["case", "list"], ["case", "list", "--mine"], ["case", "show", c],
