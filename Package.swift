@@ -39,14 +39,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         // zlib, linked from the system (zlib1g-dev).
-        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSystemZlib", providers: [.apt(["zlib1g-dev"])]),
         // Pure merge core: no SQLite, no I/O, no network, no Foundation.
         .target(name: "SyncCore", swiftSettings: swiftSettings),
         // The change-set wire format (binary envelope, zlib payload, limits).
-        .target(name: "SyncProtocol", dependencies: ["SyncCore", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "SyncProtocol", dependencies: ["SyncCore", "CSystemZlib", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         // The 代办 schema registry (tables, fields, types, merge policies).
         .target(name: "CaseDomain", dependencies: ["SyncCore"], swiftSettings: swiftSettings),
@@ -60,6 +61,9 @@ let package = Package(
         // libharu (PDF) and libxlsxwriter (Excel), linked from the system (libhpdf-dev, libxlsxwriter-dev).
         .systemLibrary(name: "CHaru", providers: [.apt(["libhpdf-dev"])]),
         .systemLibrary(name: "CXlsxWriter", providers: [.apt(["libxlsxwriter-dev"])]),
+        // Excel workbooks: written with libxlsxwriter, read with ZIPFoundation and Foundation's XML parser.
+        .target(name: "Spreadsheet", dependencies: ["CXlsxWriter", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: swiftSettings),
         // Printable forms: one document model (CaseWorkflow) laid out as HTML or as an A4 PDF.
         .target(name: "FormPrint", dependencies: ["CaseWorkflow", "CHaru"], swiftSettings: swiftSettings),
         // Help and ArgumentParser's own text in the user's language (both executables' `main`).
@@ -91,13 +95,13 @@ let package = Package(
                                .product(name: "NIOSSL", package: "swift-nio-ssl")],
                 swiftSettings: swiftSettings),
         // The 代办 workflow on a replica: transitions with their checks, deadlines, 催办 lists and reports.
-        .target(name: "CaseWorkflow", dependencies: ["ReplicaStore", "CaseDomain", "SyncCore", "TerminalText", grdb,
+        .target(name: "CaseWorkflow", dependencies: ["ReplicaStore", "CaseDomain", "SyncCore", "TerminalText", "Spreadsheet", grdb,
                                                   .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: swiftSettings),
         // The CLI's commands, as a library so the executable stays thin.
         .target(name: "ClientCommands",
                 dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "SyncClient",
-                               "TerminalText", "CommandText", "FormPrint", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
+                               "TerminalText", "CommandText", "FormPrint", "Spreadsheet", argumentParser, grdb, .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           exclude: ["form-example.png"], swiftSettings: swiftSettings),
@@ -106,13 +110,13 @@ let package = Package(
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
                           swiftSettings: swiftSettings),
         // Shared test support: deterministic generators, replica simulator, vector loader.
-        .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CZlib", grdb],
+        .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CSystemZlib", grdb],
                 swiftSettings: swiftSettings),
         .testTarget(name: "SyncCoreTests",
                     dependencies: ["SyncCore", "SyncTesting",
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol", "SyncCore", "SyncTesting", "CZlib"],
+        .testTarget(name: "SyncProtocolTests", dependencies: ["SyncProtocol", "SyncCore", "SyncTesting", "CSystemZlib"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "ReplicaStoreTests",
                     dependencies: ["ReplicaStore", "SyncTesting", "CaseDomain", "SyncCore", "SyncProtocol", grdb,
@@ -121,7 +125,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SyncTesting", "ReplicaStore", "CaseDomain", "SyncCore"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CaseWorkflowTests",
-                    dependencies: ["CaseWorkflow", "CaseDomain", "ReplicaStore", "SyncCore", "SyncTesting", "FormPrint", grdb],
+                    dependencies: ["CaseWorkflow", "CaseDomain", "ReplicaStore", "SyncCore", "SyncTesting", "FormPrint", "Spreadsheet", grdb],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SyncServerTests",
                     dependencies: ["SyncServer", "SyncClient", "SyncTesting", "ReplicaStore", "CaseDomain", "CaseWorkflow",

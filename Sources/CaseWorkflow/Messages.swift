@@ -66,9 +66,14 @@ extension L10n.Key {
     static let ticketNotRectified = Self(en: "ticket {0} cannot close before rectification (or a review finding it malicious or mistaken)",
                                          zh: "台账 {0} 未整改（或经复核认定为误评、恶意差评）前不能销号")
     static let complaintBackwards = Self(en: "a complaint does not go back from {0} to {1}", zh: "投诉状态不能从 {0} 退回 {1}")
-    static let recordNoKey = Self(en: "record {0}: no {1}", zh: "第 {0} 条记录：缺少 {1}")
-    static let recordUnknownColumn = Self(en: "record {0}: unknown column {1} for {2}", zh: "第 {0} 条记录：{2} 没有列 {1}")
-    static let recordBadValue = Self(en: "record {0}: column {1}: {2}", zh: "第 {0} 条记录：列 {1}：{2}")
+    static let recordNoKey = Self(en: "{0}: no {1}", zh: "{0}：缺少 {1}")
+    static let recordUnknownColumn = Self(en: "{0}: unknown column {1} for {2}", zh: "{0}：{2} 没有列 {1}")
+    static let recordBadValue = Self(en: "{0}, column {1}: {2}", zh: "{0}，列 {1}：{2}")
+    static let placeRow = Self(en: "row {0}", zh: "第 {0} 行")
+    static let placeSheetRow = Self(en: "sheet {0}, row {1}", zh: "工作表“{0}”第 {1} 行")
+    static let placeRecord = Self(en: "record {0}", zh: "第 {0} 条记录")
+    static let unknownHeading = Self(en: "{0}: the heading {1} names no field of {2}", zh: "{0}：表头“{1}”不是 {2} 的字段")
+    static let badWorkbook = Self(en: "cannot read the Excel workbook: {0}", zh: "无法读取 Excel 工作簿：{0}")
     static let wrongRank = Self(en: "{0} has rank {1}; this needs {2}", zh: "{0} 的职级为 {1}，此处须为 {2}")
     static let wrongJurisdiction = Self(en: "{0} sits in {1}, not in the case's township {2}", zh: "{0} 属于 {1}，不属于本项目所在的 {2}")
     static let complaintNumberTaken = Self(en: "complaint number {0} is already taken here", zh: "投诉编号 {0} 已被使用")
@@ -79,12 +84,12 @@ extension L10n.Key {
     static let badEncoding = Self(
         en: "the file is neither UTF-8 nor GB18030/GBK text: save it from Excel as CSV (UTF-8 or the default Chinese encoding)",
         zh: "文件既不是 UTF-8 也不是 GB18030/GBK 文本：请在 Excel 中另存为 CSV（UTF-8 或默认的中文编码）")
-    static let badCSV = Self(en: "CSV line {0} has more fields than the header", zh: "CSV 第 {0} 行的字段多于表头")
+    static let badCSV = Self(en: "{0} has more fields than the heading row", zh: "{0}的字段多于表头")
     static let badCalendarFile = Self(en: "the calendar file is neither CSV nor the calendar JSON", zh: "日历文件既不是 CSV 也不是日历 JSON")
     static let badRosterFile = Self(en: "the roster file must be a JSON object with offices, townships, departments, people",
                                      zh: "名册文件应为包含 offices、townships、departments、people 的 JSON 对象")
-    static let committedOverLegal = Self(en: "record {0} ({1}): the committed limit exceeds the legal limit",
-                                         zh: "第 {0} 条记录（{1}）：承诺期限超过法定期限")
+    static let committedOverLegal = Self(en: "{0} ({1}): the committed limit exceeds the legal limit",
+                                         zh: "{0}（{1}）：承诺期限超过法定期限")
     static let calendarOlder = Self(en: "warning: this replica's working-day calendar is version {0}, the centre published {1}; sync before trusting due dates",
                                     zh: "警告：本副本工作日历为第 {0} 版，县中心已发布第 {1} 版；请先同步再看期限")
     static let calendarEmpty = Self(en: "warning: no working-day calendar on this replica; weekends only (import one with `daiban calendar import`)",

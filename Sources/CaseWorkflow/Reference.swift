@@ -21,20 +21,20 @@ extension Workflow {
 
     /// Writes records (column → text, typed by the schema) keyed by `keyColumn`; unchanged rows are skipped.
     /// Returns (written, unchanged).
-    func importRecords(_ s: Session, table: String, keyColumn: String, _ records: [[String: String]],
+    func importRecords(_ s: Session, table: String, keyColumn: String, _ sheet: ImportSheet,
                        fixed: [String: FieldValue] = [:]) throws -> (written: Int, unchanged: Int) {
         let schema = try replica.schema.table(table)
         var written = 0, unchanged = 0
-        for (i, r) in records.enumerated() {
-            guard let key = r[keyColumn], !key.isEmpty else { throw WorkflowError("bad_value", .recordNoKey, i + 1, keyColumn) }
+        for (i, r) in sheet.records.enumerated() {
+            guard let key = r[keyColumn], !key.isEmpty else { throw WorkflowError("bad_value", .recordNoKey, sheet.place(i), sheet.column(keyColumn)) }
             var values = fixed
             for (column, raw) in r {
                 guard let f = schema.field(column) else {
                     if column == keyColumn { continue }
-                    throw WorkflowError("unknown_field", .recordUnknownColumn, i + 1, column, table)
+                    throw WorkflowError("unknown_field", .recordUnknownColumn, sheet.place(i), column, table)
                 }
                 do { values[column] = try f.parse(raw.trimmingCharacters(in: .whitespaces)) } catch {
-                    throw WorkflowError("bad_value", .recordBadValue, i + 1, column, error.message)
+                    throw WorkflowError("bad_value", .recordBadValue, sheet.place(i), sheet.column(column), error.message)
                 }
             }
             let current = try s.row(table, key)
@@ -52,7 +52,7 @@ extension Workflow {
     /// "source_notice":"…","days":[{"date":"2025-10-11","workday":true,"note":"调休"}]}` or a bare array) and
     /// publishes it as version `version` (default: one above the current). Open items' due dates are recomputed.
     public func importCalendar(data: Data, version: Int?) throws -> (days: Int, version: Int, recomputed: Int) {
-        var records: [[String: String]]
+        var sheet: ImportSheet
         var fileVersion: Int?
         var notice: String?
         if let obj = try? JSONSerialization.jsonObject(with: data) {
@@ -60,36 +60,39 @@ extension Workflow {
             fileVersion = dict?["version"] as? Int
             notice = dict?["source_notice"] as? String
             guard let days = (dict?["days"] ?? obj) as? [[String: Any]] else { throw WorkflowError("bad_value", .badCalendarFile) }
-            records = days.map { d in
+            sheet = ImportSheet(json: days.map { d in
                 var r: [String: String] = [:]
                 for (k, v) in d {
                     let key = k == "note" ? "source_notice" : k
                     r[key] = (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)"
                 }
                 return r
-            }
+            })
         } else {
-            records = try CSV.records(try CSV.decode(data), defaultHeader: ["date", "workday", "source_notice"])
+            sheet = try ImportSheet(data, table: "calendar_day", defaultHeader: ["date", "workday", "source_notice"])
         }
+        var records = sheet.records
         return try perform { s in
             try requirePublisher(s)
             let current = try Int.fetchOne(s.db(), sql: "SELECT max(version) FROM v_calendar_day") ?? 0
             let v = version ?? fileVersion ?? (current + 1)
             for i in records.indices {
-                guard let d = records[i]["date"], CivilDate(iso: d) != nil else {
-                    throw WorkflowError("bad_value", .recordBadValue, i + 1, "date", records[i]["date"] ?? "")
+                guard let d = records[i]["date"].flatMap(LocalMoment.parse)?.description, d.count == 10 else {
+                    throw WorkflowError("bad_value", .recordBadValue, sheet.place(i), sheet.column("date"), records[i]["date"] ?? "")
                 }
+                records[i]["date"] = d
                 if let w = records[i]["workday"] {
                     switch w.lowercased() {
-                    case "workday", "work", "班", "上班": records[i]["workday"] = "true"
-                    case "holiday", "off", "休", "休息": records[i]["workday"] = "false"
+                    case "workday", "work", "班", "上班", "工作日", "是", "yes", "1": records[i]["workday"] = "true"
+                    case "holiday", "off", "休", "休息", "节假日", "否", "no", "0": records[i]["workday"] = "false"
                     default: break
                     }
                 }
                 if records[i]["source_notice"] == nil, let notice { records[i]["source_notice"] = notice }
                 records[i]["version"] = String(v)
             }
-            _ = try importRecords(s, table: "calendar_day", keyColumn: "date", records)
+            sheet.records = records
+            _ = try importRecords(s, table: "calendar_day", keyColumn: "date", sheet)
             try s.put("rule", "calendar.version", ["value": .text(String(v))])
             var recomputed = 0
             for item in try s.rows("plan_item", where: "accepted_on IS NOT NULL AND decided_on IS NULL") {
@@ -104,21 +107,22 @@ extension Workflow {
 
     /// Imports 事项 rows from CSV (header: field names, `code` first) or a JSON array of objects.
     public func importCatalogue(data: Data) throws -> (written: Int, unchanged: Int) {
-        let records = try Self.records(data)
+        let sheet = try Self.records(data, table: "catalogue_item")
+        let records = sheet.records
         return try perform { s in
             try requirePublisher(s)
             for (i, r) in records.enumerated() {
                 for kind in ["committed", "legal"] {
                     if let u = r["\(kind)_unit"], !u.isEmpty, LimitUnit(rawValue: u) == nil {
-                        throw WorkflowError("bad_value", .recordBadValue, i + 1, "\(kind)_unit", u)
+                        throw WorkflowError("bad_value", .recordBadValue, sheet.place(i), sheet.column("\(kind)_unit"), u)
                     }
                 }
                 if let c = r["committed_limit"].flatMap(Int.init), let l = r["legal_limit"].flatMap(Int.init),
                     (r["committed_unit"] ?? "WD") == (r["legal_unit"] ?? "WD"), c > l {
-                    throw WorkflowError("bad_value", .committedOverLegal, i + 1, r["code"] ?? "")
+                    throw WorkflowError("bad_value", .committedOverLegal, sheet.place(i), r["code"] ?? "")
                 }
             }
-            return try importRecords(s, table: "catalogue_item", keyColumn: "code", records)
+            return try importRecords(s, table: "catalogue_item", keyColumn: "code", sheet)
         }
     }
 
@@ -143,7 +147,7 @@ extension Workflow {
                 if table == "rule" {
                     for r in records { try Rules.validate(key: r["id"] ?? "", value: r["value"] ?? "") }
                 }
-                n += try importRecords(s, table: table, keyColumn: "id", records).written
+                n += try importRecords(s, table: table, keyColumn: "id", ImportSheet(json: records)).written
             }
             return n
         }
@@ -161,15 +165,15 @@ extension Workflow {
         }
     }
 
-    static func records(_ data: Data) throws -> [[String: String]] {
+    static func records(_ data: Data, table: String) throws -> ImportSheet {
         if let arr = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
-            return arr.map { d in
+            return ImportSheet(json: arr.map { d in
                 Dictionary(uniqueKeysWithValues: d.compactMap { k, v in
                     v is NSNull ? nil : (k, (v as? Bool).map { $0 ? "true" : "false" } ?? "\(v)")
                 })
-            }
+            })
         }
-        return try CSV.records(try CSV.decode(data), defaultHeader: nil)
+        return try ImportSheet(data, table: table)
     }
 }
 
@@ -247,19 +251,5 @@ enum CSV {
         }
         if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
         return rows.filter { !($0.count == 1 && $0[0].trimmingCharacters(in: .whitespaces).isEmpty) }
-    }
-
-    /// Records keyed by the header row; `defaultHeader` is used when the first row is data (starts with a digit).
-    static func records(_ text: String, defaultHeader: [String]?) throws -> [[String: String]] {
-        var all = rows(text)
-        guard !all.isEmpty else { return [] }
-        var header = all[0].map { $0.trimmingCharacters(in: .whitespaces) }
-        if let d = defaultHeader, header.first?.first?.isNumber == true { header = d } else { all.removeFirst() }
-        return try all.enumerated().map { i, r in
-            guard r.count <= header.count else { throw WorkflowError("bad_value", .badCSV, i + 2) }
-            var out: [String: String] = [:]
-            for (j, v) in r.enumerated() where !v.isEmpty { out[header[j]] = v }
-            return out
-        }
     }
 }

@@ -54,6 +54,7 @@ extension L10n.Key {
     static let materialsComplete = Self(en: "the item's materials are complete", zh: "该办件材料已齐全")
     static let materialsMissing = Self(en: "still missing: {0}", zh: "尚缺材料：{0}")
     static let supplementNotice = Self(en: "一次性告知 (told at once): {0}", zh: "一次性告知尚缺材料：{0}")
+    static let wroteExcel = Self(en: "wrote {0}: {1} row(s)", zh: "已写出 {0}：{1} 行")
     static let noRows = Self(en: "(none)", zh: "（无）")
     static let registered = Self(en: "registration {0} recorded; case {1}", zh: "已登记 {0}；代办项目 {1}")
     static let registeredDuplicate = Self(en: "registration {0} recorded as a duplicate of {2}; no new case: {1}",
@@ -124,6 +125,7 @@ extension L10n.Key {
     static let colField = Self(en: "FIELD", zh: "字段")
     static let colKind = Self(en: "KIND", zh: "类型")
     static let colVersions = Self(en: "VERSIONS", zh: "版本")
+    static let colItem = Self(en: "ITEM", zh: "项目")
     static let colValue = Self(en: "VALUE", zh: "值")
     static let colReplica = Self(en: "REPLICA", zh: "副本")
     static let colAuthor = Self(en: "AUTHOR", zh: "作者")

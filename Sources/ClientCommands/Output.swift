@@ -5,17 +5,21 @@ import Foundation
 import SyncCore
 import TerminalText
 import CommandText
+import Spreadsheet
 
 /// `--json` / `--format`, shared by every list, show and report.
 struct OutputOptions: ParsableArguments {
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case table, csv, json
+        case table, csv, json, xlsx
         /// CSV with machine headers (`--csv-keys`), not a choice of `--format`.
         case csvKeys = "csv-keys"
-        static var allValueStrings: [String] { ["table", "csv", "json"] }
+        static var allValueStrings: [String] { ["table", "csv", "json", "xlsx"] }
     }
     @Flag(help: .l("Print as JSON (same as --format json).", "以 JSON 格式输出（同 --format json）。")) var json = false
-    @Option(help: .l("table (aligned, CJK-aware), csv or json.", "输出格式：table（按中文字宽对齐的表格）、csv 或 json。")) var format: Format = .table
+    @Option(help: .l("table (aligned, CJK-aware), csv, json or xlsx (an Excel file; give --output).",
+                     "输出格式：table（按中文字宽对齐的表格）、csv、json 或 xlsx（Excel 文件，配合 --output）。")) var format: Format = .table
+    @Option(help: .l("With --format xlsx: the Excel file to write (default: the table's name, .xlsx, here).",
+                     "与 --format xlsx 合用：要写出的 Excel 文件（默认在当前目录按表名生成 .xlsx）。")) var output: String?
     @Flag(help: .l("CSV for scripts: field keys as headers, codes as codes, no byte-order mark (default: for Excel).",
                    "输出供脚本使用的 CSV：表头用字段名，代码不转中文，不带 BOM（默认输出适合用 Excel 打开）。"))
     var csvKeys = false
@@ -114,7 +118,46 @@ func csvField(_ s: String) -> String {
 }
 
 /// Prints a grid in the chosen format; tables get an optional title and the summary below.
-func emit(_ g: Grid, _ output: OutputOptions, title: String? = nil) { emit(g, output.effective, title: title) }
+func emit(_ g: Grid, _ output: OutputOptions, title: String? = nil) {
+    if output.effective == .xlsx || (output.output.map { $0.lowercased().hasSuffix(".xlsx") } ?? false) && output.effective == .table {
+        ExcelOut.add(g, title: title, path: output.output ?? "\(g.name).xlsx")
+        return
+    }
+    emit(g, output.effective, title: title)
+}
+
+/// The sheets a command writes to its Excel file: a command that shows several tables writes one workbook with
+/// a sheet for each, rewritten as each is added.
+enum ExcelOut {
+    nonisolated(unsafe) static var sheets: [String: [XLSXWriter.Sheet]] = [:]
+
+    static func add(_ g: Grid, title: String?, path: String) {
+        var rows = g.rows.map { row in
+            row.map { cell -> XLSXWriter.Cell in
+                switch cell {
+                case .int(let i): .number(Double(i))
+                case .real(let d): .number(d)
+                case .bool(let b): .text(L10n.chinese ? (b ? "是" : "否") : (b ? "yes" : "no"))
+                case .null: .empty
+                case .text(let s): XLSXWriter.cell(text: localizedCode(s))
+                }
+            }
+        }
+        let name = (title ?? g.name).trimmingCharacters(in: .whitespacesAndNewlines)
+        sheets[path, default: []].append(XLSXWriter.Sheet(name: name, headers: g.columns.map(\.heading), rows: rows))
+        // The summary on a sheet of its own, so the table imports back as it is.
+        if !g.summary.isEmpty {
+            sheets[path]!.append(XLSXWriter.Sheet(name: name + (L10n.chinese ? " 汇总" : " summary"), headers: [L10n.t(.colItem), L10n.t(.colValue)],
+                                                  rows: g.summary.map { [.text($0.0.heading), XLSXWriter.cell(text: $0.1.display)] }))
+        }
+        do {
+            try XLSXWriter.write(sheets[path]!, to: path)
+            print(L10n.t(.wroteExcel, path, g.rows.count))
+        } catch {
+            fail(L10n.t(.cannotWrite, path, "\(error)"))
+        }
+    }
+}
 
 func emit(_ g: Grid, _ format: OutputOptions.Format, title: String? = nil) {
     switch format {
@@ -132,6 +175,8 @@ func emit(_ g: Grid, _ format: OutputOptions.Format, title: String? = nil) {
         out.write(g.columns.map { csvField($0.key) }.joined(separator: ",") + "\n")
         for r in g.rows { out.write(r.map { csvField($0.display) }.joined(separator: ",") + "\n") }
         out.flush()
+    case .xlsx:
+        ExcelOut.add(g, title: title, path: "\(g.name).xlsx")
     case .table:
         if let title { print(title) }
         if g.rows.isEmpty {

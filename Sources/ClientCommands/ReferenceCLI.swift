@@ -102,8 +102,10 @@ struct CatalogueCommand: ParsableCommand {
             try runWorkflow {
                 emit(try workflow(home).listTable("catalogue_item", columns: [
                     ("name", "NAME", "事项名称"), ("department_id", "DEPARTMENT", "实施部门"), ("default_kind", "KIND", "即办/承诺"),
-                    ("committed_limit", "COMMITTED", "承诺期限"), ("committed_unit", "UNIT", "单位"), ("legal_limit", "LEGAL", "法定期限"),
-                    ("legal_unit", "UNIT", "单位"), ("stage", "STAGE", "阶段"), ("approval_level", "LEVEL", "审批层级"),
+                    ("committed_limit", "COMMITTED", "承诺期限"), ("committed_unit", "COMMITTED UNIT", "承诺期限单位"),
+                    ("legal_limit", "LEGAL", "法定期限"), ("legal_unit", "LEGAL UNIT", "法定期限单位"), ("stage", "STAGE", "阶段"),
+                    ("approval_level", "LEVEL", "审批层级"), ("class_hint", "CLASS", "办件类别"),
+                    ("pauses_allowed", "PAUSES", "可暂停计时"), ("required_materials", "MATERIALS", "申请材料"),
                 ]), output)
             }
         }

@@ -1,4 +1,4 @@
-import CZlib
+import CSystemZlib
 import SyncCore
 
 /// zlib (RFC 1950) compression and bounded, incremental decompression.
@@ -19,9 +19,9 @@ public enum Zlib {
 
     /// CRC-32 (ISO-HDLC, as zlib computes it) over several byte ranges.
     public static func crc32(_ parts: [ArraySlice<UInt8>]) -> UInt32 {
-        var crc = CZlib.crc32(0, nil, 0)
+        var crc = CSystemZlib.crc32(0, nil, 0)
         for part in parts where !part.isEmpty {  // zlib's crc32 with a NULL buffer returns the initial value
-            crc = part.withUnsafeBufferPointer { CZlib.crc32(crc, $0.baseAddress, uInt($0.count)) }
+            crc = part.withUnsafeBufferPointer { CSystemZlib.crc32(crc, $0.baseAddress, uInt($0.count)) }
         }
         return UInt32(truncatingIfNeeded: crc)
     }
@@ -80,7 +80,7 @@ final class Inflater {
                 stream.avail_in = uInt(inputRange.count - consumedBefore)
                 stream.next_out = dst.baseAddress! + start
                 stream.avail_out = uInt(chunk)
-                return CZlib.inflate(&stream, Z_NO_FLUSH)
+                return CSystemZlib.inflate(&stream, Z_NO_FLUSH)
             }
         }
         let got = chunk - Int(stream.avail_out)

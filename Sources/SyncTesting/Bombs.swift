@@ -1,4 +1,4 @@
-import CZlib
+import CSystemZlib
 import SyncCore
 import SyncProtocol
 

@@ -286,6 +286,38 @@ import Testing
         try Data([0x63, 0x6F, 0x64, 0x65, 0x0A, 0xFF, 0xFE, 0x00, 0x81]).write(to: URL(fileURLWithPath: bad))
         let refused = try centre.run("catalogue", "import", bad, lang: "zh_CN.UTF-8")
         #expect(refused.status == 1 && refused.stderr.contains("GB18030"), "\(refused.stderr)")
+
+        // Chinese headings and values, as a county office types its own sheet, in GBK.
+        let chinese = "事项编码,事项名称,实施部门,办件类型,承诺时限,承诺时限单位\nZZ-03,测试事项三,D-FG,承诺件,3,自然日\n"
+        let zhCSV = dir.file("zh.csv")
+        try Data(chinese.utf8).write(to: URL(fileURLWithPath: zhCSV))
+        let conv = Process()
+        conv.executableURL = URL(fileURLWithPath: "/usr/bin/iconv")
+        conv.arguments = ["-f", "UTF-8", "-t", "GB18030", "-o", dir.file("zh-gbk.csv"), zhCSV]
+        try conv.run()
+        conv.waitUntilExit()
+        try centre.ok("catalogue", "import", dir.file("zh-gbk.csv"))
+        #expect(try centre.ok("catalogue", "list", "--json").contains("\"ND\""))
+
+        // Excel out and back in: the catalogue as a workbook with Chinese headings imports into another replica.
+        let book = dir.file("目录.xlsx")
+        let wrote = try Daiban.exec(["catalogue", "list", "--format", "xlsx", "--output", book, "--home", centre.home], lang: "zh_CN.UTF-8")
+        #expect(wrote.status == 0 && wrote.stdout.contains("已写出"), "\(wrote.stderr)")
+        let other = try centreWithRoster(try TemporaryDirectory("cli-xlsx"))
+        try other.ok("catalogue", "import", book)
+        func codes(_ d: Daiban) throws -> [String] {
+            let o = try JSONSerialization.jsonObject(with: Data(try d.ok("catalogue", "list", "--json").utf8)) as! [String: Any]
+            return (o["rows"] as! [[String: Any]]).map { "\($0["id"]!)|\($0["committed_unit"] ?? "")|\($0["default_kind"] ?? "")" }.sorted()
+        }
+        #expect(try codes(other) == codes(centre))
+        // A bad cell is named by sheet, row and column; nothing is written.
+        let broken = try Daiban.exec(["catalogue", "import", dir.file("zh.csv").replacingOccurrences(of: "zh.csv", with: "missing.xlsx"),
+                                      "--home", other.home], lang: "zh_CN.UTF-8")
+        #expect(broken.status == 1 && broken.stderr.contains("文件不存在"))
+        // Every report goes to Excel too, dates as dates.
+        let report = dir.file("overdue.xlsx")
+        try centre.ok("report", "overdue", "--format", "xlsx", "--output", report)
+        #expect(FileManager.default.fileExists(atPath: report))
     }
 
     /// Complaints carry a number (given, or the next of the county's pattern), the receiving office, a category,

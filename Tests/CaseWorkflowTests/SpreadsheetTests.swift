@@ -1,0 +1,91 @@
+import CaseDomain
+import CaseWorkflow
+import Foundation
+import GRDB
+import Spreadsheet
+import SyncCore
+import SyncTesting
+import Testing
+
+/// Excel in and out: a workbook written by `XLSXWriter` reads back cell for cell (dates as dates), the catalogue
+/// and calendar import from sheets with Chinese headings and values, and a bad cell is named by sheet, row and
+/// column, with nothing written.
+@Suite(.serialized) final class SpreadsheetTests {
+    let county: County
+    init() throws { county = try County([:]) }
+
+    func workbook(_ sheets: [XLSXWriter.Sheet], _ dir: TemporaryDirectory, _ name: String = "book.xlsx") throws -> Data {
+        let path = dir.file(name)
+        try XLSXWriter.write(sheets, to: path)
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    @Test func aWorkbookReadsBackAsWritten() throws {
+        let dir = try TemporaryDirectory("xlsx")
+        defer { dir.cleanup() }
+        let rows: [[XLSXWriter.Cell]] = [
+            [.text("年产2万吨速冻食品加工项目"), .number(6800), .date(CivilDate.days("2025-09-01")!, minutes: nil),
+             .date(CivilDate.days("2025-09-01")!, minutes: 14 * 60 + 30), .number(2.5)],
+            [.text("a \"quoted\" <tag> & more"), .empty, .empty, .empty, .number(-3)],
+        ]
+        let data = try workbook([XLSXWriter.Sheet(name: "项目/清单", headers: ["名称", "投资", "日期", "时间", "比例"], rows: rows)], dir)
+        #expect(XLSXReader.looksLikeXLSX(data))
+        let sheets = try XLSXReader.read(data)
+        #expect(sheets.count == 1 && sheets[0].name == "项目_清单", "Excel's forbidden characters are replaced")
+        let read = sheets[0].rows
+        #expect(read.map(\.number) == [1, 2, 3])
+        #expect(read[0].cells == ["名称", "投资", "日期", "时间", "比例"])
+        #expect(read[1].cells == ["年产2万吨速冻食品加工项目", "6800", "2025-09-01", "2025-09-01T14:30", "2.5"])
+        #expect(read[2].cells == ["a \"quoted\" <tag> & more", "", "", "", "-3"])
+        #expect(XLSXWriter.cell(text: "2025-11-20") == .date(CivilDate.days("2025-11-20")!, minutes: nil))
+        #expect(XLSXWriter.cell(text: "2025-11-20T08:05") == .date(CivilDate.days("2025-11-20")!, minutes: 485))
+        #expect(XLSXWriter.cell(text: "2025-13-20") == .text("2025-13-20"))
+        #expect(throws: XLSXReader.ReadError.self) { _ = try XLSXReader.read(Data("PK\u{3}\u{4}garbage".utf8)) }
+    }
+
+    @Test func theCatalogueImportsFromASheetWithChineseHeadings() throws {
+        let dir = try TemporaryDirectory("xlsx-cat")
+        defer { dir.cleanup() }
+        let centre = county.wf("centre")
+        let headers = ["事项编码", "事项名称", "实施部门", "办件类型", "承诺时限", "承诺时限单位", "法定时限", "法定时限单位", "申请材料"]
+        func row(_ code: String, _ unit: String) -> [XLSXWriter.Cell] {
+            [.text(code), .text("测试事项 \(code)"), .text("D-FG"), .text("承诺件"), .number(5), .text(unit), .number(20), .text("工作日"),
+             .text("营业执照；项目建议书")]
+        }
+        let good = try workbook([XLSXWriter.Sheet(name: "说明", headers: ["本表用途"], rows: [[.text("事项目录导入")]]),
+                                 XLSXWriter.Sheet(name: "事项目录", headers: headers, rows: [row("XT-01", "工作日"), row("XT-02", "自然日")])], dir)
+        #expect(try centre.importCatalogue(data: good).written == 2)
+        let item = try #require(try centre.read { try $0.row("catalogue_item", "XT-02") })
+        #expect(item["committed_unit"] as String? == "ND" && item["legal_unit"] as String? == "WD")
+        #expect(item["default_kind"] as String? == "COMMITTED" && item["committed_limit"] as Int? == 5)
+        #expect(item["required_materials"] as String? == "营业执照；项目建议书")
+
+        // A bad unit in the third data row: the sheet, the row a clerk sees (4) and the column as headed.
+        let bad = try workbook([XLSXWriter.Sheet(name: "事项目录", headers: headers,
+                                                 rows: [row("XT-03", "工作日"), row("XT-04", "工作日"), row("XT-05", "周")])], dir, "bad.xlsx")
+        do {
+            _ = try centre.importCatalogue(data: bad)
+            Issue.record("a bad unit was accepted")
+        } catch let e as WorkflowError {
+            #expect(e.description.contains("sheet 事项目录, row 4, column 承诺时限单位（committed_unit）"), "\(e.description)")
+        }
+        #expect(try centre.read { try $0.row("catalogue_item", "XT-03") } == nil, "nothing of the refused file is written")
+        // A heading that names nothing is refused up front.
+        let unknown = try workbook([XLSXWriter.Sheet(name: "事项目录", headers: ["事项编码", "备忘"], rows: [[.text("XT-06"), .text("x")]])],
+                                   dir, "unknown.xlsx")
+        #expect(throws: WorkflowError.self) { _ = try centre.importCatalogue(data: unknown) }
+    }
+
+    @Test func theCalendarImportsRealExcelDates() throws {
+        let dir = try TemporaryDirectory("xlsx-cal")
+        defer { dir.cleanup() }
+        let sheet = XLSXWriter.Sheet(name: "2026年工作日历", headers: ["日期", "星期", "是否工作日", "依据"], rows: [
+            [.date(CivilDate.days("2026-01-01")!, minutes: nil), .text("四"), .text("否"), .text("元旦")],
+            [.date(CivilDate.days("2026-01-04")!, minutes: nil), .text("日"), .text("是"), .text("调休上班")],
+        ])
+        let r = try county.wf("centre").importCalendar(data: try workbook([sheet], dir), version: nil)
+        #expect(r.days == 2)
+        let day = try #require(try county.wf("centre").read { try $0.row("calendar_day", "2026-01-04") })
+        #expect(day["workday"] as Bool? == true)
+    }
+}
