@@ -71,6 +71,12 @@ public enum CodeLabels {
 
     /// The code `text` names in `table`: the code itself (any letter case) or its Chinese name, blanks around
     /// ignored. Text that is neither comes back unchanged, for the step to refuse with the list of choices.
+    /// 人员角色.
+    public static let role: Table = [
+        ("AGENT", "代办员"), ("CHIEF_AGENT", "首席代办员"), ("LIAISON", "联络员"), ("WINDOW_LEAD", "窗口负责人"),
+        ("WINDOW_STAFF", "窗口工作人员"), ("DEPT_LEADER", "部门负责人"), ("LEAD_OFFICIAL", "牵头代办领导"),
+        ("SUPERVISING_HEAD", "督办负责人"), ("OFFICE_ADMIN", "代办机构管理员"), ("AUDITOR", "审计员"), ("REFERRER", "推荐人"),
+    ]
     /// 中介服务的类别 (any other text is kept as typed).
     public static let intermediaryKind: Table = [
         ("EIA_REPORT", "环评报告编制"), ("SURVEY", "测绘"), ("DRAWING_REVIEW", "施工图审查"), ("SAFETY_ASSESSMENT", "安全评价"),

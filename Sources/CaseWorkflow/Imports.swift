@@ -39,14 +39,16 @@ struct ImportSheet {
     /// Reads a CSV file or an Excel workbook's sheet for `table`: headings may be the fields' keys or their
     /// Chinese names; coded values may be their Chinese names. `defaultHeader` names the columns of a file with
     /// no heading row (its first cell is a digit).
-    init(_ data: Data, table: String, defaultHeader: [String]? = nil) throws {
+    init(_ data: Data, table: String, defaultHeader: [String]? = nil, sheetNamed: String? = nil) throws {
         var grid: [(Int, [String])]
         if XLSXReader.looksLikeXLSX(data) {
             let sheets: [XLSXReader.Sheet]
             do { sheets = try XLSXReader.read(data) } catch { throw WorkflowError("bad_value", .badWorkbook, "\(error)") }
             // The sheet whose headings name this table's fields best; the first one when none does.
             let scored = sheets.map { s in (s, (s.rows.first?.cells ?? []).filter { !(ImportHeadings.field($0, table: table) ?? "").isEmpty }.count) }
-            guard let best = scored.max(by: { $0.1 < $1.1 })?.0 ?? sheets.first else { throw WorkflowError("bad_value", .badWorkbook, "no sheet") }
+            guard let best = sheets.first(where: { $0.name == sheetNamed }) ?? scored.max(by: { $0.1 < $1.1 })?.0 ?? sheets.first else {
+                throw WorkflowError("bad_value", .badWorkbook, "no sheet")
+            }
             sheet = best.name
             grid = best.rows.map { ($0.number, $0.cells) }
         } else {

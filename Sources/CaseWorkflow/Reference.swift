@@ -5,6 +5,7 @@ import Glibc
 #endif
 import GRDB
 import ReplicaStore
+import Spreadsheet
 public import SyncCore
 import TerminalText
 
@@ -129,6 +130,7 @@ extension Workflow {
     /// Imports the roster (offices, townships, departments, people) from one JSON object with those arrays,
     /// each element having an `id`.
     public func importRoster(data: Data) throws -> Int {
+        if XLSXReader.looksLikeXLSX(data) { return try importRosterWorkbook(data) }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw WorkflowError("bad_value", .badRosterFile)
         }
@@ -148,6 +150,44 @@ extension Workflow {
                     for r in records { try Rules.validate(key: r["id"] ?? "", value: r["value"] ?? "") }
                 }
                 n += try importRecords(s, table: table, keyColumn: "id", ImportSheet(json: records)).written
+            }
+            return n
+        }
+    }
+
+    /// The roster from an Excel workbook with a sheet per table (机构, 乡镇, 部门, 人员, 规则 — or offices,
+    /// townships, departments, people, rules), headed in Chinese or by field; all of it is written or none.
+    func importRosterWorkbook(_ data: Data) throws -> Int {
+        let names: [String]
+        do { names = try XLSXReader.read(data).map(\.name) } catch { throw WorkflowError("bad_value", .badWorkbook, "\(error)") }
+        var sheets: [(String, ImportSheet)] = []
+        for table in ["office", "township", "department", "person", "rule"] {
+            guard let name = names.first(where: { ImportHeadings.rosterTable(sheet: $0) == table }) else { continue }
+            var sheet = try ImportSheet(data, table: table, sheetNamed: name)
+            if table == "person" {
+                // Roles as a clerk lists them: 代办员、联络员 or codes, separated as in any list.
+                for i in sheet.records.indices {
+                    if let roles = sheet.records[i]["roles"] {
+                        sheet.records[i]["roles"] = Materials.list(roles).map { CodeLabels.code($0, in: CodeLabels.role) }.joined(separator: ",")
+                    }
+                    if let a = sheet.records[i]["active"] { sheet.records[i]["active"] = parseYesNo(a).map { $0 ? "true" : "false" } ?? a }
+                }
+            }
+            sheets.append((table, sheet))
+        }
+        guard !sheets.isEmpty else { throw WorkflowError("bad_value", .badRosterFile) }
+        return try perform { s in
+            try requirePublisher(s)
+            var n = 0
+            for (table, sheet) in sheets {
+                if table == "rule" {
+                    for (i, r) in sheet.records.enumerated() {
+                        do { try Rules.validate(key: r["id"] ?? "", value: r["value"] ?? "") } catch {
+                            throw WorkflowError("bad_value", .recordBadValue, sheet.place(i), sheet.column("value"), "\(error)")
+                        }
+                    }
+                }
+                n += try importRecords(s, table: table, keyColumn: "id", sheet).written
             }
             return n
         }

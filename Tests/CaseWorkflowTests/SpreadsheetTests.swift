@@ -88,4 +88,34 @@ import Testing
         let day = try #require(try county.wf("centre").read { try $0.row("calendar_day", "2026-01-04") })
         #expect(day["workday"] as Bool? == true)
     }
+
+    @Test func theRosterImportsFromAWorkbookWithASheetPerTable() throws {
+        let dir = try TemporaryDirectory("xlsx-roster")
+        defer { dir.cleanup() }
+        let book = try workbook([
+            XLSXWriter.Sheet(name: "乡镇", headers: ["编号", "乡镇名称", "类型", "代办机构"],
+                             rows: [[.text("OFF-XH"), .text("溪后乡"), .text("TOWN"), .text("OFF-DG")]]),
+            XLSXWriter.Sheet(name: "人员", headers: ["编号", "姓名", "登录名", "所属机构", "角色", "是否在岗"],
+                             rows: [[.text("A09"), .text("周晓梅"), .text("a09"), .text("OFF-DG"), .text("代办员、首席代办员"), .text("是")]]),
+            XLSXWriter.Sheet(name: "规则", headers: ["规则", "值"], rows: [[.text("timer.warning_wd"), .number(3)]]),
+        ], dir)
+        let centre = county.wf("centre")
+        #expect(try centre.importRoster(data: book) == 3)
+        let person = try #require(try centre.read { try $0.row("person", "A09") })
+        #expect(person["roles"] as String? == "AGENT,CHIEF_AGENT" && person["active"] as Bool? == true)
+        #expect(try centre.townshipID(for: "溪后乡") == "OFF-XH")
+        #expect(try centre.read { try $0.rules() }.warningWorkdays == 3)
+        // A bad rule value: the sheet and row are named, and nothing of the workbook is written.
+        let bad = try workbook([
+            XLSXWriter.Sheet(name: "人员", headers: ["编号", "姓名"], rows: [[.text("A10"), .text("新人")]]),
+            XLSXWriter.Sheet(name: "规则", headers: ["规则", "值"], rows: [[.text("timer.warning_wd"), .text("两天")]]),
+        ], dir, "bad.xlsx")
+        do {
+            _ = try centre.importRoster(data: bad)
+            Issue.record("a bad rule was accepted")
+        } catch let e as WorkflowError {
+            #expect(e.description.contains("sheet 规则, row 2"), "\(e.description)")
+        }
+        #expect(try centre.read { try $0.row("person", "A10") } == nil)
+    }
 }
