@@ -98,6 +98,27 @@ public enum CodeLabels {
     }
 
     /// The Chinese name of `code` in `table`, or the code when it has none.
+    /// What tables show for a code met without its column (a report's row kinds, states), first; then every
+    /// labelled code, the case and item states before the rest.
+    static let shown: [String: String] = [
+        "COMPLETION": "办结单", "TERMINATION": "终止单", "ESCALATION": "协调升级", "RESOLUTION": "会议决议", "PAUSED": "暂停计时",
+        "ON_TIME": "按时", "LATE": "迟报", "MISSING": "缺报", "DUE": "待办", "OPEN": "未结", "DONE": "已完成", "CLOSED": "已销号",
+        "RESOLVED": "已解决", "ITEM": "办件", "REPORT_UP": "上报件", "HALFMONTH": "半月汇总", "HANDOVER": "移交",
+        "FULL": "全程代办", "PARTIAL": "部分代办", "SUPPLEMENT": "补办件", "PLAN": "计划表", "SERVICE": "中介服务",
+        "SUPERVISE": "督办", "PROPOSED": "建议", "NORMAL": "正常", "WARNING": "预警", "OVERDUE": "逾期",
+    ]
+
+    /// The Chinese name of a code shown without its column, or nil.
+    public static func name(of code: String) -> String? {
+        if let n = shown[code] { return n }
+        for table in [caseStatus, itemStatus, handlingClass, channel, signState, category, logKind, pauseReason, decision,
+                      meetingType, direction, terminationReason, complaintCategory, complaintStatus, role, intermediaryKind,
+                      serviceStatus] {
+            if let hit = table.first(where: { $0.code == code }) { return hit.zh }
+        }
+        return nil
+    }
+
     public static func zh(_ code: String, in table: Table) -> String {
         table.first { $0.code == code }?.zh ?? code
     }

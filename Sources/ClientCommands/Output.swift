@@ -202,19 +202,8 @@ func runWorkflow(_ body: () throws -> Void) throws {
 /// Status codes stay codes in JSON and CSV; Chinese tables show their names (在办, 逾期 …).
 func localizedCode(_ s: String) -> String {
     guard L10n.chinese, s.first?.isUppercase == true else { return s }
-    if let c = CaseStatus(rawValue: s) { return c.zh }
-    if let i = ItemStatus(rawValue: s) { return i.zh }
-    if let t = TimerState(rawValue: s) { return t.zh }
-    return codeNames[s] ?? s
+    return CodeLabels.name(of: s) ?? s
 }
-
-private let codeNames: [String: String] = [
-    "COMPLETION": "办结单", "TERMINATION": "终止单", "ESCALATION": "协调升级", "RESOLUTION": "会议决议", "PAUSED": "暂停计时",
-    "ON_TIME": "按时", "LATE": "迟报", "MISSING": "缺报", "DUE": "待办", "OPEN": "未结", "DONE": "已完成", "CLOSED": "已销号",
-    "RESOLVED": "已解决", "ITEM": "办件", "REPORT_UP": "上报件", "HALFMONTH": "半月汇总", "HANDOVER": "移交",
-    "FULL": "全程代办", "PARTIAL": "部分代办", "IMMEDIATE": "即办件", "COMMITTED": "承诺件", "JOINT": "联办件",
-    "ANSWERED": "答复件", "SUPPLEMENT": "补办件",
-]
 
 /// A yes-or-no option as a clerk types it: 是/否, yes/no, true/false, 1/0.
 struct YesNo: ExpressibleByArgument {
