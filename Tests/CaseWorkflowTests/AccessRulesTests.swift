@@ -185,6 +185,27 @@ import Testing
         #expect(AccessRules.rejection(Self.agent, log, field: "case_id", incoming: .text("IN"))?.reason == .scopeField)
     }
 
+    @Test func noticesAndServicesBelongToTheirCaseAndDepartment() {
+        // A 一次性告知 is the department's (or the case's agent's) to give, for its own items only.
+        let notice = RowFacts(table: "supplement_notice", key: "N", exists: false, cases: [Self.inCase], department: "D1")
+        for a in [Self.agent, Self.liaison, Self.township] {
+            #expect(AccessRules.rejection(a, notice, field: "missing", incoming: .text("营业执照")) == nil, "\(a.role)")
+        }
+        #expect(AccessRules.mayRead(Self.liaison, notice))
+        let otherDepartment = RowFacts(table: "supplement_notice", key: "N2", exists: false, cases: [Self.inCase], department: "D2")
+        #expect(AccessRules.rejection(Self.liaison, otherDepartment, field: "missing", incoming: .text("x"))?.reason == .outsideScope)
+        let elsewhere = RowFacts(table: "supplement_notice", key: "N3", exists: false, cases: [Self.outCase], department: "D2")
+        #expect(AccessRules.rejection(Self.agent, elsewhere, field: "missing", incoming: .text("x"))?.reason == .outsideScope)
+        // 中介服务 are the case's records: its agent and office write them, a liaison does not, nobody else sees them.
+        let service = RowFacts(table: "intermediary_service", key: "S", exists: false, cases: [Self.inCase])
+        #expect(AccessRules.rejection(Self.agent, service, field: "provider", incoming: .text("云岭环科")) == nil)
+        #expect(AccessRules.rejection(Self.township, service, field: "provider", incoming: .text("云岭环科")) == nil)
+        #expect(AccessRules.rejection(Self.liaison, service, field: "provider", incoming: .text("x")) != nil)
+        let foreign = RowFacts(table: "intermediary_service", key: "S2", exists: false, cases: [Self.outCase])
+        #expect(!AccessRules.mayRead(Self.agent, foreign))
+        #expect(AccessRules.rejection(Self.agent, foreign, field: "provider", incoming: .text("x"))?.reason == .outsideScope)
+    }
+
     /// The row bound is checked only when a large field state is merged; the small ones of the widest table must
     /// still leave every row within one default push (8 MiB).
     @Test func theWidestTableStaysWithinOnePush() {
