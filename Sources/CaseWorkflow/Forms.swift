@@ -196,7 +196,7 @@ extension Workflow {
                     .signatures(["主持人（签字）", "记录人（签字）"]),
                 ]
             case .progress:
-                let reports = try r.rows("progress_report", where: "case_id = ?", [caseID], orderBy: "period_start DESC, _key DESC")
+                let reports = try r.rows("progress_report", where: "case_id = ?", [caseID], orderBy: "period_start DESC, delivered_on DESC, _key DESC")
                 guard let pr = reports.first(where: { period == nil || days($0, "period_start") == period }) else {
                     throw WorkflowError("not_found", .notFound, L10n.t(.whatProgress), caseID)
                 }
