@@ -1,4 +1,5 @@
 import Foundation
+import TerminalText
 import GRDB
 public import SyncCore
 public import CaseDomain
@@ -136,13 +137,13 @@ public struct AccountStore: Sendable {
     public func addUser(name: String, role: Role, township: String? = nil, department: String? = nil,
                         password: String, cost: Int, now: Int64) throws -> User {
         guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw AccountError("user names are 1–64 bytes without spaces")
+            throw AccountError(L10n.t(.srvBadUserName))
         }
-        guard password.count >= 8 else { throw AccountError("passwords need at least 8 characters") }
+        guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
         let hash = PasswordHasher.hash(password, cost: cost)
         return try queue.write { db in
             if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE name = ?", arguments: [name]) != nil {
-                throw AccountError("user \(name) already exists")
+                throw AccountError(L10n.t(.srvUserExists, name))
             }
             try db.execute(sql: """
                 INSERT INTO user (name, role, township, department, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -157,7 +158,7 @@ public struct AccountStore: Sendable {
     /// - Returns: false when there is no such user.
     public func setPassword(name: String, password: String, cost: Int, revokeSessions: Bool = false,
                             now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> Bool {
-        guard password.count >= 8 else { throw AccountError("passwords need at least 8 characters") }
+        guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
         let hash = PasswordHasher.hash(password, cost: cost)
         return try queue.write { db in
             try db.execute(sql: "UPDATE user SET password_hash = ? WHERE name = ?", arguments: [hash, name])

@@ -1,4 +1,5 @@
 import Foundation
+import TerminalText
 
 /// Everything `daiban-server` can be told. Sources, lowest precedence first: built-in defaults, the JSON
 /// config file (`<data>/server.json` or `--config`), `DAIBAN_*` environment variables, command-line flags.
@@ -70,11 +71,11 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public mutating func merge(file path: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ConfigError("\(path) must hold a JSON object")
+            throw ConfigError(L10n.t(.srvConfigNotObject, path))
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
-            throw ConfigError("\(path): unknown setting \"\(unknown)\"")
+            throw ConfigError(L10n.t(.srvConfigUnknown, path, unknown))
         }
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
         for (k, v) in object { merged[k] = v }
@@ -86,7 +87,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public mutating func merge(environment env: [String: String]) throws {
         func int(_ name: String) throws -> Int? {
             guard let v = env[name], !v.isEmpty else { return nil }
-            guard let n = Int(v) else { throw ConfigError("\(name) must be a whole number") }
+            guard let n = Int(v) else { throw ConfigError(L10n.t(.srvConfigWhole, name)) }
             return n
         }
         if let v = env["DAIBAN_HOST"], !v.isEmpty { host = v }
@@ -102,16 +103,16 @@ public struct ServerConfig: Sendable, Codable, Equatable {
 
     /// Rejects values the server cannot run with.
     public func validate() throws {
-        guard (0...65535).contains(port) else { throw ConfigError("port must be 0–65535") }
-        guard (4...31).contains(bcryptCost) else { throw ConfigError("bcryptCost must be 4–31") }
-        guard accessTokenSeconds > 0, refreshTokenSeconds > 0 else { throw ConfigError("token lifetimes must be positive") }
-        guard pullChunkBytes >= 4096 else { throw ConfigError("pullChunkBytes must be at least 4096") }
-        guard maxPushBytes >= pullChunkBytes else { throw ConfigError("maxPushBytes must be at least pullChunkBytes") }
-        guard maxClockAheadSeconds >= 1 else { throw ConfigError("maxClockAheadSeconds must be at least 1") }
-        guard headerTimeoutSeconds >= 1, readTimeoutSeconds >= 1 else { throw ConfigError("timeouts must be at least 1 s") }
-        guard maxConnections >= 1 else { throw ConfigError("maxConnections must be at least 1") }
+        guard (0...65535).contains(port) else { throw ConfigError(L10n.t(.srvConfigRange, "port", "0–65535")) }
+        guard (4...31).contains(bcryptCost) else { throw ConfigError(L10n.t(.srvConfigRange, "bcryptCost", "4–31")) }
+        guard accessTokenSeconds > 0, refreshTokenSeconds > 0 else { throw ConfigError(L10n.t(.srvConfigRange, "accessTokenSeconds, refreshTokenSeconds", "> 0")) }
+        guard pullChunkBytes >= 4096 else { throw ConfigError(L10n.t(.srvConfigRange, "pullChunkBytes", "≥ 4096")) }
+        guard maxPushBytes >= pullChunkBytes else { throw ConfigError(L10n.t(.srvConfigRange, "maxPushBytes", "≥ pullChunkBytes")) }
+        guard maxClockAheadSeconds >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "maxClockAheadSeconds", "≥ 1")) }
+        guard headerTimeoutSeconds >= 1, readTimeoutSeconds >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "headerTimeoutSeconds, readTimeoutSeconds", "≥ 1")) }
+        guard maxConnections >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "maxConnections", "≥ 1")) }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
-            throw ConfigError("TLS needs both a certificate and a key")
+            throw ConfigError(L10n.t(.srvConfigTLS))
         }
     }
 

@@ -11,6 +11,14 @@ extension L10n.Key {
                                  zh: "--role 只能是 agent（代办员）、township（乡镇）、center（县中心）、liaison（部门联络员）之一")
     static let srvAlreadyBootstrapped = Self(en: "already bootstrapped: {0} user(s) exist; use `user add`",
                                              zh: "已初始化过：已有 {0} 个用户；请用 `user add` 添加用户")
+    static let srvBadUserName = Self(en: "user names are 1–64 bytes without spaces", zh: "用户名须为 1–64 字节，且不含空格")
+    static let srvShortPassword = Self(en: "passwords need at least 8 characters", zh: "密码至少须 8 个字符")
+    static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")
+    static let srvConfigNotObject = Self(en: "{0} must hold a JSON object", zh: "{0} 的内容须为一个 JSON 对象")
+    static let srvConfigUnknown = Self(en: "{0}: unknown setting \"{1}\"", zh: "{0}：没有设置项“{1}”")
+    static let srvConfigWhole = Self(en: "{0} must be a whole number", zh: "{0} 须为整数")
+    static let srvConfigRange = Self(en: "{0} must be {1}", zh: "{0} 须为 {1}")
+    static let srvConfigTLS = Self(en: "TLS needs both a certificate and a key", zh: "启用 TLS 须同时提供证书和私钥")
     static let srvRowNeedsTable = Self(en: "--row needs --table", zh: "--row 须与 --table 同用")
 
     // Column headers of the admin tables.

@@ -704,6 +704,10 @@ func runCounty(_ o: CountyOptions) throws {
     _ = try keptDescriptor(centrePath)
     _ = try keptDescriptor(agentPath)
 
+    // The two replicas, opened once (opening builds the query tables a newer schema adds to a cached county).
+    let centre = try ReplicaDatabase.open(at: centrePath, schema: DaibanSchema.schema)
+    let agent = try ReplicaDatabase.open(at: agentPath, schema: DaibanSchema.schema)
+
     // Facts: rows per table, file sizes.
     var base = Metrics()
     base.set("load_avg_1m_at_start", loadAverage())
@@ -732,9 +736,6 @@ func runCounty(_ o: CountyOptions) throws {
     progress(String(format: "county: %.0f rows in %d tables, %.0f field states, centre %.0f MiB; ", totalRows, tables.count,
                     base["field_states"]!, base["centre_file_mib"]!) + "agent \(countyAgentID) has \(agentCases) cases")
 
-    // The two replicas, opened once.
-    let centre = try ReplicaDatabase.open(at: centrePath, schema: DaibanSchema.schema)
-    let agent = try ReplicaDatabase.open(at: agentPath, schema: DaibanSchema.schema)
     try check(agent.author == countyAgentLogin, "the agent replica signs in as \(agent.author), not \(countyAgentLogin)")
     let centreWF = Workflow(replica: centre, today: { countyAsOf })
     let agentWF = Workflow(replica: agent, today: { countyAsOf })

@@ -90,7 +90,26 @@ import Testing
             ["user", "add", "u1", "--role", "agent", "--data", dir.file("data")],
             ["device", "revoke", "nope", "--data", dir.file("data")], ["serve", "--port", "many"],
         ]
+        try Data(#"{"nope": 1}"#.utf8).write(to: URL(fileURLWithPath: dir.file("bad.json")))
+        let data = dir.file("data")
+        #expect(try Daiban.exec(["user", "add", "u2", "--role", "agent", "--password-stdin", "--data", data], stdin: "pw-long-enough",
+                                binary: ServerProcess.binary).status == 0)
+        let withPassword: [([String], String)] = [
+            (["user", "add", "a b", "--role", "agent", "--password-stdin", "--data", data], "pw-long-enough"),
+            (["user", "add", "u3", "--role", "agent", "--password-stdin", "--data", data], "short"),
+            (["user", "add", "u2", "--role", "agent", "--password-stdin", "--data", data], "pw-long-enough"),
+        ]
         var english: [String] = []
+        for (args, password) in withPassword {
+            let r = try Daiban.exec(args, lang: Self.zh, stdin: password, binary: ServerProcess.binary)
+            #expect(r.status != 0 && !r.stderr.isEmpty, "daiban-server \(args.joined(separator: " ")) should fail")
+            english += Self.englishLines(r.stderr).map { "daiban-server \(args.joined(separator: " ")): \($0)" }
+        }
+        for args in [["serve", "--config", dir.file("bad.json"), "--data", data], ["serve", "--port", "70000", "--data", data]] {
+            let r = try Daiban.exec(args, lang: Self.zh, binary: ServerProcess.binary)
+            #expect(r.status != 0 && !r.stderr.isEmpty, "daiban-server \(args.joined(separator: " ")) should fail")
+            english += Self.englishLines(r.stderr).map { "daiban-server \(args.joined(separator: " ")): \($0)" }
+        }
         for (binary, commands) in [(Daiban.binary, client), (ServerProcess.binary, server)] {
             for args in commands {
                 let r = try Daiban.exec(args, lang: Self.zh, binary: binary)
