@@ -153,6 +153,9 @@ public enum AccessRules {
                                                    "complaint"]
     /// Append-only records: written once by their creator, never by anyone else, deleted only by the centre.
     public static let appendOnly: Set<String> = ["work_log", "progress_report", "evaluation", "registration"]
+    /// Records that stay their writer's: a 一次性告知 is what its department (or agent) told the owner, evidence
+    /// in a 重复提交材料 complaint, so only its creator (or the centre) changes or deletes it.
+    public static let creatorOwned: Set<String> = ["supplement_notice"]
     /// Evaluator confidentiality: agents see aggregates, not other people's ratings of them.
     public static let hiddenFromAgents: Set<String> = ["evaluation", "ticket", "complaint"]
     /// What a liaison receives of its cases.
@@ -354,6 +357,9 @@ public enum AccessRules {
         }
         if referenceTables.contains(row.table) {
             return Rejection(.forbidden, "\(row.table) is reference data the county centre publishes")
+        }
+        if row.exists && creatorOwned.contains(row.table) && row.creator != a.userID {
+            return Rejection(.forbidden, "\(row.table) \(row.key) is another account's record")
         }
         if a.role == .liaison { return liaisonRejection(a, row, field: field, incoming: incoming) }
         if let scope = scopeRejection(a, row) { return scope }

@@ -190,7 +190,10 @@ public enum DaibanSchema {
     /// owner chose, timed like an item from its contract date by the committed days.
     public static let intermediaryService = table("intermediary_service", [
         t("case_id"), t("plan_item_id"), t("kind"), t("provider"), t("provider_uscc"), d("contract_on"),
-        i("committed_days"), t("committed_unit"), d("due"), d("delivered_on"), t("status"), t("note"), t("recorded_by"),
+        i("committed_days"), t("committed_unit"), d("due"), d("delivered_on"),
+        // Concurrent steps never move it back; a delivery recorded anywhere is a fact and wins over a cancel.
+        FieldSchema("status", .text, policy: .ordered(["OPEN", "CANCELLED", "DELIVERED"])), t("note"), t("recorded_by"),
+        t("cancel_reason"),
     ], indexes: [["case_id"], ["status", "due"]])
 
     /// 工作日志 (§1.4), append-only: `occurred_at` is the device time as entered.

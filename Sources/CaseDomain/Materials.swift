@@ -6,10 +6,23 @@ public enum Materials {
     public static func list(_ text: String?) -> [String] {
         guard let text else { return [] }
         var seen: Set<String> = [], out: [String] = []
-        for part in text.split(whereSeparator: { "；;、，,\n\r".contains($0) }) {
-            let entry = part.trimmingCharacters()
-            if !entry.isEmpty, seen.insert(key(entry)).inserted { out.append(entry) }
+        var entry = "", depth = 0
+        func flush() {
+            let e = Substring(entry).trimmingCharacters()
+            if !e.isEmpty, seen.insert(key(e)).inserted { out.append(e) }
+            entry = ""
         }
+        // A separator inside brackets belongs to the entry: 法定代表人身份证明（身份证、护照） is one material.
+        for ch in text {
+            switch ch {
+            case "（", "(", "【", "[": depth += 1; entry.append(ch)
+            case "）", ")", "】", "]": depth = max(0, depth - 1); entry.append(ch)
+            case "；", ";", "\n", "\r": depth = 0; flush()
+            case "、", "，", ",": if depth == 0 { flush() } else { entry.append(ch) }
+            default: entry.append(ch)
+            }
+        }
+        flush()
         return out
     }
 

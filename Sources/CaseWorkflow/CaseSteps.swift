@@ -363,6 +363,7 @@ extension Workflow {
                 "handover_due": .date(due),
             ])
             try s.put("case", caseID, ["status": .text(CaseStatus.completed.rawValue), "completed_on": .date(day)])
+            try closeServices(s, caseID: caseID, reason: "办结 / completed")
             return due
         }
     }
@@ -390,6 +391,7 @@ extension Workflow {
                 "handover_due": .date(due),
             ])
             try s.put("case", caseID, ["status": .text(CaseStatus.terminated.rawValue), "terminated_on": .date(day)])
+            try closeServices(s, caseID: caseID, reason: "终止 / terminated")
             return due
         }
     }

@@ -24,14 +24,24 @@ public struct FormDocument: Sendable {
     public let number: String
     public let caseID: String
     public var blocks: [Block]
+    /// Labels of fields and titles of tables filled in after the paper is signed (a case number given at review, the
+    /// office's receipt, items' current states): printed, but outside the check code, so a genuine paper stays valid.
+    public var unchecked: Set<String> = []
 
-    /// The form's text, one fact per line: what the check code covers and what a test reads.
-    public var canonicalText: String {
+    /// The form's text, one fact per line: what a test reads and `--json` shows.
+    public var canonicalText: String { text(skipping: []) }
+
+    /// What the check code covers: the form's text without the parts filled in later.
+    public var checkedText: String { text(skipping: unchecked) }
+
+    func text(skipping: Set<String>) -> String {
         var lines = [kind.rawValue, title, number, caseID]
         for b in blocks {
             switch b {
-            case .fields(let f): lines += f.map { "\($0.0)=\($0.1)" }
-            case .table(let t, let h, let rows): lines.append(t ?? ""); lines.append(h.joined(separator: "|")); lines += rows.map { $0.joined(separator: "|") }
+            case .fields(let f): lines += f.filter { !skipping.contains($0.0) }.map { "\($0.0)=\($0.1)" }
+            case .table(let t, let h, let rows):
+                if let t, skipping.contains(t) { continue }
+                lines.append(t ?? ""); lines.append(h.joined(separator: "|")); lines += rows.map { $0.joined(separator: "|") }
             case .paragraph(let p): lines.append(p)
             case .signatures(let s): lines.append(s.joined(separator: "|"))
             }
@@ -111,6 +121,7 @@ extension Workflow {
                     .paragraph("本表由代办机构据项目业主申请填写。代办服务免费，项目业主对所提供材料的真实性负责。"),
                     .signatures(["项目业主（签字或盖章）", "受理人（签字）", "代办机构（盖章）"]),
                 ]
+                doc.unchecked = ["案号"]
             case .agreement:
                 let agr = try (c["agreement_id"] as String?).flatMap { try r.row("agreement", $0) }
                     ?? r.rows("agreement", where: "case_id = ?", [caseID]).first
@@ -171,6 +182,7 @@ extension Workflow {
                                                    : "经双方确认，终止本项目委托代办，已办理的材料已移交项目业主。"),
                     .signatures(["项目业主（签字或盖章）", "代办员（签字）", "代办机构（盖章）"]),
                 ]
+                doc.unchecked = ["代办机构接收时间"]
             case .meeting:
                 let meetings = try r.rows("meeting", orderBy: "date DESC, _key DESC").filter { m in
                     Materials.list(m["case_ids"]).contains(caseID) && (meetingID == nil || m["_key"] == meetingID)
@@ -195,6 +207,7 @@ extension Workflow {
                     .table(title: "会议议定事项", headers: ["议定事项", "责任部门", "完成时限", "落实情况"], rows: resolutions),
                     .signatures(["主持人（签字）", "记录人（签字）"]),
                 ]
+                doc.unchecked = ["参会人员"]  // signatures are collected on the paper too
             case .progress:
                 let reports = try r.rows("progress_report", where: "case_id = ?", [caseID], orderBy: "period_start DESC, delivered_on DESC, _key DESC")
                 guard let pr = reports.first(where: { period == nil || days($0, "period_start") == period }) else {
@@ -211,9 +224,10 @@ extension Workflow {
                              ("反馈期间", "\(v(pr, "period_start")) 至 \(v(pr, "period_end"))"), ("反馈日期", v(pr, "delivered_on")),
                              ("代办员", try person(pr["author_id"] ?? c["agent_id"]))]),
                     .paragraph("本期进展：" + v(pr, "summary")),
-                    .table(title: "各审批事项进展", headers: ["序号", "审批事项", "状态", "承诺期限"], rows: open),
+                    .table(title: "各审批事项当前状态（打印时）", headers: ["序号", "审批事项", "状态", "承诺期限"], rows: open),
                     .signatures(["代办员（签字）", "项目业主（签收）"]),
                 ]
+                doc.unchecked = ["各审批事项当前状态（打印时）"]
             }
             return doc
         }

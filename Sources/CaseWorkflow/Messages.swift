@@ -35,6 +35,8 @@ extension L10n.Key {
         zh: "“{0}”不在办件 {1} 的应交材料中（{2}）；如确需额外提交，请加 --extra")
     static let materialExpired = Self(en: "material {0} expired on {1}; record its renewal first",
                                       zh: "材料 {0} 已于 {1} 过期，请先登记更新后的材料")
+    static let needMissingList = Self(en: "say what is missing with --missing (this device holds no materials of the case)",
+                                      zh: "请用 --missing 写明尚缺材料（本设备没有该项目的材料记录）")
     static let badAmount = Self(en: "{0} is not an amount in 万元", zh: "{0} 不是以万元为单位的金额")
     static let badDate = Self(en: "{0} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", zh: "{0} 不是日期（YYYY-MM-DD 或 YYYY-MM-DDTHH:MM）")
     static let badHash = Self(en: "a file hash is 64 hexadecimal digits (SHA-256)", zh: "文件摘要应为 64 位十六进制（SHA-256）")

@@ -185,6 +185,10 @@ extension Workflow {
                 values["handling_class"] = .text("SUPPLEMENT")
                 values["had_supplement"] = .bool(true)
                 // 一次性告知: everything missing, told once, so the owner brings it in one trip.
+                // A liaison's device holds no materials of the case: what is missing is the department's to say.
+                if input.missing == nil, !(s.isCaseAgent(a, for: c) || s.isOfficeAdmin(a, for: c)) {
+                    throw WorkflowError("missing", .needMissingList)
+                }
                 let missing = try input.missing ?? requiredMaterials(s, item).missing
                 var notice: [String: FieldValue] = ["plan_item_id": .text(itemID), "case_id": .text(caseID), "notified_on": .date(day),
                                                     "missing": .text(Materials.joined(missing)), "recorded_by": .text(a.id)]

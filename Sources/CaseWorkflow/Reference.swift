@@ -95,7 +95,7 @@ extension Workflow {
             sheet.records = records
             _ = try importRecords(s, table: "calendar_day", keyColumn: "date", sheet)
             try s.put("rule", "calendar.version", ["value": .text(String(v))])
-            var recomputed = 0
+            var recomputed = try recomputeServiceDues(s)
             for item in try s.rows("plan_item", where: "accepted_on IS NOT NULL AND decided_on IS NULL") {
                 let before = (item["committed_due"] as String?, item["legal_due"] as String?)
                 try recomputeDues(s, item["_key"])
@@ -147,7 +147,7 @@ extension Workflow {
                     })
                 }
                 if table == "rule" {
-                    for r in records { try Rules.validate(key: r["id"] ?? "", value: r["value"] ?? "") }
+                    for r in records { try checkRule(r["id"] ?? "", r["value"] ?? "") }
                 }
                 n += try importRecords(s, table: table, keyColumn: "id", ImportSheet(json: records)).written
             }
@@ -182,7 +182,9 @@ extension Workflow {
             for (table, sheet) in sheets {
                 if table == "rule" {
                     for (i, r) in sheet.records.enumerated() {
-                        do { try Rules.validate(key: r["id"] ?? "", value: r["value"] ?? "") } catch {
+                        do { try checkRule(r["id"] ?? "", r["value"] ?? "") } catch let e as WorkflowError {
+                            throw WorkflowError("bad_value", .recordBadValue, sheet.place(i), sheet.column("value"), e.description)
+                        } catch {
                             throw WorkflowError("bad_value", .recordBadValue, sheet.place(i), sheet.column("value"), "\(error)")
                         }
                     }
@@ -194,11 +196,16 @@ extension Workflow {
     }
 
     /// Sets one rule ([P] setting) for every replica.
-    public func setRule(_ key: String, _ value: String) throws {
+    /// A rule's value as the rules define it, and a time zone this computer knows.
+    func checkRule(_ key: String, _ value: String) throws {
         try Rules.validate(key: key, value: value)
         if key == "county.time_zone", TimeZone(identifier: value) == nil {
             throw WorkflowError("bad_value", .unknownZone, value)
         }
+    }
+
+    public func setRule(_ key: String, _ value: String) throws {
+        try checkRule(key, value)
         try perform { s in
             try requirePublisher(s)
             try s.put("rule", key, ["value": .text(value)])

@@ -43,6 +43,7 @@ extension Workflow {
             }
             let start = input.contractOn ?? today()
             let due = try s.calendar().due(from: start, limit: input.committedDays, unit: unit)
+            try s.requireStatus(c, [.planning, .executing], "service")
             let key = newID("svc")
             try s.put("intermediary_service", key, [
                 "case_id": .text(caseID), "plan_item_id": text(input.itemID), "kind": .text(input.kind),
@@ -66,7 +67,7 @@ extension Workflow {
             }
             var v: [String: FieldValue] = ["status": .text(delivered ? "DELIVERED" : "CANCELLED"), "recorded_by": .text(a.id)]
             if delivered { v["delivered_on"] = .date(on ?? today()) }
-            if let note { v["note"] = .text(note) }
+            if let note { v[delivered ? "note" : "cancel_reason"] = .text(note) }
             try s.put("intermediary_service", id, v)
         }
     }
@@ -86,6 +87,8 @@ extension Workflow {
             Grid.Column("status", "STATUS", "状态"), Grid.Column("timer", "TIMER", "时限"),
         ])
         var sql = "SELECT s.* FROM v_intermediary_service s JOIN v_case c ON c._key = s.case_id WHERE 1"
+        // Chasing is for cases still at work; a closed case's open service is shown, not chased.
+        if openOnly { sql += " AND c.status IN ('PLANNING', 'EXECUTING')" }
         var args: [DatabaseValue] = []
         if let caseID { sql += " AND s.case_id = ?"; args.append(caseID.databaseValue) }
         if openOnly { sql += " AND s.status = 'OPEN'" }
@@ -131,3 +134,28 @@ extension Workflow {
         }
     }
 }
+
+extension Workflow {
+    /// Open services of a case end with it (completion or termination): cancelled, the reason saying why.
+    func closeServices(_ s: Session, caseID: String, reason: String) throws {
+        for svc in try s.rows("intermediary_service", where: "case_id = ? AND status = 'OPEN'", [caseID]) {
+            try s.put("intermediary_service", svc["_key"], ["status": .text("CANCELLED"), "cancel_reason": .text(reason)])
+        }
+    }
+
+    /// A new calendar moves the due dates of open services counted in working days, as it moves items'.
+    func recomputeServiceDues(_ s: Session) throws -> Int {
+        var moved = 0
+        let cal = try s.calendar()
+        for svc in try s.rows("intermediary_service", where: "status = 'OPEN' AND committed_unit = 'WD'") {
+            guard let start = days(svc, "contract_on"), let n = svc["committed_days"] as Int? else { continue }
+            let due = cal.due(from: start, limit: n, unit: .workDays)
+            if days(svc, "due") != due {
+                try s.put("intermediary_service", svc["_key"], ["due": .date(due)])
+                moved += 1
+            }
+        }
+        return moved
+    }
+}
+

@@ -30,7 +30,7 @@ struct FormCommand: ParsableCommand {
     @Flag(help: .l("Print the form's data as JSON instead of a file.", "以 JSON 输出表单内容，不生成文件。")) var json = false
 
     static func checkCode(_ doc: FormDocument) -> String {
-        let hex = SHA256.hash(data: Data(doc.canonicalText.utf8)).prefix(6).map { String(format: "%02X", $0) }.joined()
+        let hex = SHA256.hash(data: Data(doc.checkedText.utf8)).prefix(6).map { String(format: "%02X", $0) }.joined()
         return [0, 4, 8].map { i in String(hex.dropFirst(i).prefix(4)) }.joined(separator: "-")
     }
 

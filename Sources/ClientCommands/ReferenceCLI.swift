@@ -320,9 +320,12 @@ struct History: AsyncParsableCommand {
             }
             let directory = deviceDirectory(replica)
             let zone = Workflow.countyZone(replica)
+            // Tables in county time; JSON keeps UTC, as everywhere.
+            let machine = output.effective == .json || output.effective == .csvKeys
+            func stamp(_ h: HLCTimestamp) -> String { machine ? utcTime(h) : countyTime(h, zone) }
             var g = Grid(name: "history", columns: [
                 Grid.Column("field", "FIELD", "字段"), Grid.Column("value", "VALUE", "值"), Grid.Column("author", "PERSON", "人员"),
-                Grid.Column("device", "DEVICE", "设备"), Grid.Column("time", "TIME (\(Workflow.zoneName(zone)))", "时间（\(Workflow.zoneName(zone))）"),
+                Grid.Column("device", "DEVICE", "设备"), Grid.Column("time", "TIME (\(machine ? "UTC" : Workflow.zoneName(zone)))", "时间（\(machine ? "UTC" : Workflow.zoneName(zone))）"),
                 Grid.Column("delivered_by", "DELIVERED BY", "送达"), Grid.Column("source", "SOURCE", "来源"),
             ])
             func deviceName(_ writer: String) -> String {
@@ -344,7 +347,7 @@ struct History: AsyncParsableCommand {
                         for e in entries.reversed() {
                             let hlc = HLCTimestamp(rawValue: e.hlc)
                             g.rows.append([.text(e.field), Grid.Cell(values["\(e.field)|\(e.writer)|\(e.hlc)"]?.displayText),
-                                           .text(e.author), .text(deviceName(e.writer)), .text(countyTime(hlc, zone)),
+                                           .text(e.author), .text(deviceName(e.writer)), .text(stamp(hlc)),
                                            .text("\(e.viaUser) #\(e.viaDevice)"), .text("server")])
                         }
                         fromServer = true
@@ -359,7 +362,7 @@ struct History: AsyncParsableCommand {
                 for (name, state) in row.fields.sorted(by: { $0.key < $1.key }) {
                     for v in state.versions {
                         g.rows.append([.text(name), .text(v.value.displayText), .text(v.author),
-                                       .text(deviceName(v.writer.description)), .text(countyTime(v.hlc, zone)), .null, .text("replica")])
+                                       .text(deviceName(v.writer.description)), .text(stamp(v.hlc)), .null, .text("replica")])
                     }
                 }
                 g.rows.sort { ($0[4].display, $0[0].display) < ($1[4].display, $1[0].display) }

@@ -50,7 +50,7 @@ public enum PDFForm {
         guard HPDF_GetError(pdf) == HPDF_OK else {
             throw RenderError(description: "libharu error 0x\(String(HPDF_GetError(pdf), radix: 16))")
         }
-        let tmp = path + ".tmp"
+        let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard HPDF_SaveToFile(pdf, tmp) == HPDF_OK, rename(tmp, path) == 0 else {
             unlink(tmp)
             throw RenderError(description: "\(path): \(String(cString: strerror(errno)))")
@@ -152,21 +152,29 @@ private struct Layout {
         y -= size + 8
     }
 
-    /// One row of cells: (text, width, shaded); each cell wraps, the row is as tall as its tallest cell.
+    /// One row of cells: (text, width, shaded); each cell wraps, the row is as tall as its tallest cell. A row
+    /// taller than what is left of the page goes on over the next pages, so no text is ever cut off.
     mutating func row(_ cells: [(String, Float, Bool)], size: Float = 10.5) {
         let pad: Float = 4, lead = size * 1.45
-        let wrapped = cells.map { wrap($0.0, $0.1 - 2 * pad, size: size) }
-        let h = Float(wrapped.map(\.count).max() ?? 1) * lead + 2 * pad
-        room(h)
-        var x = left
-        for (i, c) in cells.enumerated() {
-            box(x, y, c.1, h, fill: c.2)
-            for (j, line) in wrapped[i].enumerated() {
-                text(line, x: x + pad, baseline: y - pad - Float(j) * lead - size, size: size)
+        var wrapped = cells.map { wrap($0.0, $0.1 - 2 * pad, size: size) }
+        let full = Float(wrapped.map(\.count).max() ?? 1) * lead + 2 * pad
+        room(min(full, height - top - bottom))
+        repeat {
+            let fit = max(1, Int((y - bottom - 2 * pad) / lead))
+            let lines = min(fit, wrapped.map(\.count).max() ?? 1)
+            let h = Float(lines) * lead + 2 * pad
+            var x = left
+            for (i, c) in cells.enumerated() {
+                box(x, y, c.1, h, fill: c.2)
+                for (j, line) in wrapped[i].prefix(lines).enumerated() {
+                    text(line, x: x + pad, baseline: y - pad - Float(j) * lead - size, size: size)
+                }
+                wrapped[i] = Array(wrapped[i].dropFirst(lines))
+                x += c.1
             }
-            x += c.1
-        }
-        y -= h
+            y -= h
+            if wrapped.contains(where: { !$0.isEmpty }) { newPage() }
+        } while wrapped.contains(where: { !$0.isEmpty })
     }
 
     mutating func fields(_ fields: [(String, String)]) {

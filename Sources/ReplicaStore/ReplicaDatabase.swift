@@ -74,8 +74,9 @@ public struct ReplicaDatabase: Sendable {
     private static func openQueue(_ path: String) throws -> DatabasePool {
         var config = Configuration()
         config.busyMode = .timeout(10)
+        let sync = Durability.current.pragma
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
         }
         #if DEBUG
         config.publicStatementArguments = false
@@ -262,3 +263,20 @@ extension ReplicaDatabase {
         return m
     }
 }
+
+/// What a committed write survives. `full` (the default): every commit is on the disk before it is reported, so
+/// neither a power cut nor a dead laptop battery takes back a write the user saw accepted or a push the server
+/// acknowledged (SQLite WAL with `synchronous=FULL`: the log is synced at every commit). `normal` syncs only at
+/// checkpoints: a crash of the process loses nothing, a power cut may lose the last commits (never corrupts).
+/// `DAIBAN_DURABILITY=normal` chooses it, for benchmarks and throwaway replicas only.
+public enum Durability: String, Sendable {
+    case full, normal
+
+    public static let current: Durability = {
+        ProcessInfo.processInfo.environment["DAIBAN_DURABILITY"].flatMap { Durability(rawValue: $0.lowercased()) } ?? .full
+    }()
+
+    /// The SQLite `synchronous` setting.
+    public var pragma: String { self == .full ? "FULL" : "NORMAL" }
+}
+

@@ -21,14 +21,30 @@ public enum XLSXReader {
     /// Whether the bytes are a zip archive (an .xlsx is one).
     public static func looksLikeXLSX(_ data: Data) -> Bool { data.starts(with: [0x50, 0x4B, 0x03, 0x04]) }
 
+    /// Most columns a sheet may use (an import needs a few dozen), and most cells in all.
+    static let maxColumns = 256
+    static let maxCells = 4_000_000
+
     public static func read(_ data: Data) throws -> [Sheet] {
+        var budget = 256 << 20  // decompressed bytes of all parts together
         let archive: Archive
         do { archive = try Archive(data: data, accessMode: .read) } catch { throw ReadError(description: "not an Excel workbook") }
         func file(_ path: String) throws -> Data? {
             guard let entry = archive[path] else { return nil }
-            guard entry.uncompressedSize <= 256 << 20 else { throw ReadError(description: "\(path) is larger than 256 MiB") }
+            // A part's size as its header claims it, and as it inflates (a header may lie): at most 256 MiB.
+            guard entry.uncompressedSize <= UInt64(budget) else { throw ReadError(description: "the workbook is larger than 256 MiB unpacked") }
             var out = Data()
-            _ = try archive.extract(entry) { out.append($0) }
+            do {
+                _ = try archive.extract(entry) { chunk in
+                    guard out.count + chunk.count <= budget else { throw ReadError(description: "the workbook is larger than 256 MiB unpacked") }
+                    out.append(chunk)
+                }
+                budget -= out.count
+            } catch let e as ReadError {
+                throw e
+            } catch {
+                throw ReadError(description: "\(path) is damaged (\(error))")
+            }
             return out
         }
         guard let workbook = try file("xl/workbook.xml") else { throw ReadError(description: "not an Excel workbook (no xl/workbook.xml)") }
@@ -36,12 +52,18 @@ public enum XLSXReader {
         let targets = Dictionary(rels.compactMap { r in r["Id"].flatMap { id in r["Target"].map { (id, $0) } } }, uniquingKeysWith: { a, _ in a })
         let shared = try file("xl/sharedStrings.xml").map(SharedStrings.parse) ?? []
         let dateStyles = try file("xl/styles.xml").map(Styles.dateStyles) ?? []
+        // The 1904 date system (old Mac workbooks) counts from 1904-01-01: 1,462 days later than the usual one.
+        let date1904 = Elements.parse(workbook, ["workbookPr"]).first?["date1904"].map { $0 == "1" || $0 == "true" } ?? false
+        var cells = 0
         var sheets: [Sheet] = []
         for s in Elements.parse(workbook, ["sheet"]) {
             guard let name = s["name"], let rid = s["r:id"] ?? s["id"], var target = targets[rid] else { continue }
             if target.hasPrefix("/") { target.removeFirst() } else { target = "xl/" + target }
             guard let xml = try file(target) else { continue }
-            sheets.append(Sheet(name: name, rows: try SheetParser.parse(xml, shared: shared, dateStyles: dateStyles)))
+            let rows = try SheetParser.parse(xml, shared: shared, dateStyles: dateStyles, dayOffset: date1904 ? 1462 : 0)
+            cells += rows.reduce(0) { $0 + $1.cells.count }
+            guard cells <= maxCells else { throw ReadError(description: "the workbook has more than \(maxCells) cells") }
+            sheets.append(Sheet(name: name, rows: rows))
         }
         return sheets
     }
@@ -69,11 +91,11 @@ private final class Elements: NSObject, XMLParserDelegate {
 private final class SharedStrings: NSObject, XMLParserDelegate {
     var strings: [String] = []
     var current = "", inText = false, inPhonetic = false
-    static func parse(_ data: Data) -> [String] {
+    static func parse(_ data: Data) throws -> [String] {
         let d = SharedStrings()
         let p = XMLParser(data: data)
         p.delegate = d
-        p.parse()
+        guard p.parse() else { throw XLSXReader.ReadError(description: "the shared strings are damaged") }
         return d.strings
     }
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
@@ -101,11 +123,11 @@ private final class Styles: NSObject, XMLParserDelegate {
     var customDate: Set<Int> = []
     var xfDate: [Bool] = []
     var inCellXfs = false
-    static func dateStyles(_ data: Data) -> Set<Int> {
+    static func dateStyles(_ data: Data) throws -> Set<Int> {
         let d = Styles()
         let p = XMLParser(data: data)
         p.delegate = d
-        p.parse()
+        guard p.parse() else { throw XLSXReader.ReadError(description: "the styles are damaged") }
         return Set(d.xfDate.indices.filter { d.xfDate[$0] })
     }
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
@@ -137,35 +159,39 @@ private final class Styles: NSObject, XMLParserDelegate {
 private final class SheetParser: NSObject, XMLParserDelegate {
     let shared: [String]
     let dateStyles: Set<Int>
+    let dayOffset: Int
     var rows: [(number: Int, cells: [String])] = []
     var cells: [String] = []
     var rowNumber = 0
     var column = 0, type = "", style = 0, value = "", inValue = false
     var failure: String?
 
-    init(shared: [String], dateStyles: Set<Int>) {
+    init(shared: [String], dateStyles: Set<Int>, dayOffset: Int) {
         self.shared = shared
         self.dateStyles = dateStyles
+        self.dayOffset = dayOffset
     }
 
-    static func parse(_ data: Data, shared: [String], dateStyles: Set<Int>) throws -> [(number: Int, cells: [String])] {
-        let d = SheetParser(shared: shared, dateStyles: dateStyles)
+    static func parse(_ data: Data, shared: [String], dateStyles: Set<Int>, dayOffset: Int) throws -> [(number: Int, cells: [String])] {
+        let d = SheetParser(shared: shared, dateStyles: dateStyles, dayOffset: dayOffset)
         let p = XMLParser(data: data)
         p.delegate = d
-        guard p.parse() else { throw XLSXReader.ReadError(description: "a worksheet is damaged (\(p.parserError.map { "\($0)" } ?? "XML"))") }
+        let parsed = p.parse()
         if let f = d.failure { throw XLSXReader.ReadError(description: f) }
+        guard parsed else { throw XLSXReader.ReadError(description: "a worksheet is damaged (\(p.parserError.map { "\($0)" } ?? "XML"))") }
         return d.rows
     }
 
-    /// `B12` → 1.
+    /// `B12` → 1; nil past column XFD (three letters at most).
     static func columnIndex(_ ref: String) -> Int? {
-        var n = 0, any = false
+        var n = 0, letters = 0
         for ch in ref.unicodeScalars {
             guard ch.value >= 65 && ch.value <= 90 else { break }
+            letters += 1
+            guard letters <= 3 else { return nil }
             n = n * 26 + Int(ch.value - 64)
-            any = true
         }
-        return any ? n - 1 : nil
+        return letters > 0 ? n - 1 : nil
     }
 
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
@@ -175,7 +201,12 @@ private final class SheetParser: NSObject, XMLParserDelegate {
             rowNumber = attributes["r"].flatMap(Int.init) ?? rowNumber + 1
             cells = []
         case "c":
-            column = attributes["r"].flatMap(Self.columnIndex) ?? cells.count
+            if let r = attributes["r"] {
+                guard let c = Self.columnIndex(r) else { failure = "row \(rowNumber) has a cell beyond column XFD"; parser.abortParsing(); return }
+                column = c
+            } else {
+                column = cells.count
+            }
             type = attributes["t"] ?? "n"
             style = attributes["s"].flatMap(Int.init) ?? 0
             value = ""
@@ -190,7 +221,10 @@ private final class SheetParser: NSObject, XMLParserDelegate {
         switch name {
         case "v", "t": inValue = false
         case "c":
-            guard column < 16_384 else { failure = "row \(rowNumber) has a cell beyond column XFD"; return }
+            guard column < XLSXReader.maxColumns else {
+                if !text().isEmpty { failure = "row \(rowNumber) uses more than \(XLSXReader.maxColumns) columns"; parser.abortParsing() }
+                return
+            }
             while cells.count <= column { cells.append("") }
             cells[column] = text()
         case "row":
@@ -201,18 +235,24 @@ private final class SheetParser: NSObject, XMLParserDelegate {
 
     func text() -> String {
         switch type {
-        case "s": return Int(value).flatMap { $0 < shared.count ? shared[$0] : nil } ?? ""
+        case "s":
+            guard let i = Int(value), i >= 0, i < shared.count else {
+                failure = "row \(rowNumber) names a shared text that the workbook does not hold"
+                return ""
+            }
+            return shared[i]
         case "b": return value == "1" ? "true" : "false"
         case "str", "inlineStr", "e": return value
         default:
-            guard let n = Double(value) else { return value }
-            if dateStyles.contains(style) {
-                // Excel's serial date: days since 1899-12-30, the fraction the time of day.
-                let days = Int32((n - 25_569).rounded(.down))
-                let minutes = Int(((n - n.rounded(.down)) * 1440).rounded())
-                let (y, m, d) = civilFromDays(days)
+            guard let n = Double(value), n.isFinite else { return value }
+            if dateStyles.contains(style), (0...2_958_465).contains(n) {  // up to 9999-12-31
+                // Excel's serial date: days since 1899-12-30 (or 1904-01-01), the fraction the time of day.
+                var whole = Int(n.rounded(.down))
+                var minutes = Int(((n - n.rounded(.down)) * 1440).rounded())
+                if minutes == 1440 { whole += 1; minutes = 0 }
+                let (y, m, d) = civilFromDays(Int32(whole - 25_569 + dayOffset))
                 let date = String(format: "%04d-%02d-%02d", y, m, d)
-                return minutes == 0 ? date : date + String(format: "T%02d:%02d", minutes / 60 % 24, minutes % 60)
+                return minutes == 0 ? date : date + String(format: "T%02d:%02d", minutes / 60, minutes % 60)
             }
             if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
             return String(n)

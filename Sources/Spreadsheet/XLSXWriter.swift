@@ -51,7 +51,7 @@ public enum XLSXWriter {
 
     /// Writes the workbook to `path` (through a temporary file, so a failure leaves no half file).
     public static func write(_ sheets: [Sheet], to path: String) throws {
-        let tmp = path + ".tmp"
+        let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var options = lxw_workbook_options(constant_memory: UInt8(LXW_TRUE.rawValue), tmpdir: nil, use_zip64: UInt8(LXW_FALSE.rawValue))
         guard let wb = workbook_new_opt(tmp, &options) else { throw WriteError(description: "\(path): \(String(cString: strerror(errno)))") }
         let heading = workbook_add_format(wb)
@@ -81,24 +81,35 @@ public enum XLSXWriter {
                 worksheet_set_column(ws, lxw_col_t(c), lxw_col_t(c), Double(min(60, max(6, w + 2))), nil)
             }
             worksheet_freeze_panes(ws, 1, 0)
-            for (c, h) in sheet.headers.enumerated() { worksheet_write_string(ws, 0, lxw_col_t(c), h, heading) }
+            var failure: lxw_error = LXW_NO_ERROR
+            func note(_ e: lxw_error) { if e != LXW_NO_ERROR && failure == LXW_NO_ERROR { failure = e } }
+            for (c, h) in sheet.headers.enumerated() { note(worksheet_write_string(ws, 0, lxw_col_t(c), h, heading)) }
+            guard sheet.rows.count < 1_048_576 else { throw WriteError(description: "\(sheet.name): more rows than a sheet holds (1,048,575)") }
             for (i, row) in sheet.rows.enumerated() {
                 let r = lxw_row_t(i + 1)
                 for (c, cell) in row.enumerated() {
                     switch cell {
-                    case .text(let s): worksheet_write_string(ws, r, lxw_col_t(c), s, nil)
-                    case .number(let n): worksheet_write_number(ws, r, lxw_col_t(c), n, nil)
+                    case .text(let s):
+                        // Excel holds at most 32,767 characters in a cell: longer text is cut there, and says so.
+                        let t = s.utf16.count > 32_767 ? String(s.prefix(32_000)) + "…（超长，已截断 / truncated）" : s
+                        note(worksheet_write_string(ws, r, lxw_col_t(c), t, nil))
+                    case .number(let n): note(worksheet_write_number(ws, r, lxw_col_t(c), n, nil))
                     case .date(let d, let minutes):
                         let (y, m, day) = civilFromDays(d)
                         var dt = lxw_datetime(year: Int32(y), month: Int32(m), day: Int32(day), hour: Int32((minutes ?? 0) / 60),
                                               min: Int32((minutes ?? 0) % 60), sec: 0)
-                        worksheet_write_datetime(ws, r, lxw_col_t(c), &dt, minutes == nil ? date : dateTime)
+                        note(worksheet_write_datetime(ws, r, lxw_col_t(c), &dt, minutes == nil ? date : dateTime))
                     case .empty: break
                     }
                 }
             }
             if !sheet.headers.isEmpty {
                 worksheet_autofilter(ws, 0, 0, lxw_row_t(sheet.rows.count), lxw_col_t(sheet.headers.count - 1))
+            }
+            if failure != LXW_NO_ERROR {
+                workbook_close(wb)
+                unlink(tmp)
+                throw WriteError(description: "\(path): \(String(cString: lxw_strerror(failure)))")
             }
         }
         let status = workbook_close(wb)
@@ -111,10 +122,10 @@ public enum XLSXWriter {
 
     /// Excel's rules for sheet names: at most 31 characters, none of `[]:*?/\`, unique.
     static func sheetName(_ name: String, _ used: Set<String>) -> String {
-        var base = String(name.map { "[]:*?/\\".contains($0) ? "_" : $0 }.prefix(28))
+        var base = String(name.map { "[]:*?/\\'".contains($0) ? "_" : $0 }.prefix(28))
         if base.isEmpty { base = "Sheet" }
         var candidate = base, n = 2
-        while used.contains(candidate) { candidate = "\(base)_\(n)"; n += 1 }
+        while used.contains(where: { $0.lowercased() == candidate.lowercased() }) { candidate = "\(base)_\(n)"; n += 1 }
         return candidate
     }
 

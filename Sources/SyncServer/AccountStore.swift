@@ -1,6 +1,7 @@
 import Foundation
 import TerminalText
 import GRDB
+import ReplicaStore
 public import SyncCore
 public import CaseDomain
 import Crypto
@@ -58,9 +59,11 @@ public struct AccountStore: Sendable {
     public init(path: String) throws {
         var config = Configuration()
         config.busyMode = .timeout(10)
+        let sync = Durability.current.pragma
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Sessions and refresh tokens as durable as the data: a token the client was given survives a power cut.
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
         }
         queue = try DatabaseQueue(path: path, configuration: config)
         var m = DatabaseMigrator()

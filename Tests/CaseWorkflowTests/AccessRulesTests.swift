@@ -192,6 +192,14 @@ import Testing
             #expect(AccessRules.rejection(a, notice, field: "missing", incoming: .text("营业执照")) == nil, "\(a.role)")
         }
         #expect(AccessRules.mayRead(Self.liaison, notice))
+        // Once given, it stays its writer's: nobody else rewrites or deletes it (the centre may).
+        let given = RowFacts(table: "supplement_notice", key: "N", exists: true, cases: [Self.inCase], department: "D1", creator: "9")
+        #expect(AccessRules.rejection(Self.liaison, given, field: "missing", incoming: .text("更少")) == nil)
+        for a in [Self.agent, Self.township] {
+            #expect(AccessRules.rejection(a, given, field: "missing", incoming: .text("更少"))?.reason == .forbidden)
+            #expect(AccessRules.rejection(a, given, field: Schema.deletedField, incoming: .bool(true))?.reason == .forbidden)
+        }
+        #expect(AccessRules.rejection(Self.centre, given, field: "missing", incoming: .text("x")) == nil)
         let otherDepartment = RowFacts(table: "supplement_notice", key: "N2", exists: false, cases: [Self.inCase], department: "D2")
         #expect(AccessRules.rejection(Self.liaison, otherDepartment, field: "missing", incoming: .text("x"))?.reason == .outsideScope)
         let elsewhere = RowFacts(table: "supplement_notice", key: "N3", exists: false, cases: [Self.outCase], department: "D2")

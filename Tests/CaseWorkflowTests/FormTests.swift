@@ -73,6 +73,39 @@ import Testing
     }
 }
 
+extension FormTests {
+    /// A reason longer than a page goes on over the next pages, all of it on paper; the check code does not move
+    /// when the office records its receipt afterwards.
+    @Test func longTextFlowsOverPagesAndLaterFieldsKeepTheCode() throws {
+        let dir = try TemporaryDirectory("forms-long")
+        defer { dir.cleanup() }
+        let county = fixtures.county
+        let a01 = county.wf("a01")
+        let long = String(repeating: "业主因市场变化调整投资计划，", count: 400) + "全文完"
+        _ = try a01.terminate(caseID: fixtures.c1, formNo: "ZZ-2025-0009", reasonType: "CLIENT_REQUEST", reason: long)
+        let doc = try a01.form(.termination, caseID: fixtures.c1)
+        let path = dir.file("long.pdf")
+        #expect(try PDFForm.render(doc, checkCode: "ABCD-EF01-2345", to: path) >= 3)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/pdftotext")
+        p.arguments = [path, "-"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).filter { !$0.isWhitespace }
+        p.waitUntilExit()
+        #expect(text.contains("全文完"), "the end of the reason is on paper")
+        let before = doc.checkedText
+        try county.syncAll()
+        _ = try county.wf("centre").handover(caseID: fixtures.c1, receivedAt: "2025-11-26T10:00")
+        try county.syncAll()
+        let after = try county.wf("centre").form(.termination, caseID: fixtures.c1)
+        #expect(after.canonicalText != doc.canonicalText, "the receipt is printed")
+        #expect(after.checkedText == before, "the receipt is filled in after signing and is not part of the check")
+    }
+}
+
 enum HTMLText {
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")

@@ -118,4 +118,42 @@ import Testing
         }
         #expect(try centre.read { try $0.row("person", "A10") } == nil)
     }
+
+    /// Hand-made workbooks a hostile or broken file could be: each is refused with an error, never a crash.
+    @Test func brokenWorkbooksAreRefusedNotCrashedOn() throws {
+        func book(_ sheet: String, shared: String? = nil, workbookPr: String = "") throws -> Data {
+            let dir = try TemporaryDirectory("xlsx-bad")
+            defer { dir.cleanup() }
+            let root = dir.file("x")
+            let files: [(String, String)] = [
+                ("[Content_Types].xml", #"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#),
+                ("xl/workbook.xml", #"<?xml version="1.0"?><workbook xmlns:r="r">\#(workbookPr)<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
+                ("xl/_rels/workbook.xml.rels", #"<?xml version="1.0"?><Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>"#),
+                ("xl/worksheets/sheet1.xml", #"<?xml version="1.0"?><worksheet><sheetData>\#(sheet)</sheetData></worksheet>"#),
+                ("xl/styles.xml", #"<?xml version="1.0"?><styleSheet><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>"#),
+            ] + (shared.map { [("xl/sharedStrings.xml", $0)] } ?? [])
+            for (path, text) in files {
+                try FileManager.default.createDirectory(atPath: (root + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/" + path))
+            }
+            let zip = Process()
+            zip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            zip.arguments = ["python3", "-c", "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])", dir.file("b"), root]
+            try zip.run()
+            zip.waitUntilExit()
+            return try Data(contentsOf: URL(fileURLWithPath: dir.file("b.zip")))
+        }
+        let shared = #"<?xml version="1.0"?><sst><si><t>编号</t></si></sst>"#
+        for bad in [#"<row r="1"><c r="A1" t="s"><v>-1</v></c></row>"#, #"<row r="1"><c r="A1" t="s"><v>7</v></c></row>"#,
+                    #"<row r="1"><c r="ZZZZZZZZZZZZZZZ1"><v>1</v></c></row>"#, #"<row r="1"><c r="IW1"><v>1</v></c></row>"#] {
+            #expect(throws: XLSXReader.ReadError.self, "\(bad)") { _ = try XLSXReader.read(try book(bad, shared: shared)) }
+        }
+        // Numbers far outside any date in a date-styled cell stay numbers; no trap.
+        let huge = try XLSXReader.read(try book(#"<row r="1"><c r="A1" s="1"><v>1e20</v></c><c r="B1" s="1"><v>NaN</v></c></row>"#))
+        #expect(huge[0].rows[0].cells.count == 2)
+        // The 1904 date system: serial 0 is 1904-01-01.
+        let mac = try XLSXReader.read(try book(#"<row r="1"><c r="A1" s="1"><v>0</v></c></row>"#, workbookPr: #"<workbookPr date1904="1"/>"#))
+        #expect(mac[0].rows[0].cells == ["1904-01-01"])
+        #expect(throws: XLSXReader.ReadError.self) { _ = try XLSXReader.read(try book(#"<row r="1"><c r="A1"><v>&bogus;</v></c></row>"#)) }
+    }
 }

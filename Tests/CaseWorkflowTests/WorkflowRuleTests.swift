@@ -236,6 +236,7 @@ import Testing
 
     @Test func materialsAreCheckedAgainstTheItemsListAndTheNoticeSaysWhatIsMissing() throws {
         #expect(Materials.list("营业执照；法定代表人身份证明、 营业执照,\n 环评报告 ") == ["营业执照", "法定代表人身份证明", "环评报告"])
+        #expect(Materials.list("法定代表人身份证明（身份证、护照）；营业执照") == ["法定代表人身份证明（身份证、护照）", "营业执照"])
         #expect(Materials.missing(required: ["A（副本）", "B"], provided: ["a (副本)"]) == ["B"])
         let c = try activeCase()
         let a03 = county.wf("a03"), replica = county.replica("a03")
@@ -305,8 +306,16 @@ import Testing
         #expect(try a03.services(caseID: c, asOf: day("2025-11-20")).records()[0]["timer"] == .text("OVERDUE"))
         #expect(try a03.due(asOf: day("2025-11-20")).records().allSatisfy { $0["kind"] != .text("SERVICE") })
         try expectRefused("illegal_transition", replica) { try a03.finishService(id: id, delivered: false, on: nil) }
+        // A service still open when the case ends is cancelled with it, and no longer chased.
+        var survey = Workflow.ServiceInput(kind: "SURVEY", provider: "云岭测绘院", committedDays: 5)
+        survey.contractOn = day("2025-11-03")
+        let open = try a03.addService(caseID: c, survey)
+        _ = try a03.terminate(caseID: c, formNo: nil, reasonType: "CLIENT_REQUEST", reason: "业主撤回")
+        let closed = try #require(try a03.services(caseID: c, asOf: day("2025-11-20")).records().first { $0["id"] == .text(open) })
+        #expect(closed["status"] == .text("CANCELLED"))
+        #expect(try a03.due(asOf: day("2025-11-20")).records().allSatisfy { $0["kind"] != .text("SERVICE") })
         try county.syncAll()
-        #expect(try county.wf("centre").services(caseID: nil, asOf: day("2025-11-20")).rows.count == 1)
+        #expect(try county.wf("centre").services(caseID: nil, asOf: day("2025-11-20")).rows.count == 2)
     }
 
     @Test func teamMembershipMatchesWholeIDsOnly() throws {
