@@ -3,6 +3,9 @@ import CommandText
 import ArgumentParser
 import CaseDomain
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import ReplicaStore
 import SyncCore
@@ -47,13 +50,33 @@ public struct HomeOptions: ParsableArguments {
         return key
     }
 
-    /// Writes a file readable by its owner only, atomically (a crash leaves the old file or the new one).
+    /// Writes a file readable by its owner only, atomically and durably: a crash or a power cut leaves the old file
+    /// or the new one, and a failure (a full disk …) says why and leaves the old one.
     func writePrivate(_ data: Data, to path: String) throws {
         let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CLIError(L10n.t(.cannotWrite, tmp, String(cString: strerror(errno))))
+        func failure(_ file: String) -> CLIError {
+            let code = errno
+            unlink(tmp)
+            return CLIError(L10n.t(.cannotWrite, file, code == ENOSPC ? L10n.t(.diskFull) : String(cString: strerror(code))))
         }
-        guard rename(tmp, path) == 0 else { throw CLIError(L10n.t(.cannotWrite, path, String(cString: strerror(errno)))) }
+        let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure(tmp) }
+        var ok = data.withUnsafeBytes { buf -> Bool in
+            var done = 0
+            while done < buf.count {
+                let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                done += n
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        let saved = errno
+        close(fd)
+        guard ok else { errno = saved; throw failure(tmp) }
+        guard rename(tmp, path) == 0 else { throw failure(path) }
+        let dir = Glibc.open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
+        if dir >= 0 { fsync(dir); close(dir) }
     }
 }
 
@@ -76,6 +99,8 @@ func reporting(_ body: () throws -> Void) throws {
     } catch let e as CocoaError {
         let path = (e.userInfo[NSFilePathErrorKey] as? String).map { $0 + ": " } ?? ""
         fail(path + localized(e))
+    } catch let e as DatabaseError where e.resultCode == .SQLITE_FULL {
+        fail(L10n.t(.diskFullWrite))
     } catch let e as DatabaseError {
         fail("SQLite: \(e.message ?? "error \(e.resultCode)")")
     }

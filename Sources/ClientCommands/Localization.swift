@@ -55,6 +55,11 @@ extension L10n.Key {
     static let materialsMissing = Self(en: "still missing: {0}", zh: "尚缺材料：{0}")
     static let supplementNotice = Self(en: "一次性告知 (told at once): {0}", zh: "一次性告知尚缺材料：{0}")
     static let wroteExcel = Self(en: "wrote {0}: {1} row(s)", zh: "已写出 {0}：{1} 行")
+    static let diskFull = Self(en: "the disk is full (nothing was changed: free some space and run the command again)",
+                               zh: "磁盘已满（未做任何改动：请腾出空间后再运行此命令）")
+    static let diskFullWrite = Self(
+        en: "the disk is full: this command's changes were not kept, and nothing written before was lost; free some space and run it again",
+        zh: "磁盘已满：本次命令的修改未保存，之前的数据没有丢失；请腾出空间后重新运行")
     static let noRows = Self(en: "(none)", zh: "（无）")
     static let registered = Self(en: "registration {0} recorded; case {1}", zh: "已登记 {0}；代办项目 {1}")
     static let registeredDuplicate = Self(en: "registration {0} recorded as a duplicate of {2}; no new case: {1}",

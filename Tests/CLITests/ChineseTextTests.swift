@@ -130,4 +130,17 @@ import Testing
         #expect(Self.englishLines("  show the plan, then stop").count == 1)
         #expect(Self.englishLines("错误：unknown table nosuch [unknown_table]").count == 1)
     }
+
+    /// A file the client cannot write is named with the reason, and nothing else changes.
+    @Test func aWriteThatFailsSaysWhy() throws {
+        let dir = try TemporaryDirectory("write-fail")
+        defer { dir.cleanup() }
+        let home = dir.file("home")
+        try Daiban.exec(["init", "--author", "a04", "--home", home])
+        try FileManager.default.createDirectory(atPath: home + "/server.json.tmp", withIntermediateDirectories: true)
+        let r = try Daiban.exec(["init", "--server", "http://127.0.0.1:9", "--home", home], lang: Self.zh)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("server.json.tmp") && r.stderr.contains("Is a directory") && r.stderr.contains("其他数据未受影响"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: home + "/server.json"))
+    }
 }
