@@ -62,7 +62,7 @@ let package = Package(
         .systemLibrary(name: "CHaru", providers: [.apt(["libhpdf-dev"])]),
         .systemLibrary(name: "CXlsxWriter", providers: [.apt(["libxlsxwriter-dev"])]),
         // Excel workbooks: written with libxlsxwriter, read with ZIPFoundation and Foundation's XML parser.
-        .target(name: "Spreadsheet", dependencies: ["CXlsxWriter", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+        .target(name: "Spreadsheet", dependencies: ["SyncCore", "CXlsxWriter", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 swiftSettings: swiftSettings),
         // Printable forms: one document model (CaseWorkflow) laid out as HTML or as an A4 PDF.
         .target(name: "FormPrint", dependencies: ["CaseWorkflow", "CHaru"], swiftSettings: swiftSettings),

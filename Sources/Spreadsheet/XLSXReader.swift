@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import SyncCore
 import ZIPFoundation
 
 /// The sheets of an Excel workbook (.xlsx), read with ZIPFoundation and Foundation's XML parser: cell text as
@@ -250,8 +251,7 @@ private final class SheetParser: NSObject, XMLParserDelegate {
                 var whole = Int(n.rounded(.down))
                 var minutes = Int(((n - n.rounded(.down)) * 1440).rounded())
                 if minutes == 1440 { whole += 1; minutes = 0 }
-                let (y, m, d) = civilFromDays(Int32(whole - 25_569 + dayOffset))
-                let date = String(format: "%04d-%02d-%02d", y, m, d)
+                let date = CivilDate(daysSinceEpoch: Int32(whole - 25_569 + dayOffset)).description
                 return minutes == 0 ? date : date + String(format: "T%02d:%02d", minutes / 60, minutes % 60)
             }
             if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }

@@ -1,5 +1,6 @@
 import CXlsxWriter
 import Foundation
+import SyncCore
 
 /// Excel workbooks through libxlsxwriter: one sheet per table, Chinese headings, columns as wide as their text
 /// (CJK counted double), dates as dates and numbers as numbers, the heading row frozen and filterable.
@@ -44,7 +45,8 @@ public enum XLSXWriter {
                 guard u[10] == 84 || u[10] == 32, u[13] == 58, let h = digits(11..<13), let mi = digits(14..<16), h < 24, mi < 60 else { return .text(s) }
                 minutes = h * 60 + mi
             }
-            return .date(daysFromCivil(y, m, d), minutes: minutes)
+            guard let civil = CivilDate(year: y, month: m, day: d) else { return .text(s) }
+            return .date(civil.daysSinceEpoch, minutes: minutes)
         }
         return .text(s)
     }
@@ -95,8 +97,8 @@ public enum XLSXWriter {
                         note(worksheet_write_string(ws, r, lxw_col_t(c), t, nil))
                     case .number(let n): note(worksheet_write_number(ws, r, lxw_col_t(c), n, nil))
                     case .date(let d, let minutes):
-                        let (y, m, day) = civilFromDays(d)
-                        var dt = lxw_datetime(year: Int32(y), month: Int32(m), day: Int32(day), hour: Int32((minutes ?? 0) / 60),
+                        let civil = CivilDate(daysSinceEpoch: d)
+                        var dt = lxw_datetime(year: Int32(civil.year), month: Int32(civil.month), day: Int32(civil.day), hour: Int32((minutes ?? 0) / 60),
                                               min: Int32((minutes ?? 0) % 60), sec: 0)
                         note(worksheet_write_datetime(ws, r, lxw_col_t(c), &dt, minutes == nil ? date : dateTime))
                     case .empty: break
@@ -139,26 +141,4 @@ public enum XLSXWriter {
             return w + (wide ? 2 : 1)
         }
     }
-}
-
-/// Days since 1970-01-01 of a civil date, and back (Howard Hinnant's algorithms).
-func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int32 {
-    let y = m <= 2 ? y0 - 1 : y0
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yoe = y - era * 400
-    let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    return Int32(era * 146_097 + doe - 719_468)
-}
-
-func civilFromDays(_ days: Int32) -> (Int, Int, Int) {
-    let z = Int(days) + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
 }

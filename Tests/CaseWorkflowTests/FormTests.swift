@@ -16,6 +16,13 @@ import Testing
         let path = dir.file("\(doc.kind.rawValue).pdf")
         let pages = try PDFForm.render(doc, checkCode: "ABCD-EF01-2345", to: path)
         #expect(pages >= 1)
+        let fonts = try String(contentsOfFile: path, encoding: .isoLatin1)
+        #expect(fonts.contains("/FontFile2"), "the font is embedded")
+        return try Self.text(ofPDF: path)
+    }
+
+    /// The text pdftotext reads off a PDF, without blanks (it breaks lines where the form does).
+    static func text(ofPDF path: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/pdftotext")
         p.arguments = [path, "-"]
@@ -26,9 +33,6 @@ import Testing
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "pdftotext (poppler-utils) must be installed: scripts/install-deps.sh does it")
-        let fonts = try String(contentsOfFile: path, encoding: .isoLatin1)
-        #expect(fonts.contains("/FontFile2"), "the font is embedded")
-        // pdftotext breaks lines where the form does; compare without blanks.
         return String(decoding: data, as: UTF8.self).filter { !$0.isWhitespace }
     }
 
@@ -86,16 +90,7 @@ extension FormTests {
         let doc = try a01.form(.termination, caseID: fixtures.c1)
         let path = dir.file("long.pdf")
         #expect(try PDFForm.render(doc, checkCode: "ABCD-EF01-2345", to: path) >= 3)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/pdftotext")
-        p.arguments = [path, "-"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).filter { !$0.isWhitespace }
-        p.waitUntilExit()
-        #expect(text.contains("全文完"), "the end of the reason is on paper")
+        #expect(try Self.text(ofPDF: path).contains("全文完"), "the end of the reason is on paper")
         let before = doc.checkedText
         try county.syncAll()
         _ = try county.wf("centre").handover(caseID: fixtures.c1, receivedAt: "2025-11-26T10:00")
