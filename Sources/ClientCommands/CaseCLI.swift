@@ -128,7 +128,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "register",
-            abstract: L10n.pick("登记 (T2): record a 代办登记表; a second registration of the same project is linked as a duplicate.",
+            abstract: L10n.pick("登记: record a 代办登记表; a second registration of the same project is linked as a duplicate.",
                                 "登记：录入代办登记表；同一项目再次登记的，作为重复登记关联到原项目。"))
         @OptionGroup var home: HomeOptions
         @Option(help: .l("统一社会信用代码.", "统一社会信用代码。")) var uscc: String
@@ -186,7 +186,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Review: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "review",
-            abstract: L10n.pick("审查: pick up (T3), find eligible (T5) or reject with a reason (T4).", "审查：开始审查、认定具备申请条件，或不予代办（须说明理由）。"))
+            abstract: L10n.pick("审查: pick up, find eligible or reject with a reason.", "审查：开始审查、认定具备申请条件，或不予代办（须说明理由）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
         @Flag(help: .l("具备申请条件: the case moves to AGREEMENT_PENDING.", "具备申请条件：项目转为“待签协议”。")) var eligible = false
@@ -206,7 +206,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Agree: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "agree",
-            abstract: L10n.pick("协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE (T6).",
+            abstract: L10n.pick("协议: record the 委托代办协议 (free of charge); signed + agent assigned = ACTIVE.",
                                 "协议：录入委托代办协议（无偿代办）；协议已签且已指派代办员的，项目进入代办中。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
@@ -263,7 +263,7 @@ struct CaseCommand: ParsableCommand {
     }
 
     struct Withdraw: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "withdraw", abstract: L10n.pick("业主不签协议 (T7).", "业主不签协议：项目记为业主撤回。"))
+        static let configuration = CommandConfiguration(commandName: "withdraw", abstract: L10n.pick("业主不签协议.", "业主不签协议：项目记为业主撤回。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
         @Option(help: .l("Reason.", "原因。")) var reason: String
@@ -342,7 +342,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Complete: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "complete",
-            abstract: L10n.pick("办结 (T13): all items final; records the 办结单 (handover due in 2 WD).",
+            abstract: L10n.pick("办结: all items final; records the 办结单 (handover due in 2 WD).",
                                 "办结：各办件均已办结后录入办结单（须在 2 个工作日内移交）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
@@ -360,7 +360,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Terminate: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "terminate",
-            abstract: L10n.pick("终止 (T14): records the 终止单; open items are cancelled.",
+            abstract: L10n.pick("终止: records the 终止单; open items are cancelled.",
                                 "终止：录入终止单；未办结的办件一律取消。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
@@ -382,7 +382,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Handover: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "handover",
-            abstract: L10n.pick("移交 (T15): the office receives the 办结单/终止单 (judged by when it happened).",
+            abstract: L10n.pick("移交: the office receives the 办结单/终止单 (judged by when it happened).",
                                 "移交：代办机构收到办结单/终止单（按实际收到时间判断是否按时）。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
@@ -400,7 +400,7 @@ struct CaseCommand: ParsableCommand {
 
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "evaluate",
-            abstract: L10n.pick("评价归档 (T16): close a completed, handed-over case once the owner and the agent have both evaluated.",
+            abstract: L10n.pick("评价归档: close a completed, handed-over case once the owner and the agent have both evaluated.",
                                 "评价归档：已办结并移交的项目，业主和代办员都已评价后归档。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument

@@ -56,7 +56,7 @@ struct PlanCommand: ParsableCommand {
     }
     struct Confirm: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "confirm",
-            abstract: L10n.pick("The plan is drafted (T8): the case moves to EXECUTING.",
+            abstract: L10n.pick("The plan is drafted: the case moves to EXECUTING.",
                                 "计划表已制定：项目转入代办中(组织实施)。"))
         @OptionGroup var home: HomeOptions
         @OptionGroup var caseRef: CaseArgument
