@@ -219,7 +219,18 @@ func localized(_ e: SyncClientError) -> String {
     guard L10n.chinese else { return e.description }
     switch e {
     case .unreachable(let message):
-        return "无法连接服务器（\(message)）"
+        var m = message
+        for (en, zh) in [("cannot reach ", "连接不上 "), ("the connection to ", "与 "), (" broke: ", " 的连接中断："),
+                         ("no answer to the connection attempt", "连接请求无应答"), ("connection refused", "服务器拒绝连接（服务未启动？）"),
+                         ("the connection was cut (reset)", "连接被切断（重置）"), ("the server closed the connection", "服务器关闭了连接"),
+                         ("no route to the server", "网络不通，无法到达服务器"), ("the server's name was not found", "找不到服务器地址")] {
+            m = m.replacingOccurrences(of: en, with: zh)
+        }
+        if let r = m.range(of: #"the link went silent for (\d+) s"#, options: .regularExpression) {
+            let n = m[r].filter(\.isNumber)
+            m.replaceSubrange(r, with: "网络已 \(n) 秒没有任何数据（链路中断）")
+        }
+        return "无法连接服务器（\(m)）"
     case .server(_, let code, _, let retryAfter):
         let zh: [String: String] = [
             "unauthenticated": "尚未登录", "token_expired": "登录已过期", "invalid_token": "登录凭据无效",

@@ -92,7 +92,8 @@ public final class ServerConnection: Sendable {
         baseURL = try Self.validate(url: url)
         self.clock = clock
         var config = HTTPClient.Configuration()
-        config.timeout = .init(connect: .seconds(connectTimeout), read: .seconds(120))
+        // A dead link is told by silence, not by a total: no byte for `stallSeconds` ends the request.
+        config.timeout = .init(connect: .seconds(connectTimeout), read: .seconds(Int64(Self.stallSeconds)))
         config.redirectConfiguration = .disallow
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -195,6 +196,16 @@ public final class ServerConnection: Sendable {
 
     // MARK: Transport
 
+    /// How long a link may stay silent before a request counts as broken: `DAIBAN_STALL_SECONDS`, default 30
+    /// (a 2G link delivers a chunk's first bytes well within it; the server answers a push after applying it,
+    /// which takes a few seconds).
+    public static let stallSeconds: Int = {
+        ProcessInfo.processInfo.environment["DAIBAN_STALL_SECONDS"].flatMap(Int.init).map { max(1, $0) } ?? 30
+    }()
+
+    /// The slowest upload still counted as progress: 2 KiB/s, a third of a bad 2G link.
+    static let minimumBytesPerSecond = 2048
+
     private func send(_ method: String, _ path: String, body: [UInt8]?, token: String?, json: Bool = false) async throws
         -> (Int, [UInt8], HTTPHeaders)
     {
@@ -211,7 +222,10 @@ public final class ServerConnection: Sendable {
         let response: HTTPClientResponse
         var data: ByteBuffer
         do {
-            response = try await http.execute(request, timeout: .seconds(300))
+            // The whole exchange may take as long as its upload and the largest answer at the slowest rate still
+            // counted as progress; a link that has stopped moving gives up after `stallSeconds` (the read timeout).
+            let transfer = Int64(((body?.count ?? 0) + maxChunkBytes) / Self.minimumBytesPerSecond)
+            response = try await http.execute(request, timeout: .seconds(Int64(Self.stallSeconds) * 2 + transfer))
         } catch {
             throw SyncClientError.unreachable("cannot reach \(baseURL): \(Self.describe(error))")
         }
@@ -236,10 +250,20 @@ public final class ServerConnection: Sendable {
         return (status, bytes, response.headers)
     }
 
-    private static func describe(_ error: any Error) -> String {
+    /// A transport failure in plain words (the CLI translates these phrases).
+    static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
-        if text.contains("connectTimeout") || text.contains("Timeout") { return "timed out" }
+        if text.contains("connectTimeout") { return "no answer to the connection attempt" }
+        if text.contains("readTimeout") || text.contains("deadlineExceeded") || text.contains("Timeout") {
+            return "the link went silent for \(stallSeconds) s"
+        }
         if text.contains("refused") || text.contains("connectionRefused") { return "connection refused" }
+        if text.contains("reset by peer") || text.contains("errno: 104") { return "the connection was cut (reset)" }
+        if text.contains("remoteConnectionClosed") || text.contains("Broken pipe") || text.contains("errno: 32") {
+            return "the server closed the connection"
+        }
+        if text.contains("unreachable") || text.contains("errno: 101") || text.contains("errno: 113") { return "no route to the server" }
+        if text.contains("getaddrinfo") || text.contains("nameResolution") || text.contains("NXDOMAIN") { return "the server's name was not found" }
         return text.count > 120 ? String(text.prefix(120)) + "…" : text
     }
 
