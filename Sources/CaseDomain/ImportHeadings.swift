@@ -66,7 +66,7 @@ public enum ImportHeadings {
 
     /// A coded value as a clerk types it (工作日, 承诺件 …) as its code; anything else unchanged.
     public static func value(_ raw: String, field: String, table: String) -> String {
-        let v = raw.trimmingCharacters()
+        let v = raw.trimmingBlanks()
         switch (table, field) {
         case ("catalogue_item", "committed_unit"), ("catalogue_item", "legal_unit"):
             return ["工作日": "WD", "个工作日": "WD", "自然日": "ND", "日": "ND", "天": "ND"][v] ?? v.uppercased()
@@ -75,13 +75,5 @@ public enum ImportHeadings {
         default:
             return v
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters() -> String {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\u{3000}" }
-        guard let a = firstIndex(where: { !blank($0) }), let b = lastIndex(where: { !blank($0) }) else { return "" }
-        return String(self[a...b])
     }
 }

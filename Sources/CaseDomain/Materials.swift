@@ -8,7 +8,7 @@ public enum Materials {
         var seen: Set<String> = [], out: [String] = []
         var entry = "", depth = 0
         func flush() {
-            let e = Substring(entry).trimmingCharacters()
+            let e = entry.trimmingBlanks()
             if !e.isEmpty, seen.insert(key(e)).inserted { out.append(e) }
             entry = ""
         }
@@ -53,12 +53,4 @@ public enum Materials {
 
     /// A list written back as one text, the way the catalogue and the notice store it.
     public static func joined(_ entries: [String]) -> String { entries.joined(separator: "；") }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters() -> String {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\u{3000}" }
-        guard let a = firstIndex(where: { !blank($0) }), let b = lastIndex(where: { !blank($0) }) else { return "" }
-        return String(self[a...b])
-    }
 }

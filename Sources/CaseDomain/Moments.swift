@@ -64,10 +64,12 @@ public struct LocalMoment: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-extension String {
-    fileprivate func trimmingBlanks() -> Substring {
+extension StringProtocol {
+    /// The text without leading and trailing blanks: spaces, tabs and the ideographic space (U+3000) a Chinese
+    /// input method types.
+    func trimmingBlanks() -> String {
         let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\u{3000}" }
         guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
-        return self[first...last]
+        return String(self[first...last])
     }
 }
