@@ -68,6 +68,10 @@ let package = Package(
         .target(name: "FormPrint", dependencies: ["CaseWorkflow", "CHaru"], swiftSettings: swiftSettings),
         // Help and ArgumentParser's own text in the user's language (both executables' `main`).
         .target(name: "CommandText", dependencies: ["TerminalText", argumentParser], swiftSettings: swiftSettings),
+        // A bad-link simulator: a TCP proxy with delay, a bandwidth cap, loss, cuts and silence (tests, campaigns).
+        .target(name: "BadLink",
+                dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+                swiftSettings: swiftSettings),
         // The sync server: accounts, devices, tokens, push/pull routes, metrics, and its commands.
         .target(name: "SyncServer",
                 dependencies: ["ReplicaStore", "SyncProtocol", "SyncContract", "CaseDomain", "CaseWorkflow", "TerminalText", "CommandText", grdb,
@@ -106,7 +110,7 @@ let package = Package(
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           exclude: ["form-example.png"], swiftSettings: swiftSettings),
         .executableTarget(name: "daiban-bench",
-                          dependencies: ["ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "CaseDomain", "CaseWorkflow", grdb,
+                          dependencies: ["BadLink", "ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "CaseDomain", "CaseWorkflow", grdb,
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
                           swiftSettings: swiftSettings),
         // Shared test support: deterministic generators, replica simulator, vector loader.
@@ -128,7 +132,7 @@ let package = Package(
                     dependencies: ["CaseWorkflow", "CaseDomain", "ReplicaStore", "SyncCore", "SyncTesting", "FormPrint", "Spreadsheet", grdb],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SyncServerTests",
-                    dependencies: ["SyncServer", "SyncClient", "SyncTesting", "ReplicaStore", "CaseDomain", "CaseWorkflow",
+                    dependencies: ["SyncServer", "SyncClient", "SyncTesting", "BadLink", "ReplicaStore", "CaseDomain", "CaseWorkflow",
                                    "SyncCore", "SyncProtocol", "SyncContract", grdb, hummingbird, asyncHTTPClient,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -200,7 +200,7 @@ func reportingAsync(_ home: HomeOptions, _ body: () async throws -> Void) async 
     } catch let e as SyncClientError {
         let text = localized(e)
         switch e {
-        case .unreachable:
+        case .unreachable, .stalled:
             let pending = (try? pendingChanges(home)) ?? 0
             fail(L10n.t(.unreachable, text, pending), code: 3)
         case .server(_, let code, _, _)
@@ -218,7 +218,7 @@ func reportingAsync(_ home: HomeOptions, _ body: () async throws -> Void) async 
 func localized(_ e: SyncClientError) -> String {
     guard L10n.chinese else { return e.description }
     switch e {
-    case .unreachable(let message):
+    case .unreachable(let message), .stalled(let message):
         var m = message
         for (en, zh) in [("cannot reach ", "连接不上 "), ("the connection to ", "与 "), (" broke: ", " 的连接中断："),
                          ("no answer to the connection attempt", "连接请求无应答"), ("connection refused", "服务器拒绝连接（服务未启动？）"),
@@ -243,7 +243,8 @@ func localized(_ e: SyncClientError) -> String {
             "payload_too_large": "上传的数据过大", "forbidden": "无权执行此操作",
             "device_key_required": "服务器尚未登记本设备的签名密钥，请重新登录",
             "device_key_mismatch": "本设备的签名密钥与服务器登记的不一致；请联系县中心",
-            "bad_signature": "签名验证失败（数据包或登录的签名不符）", "cursor_ahead": "服务器数据已被替换，将重新同步",
+            "bad_signature": "签名验证失败（数据包或登录的签名不符）",
+            "storage_full": "服务器磁盘已满，本次上传没有保存；本机的变更都还在，请稍后再同步", "cursor_ahead": "服务器数据已被替换，将重新同步",
         ]
         return zh[code].map { "\($0) [\(code)]" } ?? e.description
     case .invalidResponse:

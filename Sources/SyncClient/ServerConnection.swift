@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 public import SyncCore
 public import SyncContract
 public import SyncProtocol
@@ -14,6 +15,9 @@ public let clientProtocolVersion = SyncHTTP.protocolVersion
 public enum SyncClientError: Error, CustomStringConvertible, Sendable {
     /// No connection (refused, DNS, timeout, TLS handshake): local work stays pending.
     case unreachable(String)
+    /// The link went silent (no byte for `ServerConnection.stallSeconds`): not retried, since a silent link
+    /// would only hold the agent for another stall period; local work stays pending.
+    case stalled(String)
     /// The server answered with an error body.
     case server(status: Int, code: String, message: String, retryAfter: Int?)
     /// The server answered something this client cannot read.
@@ -21,7 +25,7 @@ public enum SyncClientError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .unreachable(let m): return m
+        case .unreachable(let m), .stalled(let m): return m
         case .server(_, let code, let message, _): return "\(message) [\(code)]"
         case .invalidResponse(let m): return "unexpected answer from the server: \(m)"
         }
@@ -37,6 +41,7 @@ public enum SyncClientError: Error, CustomStringConvertible, Sendable {
     public var isTransient: Bool {
         switch self {
         case .unreachable: return true
+        case .stalled: return false
         case .server(let status, _, _, _): return status == 429 || status == 502 || status == 503 || status == 504
             || status == 500
         case .invalidResponse: return false
@@ -82,18 +87,23 @@ public final class ServerConnection: Sendable {
     let maxChunkBytes = 64 << 20
     /// This device's clock in Unix milliseconds, sent with every request so the centre sees skewed devices.
     let clock: @Sendable () -> UInt64
+    /// Seconds of silence after which a request counts as broken (`defaultStallSeconds` unless given).
+    public let stallSeconds: Int
 
     /// - Parameters:
     ///   - url: `http://host:port` or `https://…`.
     ///   - caFile: PEM file of extra trusted roots (a county CA or a self-signed certificate).
     ///   - connectTimeout: seconds to keep trying to connect before the server counts as unreachable.
-    public init(url: String, caFile: String? = nil, connectTimeout: Int64 = 10,
+    ///   - stallSeconds: seconds without a byte after which a request counts as broken.
+    public init(url: String, caFile: String? = nil, connectTimeout: Int64 = 10, stallSeconds: Int = defaultStallSeconds,
                 clock: @escaping @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }) throws {
         baseURL = try Self.validate(url: url)
         self.clock = clock
+        self.stallSeconds = max(1, stallSeconds)
         var config = HTTPClient.Configuration()
-        // A dead link is told by silence, not by a total: no byte for `stallSeconds` ends the request.
-        config.timeout = .init(connect: .seconds(connectTimeout), read: .seconds(Int64(Self.stallSeconds)))
+        // No read timeout: a dead link is told by silence in either direction (`send`), and the client's own read
+        // timeout would also end a long upload that still moves.
+        config.timeout = .init(connect: .seconds(connectTimeout), read: nil)
         config.redirectConfiguration = .disallow
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -164,9 +174,12 @@ public final class ServerConnection: Sendable {
     }
 
     /// - Parameter includeOwn: ask for this device's own versions too (after it removed rows that may come back).
-    public func pull(after cursor: UInt64, token: String, includeOwn: Bool = false) async throws -> PulledChunk {
-        let (_, data, headers) = try await send("GET", "/v1/pull?after=\(cursor)" + (includeOwn ? "&own=1" : ""), body: nil,
-                                                token: token)
+    /// - Parameter maxBytes: ask for a chunk of about this size at most (the server grants down to 16 KiB).
+    public func pull(after cursor: UInt64, token: String, includeOwn: Bool = false, maxBytes: Int? = nil) async throws
+        -> PulledChunk
+    {
+        let query = "after=\(cursor)" + (includeOwn ? "&own=1" : "") + (maxBytes.map { "&max_bytes=\($0)" } ?? "")
+        let (_, data, headers) = try await send("GET", "/v1/pull?" + query, body: nil, token: token)
         guard let next = headers.first(name: SyncHTTP.Header.next).flatMap(UInt64.init),
               let more = headers.first(name: SyncHTTP.Header.more),
               let server = headers.first(name: SyncHTTP.Header.serverReplica)
@@ -199,7 +212,7 @@ public final class ServerConnection: Sendable {
     /// How long a link may stay silent before a request counts as broken: `DAIBAN_STALL_SECONDS`, default 30
     /// (a 2G link delivers a chunk's first bytes well within it; the server answers a push after applying it,
     /// which takes a few seconds).
-    public static let stallSeconds: Int = {
+    public static let defaultStallSeconds: Int = {
         ProcessInfo.processInfo.environment["DAIBAN_STALL_SECONDS"].flatMap(Int.init).map { max(1, $0) } ?? 30
     }()
 
@@ -215,28 +228,47 @@ public final class ServerConnection: Sendable {
         request.headers.add(name: SyncHTTP.Header.clientTime, value: String(clock()))
         request.headers.add(name: "User-Agent", value: "daiban/\(clientProtocolVersion)")
         if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
-        if let body {
+        let progress = TransferProgress(body: body ?? [])
+        if body != nil {
             request.headers.add(name: "Content-Type", value: json ? "application/json" : "application/vnd.daiban.bundle")
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = .stream(progress.pieces(), length: .known(Int64(progress.body.count)))
         }
         let response: HTTPClientResponse
-        var data: ByteBuffer
+        let bytes: [UInt8]
         do {
-            // The whole exchange may take as long as its upload and the largest answer at the slowest rate still
-            // counted as progress; a link that has stopped moving gives up after `stallSeconds` (the read timeout).
-            let transfer = Int64(((body?.count ?? 0) + maxChunkBytes) / Self.minimumBytesPerSecond)
-            response = try await http.execute(request, timeout: .seconds(Int64(Self.stallSeconds) * 2 + transfer))
+            // A dead link is told by silence, whatever the phase: the body goes out in pieces, each taken only
+            // when the socket has room, and the answer comes in pieces; `stallSeconds` without either ends the
+            // request. (The HTTP client's own read timeout would also fire during a long upload that still
+            // moves.) The overall deadline only bounds a link that moves slower than 2 KiB/s.
+            let transfer = Int64((progress.body.count + (1 << 20)) / Self.minimumBytesPerSecond)
+            let deadline = Int64(stallSeconds) * 2 + transfer
+            (response, bytes) = try await withThrowingTaskGroup(of: (HTTPClientResponse, [UInt8])?.self) { group in
+                group.addTask { [http, request, limit = maxChunkBytes] in
+                    let response = try await http.execute(request, timeout: .seconds(deadline))
+                    progress.answered()
+                    var data = ByteBuffer()
+                    for try await piece in response.body {
+                        progress.moved()
+                        guard data.readableBytes + piece.readableBytes <= limit else { throw AnswerTooLarge() }
+                        data.writeImmutableBuffer(piece)
+                    }
+                    return (response, data.readBytes(length: data.readableBytes) ?? [])
+                }
+                group.addTask { [stall = stallSeconds] in
+                    while !progress.isStalled(seconds: stall) { try await Task.sleep(nanoseconds: 250_000_000) }
+                    throw LinkStalled()
+                }
+                defer { group.cancelAll() }
+                while let next = try await group.next() {
+                    if let next { return next }
+                }
+                throw LinkStalled()
+            }
+        } catch is AnswerTooLarge {
+            throw SyncClientError.invalidResponse("an answer larger than \(maxChunkBytes) bytes")
         } catch {
-            throw SyncClientError.unreachable("cannot reach \(baseURL): \(Self.describe(error))")
+            throw transportError(progress.hasAnswer ? "the connection to \(baseURL) broke: " : "cannot reach \(baseURL): ", error)
         }
-        do {
-            data = try await response.body.collect(upTo: maxChunkBytes)
-        } catch let e as NIOTooManyBytesError {
-            throw SyncClientError.invalidResponse("an answer larger than \(maxChunkBytes) bytes (\(e))")
-        } catch {
-            throw SyncClientError.unreachable("the connection to \(baseURL) broke: \(Self.describe(error))")
-        }
-        let bytes = data.readBytes(length: data.readableBytes) ?? []
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let retryAfter = response.headers.first(name: SyncHTTP.Header.retryAfter).flatMap(Int.init)
@@ -250,13 +282,18 @@ public final class ServerConnection: Sendable {
         return (status, bytes, response.headers)
     }
 
+    /// A transport failure as `stalled` when the link went silent, otherwise `unreachable`.
+    func transportError(_ prefix: String, _ error: any Error) -> SyncClientError {
+        let text = Self.describe(error, stallSeconds: stallSeconds)
+        return text.hasPrefix("the link went silent") ? .stalled(prefix + text) : .unreachable(prefix + text)
+    }
+
     /// A transport failure in plain words (the CLI translates these phrases).
-    static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error, stallSeconds: Int) -> String {
+        let silence = "the link went silent for \(stallSeconds) s"
         let text = String(describing: error)
         if text.contains("connectTimeout") { return "no answer to the connection attempt" }
-        if text.contains("readTimeout") || text.contains("deadlineExceeded") || text.contains("Timeout") {
-            return "the link went silent for \(stallSeconds) s"
-        }
+        if error is LinkStalled || text.contains("readTimeout") || text.contains("deadlineExceeded") || text.contains("Timeout") { return silence }
         if text.contains("refused") || text.contains("connectionRefused") { return "connection refused" }
         if text.contains("reset by peer") || text.contains("errno: 104") { return "the connection was cut (reset)" }
         if text.contains("remoteConnectionClosed") || text.contains("Broken pipe") || text.contains("errno: 32") {
@@ -285,4 +322,82 @@ public final class ServerConnection: Sendable {
 /// Lower-case hex digits of bytes.
 func hex(_ bytes: [UInt8]) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
+}
+
+/// No byte moved either way for `ServerConnection.stallSeconds`.
+struct LinkStalled: Error {}
+
+/// An answer over `ServerConnection.maxChunkBytes`.
+struct AnswerTooLarge: Error {}
+
+/// When bytes last moved in one request: the body is handed to the HTTP client in 8 KiB pieces (taken as the
+/// socket has room), and each piece of the answer counts too.
+///
+/// Once the last piece is taken, up to `buffered` bytes of it may still wait in this process's and the
+/// kernel's send buffers (about 130 KiB on Linux) and leave at the link's pace, so the wait for the answer is
+/// allowed the time they need at 8 KB/s (2G) on top of the stall time: at most 16 s more.
+final class TransferProgress: Sendable {
+    static let pieceBytes = 8 << 10
+    static let buffered = 128 << 10
+    static let slowLinkBytesPerSecond = 8192
+    let body: [UInt8]
+    private let state: Mutex<(last: UInt64, uploaded: Bool, answered: Bool)>
+
+    init(body: [UInt8]) {
+        self.body = body
+        state = Mutex((DispatchTime.now().uptimeNanoseconds, body.isEmpty, false))
+    }
+
+    func uploaded() {
+        state.withLock {
+            $0.last = DispatchTime.now().uptimeNanoseconds
+            $0.uploaded = true
+        }
+    }
+
+    func moved() { state.withLock { $0.last = DispatchTime.now().uptimeNanoseconds } }
+
+    func answered() {
+        state.withLock {
+            $0.last = DispatchTime.now().uptimeNanoseconds
+            $0.answered = true
+        }
+    }
+
+    var hasAnswer: Bool { state.withLock { $0.answered } }
+
+    /// Whether nothing moved for `seconds` (plus the drain allowance between the upload and the answer).
+    func isStalled(seconds: Int) -> Bool {
+        let drain = min(body.count, Self.buffered) * 1_000_000_000 / Self.slowLinkBytesPerSecond
+        return state.withLock { s in
+            let allowed = UInt64(seconds) * 1_000_000_000 + (s.uploaded && !s.answered ? UInt64(drain) : 0)
+            return DispatchTime.now().uptimeNanoseconds - s.last > allowed
+        }
+    }
+
+    func pieces() -> Pieces { Pieces(progress: self) }
+
+    struct Pieces: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let progress: TransferProgress
+
+        func makeAsyncIterator() -> Iterator { Iterator(progress: progress) }
+
+        struct Iterator: AsyncIteratorProtocol {
+            let progress: TransferProgress
+            var offset = 0
+
+            mutating func next() async -> ByteBuffer? {
+                let body = progress.body
+                let end = Swift.min(body.count, offset + TransferProgress.pieceBytes)
+                guard offset < end else {
+                    progress.uploaded()
+                    return nil
+                }
+                progress.moved()
+                defer { offset = end }
+                return ByteBuffer(bytes: body[offset..<end])
+            }
+        }
+    }
 }

@@ -78,7 +78,16 @@ public final class Synchronizer {
     /// Retries of one request after a transient failure, with doubling pauses from `baseDelay` seconds.
     public var retries = 4
     public var baseDelay = 0.5
+    /// The largest push chunk, compressed.
     public var chunkBytes = 256 << 10
+    /// Chunks are sized so that one takes about this long at the rate the link has shown (at least
+    /// `minimumChunkBytes`, at most `chunkBytes` for a push and the server's size for a pull): on a link that is
+    /// cut now and then, a cut costs at most one such chunk, and a chunk fits between cuts.
+    public var chunkSeconds = 8.0
+    public var minimumChunkBytes = 16 << 10
+    /// Bytes per second each way, as the last exchange of a chunk showed (nil before the first).
+    var upRate: Double?
+    var downRate: Double?
     /// The rows a device holds of a case (or project, enterprise) that left its scope: the domain says which
     /// (`ReadScope.rowsOfCase`); without it exits are not acted on.
     public var rowsOfExit: ((ReplicaDatabase, _ table: String, _ key: String) throws -> [(table: String, key: String)])?
@@ -204,20 +213,34 @@ public final class Synchronizer {
         // Only this replica's own writes: other devices' writes reach the server in their own signed bundles
         // (relayed above), and those the server already holds need not travel back.
         let filter: WriterFilter = .only(replica.id)
+        exporter.targetBytes = pushTarget()
         var chunk = try exporter.next(from: replica, after: cursor, filter: filter)
+        /// Reads the chunk after `chunk` while `chunk` travels: reads see a snapshot, and the cursor only moves
+        /// once the server has acknowledged. Its size follows the rate the link showed so far.
+        func prefetching(_ chunk: ChangeChunk, _ exporter: inout ChunkedExporter) -> Task<(ChangeChunk, ChunkedExporter), any Error>? {
+            exporter.targetBytes = pushTarget()
+            guard chunk.more else { return nil }
+            return Task.detached { [replica, exporter, after = chunk.next] in
+                var e = exporter
+                let c = try e.next(from: replica, after: after, filter: filter)
+                return (c, e)
+            }
+        }
         while true {
-            // Read the following chunk while this one travels: reads see a snapshot, and the cursor only moves
-            // once the server has acknowledged.
-            let prefetch: Task<(ChangeChunk, ChunkedExporter), any Error>? = !chunk.more ? nil :
-                Task.detached { [replica, exporter, after = chunk.next] in
-                    var e = exporter
-                    let c = try e.next(from: replica, after: after, filter: filter)
-                    return (c, e)
-                }
+            var prefetch = prefetching(chunk, &exporter)
             if !chunk.changeSet.rows.isEmpty {
                 do {
-                    let bytes = chunk.bytes
-                    let ack = try await request(&report) { [connection] token in try await connection.push(bytes, token: token) }
+                    let ack = try await measured(&report, bytes: { chunk.bytes.count }, rate: \.upRate, onRetry: {
+                        // The link failed with this chunk in flight: the next try sends a smaller one from the same
+                        // place (one that may fit between cuts); the server ignores what it already has.
+                        prefetch?.cancel()
+                        self.upRate = self.halved(self.upRate)
+                        exporter.targetBytes = self.pushTarget()
+                        chunk = try exporter.next(from: replica, after: cursor, filter: filter)
+                        prefetch = prefetching(chunk, &exporter)
+                    }) { [connection] token in
+                        try await connection.push(chunk.bytes, token: token)
+                    }
                     try record(ack, &report)
                 } catch {
                     prefetch?.cancel()
@@ -245,8 +268,12 @@ public final class Synchronizer {
             let chunk: PulledChunk
             do {
                 let after = cursor
-                chunk = try await request(&report) { [connection] token in
-                    try await connection.pull(after: after, token: token, includeOwn: includeOwn)
+                var maxBytes = pullLimit()
+                chunk = try await measured(&report, bytes: { nil }, rate: \.downRate, onRetry: {
+                    self.downRate = self.halved(self.downRate)
+                    maxBytes = self.pullLimit()
+                }) { [connection] token in
+                    try await connection.pull(after: after, token: token, includeOwn: includeOwn, maxBytes: maxBytes)
                 }
             } catch let e as SyncClientError where e.code == "cursor_ahead" && cursor > 0 {
                 // The server's data was replaced: start over from its beginning and push everything again.
@@ -290,6 +317,36 @@ public final class Synchronizer {
         }
     }
 
+    /// The push chunk size for the rate seen so far: 64 KiB before any measure.
+    func pushTarget() -> Int {
+        guard let rate = upRate ?? downRate else { return min(chunkBytes, max(minimumChunkBytes, 64 << 10)) }
+        return min(chunkBytes, max(minimumChunkBytes, Int(rate * chunkSeconds)))
+    }
+
+    /// The pull chunk size to ask for: none (the server's) once the link carries 1 MiB in `chunkSeconds`.
+    func pullLimit() -> Int? {
+        guard let rate = downRate ?? upRate else { return 64 << 10 }
+        let n = Int(rate * chunkSeconds)
+        return n >= 1 << 20 ? nil : max(minimumChunkBytes, n)
+    }
+
+    /// Half a rate (the link got worse), from 8 KB/s when none was measured yet.
+    func halved(_ rate: Double?) -> Double { (rate ?? Double(minimumChunkBytes) * 4 / chunkSeconds) / 2 }
+
+    /// A chunk request, timed: its bytes over its time give the rate the next chunk is sized by (a pull's bytes
+    /// are its answer's). A request that was retried measures nothing (`onRetry` lowers the rate instead).
+    private func measured<T>(_ report: inout SyncReport, bytes: () -> Int?, rate: ReferenceWritableKeyPath<Synchronizer, Double?>,
+                             onRetry: () throws -> Void, _ op: (String) async throws -> T) async throws -> T {
+        let retriesBefore = report.retries
+        let t0 = Date()
+        let value = try await request(&report, onRetry: onRetry, op)
+        let seconds = max(0.001, Date().timeIntervalSince(t0))
+        if report.retries == retriesBefore, let n = bytes() ?? (value as? PulledChunk)?.bytes.count, n >= 4096 {
+            self[keyPath: rate] = Double(n) / seconds
+        }
+        return value
+    }
+
     private func resetCursors() throws {
         try replica.setSyncState([SyncStateKey.pullCursor: "0", SyncStateKey.pushCursor: "0"])
     }
@@ -301,7 +358,9 @@ public final class Synchronizer {
     }
 
     /// Runs one request with a fresh access token, refreshing once on expiry and retrying transient failures.
-    private func request<T>(_ report: inout SyncReport, _ op: (String) async throws -> T) async throws -> T {
+    /// One request with token refresh and retries; `onRetry` runs before each retry (it may change what `op` sends).
+    private func request<T>(_ report: inout SyncReport, onRetry: () throws -> Void = {},
+                            _ op: (String) async throws -> T) async throws -> T {
         var attempt = 0
         var refreshed = false
         while true {
@@ -324,6 +383,7 @@ public final class Synchronizer {
                 attempt += 1
                 report.retries += 1
                 try await Task.sleep(nanoseconds: UInt64(min(wait, 30) * 1e9))
+                try onRetry()
             }
         }
     }

@@ -50,6 +50,8 @@ public enum ErrorCode {
     public static let protocolUnsupported = "protocol_unsupported"
     public static let upgradeRequired = "upgrade_required"
     public static let badCursor = "bad_cursor"
+    /// A query parameter that is not what the endpoint takes (400).
+    public static let badParameter = "bad_parameter"
     public static let unauthenticated = "unauthenticated"
     public static let invalidToken = "invalid_token"
     public static let tokenExpired = "token_expired"
@@ -66,6 +68,8 @@ public enum ErrorCode {
     public static let badSignature = "bad_signature"
     public static let cursorAhead = "cursor_ahead"
     public static let payloadTooLarge = "payload_too_large"
+    /// The server's disk is full: nothing of the request was kept (507).
+    public static let storageFull = "storage_full"
     public static let tooManyAttempts = "too_many_attempts"
     public static let notFound = "not_found"
     public static let methodNotAllowed = "method_not_allowed"

@@ -82,7 +82,15 @@ extension DaibanServer {
             // A device that removed rows (their case left its scope) asks for its own versions too: when the case comes
             // back, what it wrote before must come back with it.
             let own = request.uri.queryParameters["own"].map(String.init) == "1"
-            let chunk = try await self.pull(after: after, by: principal, includeOwn: own)
+            // A device on a slow or flaky link asks for smaller chunks, so that each gets through between cuts.
+            var maxBytes: Int?
+            if let text = request.uri.queryParameters["max_bytes"].map(String.init) {
+                guard let n = Int(text), n > 0 else {
+                    throw APIError.badRequest(ErrorCode.badParameter, "max_bytes must be a positive number of bytes")
+                }
+                maxBytes = n
+            }
+            let chunk = try await self.pull(after: after, by: principal, includeOwn: own, maxBytes: maxBytes)
             var headers = HTTPFields()
             headers[.contentType] = SyncHTTP.bundleMediaType
             headers[.daibanNext] = String(chunk.next)
@@ -233,6 +241,10 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
                 metadata["sqlite_message"] = "\(db.message ?? "")"
             }
             logger.error("request failed", metadata: metadata)
+            if let db = error as? DatabaseError, db.resultCode == .SQLITE_FULL {
+                throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), ErrorCode.storageFull,
+                               "the server's disk is full: nothing of this request was kept; send it again later")
+            }
             throw APIError(.internalServerError, "internal_error", "the server could not complete the request; see its log")
         }
     }

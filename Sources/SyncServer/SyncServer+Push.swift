@@ -201,9 +201,14 @@ extension DaibanServer {
     // MARK: Pull
 
     /// One chunk of everything after `cursor` that the caller may see, leaving out what its own replica wrote.
-    func pull(after cursor: UInt64, by p: Principal, includeOwn: Bool = false) async throws -> ChangeChunk {
-        let hint = chunkHint.withLock { $0 }
-        let target = config.pullChunkBytes
+    func pull(after cursor: UInt64, by p: Principal, includeOwn: Bool = false, maxBytes: Int? = nil) async throws
+        -> ChangeChunk
+    {
+        // A smaller chunk asked for is granted down to 16 KiB; the learnt fields-per-chunk hint is kept for the
+        // server's own size only (and scaled down for a smaller one).
+        let target = min(config.pullChunkBytes, max(Self.minimumPullChunkBytes, maxBytes ?? config.pullChunkBytes))
+        let ownSize = target == config.pullChunkBytes
+        let hint = max(1, chunkHint.withLock { $0 } * target / max(1, config.pullChunkBytes))
         let account = try await account(for: p.user)
         let (chunk, learnt) = try await offload { [replica, accounts, now] () throws -> (ChangeChunk, Int) in
             let seq = try replica.currentSeq()
@@ -222,7 +227,7 @@ extension DaibanServer {
             try accounts.touch(deviceID: p.device.id, now: now())
             return (chunk, exporter.fieldsPerChunk)
         }
-        chunkHint.withLock { $0 = learnt }
+        if ownSize { chunkHint.withLock { $0 = learnt } }
         Metrics.pullBytes.record(chunk.bytes.count)
         Metrics.pullChunks.increment()
         logger.info("pull", metadata: [

@@ -39,6 +39,8 @@ public final class DaibanServer: Sendable {
     let logger: Logger
     /// Field states per pull chunk, learnt from recent chunks.
     let chunkHint = Mutex(4096)
+    /// The smallest pull chunk a device may ask for (`max_bytes`).
+    static let minimumPullChunkBytes = 16 << 10
 
     /// Opens (creating when missing) the data folder's replica, accounts database and token key. The folder is
     /// made private (0700) and every file in it 0600, whatever existed before: the SQLite side files (`-wal`,

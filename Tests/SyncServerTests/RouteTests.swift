@@ -34,6 +34,39 @@ import Testing
         }
     }
 
+    /// A device on a slow link asks for smaller pull chunks: granted down to 16 KiB, never above the server's
+    /// size; a malformed size is refused; the smaller chunks carry everything the big one did.
+    @Test func pullChunksFollowTheRequestedSize() async throws {
+        let f = try ServerFixture()
+        try f.user("admin", .center)
+        try f.user("reader", .center)
+        let centre = try f.replica("admin"), reader = try f.replica("reader")
+        try fill(centre, rows: 3000)
+        try await f.test { client in
+            let t = try await client.signIn("admin", replica: centre).access
+            #expect(try await client.push(try bundle(centre), t).status == .ok)
+            let r = try await client.signIn("reader", replica: reader).access
+            for bad in ["0", "-5", "lots", ""] {
+                let a = try await client.call(.get, "/v1/pull?after=0&max_bytes=\(bad)", token: r)
+                #expect(a.status == .badRequest && a.code == "bad_parameter", "max_bytes=\(bad)")
+            }
+            let whole = try await client.pull(after: 0, r)
+            #expect(whole.header("Daiban-More") == "false")
+            var cursor: UInt64 = 0, chunks = 0
+            while true {
+                let a = try await client.call(.get, "/v1/pull?after=\(cursor)&max_bytes=1000", token: r)
+                try #require(a.status == .ok)
+                #expect(a.body.count < 20 << 10, "a chunk of \(a.body.count) bytes for max_bytes=1000 (16 KiB floor)")
+                _ = try reader.importBundle(a.body)
+                chunks += 1
+                cursor = try #require(a.header("Daiban-Next").flatMap(UInt64.init))
+                if a.header("Daiban-More") != "true" { break }
+            }
+            #expect(chunks >= whole.body.count / (20 << 10), "\(chunks) chunks for \(whole.body.count) bytes")
+            #expect(try reader.list(table: "township").count == 3000)
+        }
+    }
+
     @Test func protocolVersionIsChecked() async throws {
         let f = try ServerFixture()
         try f.user("li", .agent)
