@@ -28,8 +28,15 @@ public enum XLSXReader {
 
     public static func read(_ data: Data) throws -> [Sheet] {
         var budget = 256 << 20  // decompressed bytes of all parts together
+        // Read from a private temporary file, not from memory: ZIPFoundation's in-memory archive traps on a
+        // damaged file whose offsets point past its end (found by fuzzing the importers), its file one does not.
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("daiban-xlsx-\(UUID().uuidString).zip")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw ReadError(description: "cannot read the workbook: no room for a temporary copy in \(temporary.deletingLastPathComponent().path)")
+        }
+        defer { try? FileManager.default.removeItem(at: temporary) }
         let archive: Archive
-        do { archive = try Archive(data: data, accessMode: .read) } catch { throw ReadError(description: "not an Excel workbook") }
+        do { archive = try Archive(url: temporary, accessMode: .read) } catch { throw ReadError(description: "not an Excel workbook") }
         func file(_ path: String) throws -> Data? {
             guard let entry = archive[path] else { return nil }
             // A part's size as its header claims it, and as it inflates (a header may lie): at most 256 MiB.
@@ -41,6 +48,10 @@ public enum XLSXReader {
                     out.append(chunk)
                 }
                 budget -= out.count
+                // Foundation's XML parser traps on names that are not UTF-8 (found by fuzzing): refuse them here.
+                guard String(data: out, encoding: .utf8) != nil else {
+                    throw ReadError(description: "\(path) is damaged (not UTF-8 text)")
+                }
             } catch let e as ReadError {
                 throw e
             } catch {
