@@ -67,6 +67,10 @@ public final class ReplicaTransaction {
         guard !values.isEmpty else { throw SyncError(.unknownField, "a write needs at least one field") }
         for (name, value) in values {
             try replica.schema.field(table: table, name).validate(value)
+            if case .text(let t) = value, t.unicodeScalars.contains("\u{0}") {
+                // SQLite's text reads stop at NUL: the value would come back cut short.
+                throw SyncError(.typeMismatch, "\(table).\(name) holds the NUL character (U+0000), which no text may contain")
+            }
             switch value {
             case .text(let t), .decimal(let t):
                 // What a peer would refuse to read (`value_too_large`) is refused here, before it is written.
@@ -136,8 +140,10 @@ public final class ReplicaTransaction {
     }
 
     private func checkKey(_ key: String) throws {
-        guard !key.isEmpty, key.utf8.count <= 128, !key.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw SyncError(.invalidKey, "row ids are 1–128 bytes without spaces")
+        guard !key.isEmpty, key.utf8.count <= 128, !key.contains(where: { $0.isWhitespace || $0.isNewline }),
+              !key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw SyncError(.invalidKey, "row ids are 1–128 bytes without spaces or control characters")
         }
     }
 

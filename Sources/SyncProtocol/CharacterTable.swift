@@ -34,8 +34,9 @@ struct CharacterTable {
         var seen = Set<UInt32>()
         utf8.reserveCapacity(scalars.count)
         for s in scalars {
-            guard let u = Unicode.Scalar(s), seen.insert(s).inserted else {
-                throw SyncError(.malformed, "the character table holds an invalid or repeated scalar")
+            // No text holds NUL: SQLite's text reads stop at it, so a NUL would cut the value short on every replica.
+            guard s != 0, let u = Unicode.Scalar(s), seen.insert(s).inserted else {
+                throw SyncError(.malformed, "the character table holds NUL, an invalid scalar or a repeated one")
             }
             utf8.append(Array(String(Character(u)).utf8))
         }
