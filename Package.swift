@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "daiban", targets: ["DaibanClientMain"]),
         .executable(name: "daiban-server", targets: ["DaibanServerMain"]),
         .executable(name: "daiban-bench", targets: ["daiban-bench"]),
+        .executable(name: "daiban-fuzz", targets: ["daiban-fuzz"]),
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "SyncProtocol", targets: ["SyncProtocol"]),
         .library(name: "ReplicaStore", targets: ["ReplicaStore"]),
@@ -112,6 +113,10 @@ let package = Package(
         .executableTarget(name: "daiban-bench",
                           dependencies: ["BadLink", "ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "CaseDomain", "CaseWorkflow", grdb,
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
+                          swiftSettings: swiftSettings),
+        // The fuzz targets (change-sets, HTTP bodies, importers): libFuzzer with scripts/fuzz.sh, or a replay of
+        // seeds and mutations in any build (the test command's short fuzz).
+        .executableTarget(name: "daiban-fuzz", dependencies: ["SyncProtocol", "SyncContract", "SyncCore", "CaseWorkflow"],
                           swiftSettings: swiftSettings),
         // Shared test support: deterministic generators, replica simulator, vector loader.
         .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CSystemZlib", grdb],
