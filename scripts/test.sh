@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds everything (release, so the 1,000 random
-# convergence histories run in about a minute), runs every test, then builds the Debian package and checks it
-# (scripts/package-test.sh). `.ci/run` calls exactly this.
+# convergence histories run in about a minute), runs every test, the short mode of every fault campaign and of
+# the fuzzing (RELIABILITY.md), each campaign once more with its planted defect (which it must catch), then
+# builds the Debian package and checks it (scripts/package-test.sh). `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --build-tests
 swift test -c release --skip-build
+.build/release/daiban-bench faults all --short
+.build/release/daiban-bench faults all --short --plant
+scripts/fuzz.sh --short
 scripts/package.sh
 scripts/package-test.sh

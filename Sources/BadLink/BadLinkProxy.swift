@@ -319,9 +319,14 @@ final class Link: @unchecked Sendable {
         if isUp { up.wantsRead = false; inbound.read() } else { down.wantsRead = false; outbound?.read() }
     }
 
-    /// The sending side closed: close the receiving side once what it sent has arrived.
+    /// The sending side closed: close the receiving side once what it sent has arrived. On a silent link the
+    /// close does not get through either (a dead radio link carries no FIN): the other side stays open.
     func ended(up isUp: Bool) {
         if isUp { up.ended = true } else { down.ended = true }
+        if silenced || proxy.profile.silent {
+            silenced = true
+            return
+        }
         finishIfEnded(up: isUp)
     }
 

@@ -155,6 +155,8 @@ extension L10n.Key {
     static let attached = Self(en: "replica {0} in {1} now syncs with {2}", zh: "{1} 中的副本 {0} 现与 {2} 同步")
     static let noServer = Self(en: "no server set for {0}: run `daiban init --server URL` first",
                                zh: "{0} 未设置服务器：请先运行 `daiban init --server 地址`")
+    static let damagedHomeFile = Self(en: "{0} is damaged (not what daiban wrote); nothing else was changed: run `{1}` to write it again",
+                                      zh: "{0} 已损坏（不是 daiban 写入的内容）；其他内容未受影响：请运行 `{1}` 重新生成")
     static let notSignedIn = Self(en: "not signed in: run `daiban login` first", zh: "尚未登录：请先运行 `daiban login`")
     static let passwordPrompt = Self(en: "password for {0}: ", zh: "{0} 的密码：")
     static let needUser = Self(en: "--user is required", zh: "需要 --user")

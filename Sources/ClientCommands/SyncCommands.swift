@@ -23,7 +23,9 @@ extension HomeOptions {
         guard let data = FileManager.default.contents(atPath: serverPath) else {
             throw CLIError(L10n.t(.noServer, directory))
         }
-        return try JSONDecoder().decode(ServerSettings.self, from: data)
+        do { return try JSONDecoder().decode(ServerSettings.self, from: data) } catch {
+            throw CLIError(L10n.t(.damagedHomeFile, serverPath, "daiban init --server URL"))
+        }
     }
 
     func saveServerSettings(_ s: ServerSettings) throws {
@@ -32,7 +34,9 @@ extension HomeOptions {
 
     func session() throws -> SessionTokens? {
         guard let data = FileManager.default.contents(atPath: sessionPath) else { return nil }
-        return try JSONDecoder().decode(SessionTokens.self, from: data)
+        do { return try JSONDecoder().decode(SessionTokens.self, from: data) } catch {
+            throw CLIError(L10n.t(.damagedHomeFile, sessionPath, "daiban login"))
+        }
     }
 
     /// Tokens live in the home with mode 0600, written atomically.

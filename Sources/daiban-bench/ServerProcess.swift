@@ -27,11 +27,19 @@ final class ServerProcess: @unchecked Sendable {
         let lock = NSLock()
         var pushes: [ServerPushLog] = []
         var tail: [String] = []
+        /// Lines logged at level error or critical, the last few kept.
+        var errors = 0
+        var errorTail: [String] = []
 
         func line(_ line: String) {
             lock.withLock {
                 tail.append(line)
                 if tail.count > 20 { tail.removeFirst() }
+                if line.contains(" error ") || line.contains(" critical ") {
+                    errors += 1
+                    errorTail.append(line)
+                    if errorTail.count > 5 { errorTail.removeFirst() }
+                }
             }
             // "… info daiban.server: applied=… bytes=… conflicts=… device_id=… ignored=… ms=… rows=… user_id=… [SyncServer] push"
             guard line.hasSuffix("] push") else { return }
@@ -76,12 +84,13 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts `daiban-server serve --data DATA --port 0` and waits (up to 30 s) for its listening line.
-    init(executable: String, data: String) throws {
+    /// `environment` adds to (or replaces in) the children's environment.
+    init(executable: String, data: String, environment extra: [String: String] = [:]) throws {
         self.data = data
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--data", data, "--host", "127.0.0.1", "--port", "0"]
-        process.environment = Self.environment()
+        process.environment = Self.environment().merging(extra) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
@@ -151,6 +160,38 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     deinit { stop() }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var port: Int { Int(url.split(separator: ":").last ?? "") ?? 0 }
+
+    /// SIGKILL now, and wait for the process to be gone (a crash: no shutdown, no checkpoint).
+    func crash() {
+        lock.withLock { stopped = true }
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Error lines logged so far, and the last of them.
+    var errorLines: (count: Int, last: [String]) { log.lock.withLock { (log.errors, log.errorTail) } }
+
+    /// Every push line logged so far.
+    var allPushLogs: [ServerPushLog] { log.lock.withLock { log.pushes } }
+
+    /// The server's resident set (VmRSS) in MiB and its open descriptors (entries of /proc/PID/fd).
+    func residentMiB() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
+        }
+        return 0
+    }
+
+    func openDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    }
 
     /// How many push lines the server has logged so far.
     var pushCount: Int { log.lock.withLock { log.pushes.count } }

@@ -1,7 +1,9 @@
 import Foundation
 
 let usage = """
-    usage: daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
+    usage: daiban-bench faults CAMPAIGN [--short] [--plant] …   (daiban-bench faults --help)
+           daiban-bench link --upstream HOST:PORT [--profile NAME] [--port P]
+           daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
            daiban-bench sync [--workload DIR] [--repeat N] [--json] [--server PATH] [--breakdown]
            daiban-bench county [--cases N] [--repeat N] [--json] [--dir D] [--regenerate] [--only OPS] [--no-pin]
                                [--fixtures DIR] [--daiban PATH]
@@ -238,6 +240,27 @@ func printTable(summary s: Metrics, headline: [(String, Double)], workload: Work
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
+if args.first == "faults" {
+    guard let faults = FaultOptions.parse(args) else {
+        FileHandle.standardError.write(Data((faultsUsage + "\n").utf8))
+        exit(2)
+    }
+    do { exit(try await runFaults(faults)) } catch {
+        FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
+        exit(1)
+    }
+}
+if args.first == "link" {
+    guard let link = LinkOptions.parse(args) else {
+        FileHandle.standardError.write(Data((linkUsage + "\n").utf8))
+        exit(2)
+    }
+    do { try await runLink(link) } catch {
+        FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 if args.first == "county" {
     guard let county = parseCountyOptions(args) else {
         FileHandle.standardError.write(Data((usage + "\n").utf8))
