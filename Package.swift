@@ -116,7 +116,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // The fuzz targets (change-sets, HTTP bodies, importers): libFuzzer with scripts/fuzz.sh, or a replay of
         // seeds and mutations in any build (the test command's short fuzz).
-        .executableTarget(name: "daiban-fuzz", dependencies: ["SyncProtocol", "SyncContract", "SyncCore", "CaseWorkflow"],
+        .executableTarget(name: "daiban-fuzz", dependencies: ["SyncProtocol", "SyncContract", "SyncCore", "CaseWorkflow", "SyncTesting"],
                           swiftSettings: swiftSettings),
         // Shared test support: deterministic generators, replica simulator, vector loader.
         .target(name: "SyncTesting", dependencies: ["SyncCore", "SyncProtocol", "ReplicaStore", "CaseDomain", "CSystemZlib", grdb],

@@ -40,7 +40,9 @@ out = sys.argv[1] + "/changeset"
 if os.path.isdir(out):
     for f in sorted(os.listdir("protocol/vectors/encoding")):
         d = json.load(open("protocol/vectors/encoding/" + f))
-        open(out + "/" + f.replace(".json", ".bundle"), "wb").write(bytes.fromhex(d["bundle_hex"]))
+        # The first byte chooses: 0, a whole bundle; 1, a payload the harness wraps (daiban-fuzz Targets.swift).
+        open(out + "/" + f.replace(".json", ".bundle"), "wb").write(b"\x00" + bytes.fromhex(d["bundle_hex"]))
+        open(out + "/" + f.replace(".json", ".payload"), "wb").write(b"\x01" + bytes.fromhex(d["payload_hex"]))
 EOF
 
 if [ $short = 1 ]; then

@@ -173,17 +173,11 @@ func printCampaigns(_ results: [CampaignResult], _ o: FaultOptions) {
 
 // MARK: Shared pieces
 
-/// SplitMix64: the campaigns' random choices, repeatable from `--seed`.
+/// The campaigns' random choices, repeatable from `--seed` (the bench's seeded generator).
 struct Chance {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var g: SeededGenerator
+    init(_ seed: UInt64) { g = SeededGenerator(seed: seed) }
+    mutating func next() -> UInt64 { g.next() }
     mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
     mutating func double(_ range: ClosedRange<Double>) -> Double {
         range.lowerBound + Double(next() >> 11) / Double(1 << 53) * (range.upperBound - range.lowerBound)

@@ -3,11 +3,15 @@ import Foundation
 import SyncContract
 import SyncCore
 import SyncProtocol
+import SyncTesting
 
 /// The inputs a hostile peer or a clerk's file can reach, each behind one function that must never crash, hang
 /// or grow without bound, whatever the bytes: it either reads them or throws.
 enum FuzzTarget: String, CaseIterable {
-    /// A bundle as a push body or a pulled chunk: envelope, signature block, zlib payload, change-set.
+    /// A bundle as a push body or a pulled chunk: envelope, signature block, zlib payload, change-set. The first
+    /// byte chooses: even, the rest is a whole bundle; odd, the rest is a payload, which the harness compresses
+    /// and wraps in an envelope with a matching checksum (as an attacker can), so mutations reach the payload
+    /// decoder instead of stopping at the checksum.
     case changeset
     /// The JSON bodies both sides read: requests the server takes, answers the client takes.
     case http
@@ -17,7 +21,11 @@ enum FuzzTarget: String, CaseIterable {
     func run(_ data: [UInt8]) {
         switch self {
         case .changeset:
-            if let cs = try? ChangeSetReader.decode(data) {
+            guard let selector = data.first else { return }
+            let rest = Array(data.dropFirst())
+            let bundle = selector & 1 == 0 ? rest
+                : Bomb.bundle(compressed: Zlib.compress(rest, level: 1), declaredPlain: UInt32(truncatingIfNeeded: rest.count))
+            if let cs = try? ChangeSetReader.decode(bundle) {
                 // What decodes must encode again, and decode to the same change-set.
                 let again = try? ChangeSetReader.decode(ChangeSetEncoder(level: 1).encode(cs))
                 precondition(again == cs, "a decoded change-set does not survive re-encoding")

@@ -1,4 +1,5 @@
 import Foundation
+import SyncTesting
 
 // daiban-fuzz: the fuzz targets, two ways.
 //
@@ -32,16 +33,11 @@ func files(_ path: String) -> [String] {
     }.sorted()
 }
 
-/// SplitMix64, for repeatable mutations.
+/// Repeatable mutations: the test support's seeded generator.
 struct Mix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var g: SeededGenerator
+    init(seed: UInt64) { g = SeededGenerator(seed: seed) }
+    mutating func next() -> UInt64 { g.next() }
     mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
 }
 
@@ -94,7 +90,7 @@ if args.count >= 3, args[1] == "replay" {
         FileHandle.standardError.write(Data("# \(target.rawValue): \(path)\n".utf8))
         target.run(bytes)
     }
-    var mix = Mix(state: seed)
+    var mix = Mix(seed: seed)
     for n in 0..<mutations {
         let a = corpus[mix.below(corpus.count)], b = corpus[mix.below(corpus.count)]
         target.run(mutate(a, b, &mix))
