@@ -41,6 +41,8 @@ public final class BadLinkProxy: Sendable {
         var downUntil = NIODeadline.uptimeNanoseconds(0)
         var links: [ObjectIdentifier: Link] = [:]
         var closed = false
+        /// Client → server bytes after which the link goes silent by itself (`silence(afterUpBytes:)`).
+        var silenceAt: Int?
     }
 
     let state: Mutex<State>
@@ -113,6 +115,13 @@ public final class BadLinkProxy: Sendable {
 
     public var stats: LinkStats { state.withLock { $0.stats } }
 
+    /// Goes silent by itself once `bytes` more have gone from client to server (exactly there, whatever the
+    /// load: the count is taken as segments are delivered). Setting a profile that is not silent afterwards
+    /// brings the link back, as with `profile`.
+    public func silence(afterUpBytes bytes: Int) {
+        state.withLock { $0.silenceAt = $0.stats.upBytes + bytes }
+    }
+
     /// Resets every open connection now.
     public func cutAll() {
         let links = state.withLock { Array($0.links.values) }
@@ -183,7 +192,13 @@ public final class BadLinkProxy: Sendable {
     }
 
     func count(up: Bool, _ n: Int) {
-        state.withLock { if up { $0.stats.upBytes += n } else { $0.stats.downBytes += n } }
+        state.withLock { s in
+            if up { s.stats.upBytes += n } else { s.stats.downBytes += n }
+            if let at = s.silenceAt, s.stats.upBytes >= at {
+                s.profile.silent = true
+                s.silenceAt = nil
+            }
+        }
     }
 
     func countCut() { state.withLock { $0.stats.cuts += 1 } }

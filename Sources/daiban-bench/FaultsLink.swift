@@ -130,10 +130,9 @@ func linkCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     let bound = Double(stall) + 16 + 2  // the stall time, the drain allowance (at most 16 s), slack
     try await phase("silent", days: 1, stall: o.plant ? 10_000 : stall) { c, proxy, _ in
         proxy.profile = .g2
-        let upBefore = proxy.stats.upBytes
+        proxy.silence(afterUpBytes: 12_000)
         let silencer = Task {
-            while proxy.stats.upBytes - upBefore < 12_000 { try await Task.sleep(nanoseconds: 20_000_000) }
-            proxy.profile = .silentLink
+            while !proxy.profile.silent { try await Task.sleep(nanoseconds: 10_000_000) }
             return now()
         }
         let outcome = try await within(bound + 10) { () -> String in

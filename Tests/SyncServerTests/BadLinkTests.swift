@@ -72,7 +72,7 @@ import Testing
                 return
             }
             #expect(message.contains("silent for 2 s"))
-            #expect(seconds >= 1.9 && seconds < 4, "gave up after \(seconds) s")
+            #expect(seconds >= 1.9 && seconds < 10, "gave up after \(seconds) s")
             #expect(proxy.stats.connections >= 1 && proxy.stats.upBytes == 0)
         }
     }
@@ -91,15 +91,10 @@ import Testing
             try await connected(url, stallSeconds: 3) { connection in
                 let s = try await session(replica, "centre", connection)
                 s.chunkBytes = 256 << 10
-                let before = proxy.stats.upBytes
-                let silence = Task {
-                    while proxy.stats.upBytes - before < 20_000 { try await Task.sleep(nanoseconds: 20_000_000) }
-                    proxy.profile = .silentLink
-                }
+                proxy.silence(afterUpBytes: 20_000)  // inside the first chunk (64 KiB before any rate is known)
                 let (result, seconds) = await elapsed { () -> (any Error)? in
                     do { _ = try await s.run(); return nil } catch { return error }
                 }
-                try await silence.value
                 guard case .stalled? = result as? SyncClientError else {
                     Issue.record("expected a stall, got \(String(describing: result))")
                     return
@@ -146,10 +141,10 @@ import Testing
         try fill(replica, rows: 3000)
         var p = LinkProfile(name: "measured")
         p.oneWayDelay = 0.15
-        p.bytesPerSecond = 100_000
+        p.bytesPerSecond = 60_000
         try await behindLink(f, p) { proxy, url in
             let before = proxy.stats.upBytes
-            let (report, seconds) = try await connected(url, stallSeconds: 2) { connection in
+            let (report, seconds) = try await connected(url, stallSeconds: 3) { connection in
                 _ = try await connection.health()  // the connection is set up
                 let (_, rtt) = try await elapsed { try await connection.health() }
                 #expect(rtt >= 0.3 && rtt < 1.0, "round trip \(rtt) s")
@@ -161,8 +156,8 @@ import Testing
             #expect(report.pushedChunks == 1 && report.pushedBytes > 150_000)
             #expect(proxy.stats.upBytes - before >= report.pushedBytes)
             let rate = Double(report.pushedBytes) / seconds
-            #expect(rate <= 100_000 && rate > 50_000, "\(report.pushedBytes) B in \(seconds) s")
-            #expect(seconds > 2.2, "the upload outlasted the stall time")
+            #expect(rate <= 60_000 && rate > 20_000, "\(report.pushedBytes) B in \(seconds) s")
+            #expect(seconds > 3.2, "the upload outlasted the stall time")
         }
     }
 }
