@@ -1,3 +1,4 @@
+import BadLink
 import Foundation
 import SyncCore
 import SyncClient
@@ -26,11 +27,22 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     let pause = o.short ? 0.2...1.5 : 2.0...12.0
     let data = dir.appendingPathComponent("server").path
     try ServerProcess.bootstrap(executable: o.serverPath, data: data, user: syncUser, password: syncPassword)
-    let server = try ServerProcess(executable: o.serverPath, data: data)
-    defer { server.stop() }
-    progress("  \(count) clients for \(minutes) min against \(server.url)")
+    var booting = try ServerProcess(executable: o.serverPath, data: data)
+    // The clients reach the server through a clean proxy, so that the server can be restarted while they sign
+    // in: the login limiter lets about 40 new devices sign in from one address per quarter of an hour (they all
+    // come from 127.0.0.1 here), and its counts live in memory. The soak proper runs on the last server.
+    let proxy = try BadLinkProxy(upstreamPort: booting.port, profile: .clean, seed: o.seed)
+    try await proxy.start()
     var clients: [FieldClient] = []
-    for i in 0..<count { clients.append(try await FieldClient.create(dir: dir, name: "s\(i)", url: server.url)) }
+    for i in 0..<count {
+        if i > 0 && i % 30 == 0 {
+            booting.stop()
+            booting = try ServerProcess(executable: o.serverPath, data: data)
+            try proxy.redirect(toPort: booting.port)
+        }
+        clients.append(try await FieldClient.create(dir: dir, name: "s\(i)", url: proxy.url))
+    }
+    progress("  \(count) clients for \(minutes) min against \(booting.url)")
 
     final class Tally: Sendable {
         let errors = Mutex<[String]>([])
@@ -38,7 +50,9 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
         let leaked = Mutex<[ServerConnection]>([])
     }
     let tally = Tally()
-    let seed = o.seed, plant = o.plant, url = server.url
+    let seed = o.seed, plant = o.plant, url = proxy.url
+    let server = booting
+    defer { server.stop() }
     let start = now()
     let end = start + minutes * 60
     let sampler = Task { () -> [(t: Double, rss: Double, fds: Double)] in
@@ -86,6 +100,7 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     result.expect(all.count == typed, "\(all.count) rows reached the centre of \(typed) typed")
     for c in clients { await c.shutdown() }
     for l in tally.leaked.withLock({ $0 }) { await l.shutdown() }
+    await proxy.shutdown()
 
     let warm = samples.filter { $0.t >= minutes * 60 / 5 }
     let rssSlope = slope(warm.map { ($0.t / 3600, $0.rss) })
