@@ -335,11 +335,11 @@ struct AnswerTooLarge: Error {}
 ///
 /// Once the last piece is taken, up to `buffered` bytes of it may still wait in this process's and the
 /// kernel's send buffers (about 130 KiB on Linux) and leave at the link's pace, so the wait for the answer is
-/// allowed the time they need at 8 KB/s (2G) on top of the stall time: at most 16 s more.
+/// allowed the time they need at 4 KB/s (a lossy 2G link) on top of the stall time: at most 32 s more.
 final class TransferProgress: Sendable {
     static let pieceBytes = 8 << 10
     static let buffered = 128 << 10
-    static let slowLinkBytesPerSecond = 8192
+    static let slowLinkBytesPerSecond = 4096
     let body: [UInt8]
     private let state: Mutex<(last: UInt64, uploaded: Bool, answered: Bool)>
 

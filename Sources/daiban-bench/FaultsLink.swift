@@ -129,7 +129,7 @@ func linkCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
 
     // 4. Silent: the link stops mid-upload without a reset.
     let stall = o.short ? 3 : ServerConnection.defaultStallSeconds
-    let bound = Double(stall) + 16 + 2  // the stall time, the drain allowance (at most 16 s), slack
+    let bound = Double(stall) + 32 + 2  // the stall time, the drain allowance (at most 32 s), slack
     try await phase("silent", days: 1, stall: o.plant ? 10_000 : stall) { c, proxy, _ in
         proxy.profile = .g2
         proxy.silence(afterUpBytes: 12_000)
