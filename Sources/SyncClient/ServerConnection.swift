@@ -285,15 +285,22 @@ public final class ServerConnection: Sendable {
     /// A transport failure as `stalled` when the link went silent, otherwise `unreachable`.
     func transportError(_ prefix: String, _ error: any Error) -> SyncClientError {
         let text = Self.describe(error, stallSeconds: stallSeconds)
-        return text.hasPrefix("the link went silent") ? .stalled(prefix + text) : .unreachable(prefix + text)
+        return Self.isSilence(error) ? .stalled(prefix + text) : .unreachable(prefix + text)
+    }
+
+    /// Whether a transport failure means the link stopped moving: the watchdog's stall, or a time limit other
+    /// than the connection attempt's.
+    static func isSilence(_ error: any Error) -> Bool {
+        if error is LinkStalled { return true }
+        let text = String(describing: error)
+        return !text.contains("connectTimeout") && (text.contains("deadlineExceeded") || text.contains("Timeout"))
     }
 
     /// A transport failure in plain words (the CLI translates these phrases).
     static func describe(_ error: any Error, stallSeconds: Int) -> String {
-        let silence = "the link went silent for \(stallSeconds) s"
         let text = String(describing: error)
         if text.contains("connectTimeout") { return "no answer to the connection attempt" }
-        if error is LinkStalled || text.contains("readTimeout") || text.contains("deadlineExceeded") || text.contains("Timeout") { return silence }
+        if isSilence(error) { return "the link went silent for \(stallSeconds) s" }
         if text.contains("refused") || text.contains("connectionRefused") { return "connection refused" }
         if text.contains("reset by peer") || text.contains("errno: 104") { return "the connection was cut (reset)" }
         if text.contains("remoteConnectionClosed") || text.contains("Broken pipe") || text.contains("errno: 32") {

@@ -230,7 +230,7 @@ public final class Synchronizer {
             var prefetch = prefetching(chunk, &exporter)
             if !chunk.changeSet.rows.isEmpty {
                 do {
-                    let ack = try await measured(&report, bytes: { chunk.bytes.count }, rate: \.upRate, onRetry: {
+                    let ack = try await measured(&report, bytes: { _ in chunk.bytes.count }, rate: \.upRate, onRetry: {
                         // The link failed with this chunk in flight: the next try sends a smaller one from the same
                         // place (one that may fit between cuts); the server ignores what it already has.
                         prefetch?.cancel()
@@ -269,7 +269,7 @@ public final class Synchronizer {
             do {
                 let after = cursor
                 var maxBytes = pullLimit()
-                chunk = try await measured(&report, bytes: { nil }, rate: \.downRate, onRetry: {
+                chunk = try await measured(&report, bytes: { $0.bytes.count }, rate: \.downRate, onRetry: {
                     self.downRate = self.halved(self.downRate)
                     maxBytes = self.pullLimit()
                 }) { [connection] token in
@@ -333,15 +333,15 @@ public final class Synchronizer {
     /// Half a rate (the link got worse), from 8 KB/s when none was measured yet.
     func halved(_ rate: Double?) -> Double { (rate ?? Double(minimumChunkBytes) * 4 / chunkSeconds) / 2 }
 
-    /// A chunk request, timed: its bytes over its time give the rate the next chunk is sized by (a pull's bytes
-    /// are its answer's). A request that was retried measures nothing (`onRetry` lowers the rate instead).
-    private func measured<T>(_ report: inout SyncReport, bytes: () -> Int?, rate: ReferenceWritableKeyPath<Synchronizer, Double?>,
+    /// A chunk request, timed: the bytes it moved (a push's body, a pull's answer) over its time give the rate the
+    /// next chunk is sized by. A request that was retried measures nothing (`onRetry` lowers the rate instead).
+    private func measured<T>(_ report: inout SyncReport, bytes: (T) -> Int, rate: ReferenceWritableKeyPath<Synchronizer, Double?>,
                              onRetry: () throws -> Void, _ op: (String) async throws -> T) async throws -> T {
         let retriesBefore = report.retries
         let t0 = Date()
         let value = try await request(&report, onRetry: onRetry, op)
         let seconds = max(0.001, Date().timeIntervalSince(t0))
-        if report.retries == retriesBefore, let n = bytes() ?? (value as? PulledChunk)?.bytes.count, n >= 4096 {
+        if report.retries == retriesBefore, case let n = bytes(value), n >= 4096 {
             self[keyPath: rate] = Double(n) / seconds
         }
         return value
@@ -357,8 +357,8 @@ public final class Synchronizer {
         return try await request(&report, op)
     }
 
-    /// Runs one request with a fresh access token, refreshing once on expiry and retrying transient failures.
-    /// One request with token refresh and retries; `onRetry` runs before each retry (it may change what `op` sends).
+    /// Runs one request with a fresh access token, refreshing once on expiry and retrying transient failures;
+    /// `onRetry` runs before each retry (it may change what `op` sends).
     private func request<T>(_ report: inout SyncReport, onRetry: () throws -> Void = {},
                             _ op: (String) async throws -> T) async throws -> T {
         var attempt = 0

@@ -342,9 +342,30 @@ func copyServerReplica(_ data: String) throws -> String {
     return copy + "/replica.sqlite"
 }
 
-/// The server's replica as a crash left it (a copy), opened with the clients' schema (the bench table too).
-func openServerReplica(_ data: String) throws -> ReplicaDatabase {
-    try ReplicaDatabase.open(at: copyServerReplica(data), schema: syncClientSchema)
+/// The server's replica as a crash left it (a copy, or the copy at `copy`), opened with the clients' schema
+/// (the bench table too).
+func openServerReplica(_ data: String, copy: String? = nil) throws -> ReplicaDatabase {
+    try ReplicaDatabase.open(at: copy ?? copyServerReplica(data), schema: syncClientSchema)
+}
+
+/// The `name` field of a row, as text.
+func name(_ r: ReplicaDatabase, _ table: String, _ key: String) throws -> String? {
+    try r.get(table: table, key: key)?.fields.first { $0.name == "name" }?.value.displayText
+}
+
+/// A fresh server (bootstrapped with the campaign account) on `data`, and a clean proxy in front of it whose
+/// port stays when the server is restarted elsewhere (`proxy.redirect`).
+func serverBehindProxy(_ o: FaultOptions, data: String) async throws -> (ServerProcess, BadLinkProxy) {
+    try ServerProcess.bootstrap(executable: o.serverPath, data: data, user: syncUser, password: syncPassword)
+    let server = try ServerProcess(executable: o.serverPath, data: data)
+    do {
+        let proxy = try BadLinkProxy(upstreamPort: server.port, profile: .clean, seed: o.seed)
+        try await proxy.start()
+        return (server, proxy)
+    } catch {
+        server.stop()
+        throw error
+    }
 }
 
 /// Runs `body` with a deadline: nil when it did not finish in `seconds` (it is cancelled).

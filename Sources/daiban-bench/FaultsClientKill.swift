@@ -145,9 +145,8 @@ func clientKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
         do {
             let replica = try ReplicaDatabase.open(at: replicaPath, schema: DaibanSchema.schema)
             for (k, v) in accepted {
-                let rec = try replica.get(table: "township", key: k)
-                let name = rec?.fields.first { $0.name == "name" }?.value.displayText
-                if name != v { result.fail("trial \(trial) (\(op)): the accepted write \(k) reads \(name ?? "nothing")") }
+                let read = try name(replica, "township", k)
+                if read != v { result.fail("trial \(trial) (\(op)): the accepted write \(k) reads \(read ?? "nothing")") }
             }
         } catch {
             result.fail("trial \(trial) (\(op)): the replica does not open: \(error)")
@@ -164,8 +163,8 @@ func clientKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
         server.stop()
         let there = try openServerReplica(data)
         for (k, v) in accepted {
-            let name = try there.get(table: "township", key: k)?.fields.first { $0.name == "name" }?.value.displayText
-            if name != v { result.fail("the server's \(k) reads \(name ?? "nothing"), the client accepted \(v)") }
+            let read = try name(there, "township", k)
+            if read != v { result.fail("the server's \(k) reads \(read ?? "nothing"), the client accepted \(v)") }
         }
         let mine = try ReplicaDatabase.open(at: replicaPath, schema: DaibanSchema.schema)
         let ours = try mine.list(table: "catalogue_item").filter { $0.key.hasPrefix("X-") }

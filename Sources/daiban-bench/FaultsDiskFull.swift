@@ -171,8 +171,3 @@ func diskFullCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignRes
     server = try ServerProcess(executable: o.serverPath, data: data)
     return result
 }
-
-/// The `name` field of a row, as text.
-func name(_ r: ReplicaDatabase, _ table: String, _ key: String) throws -> String? {
-    try r.get(table: table, key: key)?.fields.first { $0.name == "name" }?.value.displayText
-}

@@ -21,11 +21,8 @@ func linkCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     func phase(_ name: String, days: Int, stall: Int = ServerConnection.defaultStallSeconds,
                _ body: (FieldClient, BadLinkProxy, ServerProcess) async throws -> Void) async throws {
         let data = dir.appendingPathComponent("server-\(name)").path
-        try ServerProcess.bootstrap(executable: o.serverPath, data: data, user: syncUser, password: syncPassword)
-        let server = try ServerProcess(executable: o.serverPath, data: data)
+        let (server, proxy) = try await serverBehindProxy(o, data: data)
         defer { server.stop() }
-        let proxy = try BadLinkProxy(upstreamPort: server.port, profile: .clean, seed: o.seed)
-        try await proxy.start()
         let c = try await FieldClient.create(dir: dir, name: name, url: proxy.url, stallSeconds: stall)
         for day in 0..<days {
             var dice = Chance(o.seed &+ UInt64(day))

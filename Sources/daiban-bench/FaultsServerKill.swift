@@ -18,11 +18,9 @@ func serverKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
     var dice = Chance(o.seed)
     let trials = o.trials ?? (o.short ? 8 : 50)
     let data = dir.appendingPathComponent("server").path
-    try ServerProcess.bootstrap(executable: o.serverPath, data: data, user: syncUser, password: syncPassword)
-    var server = try ServerProcess(executable: o.serverPath, data: data)
     // The clients reach the server through a clean proxy, whose port stays while the server's changes.
-    let proxy = try BadLinkProxy(upstreamPort: server.port, profile: .clean, seed: o.seed)
-    try await proxy.start()
+    let (started, proxy) = try await serverBehindProxy(o, data: data)
+    var server = started
     var clients: [FieldClient] = []
     for i in 0..<4 {
         clients.append(try await FieldClient.create(dir: dir, name: "c\(i)", url: proxy.url, stallSeconds: 10))
@@ -78,13 +76,14 @@ func serverKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
     }
     server.stop()
     let written = clients.reduce(0) { $0 + $1.fields }
-    let rows = try benchRows(openServerReplica(data))
+    let copy = try copyServerReplica(data)
+    let rows = try benchRows(openServerReplica(data, copy: copy))
     for c in clients {
         let mine = try benchRows(c.replica)
         result.expect(mine == rows, "\(c.name) holds \(mine.count) rows, the server \(rows.count), or values differ")
     }
     result.expect(rows.count == clients.reduce(0) { $0 + $1.rows }, "the server holds \(rows.count) rows of \(clients.reduce(0) { $0 + $1.rows }) written")
-    let audited = try auditCounts(data)
+    let audited = try auditCounts(copy)
     result.expect(audited.versions == written, "the server's audit names \(audited.versions) applied versions; \(written) were written")
     for c in clients { await c.shutdown() }
     await proxy.shutdown()
@@ -105,7 +104,8 @@ func serverKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
 /// With the server down: every acknowledged change of every client is in its file, none applied twice.
 func checkServerFile(_ data: String, _ clients: [FieldClient], _ result: inout CampaignResult, _ checked: inout Int,
                      label: String) throws {
-    let serverReplica = try openServerReplica(data)
+    let copy = try copyServerReplica(data)
+    let serverReplica = try openServerReplica(data, copy: copy)
     for c in clients {
         let (missing, n) = try missingAcknowledged(c, in: serverReplica)
         checked += n
@@ -113,13 +113,14 @@ func checkServerFile(_ data: String, _ clients: [FieldClient], _ result: inout C
             result.fail("\(label): \(missing.count) change(s) \(c.name) holds as acknowledged are not on the server (e.g. \(missing.prefix(3).joined(separator: ", ")))")
         }
     }
-    let audited = try auditCounts(data)
+    let audited = try auditCounts(copy)
     if audited.duplicates > 0 { result.fail("\(label): \(audited.duplicates) version(s) applied twice") }
 }
 
-/// The server's audit trail of the bench table: versions applied, and versions named more than once.
-func auditCounts(_ data: String) throws -> (versions: Int, duplicates: Int) {
-    let queue = try DatabaseQueue(path: copyServerReplica(data))
+/// The audit trail of the bench table in a copy of the server's file: versions applied, and versions named more
+/// than once.
+func auditCounts(_ copy: String) throws -> (versions: Int, duplicates: Int) {
+    let queue = try DatabaseQueue(path: copy)
     return try queue.read { db in
         let versions = try Int.fetchOne(db, sql: """
             SELECT count(*) FROM audit a JOIN row r ON r.id = a.row WHERE r.tbl = ?

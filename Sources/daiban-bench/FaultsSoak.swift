@@ -26,13 +26,11 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     let count = o.clients ?? (o.short ? 20 : 100)
     let pause = o.short ? 0.2...1.5 : 2.0...12.0
     let data = dir.appendingPathComponent("server").path
-    try ServerProcess.bootstrap(executable: o.serverPath, data: data, user: syncUser, password: syncPassword)
-    var booting = try ServerProcess(executable: o.serverPath, data: data)
     // The clients reach the server through a clean proxy, so that the server can be restarted while they sign
     // in: the login limiter lets about 40 new devices sign in from one address per quarter of an hour (they all
     // come from 127.0.0.1 here), and its counts live in memory. The soak proper runs on the last server.
-    let proxy = try BadLinkProxy(upstreamPort: booting.port, profile: .clean, seed: o.seed)
-    try await proxy.start()
+    let (started, proxy) = try await serverBehindProxy(o, data: data)
+    var booting = started
     var clients: [FieldClient] = []
     for i in 0..<count {
         if i > 0 && i % 30 == 0 {

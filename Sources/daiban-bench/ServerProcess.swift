@@ -180,14 +180,7 @@ final class ServerProcess: @unchecked Sendable {
     var allPushLogs: [ServerPushLog] { log.lock.withLock { log.pushes } }
 
     /// The server's resident set (VmRSS) in MiB and its open descriptors (entries of /proc/PID/fd).
-    func residentMiB() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
-        }
-        return 0
-    }
+    func residentMiB() -> Double { procStatusMiB("VmRSS", pid: String(pid)) }
 
     func openDescriptors() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
@@ -214,16 +207,7 @@ final class ServerProcess: @unchecked Sendable {
     var logTail: String { log.lock.withLock { log.tail.joined(separator: "\n") } }
 
     /// The server process's peak RSS (VmHWM of /proc/PID/status) in MiB, 0 when unavailable.
-    func peakRSSMiB() -> Double {
-        guard process.isRunning,
-              let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-        else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
-        }
-        return 0
-    }
+    func peakRSSMiB() -> Double { process.isRunning ? procStatusMiB("VmHWM", pid: String(pid)) : 0 }
 
     /// SIGTERM, then SIGKILL after 10 s; waits for the process to exit. Safe to call more than once.
     func stop() {

@@ -20,8 +20,8 @@ func progress(_ message: String) {
 }
 
 /// A `VmXXX:` figure of /proc/self/status, in MiB (0 when unavailable).
-func procStatusMiB(_ key: String) -> Double {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+func procStatusMiB(_ key: String, pid: String = "self") -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
     for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
         let parts = line.split(separator: " ", omittingEmptySubsequences: true)
         if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
