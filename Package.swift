@@ -53,7 +53,8 @@ let package = Package(
         // The 代办 schema registry (tables, fields, types, merge policies).
         .target(name: "CaseDomain", dependencies: ["SyncCore"], swiftSettings: swiftSettings),
         // The SQLite replica (GRDB).
-        .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", grdb],
+        .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", grdb,
+                                                  .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: swiftSettings),
         // The HTTP contract: protocol version, headers, error codes and JSON bodies, shared by server and client.
         .target(name: "SyncContract", swiftSettings: swiftSettings),

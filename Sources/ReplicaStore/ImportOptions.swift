@@ -214,7 +214,7 @@ extension ReplicaDatabase {
     /// The audit trail, newest first, optionally for one row.
     public func audit(table: String? = nil, key: String? = nil, limit: Int = 1000) throws -> [AuditEntry] {
         try read { db in
-            let interner = try Interner(db)
+            let interner = try interner(db)
             var sql = """
                 SELECT a.seq, r.tbl, r.key, a.field, a.writer, a.author, a.hlc, d.via_user, d.via_device, d.at
                 FROM audit a JOIN row r ON r.id = a.row JOIN delivery d ON d.id = a.delivery

@@ -159,7 +159,7 @@ extension ReplicaDatabase {
             allowed[rowID] = a
             return a
         }
-        let interner = try Interner(db)
+        let interner = try interner(db)
         let upTo = UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM meta")!)
         let acks = try Row.fetchAll(db, sql: """
             SELECT r.id, p.received FROM peer p JOIN replica r ON r.ordinal = p.replica
@@ -173,20 +173,26 @@ extension ReplicaDatabase {
         var kept = 0
         var lastRow: Int64 = -1
         let scanLimit = limit.map { $0 * 64 }
-        let cursor = try Row.fetchCursor(db, sql: """
+        let scan = try RawStatement(db, """
             SELECT f.row, r.tbl, r.key, f.field, f.tag, f.value, f.vv, f.hlc, f.writer, f.author, f.others, f.seq
             FROM field f JOIN row r ON r.id = f.row WHERE f.seq > ? ORDER BY f.seq LIMIT ?
-            """, arguments: [Int64(since), scanLimit.map(Int64.init) ?? -1])
+            """)
+        scan.bind(1, Int64(since))
+        scan.bind(2, scanLimit.map(Int64.init) ?? -1)
+        defer { scan.done() }
         var lastScanned = since
         var lastKept = since
         var stoppedAtLimit = false
-        while let r = try cursor.next() {
+        // The row's table and key, read once per run of its fields.
+        var current: (id: Int64, table: String, key: String) = (-1, "", "")
+        while try scan.next() {
             scanned += 1
-            let seq = UInt64(r[11] as Int64)
+            let seq = UInt64(scan.int64(11))
             defer { lastScanned = max(lastScanned, seq) }
-            let rowID: Int64 = r[0]
-            guard try admits(rowID, r[1], r[2]) else { continue }
-            var state = try interner.decodeField(r, offset: 4)
+            let rowID = scan.int64(0)
+            if rowID != current.id { current = (rowID, scan.text(1), scan.text(2)) }
+            guard try admits(rowID, current.table, current.key) else { continue }
+            var state = try interner.decodeField(scan, offset: 4)
             if filter != .all, state.versions.contains(where: { !filter.keeps($0.writer) }) {
                 let versions = state.versions.filter { filter.keeps($0.writer) }
                 if versions.isEmpty { continue }
@@ -203,10 +209,10 @@ extension ReplicaDatabase {
             lastRow = rowID
             lastKept = seq
             if rows[rowID] == nil {
-                rows[rowID] = RowChange(table: r[1], key: r[2], fields: [])
+                rows[rowID] = RowChange(table: current.table, key: current.key, fields: [])
                 order.append(rowID)
             }
-            rows[rowID]!.fields.append(FieldChange(name: try interner.fieldName(r[3]), state: state))
+            rows[rowID]!.fields.append(FieldChange(name: try interner.fieldName(scan.int64(3)), state: state))
         }
         if stoppedAtLimit {
             end = lastKept

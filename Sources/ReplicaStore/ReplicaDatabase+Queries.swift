@@ -50,7 +50,7 @@ extension ReplicaDatabase {
     public func get(table: String, key: String) throws -> Record? {
         _ = try schema.table(table)
         return try read { db in
-            let interner = try Interner(db)
+            let interner = try interner(db)
             guard let r = try Row.fetchOne(db, sql: "SELECT id, deleted FROM row WHERE tbl = ? AND key = ?",
                                            arguments: [table, key])
             else { return nil }
@@ -62,7 +62,7 @@ extension ReplicaDatabase {
     public func list(table: String, includeDeleted: Bool = false) throws -> [Record] {
         _ = try schema.table(table)
         return try read { db in
-            let interner = try Interner(db)
+            let interner = try interner(db)
             let rows = try Row.fetchAll(
                 db, sql: "SELECT id, key, deleted FROM row WHERE tbl = ? AND (? OR deleted = 0) ORDER BY key",
                 arguments: [table, includeDeleted])
@@ -73,9 +73,11 @@ extension ReplicaDatabase {
     private func record(_ db: Database, _ interner: Interner, table: String, key: String, rowID: Int64,
                         deleted: Bool) throws -> Record {
         var values: [String: FieldValue] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT field, tag, value FROM field WHERE row = ?", arguments: [rowID]) {
-            let name = try interner.fieldName(r[0])
-            if name != Schema.deletedField { values[name] = try StoredValue.value(tag: r[1], r[2]) }
+        let select = try RawStatement(db, "SELECT field, tag, value FROM field WHERE row = ?")
+        select.bind(1, rowID)
+        while try select.next() {
+            let name = try interner.fieldName(select.int64(0))
+            if name != Schema.deletedField { values[name] = try StoredValue.value(tag: select.int(1), select.stored(2)) }
         }
         let declared = schema.tables[table]?.fields.map(\.name) ?? []
         var fields: [(String, FieldValue)] = declared.compactMap { name in values[name].map { (name, $0) } }
@@ -215,11 +217,10 @@ struct ReplicaTransactionReadView {
 /// Loads a full row: every field state and the delete coverage.
 func loadRowState(_ db: Database, _ interner: Interner, rowID: Int64, covered: Data?) throws -> RowState {
     var state = RowState()
-    let stmt = try db.cachedStatement(
-        sql: "SELECT field, tag, value, vv, hlc, writer, author, others FROM field WHERE row = ?")
-    let cursor = try Row.fetchCursor(stmt, arguments: [rowID])
-    while let r = try cursor.next() {
-        state.fields[try interner.fieldName(r[0])] = try interner.decodeField(r, offset: 1)
+    let select = try RawStatement(db, "SELECT field, tag, value, vv, hlc, writer, author, others FROM field WHERE row = ?")
+    select.bind(1, rowID)
+    while try select.next() {
+        state.fields[try interner.fieldName(select.int64(0))] = try interner.decodeField(select, offset: 1)
     }
     if let covered {
         var reader = BlobReader([UInt8](covered))

@@ -265,9 +265,11 @@ extension ReplicaTransaction {
         var accepted = false
         if ref.isSimple && !touchesDeletion {
             var conflicts = 0
+            // A row whose change names several fields is read in one range read.
+            let stored = change.fields.count > 2 ? try loadFields(row: ref.id) : nil
             for f in change.fields {
                 let fieldID = try interner.fieldID(table: change.table, name: f.name)
-                let local = try loadField(row: ref.id, field: fieldID)
+                let local = try stored.map { $0[fieldID] } ?? loadField(row: ref.id, field: fieldID)
                 guard let merged = try admitted(f, local: local, change, review, judge, into: &report,
                                                 otherBytes: { try storedValueBytes(row: ref.id, excluding: fieldID) }) else {
                     report.ignored += 1
@@ -281,7 +283,7 @@ extension ReplicaTransaction {
             }
             if conflicts > 0 {
                 try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
-                dirtyRows.insert(ref.id)
+                markStale(ref.id, table: change.table)
             }
             if accepted { try noteWriter(ref.id, origin, options) }
             return
@@ -388,7 +390,12 @@ extension ReplicaTransaction {
                           _ judge: RowJudge, into report: inout ImportReport,
                           otherBytes: () throws -> Int) throws -> FieldState? {
         // Versions this replica holds already (or that something it holds dominates) need no judgement.
-        let fresh = f.state.versions.filter { v in !(local?.versions.contains { v.vv.isDominated(by: $0.vv) && (v.vv != $0.vv || v == $0) } ?? false) }
+        // The common case: one incoming version that dominates the one stored (or there is none stored). It is
+        // fresh, and if it passes, it alone is the merged state.
+        let supersedes = f.state.versions.count == 1
+            && (local.map { $0.versions.count == 1 && f.state.versions[0].vv.compare($0.versions[0].vv) == .after } ?? true)
+        let fresh = supersedes ? f.state.versions
+            : f.state.versions.filter { v in !(local?.versions.contains { v.vv.isDominated(by: $0.vv) && (v.vv != $0.vv || v == $0) } ?? false) }
         if fresh.isEmpty { return nil }
         var ok: [FieldVersion] = []
         for v in fresh {
@@ -402,8 +409,13 @@ extension ReplicaTransaction {
             }
         }
         if ok.isEmpty { return nil }
-        let merged = FieldState(normalizing: (local?.versions ?? []) + ok)
-        if merged == local { return nil }
+        let merged: FieldState
+        if supersedes {
+            merged = FieldState(ok[0])
+        } else {
+            merged = FieldState(normalizing: (local?.versions ?? []) + ok)
+            if merged == local { return nil }
+        }
         var bound = StateBounds.violation(merged)
         if bound == nil, review.options.checks != nil {
             bound = try rowBoundViolation(change.table, f.name, merged, otherBytes)
@@ -492,14 +504,16 @@ extension ReplicaTransaction {
     /// Records, for the 全程留痕 trail, each version this import added; the delivery row says who brought it.
     private func audit(row: Int64, field: Int64, before: FieldState?, after: FieldState) throws {
         guard let delivery else { return }
-        let stmt = try db.cachedStatement(sql: """
-            INSERT INTO audit (seq, row, field, writer, author, hlc, delivery) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
+        let insert = try statement(.audit)
         for v in after.versions where !(before?.versions.contains(v) ?? false) {
-            try stmt.execute(arguments: [
-                Int64(seq), row, field, try interner.ordinal(v.writer), try interner.authorID(v.author),
-                Int64(bitPattern: v.hlc.rawValue), delivery,
-            ])
+            insert.bind(1, Int64(seq))
+            insert.bind(2, row)
+            insert.bind(3, field)
+            insert.bind(4, try interner.ordinal(v.writer))
+            insert.bind(5, try interner.authorID(v.author))
+            insert.bind(6, Int64(bitPattern: v.hlc.rawValue))
+            insert.bind(7, delivery)
+            try insert.run()
         }
     }
 

@@ -30,6 +30,8 @@ public struct ReplicaDatabase: Sendable {
     /// The device key that signs every bundle this replica makes (exports and push chunks), when set.
     public var signer: DeviceKey?
     let queue: DatabasePool
+    /// What the last committed write knew of the ordinal tables (shared by every copy of this value).
+    let committed = CommittedTables()
     /// The wall clock this replica stamps writes with, in Unix milliseconds (tests inject one).
     public let now: @Sendable () -> UInt64
     let maxDrift: UInt64
@@ -77,6 +79,7 @@ public struct ReplicaDatabase: Sendable {
         let sync = Durability.current.pragma
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            try db.execute(sql: "PRAGMA cache_size = -\(pageCacheKiB)")
         }
         #if DEBUG
         config.publicStatementArguments = false
@@ -93,18 +96,33 @@ public struct ReplicaDatabase: Sendable {
 
     /// Runs `body` in one write transaction; its changes commit together or not at all.
     public func write<T>(_ body: (ReplicaTransaction) throws -> T) throws -> T {
-        try queue.write { db in
-            let tx = try ReplicaTransaction(db: db, replica: self)
+        var handOn: (tables: InternerTables, token: UInt64)?
+        let result = try queue.write { db in
+            let tx = try ReplicaTransaction(db: db, replica: self, tables: committed.tables)
             let result = try body(tx)
             try tx.finish()
+            if tx.interner.grew { handOn = (tx.interner.tables, committed.propose()) }
             return result
         }
+        // Only after the commit: what a rolled-back transaction added never reaches the next one.
+        if let handOn { committed.accept(handOn.tables, token: handOn.token) }
+        return result
+    }
+
+    /// An interner for a read, starting from what the last committed write knew (a miss asks SQLite).
+    func interner(_ db: Database) throws -> Interner {
+        if let tables = committed.tables { return Interner(db, tables: tables) }
+        return try Interner(db)
     }
 
     /// Runs `body` with read access.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         try queue.read(body)
     }
+
+    /// SQLite's page cache per connection, in KiB (SQLite's default is 2 MiB: a county's replica of 100 MB would
+    /// re-read most of its pages in every large import). Memory is taken only as pages are read.
+    public static let pageCacheKiB = 16_384
 
     /// Unix milliseconds from the system clock.
     @Sendable public static func wallClockMillis() -> UInt64 {
@@ -261,6 +279,23 @@ extension ReplicaDatabase {
                 """)
         }
         return m
+    }
+}
+
+/// The ordinal tables as the last committed write left them. Entries never change once committed, so a stale copy is
+/// only incomplete (the interner asks SQLite on a miss), never wrong.
+final class CommittedTables: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: InternerTables?
+    private var proposal: UInt64 = 0
+
+    var tables: InternerTables? { lock.withLock { current } }
+
+    /// A token for tables a transaction will hand on once it has committed; a later proposal supersedes it.
+    func propose() -> UInt64 { lock.withLock { proposal += 1; return proposal } }
+
+    func accept(_ tables: InternerTables, token: UInt64) {
+        lock.withLock { if token == proposal { current = tables } }
     }
 }
 

@@ -16,21 +16,73 @@ public final class ReplicaTransaction {
     var delivery: Int64?
     /// Rows whose query-table row (`v_<table>`) is stale; refreshed before commit or before a domain read.
     var dirtyRows = Set<Int64>()
+    /// The hot statements of this transaction, found in GRDB's cache (by their SQL text) once, not at every use.
+    private var hot = [RawStatement?](repeating: nil, count: HotStatement.allCases.count)
+    /// Whether the last table `markStale` was asked about is projected.
+    private var lastStaleTable: (name: String, projected: Bool) = ("", false)
 
-    init(db: Database, replica: ReplicaDatabase) throws {
+    enum HotStatement: Int, CaseIterable {
+        case rowRef, insertRow, loadField, loadFields, upsertField, audit
+
+        var sql: String {
+            switch self {
+            case .rowRef: """
+                SELECT r.id, r.deleted, r.conflicts, r.covered, o.account, o.shared
+                FROM row r LEFT JOIN row_origin o ON o.row = r.id WHERE r.tbl = ? AND r.key = ?
+                """
+            case .insertRow: "INSERT INTO row (tbl, key) VALUES (?, ?)"
+            case .loadField: "SELECT tag, value, vv, hlc, writer, author, others FROM field WHERE row = ? AND field = ?"
+            case .loadFields: "SELECT field, tag, value, vv, hlc, writer, author, others FROM field WHERE row = ?"
+            case .upsertField: """
+                INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (row, field) DO UPDATE SET tag = excluded.tag, value = excluded.value, vv = excluded.vv,
+                    hlc = excluded.hlc, writer = excluded.writer, author = excluded.author, others = excluded.others,
+                    seq = excluded.seq
+                """
+            case .audit: "INSERT INTO audit (seq, row, field, writer, author, hlc, delivery) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            }
+        }
+    }
+
+    /// A hot statement, reset and ready to bind.
+    func statement(_ which: HotStatement) throws -> RawStatement {
+        if let s = hot[which.rawValue] {
+            s.reset()
+            return s
+        }
+        let s = try RawStatement(db, which.sql)
+        hot[which.rawValue] = s
+        return s
+    }
+
+    /// - Parameter tables: what the last committed write knew of the ordinal tables (nil: load them).
+    init(db: Database, replica: ReplicaDatabase, tables: InternerTables? = nil) throws {
         self.db = db
         self.replica = replica
-        interner = try Interner(db)
-        let meta = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hlc FROM meta"))!
-        seq = UInt64(meta[0] as Int64)
-        clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: meta[1] as Int64)),
+        interner = try tables.map { Interner(db, tables: $0) } ?? Interner(db)
+        let meta = try RawStatement(db, "SELECT seq, hlc FROM meta")
+        guard try meta.next() else { throw StoreCorruption("the meta row is missing") }
+        seq = UInt64(meta.int64(0))
+        clock = HybridLogicalClock(last: HLCTimestamp(rawValue: UInt64(bitPattern: meta.int64(1))),
                                    maxDrift: replica.maxDrift, now: replica.now)
+        meta.done()
     }
 
     func finish() throws {
         try flushProjections()
-        try db.cachedStatement(sql: "UPDATE meta SET seq = ?, hlc = ?")
-            .execute(arguments: [Int64(seq), Int64(bitPattern: clock.last.rawValue)])
+        let update = try RawStatement(db, "UPDATE meta SET seq = ?, hlc = ?")
+        update.bind(1, Int64(seq))
+        update.bind(2, Int64(bitPattern: clock.last.rawValue))
+        try update.run()
+    }
+
+    /// Notes that a row's query-table row needs rewriting (only projected tables have one).
+    func markStale(_ row: Int64, table: String) {
+        if table != lastStaleTable.name {
+            lastStaleTable = (table, replica.schema.tables[table]?.projected == true)
+        }
+        if lastStaleTable.projected { dirtyRows.insert(row) }
     }
 
     func nextSeq() -> Int64 {
@@ -162,26 +214,40 @@ public final class ReplicaTransaction {
     }
 
     func rowRef(table: String, key: String, create: Bool) throws -> RowRef? {
-        let stmt = try db.cachedStatement(sql: """
-            SELECT r.id, r.deleted, r.conflicts, r.covered, o.account, o.shared
-            FROM row r LEFT JOIN row_origin o ON o.row = r.id WHERE r.tbl = ? AND r.key = ?
-            """)
-        if let r = try Row.fetchOne(stmt, arguments: [table, key]) {
-            let account: String? = r[4]
-            return RowRef(id: r[0], deleted: r[1], conflicts: r[2], covered: r[3], isNew: false,
-                          origin: account.map { ($0, r[5] as Bool) })
+        let select = try statement(.rowRef)
+        select.bind(1, table)
+        select.bind(2, key)
+        if try select.next() {
+            defer { select.done() }
+            let account: String? = select.isNull(4) ? nil : select.text(4)
+            return RowRef(id: select.int64(0), deleted: select.int64(1) != 0, conflicts: select.int(2),
+                          covered: select.blob(3).map { Data($0) }, isNew: false,
+                          origin: account.map { ($0, select.int64(5) != 0) })
         }
         guard create else { return nil }
-        let insert = try db.cachedStatement(sql: "INSERT INTO row (tbl, key) VALUES (?, ?)")
-        try insert.execute(arguments: [table, key])
+        let insert = try statement(.insertRow)
+        insert.bind(1, table)
+        insert.bind(2, key)
+        try insert.run()
         return RowRef(id: db.lastInsertedRowID, deleted: false, conflicts: 0, covered: nil, isNew: true)
     }
 
     func loadField(row: Int64, field: Int64) throws -> FieldState? {
-        let stmt = try db.cachedStatement(
-            sql: "SELECT tag, value, vv, hlc, writer, author, others FROM field WHERE row = ? AND field = ?")
-        guard let r = try Row.fetchOne(stmt, arguments: [row, field]) else { return nil }
-        return try interner.decodeField(r, offset: 0)
+        let select = try statement(.loadField)
+        select.bind(1, row)
+        select.bind(2, field)
+        guard try select.next() else { return nil }
+        defer { select.done() }
+        return try interner.decodeField(select, offset: 0)
+    }
+
+    /// Every stored field state of a row, by field id (one range read instead of a lookup per field).
+    func loadFields(row: Int64) throws -> [Int64: FieldState] {
+        let select = try statement(.loadFields)
+        select.bind(1, row)
+        var out: [Int64: FieldState] = [:]
+        while try select.next() { out[select.int64(0)] = try interner.decodeField(select, offset: 1) }
+        return out
     }
 
     func loadRow(_ ref: RowRef) throws -> RowState {
@@ -203,20 +269,20 @@ public final class ReplicaTransaction {
             others = state.versions
             others.removeAll { $0 == winner }
         }
-        let (tag, value) = StoredValue.columns(winner.value)
-        dirtyRows.insert(row)
-        let stmt = try db.cachedStatement(sql: """
-            INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (row, field) DO UPDATE SET tag = excluded.tag, value = excluded.value, vv = excluded.vv,
-                hlc = excluded.hlc, writer = excluded.writer, author = excluded.author, others = excluded.others,
-                seq = excluded.seq
-            """)
-        try stmt.execute(arguments: [
-            row, fieldID, tag, value, try interner.encode(winner.vv), Int64(bitPattern: winner.hlc.rawValue),
-            try interner.ordinal(winner.writer), try interner.authorID(winner.author),
-            try interner.encodeOthers(others), nextSeq(),
-        ])
+        let (tag, value) = StoredValue.column(winner.value)
+        markStale(row, table: table)
+        let upsert = try statement(.upsertField)
+        upsert.bind(1, row)
+        upsert.bind(2, fieldID)
+        upsert.bind(3, tag)
+        upsert.bind(4, stored: value)
+        upsert.bind(5, try interner.encodeBytes(winner.vv))
+        upsert.bind(6, Int64(bitPattern: winner.hlc.rawValue))
+        upsert.bind(7, try interner.ordinal(winner.writer))
+        upsert.bind(8, try interner.authorID(winner.author))
+        upsert.bind(9, try interner.encodeOtherBytes(others))
+        upsert.bind(10, nextSeq())
+        try upsert.run()
     }
 
     /// Persists the changed fields of a fully loaded row and its derived flags.
@@ -236,9 +302,9 @@ public final class ReplicaTransaction {
             }
             covered = Data(w.bytes)
         }
-        if forceFlags { dirtyRows.insert(ref.id) }
+        if forceFlags { markStale(ref.id, table: table) }
         if row.isDeleted != ref.deleted || conflicts != ref.conflicts || coveredChanged || forceFlags {
-            dirtyRows.insert(ref.id)
+            markStale(ref.id, table: table)
             try db.execute(
                 sql: """
                     UPDATE row SET deleted = ?, conflicts = ?, covered = ?,

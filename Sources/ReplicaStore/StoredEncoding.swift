@@ -3,90 +3,107 @@ import GRDB
 import SyncCore
 import SyncProtocol
 
-/// Ordinals for replica ids, field names and authors inside one write transaction.
+/// Ordinals for replica ids, field names and authors.
 ///
-/// The tables are small (dozens of rows), so each transaction loads them on first use; nothing stale can
-/// survive a rollback.
+/// The three tables only grow, and a row of them never changes once committed, so what a committed transaction
+/// knew stays true: a writer starts from the tables the last committed write left (`InternerTables`), and a miss
+/// asks SQLite (another process, or another connection, may have added a name since). Entries added by a
+/// transaction that rolls back are never kept: they are handed on only after the commit.
 final class Interner {
     private let db: Database
-    private var replicaByOrdinal: [Int64: ReplicaID] = [:]
-    private var ordinalByReplica: [ReplicaID: Int64] = [:]
-    private var fieldByID: [Int64: (table: String, name: String)] = [:]
-    private var fieldIDs: [String: [String: Int64]] = [:]
-    private var authorByID: [Int64: String] = [0: ""]
-    /// By bytes: two authors that differ only in Unicode normalization are two authors.
-    private var authorIDs: [ExactText: Int64] = ["": 0]
+    private(set) var tables: InternerTables
+    /// Whether these tables know entries the ones it started from lacked (loaded whole, added, or looked up).
+    private(set) var grew = false
 
     init(_ db: Database) throws {
         self.db = db
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT ordinal, id FROM replica")) {
-            let id = ReplicaID(bytes: [UInt8](row[1] as Data))
-            replicaByOrdinal[row[0]] = id
-            ordinalByReplica[id] = row[0]
-        }
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, tbl, name FROM field_name")) {
-            let (id, table, name): (Int64, String, String) = (row[0], row[1], row[2])
-            fieldByID[id] = (table, name)
-            fieldIDs[table, default: [:]][name] = id
-        }
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name FROM author")) {
-            authorByID[row[0]] = row[1]
-            authorIDs[ExactText(row[1])] = row[0]
-        }
+        tables = try InternerTables.load(db)
+        grew = true
+    }
+
+    init(_ db: Database, tables: InternerTables) {
+        self.db = db
+        self.tables = tables
     }
 
     func ordinal(_ id: ReplicaID) throws -> Int64 {
-        if let o = ordinalByReplica[id] { return o }
-        try db.execute(sql: "INSERT INTO replica (id) VALUES (?)", arguments: [Data(id.bytes)])
-        let o = db.lastInsertedRowID
-        ordinalByReplica[id] = o
-        replicaByOrdinal[o] = id
+        if let o = tables.ordinalByReplica[id] { return o }
+        let bytes = Data(id.bytes)
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO replica (id) VALUES (?)").execute(arguments: [bytes])
+        let o = try Int64.fetchOne(db.cachedStatement(sql: "SELECT ordinal FROM replica WHERE id = ?"), arguments: [bytes])!
+        tables.add(replica: id, o)
+        grew = true
         return o
     }
 
     func replica(_ ordinal: Int64) throws -> ReplicaID {
-        guard let id = replicaByOrdinal[ordinal] else { throw StoreCorruption("unknown replica ordinal \(ordinal)") }
+        if let id = tables.replicaByOrdinal[ordinal] { return id }
+        guard let bytes = try Data.fetchOne(db.cachedStatement(sql: "SELECT id FROM replica WHERE ordinal = ?"),
+                                            arguments: [ordinal])
+        else { throw StoreCorruption("unknown replica ordinal \(ordinal)") }
+        let id = ReplicaID(bytes: [UInt8](bytes))
+        tables.add(replica: id, ordinal)
+        grew = true
         return id
     }
 
     func fieldID(table: String, name: String) throws -> Int64 {
-        if let id = fieldIDs[table]?[name] { return id }
-        try db.execute(sql: "INSERT INTO field_name (tbl, name) VALUES (?, ?)", arguments: [table, name])
-        let id = db.lastInsertedRowID
-        fieldIDs[table, default: [:]][name] = id
-        fieldByID[id] = (table, name)
+        if let id = tables.fieldIDs[table]?[name] { return id }
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO field_name (tbl, name) VALUES (?, ?)").execute(arguments: [table, name])
+        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM field_name WHERE tbl = ? AND name = ?"),
+                                    arguments: [table, name])!
+        tables.add(field: id, table: table, name: name)
+        grew = true
         return id
     }
 
     func fieldName(_ id: Int64) throws -> String {
-        guard let f = fieldByID[id] else { throw StoreCorruption("unknown field id \(id)") }
-        return f.name
+        if let f = tables.fieldByID[id] { return f.name }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT tbl, name FROM field_name WHERE id = ?"),
+                                         arguments: [id])
+        else { throw StoreCorruption("unknown field id \(id)") }
+        tables.add(field: id, table: row[0], name: row[1])
+        grew = true
+        return row[1]
     }
 
     func authorID(_ name: String) throws -> Int64 {
-        if let id = authorIDs[ExactText(name)] { return id }
-        try db.execute(sql: "INSERT INTO author (name) VALUES (?)", arguments: [name])
-        let id = db.lastInsertedRowID
-        authorIDs[ExactText(name)] = id
-        authorByID[id] = name
+        if name.isEmpty { return 0 }
+        if let id = tables.authorIDs[ExactText(name)] { return id }
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO author (name) VALUES (?)").execute(arguments: [name])
+        // `name` is compared by bytes in SQLite too (BINARY collation), as `ExactText` does here.
+        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM author WHERE name = ?"), arguments: [name])!
+        tables.add(author: name, id)
+        grew = true
         return id
     }
 
     func author(_ id: Int64) throws -> String {
-        guard let a = authorByID[id] else { throw StoreCorruption("unknown author id \(id)") }
-        return a
+        if let a = tables.authorByID[id] { return a }
+        guard let name = try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM author WHERE id = ?"), arguments: [id])
+        else { throw StoreCorruption("unknown author id \(id)") }
+        tables.add(author: name, id)
+        grew = true
+        return name
     }
 
-    /// A stored field from the columns `tag, value, vv, hlc, writer, author, others` starting at `o`.
-    func decodeField(_ r: Row, offset o: Int) throws -> FieldState {
+    /// A stored field from a raw statement's columns `tag, value, vv, hlc, writer, author, others` starting at `o`.
+    func decodeField(_ r: RawStatement, offset o: Int32) throws -> FieldState {
         let winner = FieldVersion(
-            value: try StoredValue.value(tag: r[o], r[o + 1]),
-            vv: try decodeVV(r[o + 2] as Data),
-            hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r[o + 3] as Int64)),
-            writer: try replica(r[o + 4]),
-            author: try author(r[o + 5]))
-        guard let others = r[o + 6] as Data? else { return FieldState(winner) }
+            value: try StoredValue.value(tag: r.int(o), r.stored(o + 1)),
+            vv: try decodeVV(r.blob(o + 2) ?? []),
+            hlc: HLCTimestamp(rawValue: UInt64(bitPattern: r.int64(o + 3))),
+            writer: try replica(r.int64(o + 4)),
+            author: try author(r.int64(o + 5)))
+        guard let others = r.blob(o + 6) else { return FieldState(winner) }
         return FieldState(normalizing: [winner] + (try decodeOthers(others)))
+    }
+
+    /// A stored version vector as its blob.
+    func encodeBytes(_ vv: VersionVector) throws -> [UInt8] {
+        var w = ByteWriter(capacity: 2 + 4 * vv.entries.count)
+        try encode(vv, into: &w)
+        return w.bytes
     }
 
     // MARK: Version vectors and versions as blobs (ordinals, not ids).
@@ -123,8 +140,17 @@ final class Interner {
         return try decodeVV(&r)
     }
 
+    func decodeVV(_ bytes: [UInt8]) throws -> VersionVector {
+        var r = BlobReader(bytes)
+        return try decodeVV(&r)
+    }
+
     /// The non-winning versions of a field, or nil when there are none.
     func encodeOthers(_ versions: [FieldVersion]) throws -> Data? {
+        try encodeOtherBytes(versions).map { Data($0) }
+    }
+
+    func encodeOtherBytes(_ versions: [FieldVersion]) throws -> [UInt8]? {
         if versions.isEmpty { return nil }
         var w = ByteWriter()
         w.varint(UInt64(versions.count))
@@ -141,11 +167,15 @@ final class Interner {
             default: break
             }
         }
-        return Data(w.bytes)
+        return w.bytes
     }
 
     func decodeOthers(_ data: Data) throws -> [FieldVersion] {
-        var r = BlobReader([UInt8](data))
+        try decodeOthers([UInt8](data))
+    }
+
+    func decodeOthers(_ bytes: [UInt8]) throws -> [FieldVersion] {
+        var r = BlobReader(bytes)
         var out: [FieldVersion] = []
         for _ in 0..<(try r.varint()) {
             let vv = try decodeVV(&r)
@@ -166,6 +196,46 @@ final class Interner {
     }
 }
 
+/// What an `Interner` knows: immutable entries of the `replica`, `field_name` and `author` tables.
+struct InternerTables: Sendable {
+    fileprivate(set) var replicaByOrdinal: [Int64: ReplicaID] = [:]
+    fileprivate(set) var ordinalByReplica: [ReplicaID: Int64] = [:]
+    fileprivate(set) var fieldByID: [Int64: FieldName] = [:]
+    fileprivate(set) var fieldIDs: [String: [String: Int64]] = [:]
+    fileprivate(set) var authorByID: [Int64: String] = [0: ""]
+    /// By bytes: two authors that differ only in Unicode normalization are two authors.
+    fileprivate(set) var authorIDs: [ExactText: Int64] = [ExactText(""): 0]
+
+    struct FieldName: Sendable { var table: String; var name: String }
+
+    static func load(_ db: Database) throws -> InternerTables {
+        var t = InternerTables()
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT ordinal, id FROM replica")) {
+            t.add(replica: ReplicaID(bytes: [UInt8](row[1] as Data)), row[0])
+        }
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, tbl, name FROM field_name")) {
+            t.add(field: row[0], table: row[1], name: row[2])
+        }
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name FROM author")) { t.add(author: row[1], row[0]) }
+        return t
+    }
+
+    fileprivate mutating func add(replica id: ReplicaID, _ ordinal: Int64) {
+        replicaByOrdinal[ordinal] = id
+        ordinalByReplica[id] = ordinal
+    }
+
+    fileprivate mutating func add(field id: Int64, table: String, name: String) {
+        fieldByID[id] = FieldName(table: table, name: name)
+        fieldIDs[table, default: [:]][name] = id
+    }
+
+    fileprivate mutating func add(author name: String, _ id: Int64) {
+        authorByID[id] = name
+        authorIDs[ExactText(name)] = id
+    }
+}
+
 private func unzigzagged(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
 
 /// How typed values map to SQLite columns: a tag plus a readable value (dates as `YYYY-MM-DD` text,
@@ -181,6 +251,35 @@ enum StoredValue {
         case .text(let s): (4, s)
         case .decimal(let s): (5, s)
         case .date(let d): (6, CivilDate(daysSinceEpoch: d).description)
+        }
+    }
+
+    /// A value column as the C API binds and reads it.
+    enum Column { case none, integer(Int64), text(String) }
+
+    static func column(_ v: FieldValue) -> (tag: Int, value: Column) {
+        switch v {
+        case .null: (0, .none)
+        case .bool(let b): (b ? 2 : 1, .integer(b ? 1 : 0))
+        case .int(let i): (3, .integer(i))
+        case .text(let s): (4, .text(s))
+        case .decimal(let s): (5, .text(s))
+        case .date(let d): (6, .text(CivilDate(daysSinceEpoch: d).description))
+        }
+    }
+
+    static func value(tag: Int, _ c: Column) throws -> FieldValue {
+        switch (tag, c) {
+        case (0, _): return .null
+        case (1, _): return .bool(false)
+        case (2, _): return .bool(true)
+        case (3, .integer(let i)): return .int(i)
+        case (4, .text(let s)): return .text(s)
+        case (5, .text(let s)): return .decimal(s)
+        case (6, .text(let s)):
+            guard let d = CivilDate(iso: s) else { throw StoreCorruption("bad stored date") }
+            return .date(d.daysSinceEpoch)
+        default: throw StoreCorruption("stored value tag \(tag) does not match its column")
         }
     }
 

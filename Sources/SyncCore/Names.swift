@@ -27,6 +27,9 @@ public struct ExactText: Hashable, Sendable, CustomStringConvertible, Expressibl
     public init(stringLiteral value: String) { text = value }
 
     public static func == (a: ExactText, b: ExactText) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
-    public func hash(into h: inout Hasher) { for b in text.utf8 { h.combine(b) } }
+    public func hash(into h: inout Hasher) {
+        var t = text
+        t.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
     public var description: String { text }
 }

@@ -57,7 +57,7 @@ extension EngineRun {
         var config = Configuration()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(Durability.current.pragma)")
         }
         let queue = try DatabaseQueue(path: path, configuration: config)
         let (_, grdbEmpty) = try timed { for _ in 0..<n { try queue.write { _ in } } }
@@ -84,6 +84,9 @@ extension EngineRun {
         // 7. The raw baseline again with a 64 MiB page cache instead of SQLite's default 2 MiB.
         let big = try runRawSQLite(path: dir.appendingPathComponent("breakdown_raw_cache.sqlite").path, workload: w,
                                    ops: w.phaseC, oracle: nil, cacheKiB: 65_536)
+        let small = try runRawSQLite(path: dir.appendingPathComponent("breakdown_raw_cache_2mib.sqlite").path, workload: w,
+                                     ops: w.phaseC, oracle: nil, cacheKiB: 2_048)
+        m.set("breakdown_raw_upserts_per_s_cache_2mib", small.upsertsPerSecond)
         m.set("breakdown_raw_upserts_per_s_cache_64mib", big.upsertsPerSecond)
 
         for (k, v) in m.items where k.hasPrefix("breakdown_") {
@@ -141,7 +144,7 @@ extension EngineRun {
         defer { sqlite3_close_v2(db) }
         func exec(_ sql: String) { sqlite3_exec(db, sql, nil, nil, nil) }
         exec("PRAGMA journal_mode = WAL")
-        exec("PRAGMA synchronous = NORMAL")
+        exec("PRAGMA synchronous = \(Durability.current.pragma)")
         exec("CREATE TABLE t (id TEXT PRIMARY KEY, \(benchFields.map { "\($0)" }.joined(separator: ", ")))")
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         var stmts: [OpaquePointer] = []
@@ -201,7 +204,7 @@ final class EngineSQLReplay {
         }
         db = h
         self.keys = keys
-        sqlite3_exec(db, "PRAGMA synchronous = NORMAL", nil, nil, nil)
+        sqlite3_exec(db, "PRAGMA synchronous = \(Durability.current.pragma)", nil, nil, nil)
         let s = prepare("SELECT id, name FROM field_name WHERE tbl = 'bench_case'")
         var byName: [String: Int64] = [:]
         while sqlite3_step(s) == SQLITE_ROW {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDBSQLite
+import ReplicaStore
 import SyncCore
 
 /// `SQLITE_TRANSIENT`: SQLite copies bound text before `bind` returns (the C macro is not importable).
@@ -14,6 +15,10 @@ struct RawSQLiteResult {
     var upserts: Int
     var upsertsPerSecond: Double { Double(upserts) / upsertSeconds }
     var loadRowsPerSecond: Double
+    /// One upsert per transaction (commit included), the local-write counterpart.
+    var oneUpsertTxSeconds = 0.0
+    var oneUpsertTxCount = 0
+    var oneUpsertTxPerSecond: Double { Double(oneUpsertTxCount) / oneUpsertTxSeconds }
 }
 
 /// A thin wrapper over one `sqlite3*` that throws on any unexpected result code.
@@ -75,12 +80,14 @@ var sqliteVersion: String { String(cString: sqlite3_libversion()) }
 /// Loads the initial rows, then upserts `ops` in one transaction, one prepared
 /// `INSERT … ON CONFLICT(id) DO UPDATE SET <col> = excluded.<col>` per column.
 /// Optionally checks the final table against `oracle` (the expected values, `[record][field]`).
+/// The engine's own settings apply: `synchronous` from `DAIBAN_DURABILITY` and the engine's page cache, unless
+/// `cacheKiB` says otherwise. `oneTxOps`, when given, are then upserted one transaction each.
 func runRawSQLite(path: String, workload w: Workload, ops: [Op], oracle: [[FieldValue]]?,
-                  cacheKiB: Int? = nil) throws -> RawSQLiteResult {
+                  cacheKiB: Int = ReplicaDatabase.pageCacheKiB, oneTxOps: [Op] = []) throws -> RawSQLiteResult {
     let db = try RawDB(path: path)
     try db.exec("PRAGMA journal_mode = WAL")
-    try db.exec("PRAGMA synchronous = NORMAL")
-    if let cacheKiB { try db.exec("PRAGMA cache_size = -\(cacheKiB)") }
+    try db.exec("PRAGMA synchronous = \(Durability.current.pragma)")
+    try db.exec("PRAGMA cache_size = -\(cacheKiB)")
     let columns = benchFields.map { "\($0) \(integerFields.contains($0) ? "INTEGER" : "TEXT")" }
     try db.exec("CREATE TABLE bench_case (id TEXT PRIMARY KEY, \(columns.joined(separator: ", ")))")
 
@@ -131,6 +138,20 @@ func runRawSQLite(path: String, workload w: Workload, ops: [Op], oracle: [[Field
         }
         try check(seen == w.keys.count, "raw SQLite holds \(seen) rows, expected \(w.keys.count)")
     }
-    return RawSQLiteResult(loadSeconds: loadSeconds, upsertSeconds: upsertSeconds, upserts: ops.count,
-                           loadRowsPerSecond: Double(w.keys.count) / loadSeconds)
+    var result = RawSQLiteResult(loadSeconds: loadSeconds, upsertSeconds: upsertSeconds, upserts: ops.count,
+                                 loadRowsPerSecond: Double(w.keys.count) / loadSeconds)
+    if !oneTxOps.isEmpty {
+        let t2 = now()
+        for op in oneTxOps {
+            try db.exec("BEGIN")
+            let stmt = upserts[Int(op.field)]
+            sqlite3_bind_text(stmt, 1, w.keys[Int(op.record)], -1, sqliteTransient)
+            bind(stmt, 2, op.value)
+            try db.step(stmt)
+            try db.exec("COMMIT")
+        }
+        result.oneUpsertTxSeconds = now() - t2
+        result.oneUpsertTxCount = oneTxOps.count
+    }
+    return result
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ReplicaStore
 
 /// Monotonic seconds.
 @inline(__always)
@@ -149,6 +150,8 @@ func printReportJSON(headline: [(String, Double)], repeats: Int, workload: Workl
     parts.append("\"workload\": \(jsonString(workload.source))")
     parts.append("\"sqlite_version\": \(jsonString(sqliteVersion))")
     parts.append("\"clock\": \(jsonString(clock))")
+    parts.append("\"durability\": \(jsonString(Durability.current.rawValue))")
+    parts.append("\"page_cache_kib\": \(ReplicaDatabase.pageCacheKiB)")
     parts.append("\"cores\": \(ProcessInfo.processInfo.activeProcessorCount)")
     parts += extra
     parts.append("\"per_repeat\": {" + perRepeat.map { k in
