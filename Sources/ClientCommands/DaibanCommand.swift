@@ -133,22 +133,23 @@ struct Export: ParsableCommand {
             var peerID: ReplicaID? = nil
             if let peer { peerID = try PeerDirectory(replica).resolve(peer) }
             note(L10n.t(.collecting))
-            let parts = try replica.exportBundles(for: peerID, maxBytes: maxBytes)
+            // Each bundle is written as it is made: memory holds one, however large the export.
             var names: [String] = []
-            for (i, part) in parts.enumerated() {
-                let name = i == 0 ? file : "\(file).\(i + 1)"
+            var rows = 0, fields = 0, bytes = 0
+            try replica.exportBundles(for: peerID, maxBytes: maxBytes) { part in
+                let name = names.isEmpty ? file : "\(file).\(names.count + 1)"
                 let tmp = name + ".partial"
                 try Data(part.bytes).write(to: URL(fileURLWithPath: tmp))
                 if FileManager.default.fileExists(atPath: name) { try FileManager.default.removeItem(atPath: name) }
                 try FileManager.default.moveItem(atPath: tmp, toPath: name)
                 names.append(name)
+                rows += part.changeSet.rows.count
+                fields += part.changeSet.fieldCount
+                bytes += part.bytes.count
             }
-            let rows = parts.reduce(0) { $0 + $1.changeSet.rows.count }
-            let fields = parts.reduce(0) { $0 + $1.changeSet.fieldCount }
-            let bytes = parts.reduce(0) { $0 + $1.bytes.count }
             let scope = peerID.map { L10n.t(.exportFor, $0.short) } ?? L10n.t(.exportAll)
             print(L10n.t(.exported, names.joined(separator: ", "), rows, fields, bytes, scope))
-            if parts.count > 1 { note(L10n.t(.exportedParts, parts.count, names.joined(separator: " "))) }
+            if names.count > 1 { note(L10n.t(.exportedParts, names.count, names.joined(separator: " "))) }
         }
     }
 }

@@ -127,19 +127,28 @@ extension ReplicaDatabase {
     /// What `peer` lacks as bundles of at most `maxBytes` each (one field state larger than that travels
     /// alone), in sequence order: importing them in order leaves the peer's cursor contiguous.
     public func exportBundles(for peer: ReplicaID?, maxBytes: Int = 8 << 20) throws -> [ChangeChunk] {
+        var parts: [ChangeChunk] = []
+        try exportBundles(for: peer, maxBytes: maxBytes) { parts.append($0) }
+        return parts
+    }
+
+    /// `exportBundles(for:maxBytes:)` as a stream: each bundle goes to `each` as soon as it is made, so memory holds
+    /// one bundle (at most 65,536 field states) whatever the size of the export.
+    public func exportBundles(for peer: ReplicaID?, maxBytes: Int = 8 << 20, _ each: (ChangeChunk) throws -> Void) throws {
         let since = try read { db -> UInt64 in
             guard let peer, let ordinal = try Int64.fetchOne(db, sql: "SELECT ordinal FROM replica WHERE id = ?",
                                                             arguments: [Data(peer.bytes)]) else { return 0 }
             return UInt64(try Int64.fetchOne(db, sql: "SELECT acked FROM peer WHERE replica = ?", arguments: [ordinal]) ?? 0)
         }
         var exporter = ChunkedExporter(targetBytes: maxBytes)
-        var parts: [ChangeChunk] = []
         var cursor = since
+        var first = true
         while true {
             let chunk = try exporter.next(from: self, after: cursor)
-            if !chunk.changeSet.rows.isEmpty || parts.isEmpty { parts.append(chunk) }
+            if !chunk.changeSet.rows.isEmpty || first { try each(chunk) }
+            first = false
             cursor = chunk.next
-            if !chunk.more { return parts }
+            if !chunk.more { return }
         }
     }
 }

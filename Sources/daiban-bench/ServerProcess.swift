@@ -59,6 +59,8 @@ final class ServerProcess: @unchecked Sendable {
     /// shell changes the port, data folder, chunk size or bcrypt cost), plus `LOG_LEVEL=info` (the push lines).
     static func environment() -> [String: String] {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DAIBAN_") && $0.key != "LOG_LEVEL" }
+        // The durability the engine and sync figures compare at: the server runs what the raw baseline runs.
+        if let durability = getenv("DAIBAN_DURABILITY").map({ String(cString: $0) }) { env["DAIBAN_DURABILITY"] = durability }
         env["LOG_LEVEL"] = "info"
         return env
     }

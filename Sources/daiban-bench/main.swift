@@ -5,6 +5,7 @@ let usage = """
     usage: daiban-bench faults CAMPAIGN [--short] [--plant] …   (daiban-bench faults --help)
            daiban-bench link --upstream HOST:PORT [--profile NAME] [--port P]
            daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
+           daiban-bench stream [--fields N] [--json]
            daiban-bench sync [--workload DIR] [--repeat N] [--json] [--server PATH] [--breakdown]
            daiban-bench county [--cases N] [--repeat N] [--json] [--dir D] [--regenerate] [--only OPS] [--no-pin]
                                [--fixtures DIR] [--daiban PATH]
@@ -274,6 +275,14 @@ if args.first == "county" {
         exit(2)
     }
     do { try runCounty(county) } catch {
+        FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+if args.first == "stream" {
+    if getenv("DAIBAN_DURABILITY") == nil { setenv("DAIBAN_DURABILITY", "normal", 1) }
+    do { try runStream(args) } catch {
         FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
         exit(1)
     }
