@@ -368,8 +368,12 @@ extension ReplicaTransaction {
                 admitted.removeAll()
             }
         }
+        // The row as a whole is needed only for its deletion and coverage.
         var row = RowState()
-        for (name, state) in admitted { row.fields[name] = state }
+        let hasDeletion = admitted.contains { $0.0 == Schema.deletedField }
+        if hasDeletion || !change.covered.isEmpty {
+            for (name, state) in admitted { row.fields[name] = state }
+        }
         var coveredChanged = false
         if change.covered.contains(where: { c in !(row.covered[c.field].map { c.vv.isDominated(by: $0) } ?? false) }) {
             if let r = try whole ?? coveredRejection(change, row, review, judge) {
@@ -382,10 +386,26 @@ extension ReplicaTransaction {
         let ref = try rowRef(table: change.table, key: change.key, create: true)!
         report.newRows += 1
         report.applied += admitted.count
-        try save(row, ref: ref, table: change.table, key: change.key, changedFields: Set(admitted.map(\.0)),
-                 coveredChanged: coveredChanged)
-        for (name, state) in admitted {
-            try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
+        if !coveredChanged && !hasDeletion {
+            // A plain new row (no deletion, no coverage): its fields in name order, as `save` writes them, and
+            // its open conflicts are those of its fields.
+            var conflicts = 0
+            for (name, state) in admitted.sorted(by: { $0.0 < $1.0 }) {
+                let fieldID = try interner.fieldID(table: change.table, name: name)
+                try saveField(row: ref.id, fieldID: fieldID, table: change.table, name: name, state)
+                if state.hasValueConflict { conflicts += 1 }
+                try audit(row: ref.id, field: fieldID, before: nil, after: state)
+            }
+            if conflicts > 0 {
+                try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
+                markStale(ref.id, table: change.table)
+            }
+        } else {
+            try save(row, ref: ref, table: change.table, key: change.key, changedFields: Set(admitted.map(\.0)),
+                     coveredChanged: coveredChanged)
+            for (name, state) in admitted {
+                try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
+            }
         }
         if let account = options.checks?.account {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO row_origin (row, account) VALUES (?, ?)")

@@ -176,16 +176,19 @@ extension EngineRun {
 }
 
 /// Replays, with the raw C API and statements prepared once, the statements `ReplicaDatabase.write` + `put`
-/// run for a one-field put on a row without conflicts (see `ReplicaTransaction.init/put/saveField/finish`
-/// and `Interner.init`), so the SQLite share of a put can be told apart from the Swift/GRDB share.
+/// run for a one-field put on a row without conflicts (see `ReplicaTransaction.init/put/saveField/finish`),
+/// so the SQLite share of a put can be told apart from the Swift/GRDB share.
 final class EngineSQLReplay {
     let db: OpaquePointer
     let keys: [String]
     var fieldIDs: [Int64] = []
     let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-    static let perTxSQL = ["SELECT ordinal, id FROM replica", "SELECT id, tbl, name FROM field_name",
-                           "SELECT id, name FROM author", "SELECT seq, hlc FROM meta"]
-    static let rowSQL = "SELECT id, deleted, conflicts, covered FROM row WHERE tbl = ? AND key = ?"
+    /// Read at the start of every transaction (the ordinal tables are kept from one committed transaction to the next).
+    static let perTxSQL = ["SELECT seq, hlc FROM meta"]
+    static let rowSQL = """
+        SELECT r.id, r.deleted, r.conflicts, r.covered, o.account, o.shared
+        FROM row r LEFT JOIN row_origin o ON o.row = r.id WHERE r.tbl = ? AND r.key = ?
+        """
     static let fieldSQL = "SELECT tag, value, vv, hlc, writer, author, others FROM field WHERE row = ? AND field = ?"
     static let upsertSQL = """
         INSERT INTO field (row, field, tag, value, vv, hlc, writer, author, others, seq)
