@@ -17,7 +17,8 @@ echo "# building daiban-bench and daiban-server (release, .build-bench)" >&2
 swift build -c release --scratch-path .build-bench --product daiban-bench >&2
 swift build -c release --scratch-path .build-bench --product daiban-server >&2
 python3 "$shared/bench/gen.py" dump "$OUT/wl" >/dev/null
-(cd "$OUT/wl" && sha256sum --quiet -c "$(cd - >/dev/null && realpath "$shared/bench/workload.sha256")")
+sums=$(realpath "$shared/bench/workload.sha256")
+(cd "$OUT/wl" && sha256sum --quiet -c "$sums")
 
 echo "# peers ($repeat rounds)" >&2
 OUT="$OUT/peers" ROUNDS=$repeat bash "$shared/bench/peers/run.sh" >/dev/null
@@ -32,7 +33,7 @@ out = sys.argv[1]
 peers = {}
 for line in open(f"{out}/peers/results.jsonl"):
     r = json.loads(line)
-    peers[r["engine"] + (" " + r.get("mode", "") if r.get("mode") else "")] = r
+    peers[r["engine"]] = r
 e = json.load(open(f"{out}/engine.json"))
 s = json.load(open(f"{out}/sync.json"))
 def find(prefix):
