@@ -244,13 +244,11 @@ enum StoredValue {
     enum Kind { case integer, text }
 
     static func columns(_ v: FieldValue) -> (Int, (any DatabaseValueConvertible)?) {
-        switch v {
-        case .null: (0, nil)
-        case .bool(let b): (b ? 2 : 1, b ? 1 : 0)
-        case .int(let i): (3, i)
-        case .text(let s): (4, s)
-        case .decimal(let s): (5, s)
-        case .date(let d): (6, CivilDate(daysSinceEpoch: d).description)
+        let (tag, c) = column(v)
+        switch c {
+        case .none: return (tag, nil)
+        case .integer(let i): return (tag, i)
+        case .text(let s): return (tag, s)
         }
     }
 
@@ -292,17 +290,10 @@ enum StoredValue {
     }
 
     static func value(tag: Int, _ db: DatabaseValue) throws -> FieldValue {
-        switch (tag, db.storage) {
-        case (0, _): return .null
-        case (1, _): return .bool(false)
-        case (2, _): return .bool(true)
-        case (3, .int64(let i)): return .int(i)
-        case (4, .string(let s)): return .text(s)
-        case (5, .string(let s)): return .decimal(s)
-        case (6, .string(let s)):
-            guard let d = CivilDate(iso: s) else { throw StoreCorruption("bad stored date") }
-            return .date(d.daysSinceEpoch)
-        default: throw StoreCorruption("stored value tag \(tag) does not match its column")
+        switch db.storage {
+        case .int64(let i): try value(tag: tag, Column.integer(i))
+        case .string(let s): try value(tag: tag, Column.text(s))
+        default: try value(tag: tag, Column.none)
         }
     }
 }
