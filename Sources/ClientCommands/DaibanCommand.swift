@@ -133,19 +133,27 @@ struct Export: ParsableCommand {
             var peerID: ReplicaID? = nil
             if let peer { peerID = try PeerDirectory(replica).resolve(peer) }
             note(L10n.t(.collecting))
-            // Each bundle is written as it is made: memory holds one, however large the export.
+            // Each bundle is written as it is made (memory holds one, however large the export), as FILE.partial;
+            // only a finished export replaces the files, so a failed one leaves no half set behind.
             var names: [String] = []
             var rows = 0, fields = 0, bytes = 0
-            try replica.exportBundles(for: peerID, maxBytes: maxBytes) { part in
-                let name = names.isEmpty ? file : "\(file).\(names.count + 1)"
-                let tmp = name + ".partial"
-                try Data(part.bytes).write(to: URL(fileURLWithPath: tmp))
-                if FileManager.default.fileExists(atPath: name) { try FileManager.default.removeItem(atPath: name) }
-                try FileManager.default.moveItem(atPath: tmp, toPath: name)
-                names.append(name)
-                rows += part.changeSet.rows.count
-                fields += part.changeSet.fieldCount
-                bytes += part.bytes.count
+            let fm = FileManager.default
+            do {
+                try replica.exportBundles(for: peerID, maxBytes: maxBytes) { part in
+                    let name = names.isEmpty ? file : "\(file).\(names.count + 1)"
+                    try Data(part.bytes).write(to: URL(fileURLWithPath: name + ".partial"))
+                    names.append(name)
+                    rows += part.changeSet.rows.count
+                    fields += part.changeSet.fieldCount
+                    bytes += part.bytes.count
+                }
+            } catch {
+                for name in names { try? fm.removeItem(atPath: name + ".partial") }
+                throw error
+            }
+            for name in names {
+                if fm.fileExists(atPath: name) { try fm.removeItem(atPath: name) }
+                try fm.moveItem(atPath: name + ".partial", toPath: name)
             }
             let scope = peerID.map { L10n.t(.exportFor, $0.short) } ?? L10n.t(.exportAll)
             print(L10n.t(.exported, names.joined(separator: ", "), rows, fields, bytes, scope))
