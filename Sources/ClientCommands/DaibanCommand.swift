@@ -141,8 +141,8 @@ struct Export: ParsableCommand {
             do {
                 try replica.exportBundles(for: peerID, maxBytes: maxBytes) { part in
                     let name = names.isEmpty ? file : "\(file).\(names.count + 1)"
+                    names.append(name)  // before the write, so that a failed write is cleaned up too
                     try Data(part.bytes).write(to: URL(fileURLWithPath: name + ".partial"))
-                    names.append(name)
                     rows += part.changeSet.rows.count
                     fields += part.changeSet.fieldCount
                     bytes += part.bytes.count

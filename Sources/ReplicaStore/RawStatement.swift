@@ -9,12 +9,15 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// and columns read without boxing them as `DatabaseValue`s. GRDB prepares and caches the statement and owns its
 /// lifetime; only the transaction that obtained it uses it, inside GRDB's serialized access.
 struct RawStatement {
+    /// Held so that the handle stays valid even if GRDB drops its cache meanwhile (a schema change does).
+    private let statement: Statement
     private let handle: OpaquePointer
     private let db: Database
 
     init(_ db: Database, _ sql: String) throws {
         self.db = db
-        handle = try db.cachedStatement(sql: sql).sqliteStatement
+        statement = try db.cachedStatement(sql: sql)
+        handle = statement.sqliteStatement
         sqlite3_reset(handle)
     }
 
@@ -65,9 +68,8 @@ struct RawStatement {
         return false
     }
 
-    /// Resets a query stopped before its end.
+    /// Resets the statement (a query stopped before its end, or one handed out again).
     func done() { sqlite3_reset(handle) }
-    func reset() { sqlite3_reset(handle) }
 
     func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
     func int64(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }

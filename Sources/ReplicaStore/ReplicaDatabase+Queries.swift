@@ -75,6 +75,7 @@ extension ReplicaDatabase {
         var values: [String: FieldValue] = [:]
         let select = try RawStatement(db, "SELECT field, tag, value FROM field WHERE row = ?")
         select.bind(1, rowID)
+        defer { select.done() }  // also when a decode throws: a statement left running holds its snapshot
         while try select.next() {
             let name = try interner.fieldName(select.int64(0))
             if name != Schema.deletedField { values[name] = try StoredValue.value(tag: select.int(1), select.stored(2)) }
@@ -219,6 +220,7 @@ func loadRowState(_ db: Database, _ interner: Interner, rowID: Int64, covered: D
     var state = RowState()
     let select = try RawStatement(db, "SELECT field, tag, value, vv, hlc, writer, author, others FROM field WHERE row = ?")
     select.bind(1, rowID)
+    defer { select.done() }
     while try select.next() {
         state.fields[try interner.fieldName(select.int64(0))] = try interner.decodeField(select, offset: 1)
     }

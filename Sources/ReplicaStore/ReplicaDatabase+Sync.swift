@@ -391,14 +391,16 @@ extension ReplicaTransaction {
             // its open conflicts are those of its fields.
             var conflicts = 0
             for (name, state) in admitted.sorted(by: { $0.0 < $1.0 }) {
-                let fieldID = try interner.fieldID(table: change.table, name: name)
-                try saveField(row: ref.id, fieldID: fieldID, table: change.table, name: name, state)
+                try saveField(row: ref.id, table: change.table, name: name, state)
                 if state.hasValueConflict { conflicts += 1 }
-                try audit(row: ref.id, field: fieldID, before: nil, after: state)
             }
             if conflicts > 0 {
                 try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
                 markStale(ref.id, table: change.table)
+            }
+            // The audit as `save` leaves it: after the row, in the order the fields were admitted.
+            for (name, state) in admitted {
+                try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
             }
         } else {
             try save(row, ref: ref, table: change.table, key: change.key, changedFields: Set(admitted.map(\.0)),

@@ -48,7 +48,7 @@ public final class ReplicaTransaction {
     /// A hot statement, reset and ready to bind.
     func statement(_ which: HotStatement) throws -> RawStatement {
         if let s = hot[which.rawValue] {
-            s.reset()
+            s.done()
             return s
         }
         let s = try RawStatement(db, which.sql)
@@ -245,6 +245,7 @@ public final class ReplicaTransaction {
     func loadFields(row: Int64) throws -> [Int64: FieldState] {
         let select = try statement(.loadFields)
         select.bind(1, row)
+        defer { select.done() }  // also when a decode throws: a statement left running holds its snapshot
         var out: [Int64: FieldState] = [:]
         while try select.next() { out[select.int64(0)] = try interner.decodeField(select, offset: 1) }
         return out
