@@ -4,7 +4,6 @@ import GRDBSQLite
 /// `SQLITE_TRANSIENT`: SQLite copies bound text and blobs before `bind` returns (the C macro is not importable).
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-
 /// A statement of the hot paths (merge, local write, audit) driven through the SQLite C API: arguments are bound
 /// and columns read without boxing them as `DatabaseValue`s. GRDB prepares and caches the statement and owns its
 /// lifetime; only the transaction that obtained it uses it, inside GRDB's serialized access.

@@ -218,7 +218,7 @@ struct ReplicaTransactionReadView {
 /// Loads a full row: every field state and the delete coverage.
 func loadRowState(_ db: Database, _ interner: Interner, rowID: Int64, covered: Data?) throws -> RowState {
     var state = RowState()
-    let select = try RawStatement(db, "SELECT field, tag, value, vv, hlc, writer, author, others FROM field WHERE row = ?")
+    let select = try RawStatement(db, ReplicaTransaction.HotStatement.loadFields.sql)
     select.bind(1, rowID)
     defer { select.done() }
     while try select.next() {

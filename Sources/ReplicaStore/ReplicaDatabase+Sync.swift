@@ -290,10 +290,7 @@ extension ReplicaTransaction {
                 try saveField(row: ref.id, fieldID: fieldID, table: change.table, name: f.name, merged)
                 try audit(row: ref.id, field: fieldID, before: local, after: merged)
             }
-            if conflicts > 0 {
-                try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
-                markStale(ref.id, table: change.table)
-            }
+            if conflicts > 0 { try setConflicts(conflicts, row: ref.id, table: change.table) }
             if accepted { try noteWriter(ref.id, origin, options) }
             return
         }
@@ -394,20 +391,13 @@ extension ReplicaTransaction {
                 try saveField(row: ref.id, table: change.table, name: name, state)
                 if state.hasValueConflict { conflicts += 1 }
             }
-            if conflicts > 0 {
-                try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [conflicts, ref.id])
-                markStale(ref.id, table: change.table)
-            }
-            // The audit as `save` leaves it: after the row, in the order the fields were admitted.
-            for (name, state) in admitted {
-                try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
-            }
+            if conflicts > 0 { try setConflicts(conflicts, row: ref.id, table: change.table) }
         } else {
             try save(row, ref: ref, table: change.table, key: change.key, changedFields: Set(admitted.map(\.0)),
                      coveredChanged: coveredChanged)
-            for (name, state) in admitted {
-                try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
-            }
+        }
+        for (name, state) in admitted {
+            try audit(row: ref.id, field: try interner.fieldID(table: change.table, name: name), before: nil, after: state)
         }
         if let account = options.checks?.account {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO row_origin (row, account) VALUES (?, ?)")
@@ -530,6 +520,12 @@ extension ReplicaTransaction {
                 try db.cachedStatement(sql: "UPDATE row_origin SET shared = 1 WHERE row = ?").execute(arguments: [row])
             }
         }
+    }
+
+    /// Records a row's count of open conflicts (a row without deletion or coverage: those of its fields).
+    private func setConflicts(_ count: Int, row: Int64, table: String) throws {
+        try db.execute(sql: "UPDATE row SET conflicts = ? WHERE id = ?", arguments: [count, row])
+        markStale(row, table: table)
     }
 
     /// Records, for the 全程留痕 trail, each version this import added; the delivery row says who brought it.

@@ -116,11 +116,7 @@ final class Interner {
         }
     }
 
-    func encode(_ vv: VersionVector) throws -> Data {
-        var w = ByteWriter()
-        try encode(vv, into: &w)
-        return Data(w.bytes)
-    }
+    func encode(_ vv: VersionVector) throws -> Data { Data(try encodeBytes(vv)) }
 
     func decodeVV(_ r: inout BlobReader) throws -> VersionVector {
         let n = try r.varint()
@@ -133,11 +129,6 @@ final class Interner {
         entries.sort { $0.replica < $1.replica }
         guard let vv = VersionVector(sortedEntries: entries) else { throw StoreCorruption("a stored version vector is invalid") }
         return vv
-    }
-
-    func decodeVV(_ data: Data) throws -> VersionVector {
-        var r = BlobReader(data)
-        return try decodeVV(&r)
     }
 
     func decodeVV(_ bytes: [UInt8]) throws -> VersionVector {
@@ -159,12 +150,12 @@ final class Interner {
             w.varint(v.hlc.rawValue)
             w.varint(UInt64(try ordinal(v.writer)))
             w.varint(UInt64(try authorID(v.author)))
-            let (tag, value) = StoredValue.columns(v.value)
+            let (tag, value) = StoredValue.column(v.value)
             w.byte(UInt8(tag))
-            switch value?.databaseValue.storage {
-            case .int64(let i): w.zigzag(i)
-            case .string(let s): w.varint(UInt64(s.utf8.count)); w.raw(s.utf8)
-            default: break
+            switch value {
+            case .integer(let i): w.zigzag(i)
+            case .text(let s): w.varint(UInt64(s.utf8.count)); w.raw(s.utf8)
+            case .none: break
             }
         }
         return w.bytes
@@ -183,13 +174,13 @@ final class Interner {
             let writer = try replica(Int64(try r.varint()))
             let author = try self.author(Int64(try r.varint()))
             let tag = Int(try r.byte())
-            let dbValue: DatabaseValue
+            let value: StoredValue.Column
             switch StoredValue.storageKind(tag) {
-            case .integer: dbValue = unzigzagged(try r.varint()).databaseValue
-            case .text: dbValue = try r.string().databaseValue
-            case .none: dbValue = .null
+            case .integer: value = .integer(unzigzagged(try r.varint()))
+            case .text: value = .text(try r.string())
+            case .none: value = .none
             }
-            out.append(FieldVersion(value: try StoredValue.value(tag: tag, dbValue), vv: vv, hlc: hlc, writer: writer,
+            out.append(FieldVersion(value: try StoredValue.value(tag: tag, value), vv: vv, hlc: hlc, writer: writer,
                                     author: author))
         }
         return out
