@@ -273,9 +273,7 @@ public enum ReadScope {
             let others = cases.filter { $0 != caseKey }
             let held = try others.contains { try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM v_case WHERE _key = ?)", arguments: [$0]) ?? false }
             if held { continue }
-            out.append(("meeting", id))
-            out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [id])
-                .map { ("meeting_attendee", $0) }
+            out += try rowsOfMeeting(db, id)
         }
         if let p = link?[0] as String?,
            try Int.fetchOne(db, sql: "SELECT count(*) FROM v_case WHERE project_id = ? AND _key <> ?", arguments: [p, caseKey]) == 0 {
@@ -288,20 +286,33 @@ public enum ReadScope {
         return out
     }
 
-    /// The live meetings whose case list names the case, read as the access rules read it (`list`), with their
-    /// case lists.
+    /// The meetings whose case list names the case, read as the access rules read it (`list`), with their case
+    /// lists: live ones from the query table, deleted ones from their stored states.
     public static func meetings(_ db: Database, of caseKey: String) throws -> [(key: String, cases: [String])] {
-        try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(case_ids, ?) > 0", arguments: [caseKey])
-            .map { ($0["_key"] as String, list($0["case_ids"])) }
-            .filter { $0.cases.contains(caseKey) }
+        let live = try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(case_ids, ?) > 0", arguments: [caseKey])
+        let deleted = try Row.fetchAll(db, sql: """
+            SELECT r.key, f.value FROM row r JOIN field f ON f.row = r.id JOIN field_name n ON n.id = f.field
+            WHERE r.tbl = 'meeting' AND r.deleted = 1 AND n.tbl = 'meeting' AND n.name = 'case_ids' AND instr(f.value, ?) > 0
+            """, arguments: [caseKey])
+        return (live + deleted).map { ($0[0] as String, list($0[1])) }.filter { $0.cases.contains(caseKey) }
     }
 
-    /// A project or enterprise with the materials and contact cards that name it.
+    /// A meeting with its attendee lines, deleted ones too.
+    static func rowsOfMeeting(_ db: Database, _ key: String) throws -> [(table: String, key: String)] {
+        var out: [(String, String)] = [("meeting", key)]
+        out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [key])
+            .map { ("meeting_attendee", $0) }
+        out += try deletedRows(db, "meeting_attendee", "meeting_id", key).map { ("meeting_attendee", $0) }
+        return out
+    }
+
+    /// A project or enterprise with the materials and contact cards that name it, deleted ones too.
     public static func rowsOfRoot(_ db: Database, _ table: String, _ key: String) throws -> [(table: String, key: String)] {
         var out: [(String, String)] = [(table, key)]
         let column = table == "project" ? "project_id" : "enterprise_id"
         for t in ["material", "contact_card"] {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE \(column) = ?", arguments: [key]).map { (t, $0) }
+            out += try deletedRows(db, t, column, key).map { (t, $0) }
         }
         return out
     }

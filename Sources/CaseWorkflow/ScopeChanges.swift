@@ -137,18 +137,17 @@ public final class ScopeChanges: @unchecked Sendable {
                             arguments: [department])
     }
 
-    /// Every live row of a case on the server: the case, its children, its meetings with their attendee lines,
-    /// its project and enterprise with their materials and contact cards.
+    /// Every row of a case on the server, deleted ones too: the case, its children, its meetings with their
+    /// attendee lines, its project and enterprise with their materials and contact cards. A reader that gains the
+    /// case receives them whole, as a device pulling from the start would, never a deletion without the fields it
+    /// covers.
     static func rowsOfCase(_ db: Database, _ caseKey: String) throws -> [(String, String)] {
         var out: [(String, String)] = [("case", caseKey)]
         for t in AccessRules.caseChildren.sorted() {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE case_id = ?", arguments: [caseKey]).map { (t, $0) }
+            out += try ReadScope.deletedRows(db, t, "case_id", caseKey).map { (t, $0) }
         }
-        for (m, _) in try ReadScope.meetings(db, of: caseKey) {
-            out.append(("meeting", m))
-            out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [m])
-                .map { ("meeting_attendee", $0) }
-        }
+        for (m, _) in try ReadScope.meetings(db, of: caseKey) { out += try ReadScope.rowsOfMeeting(db, m) }
         if let r = try Row.fetchOne(db, sql: "SELECT project_id, enterprise_id FROM v_case WHERE _key = ?", arguments: [caseKey]) {
             if let p = r[0] as String? { out += try ReadScope.rowsOfRoot(db, "project", p) }
             if let e = r[1] as String? { out += try ReadScope.rowsOfRoot(db, "enterprise", e) }

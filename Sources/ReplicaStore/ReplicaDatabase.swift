@@ -278,6 +278,11 @@ extension ReplicaDatabase {
                 CREATE UNIQUE INDEX peer_alias ON peer (alias) WHERE alias IS NOT NULL;
                 """)
         }
+        m.registerMigration("v6-deleted-rows") { db in
+            // The deleted rows of a table, found without a scan of the live ones: a case entering or leaving a
+            // device's scope carries its deleted child rows along.
+            try db.execute(sql: "CREATE INDEX row_deleted ON row (tbl) WHERE deleted = 1")
+        }
         return m
     }
 }

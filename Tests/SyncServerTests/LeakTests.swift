@@ -36,6 +36,45 @@ import Synchronization
         try await Self.run(seed: seed, steps: 3)
     }
 
+    /// A case that reaches a new agent brings its deleted rows whole, with the fields their deletion covers, as
+    /// a device pulling from the start receives them. Seed 57569626166473237 found this at step 67: a work log
+    /// deleted in the push that reassigned its case reached the new agent as a bare deletion, a state no other
+    /// replica held (the rows re-sent on a scope entry were the live ones only).
+    @Test func aCaseReachingAnAgentBringsItsDeletedRowsWhole() async throws {
+        let f = try ServerFixture(runningClock: true)
+        try f.user("admin", .center)
+        try f.user("g1", .agent)
+        try f.user("g2", .agent)
+        let centre = try f.replica("admin"), g2 = try f.replica("g2")
+        try centre.write { tx in
+            for a in ["g1", "g2"] {
+                try tx.put(table: "person", key: "P-" + a, ["name": .text("代办员\(a)"), "login": .text(a), "roles": .text("AGENT")])
+            }
+            try tx.put(table: "case", key: "C1", ["status": .text("EXECUTING"), "agent_id": .text("P-g1")])
+            for log in ["C1.log0", "C1.log1", "C1.log2"] {
+                try tx.put(table: "work_log", key: log, ["case_id": .text("C1"), "content": .text("登记")])
+            }
+        }
+        try await withLiveServer(f) { url in
+            try await syncDevice("admin", centre, url)
+            try await syncDevice("g2", g2, url)
+            try centre.write { tx in try tx.delete(table: "work_log", key: "C1.log1") }  // long before
+            try await syncDevice("admin", centre, url)
+            try centre.write { tx in
+                try tx.delete(table: "work_log", key: "C1.log0")  // in the same push as the reassignment
+                try tx.put(table: "case", key: "C1", ["agent_id": .text("P-g2")])
+            }
+            try await syncDevice("admin", centre, url)
+            try await syncDevice("g2", g2, url)
+        }
+        for log in ["C1.log0", "C1.log1", "C1.log2"] {
+            let mine = try g2.rowState(table: "work_log", key: log)
+            #expect(mine != nil, "\(log) did not reach the new agent")
+            #expect(mine == (try f.server.replica.rowState(table: "work_log", key: log)), "\(log) differs from the server's")
+        }
+        #expect(try g2.rowState(table: "work_log", key: "C1.log0")?.fields["content"] != nil)
+    }
+
     static func run(seed: UInt64, steps: Int) async throws {
         let f = try ServerFixture(runningClock: true) { $0.pullChunkBytes = 16 << 10 }
         try f.user("admin", .center)
