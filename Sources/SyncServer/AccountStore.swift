@@ -195,6 +195,17 @@ public struct AccountStore: Sendable {
         try queue.read { db in try Row.fetchOne(db, sql: "SELECT * FROM user WHERE id = ?", arguments: [id]).map(Self.user) }
     }
 
+    /// A consistent copy of the accounts database in one file (`VACUUM INTO`), readable by its owner only.
+    public func backup(to path: String) throws {
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        chmod(path, 0o600)
+    }
+
+    /// SQLite's own check of the file (`PRAGMA quick_check`): empty when it is sound.
+    public func integrityProblems() throws -> [String] {
+        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" } }
+    }
+
     public func userCount() throws -> Int {
         try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM user") ?? 0 }
     }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Metrics
 import Prometheus
+import SyncContract
 import Synchronization
 
 /// The server's own metrics (swift-metrics, exported by swift-prometheus at `GET /metrics`).
@@ -15,6 +16,14 @@ enum Metrics {
     static let loginFailures = Counter(label: "daiban_login_failures_total")
     static let loginRejected = Counter(label: "daiban_login_throttled_total")
     static let rejected = Counter(label: "daiban_versions_rejected_total")
+
+    /// `daiban_build_info{version, protocol, instance_id} 1`: which build answers, on which instance (several
+    /// instances behind one address are told apart by it).
+    static func announce(instance: String) {
+        Gauge(label: "daiban_build_info", dimensions: [
+            ("version", SyncHTTP.release), ("protocol", String(SyncHTTP.protocolVersion)), ("instance_id", instance),
+        ]).record(1)
+    }
 
     /// The process-wide registry; the first use bootstraps swift-metrics with it (once per process).
     static let registry: PrometheusCollectorRegistry = {

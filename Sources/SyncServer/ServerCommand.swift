@@ -17,7 +17,7 @@ public struct DaibanServerCommand: AsyncParsableCommand {
                             "daiban 同步服务器：保存全县副本、账号和设备；客户端通过 HTTP 上传和下载。"),
         version: SyncHTTP.versionText,
         subcommands: [Serve.self, UserCommand.self, DeviceCommand.self, AdminCommand.self, AuditCommand.self,
-                      QuarantineCommand.self])
+                      QuarantineCommand.self, BackupCommand.self, RestoreCommand.self])
 
     public init() {}
 
@@ -67,6 +67,8 @@ struct Serve: AsyncParsableCommand {
             if let tlsCert { c.tlsCertificate = tlsCert }
             if let tlsKey { c.tlsKey = tlsKey }
         }
+        let lock = try DataFolderLock(data: config.data, purpose: "serve")
+        defer { withExtendedLifetime(lock) {} }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "daiban.server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -238,6 +240,8 @@ struct AdminCommand: AsyncParsableCommand {
 
         func run() async throws {
             let c = try options.load()
+            let lock = try DataFolderLock(data: c.data, purpose: "admin new-epoch")
+            defer { withExtendedLifetime(lock) {} }
             let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
             let epoch = try DaibanServer.epoch(replica, renew: true)
             print(L10n.t(.newEpoch, epoch))
@@ -266,6 +270,62 @@ struct AdminCommand: AsyncParsableCommand {
             if !passwordStdin { print(L10n.t(.bootstrapPassword, password)) }
             print(L10n.t(.bootstrapNext, server, name))
         }
+    }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: L10n.pick("Copy the data folder, consistently and checked, while the server keeps serving.",
+                            "复制数据目录（一致且经过校验），服务器可照常运行。"),
+        discussion: L10n.pick("The copy is itself a data folder (both databases, the token key and server.json). Restore it with `daiban-server restore --from FOLDER`.",
+                              "备份本身就是一个数据目录（两个数据库、令牌密钥和 server.json）。用 `daiban-server restore --from 目录` 恢复。"))
+    @OptionGroup var options: ServerOptions
+    @Option(help: ArgumentHelp(L10n.pick("Folder to create for the copy.", "要新建的备份目录。"), valueName: "folder")) var to: String
+    @Flag(help: .l("Replace the folder if it exists.", "目录已存在时覆盖。")) var force = false
+    @Flag(help: .l("Print the result as JSON.", "以 JSON 格式输出结果。")) var json = false
+
+    func run() async throws {
+        let config = try options.load()
+        let started = Date()
+        if !json { FileHandle.standardError.write(Data((L10n.t(.srvBackupWorking) + "\n").utf8)) }
+        let s = try ServerBackup.make(config: config, to: to, force: force)
+        let seconds = Date().timeIntervalSince(started)
+        if json {
+            printJSON(["folder": s.folder, "replica": s.replica, "field_states": s.fieldStates, "seq": Int(s.seq),
+                       "users": s.users, "devices": s.devices, "bytes": s.bytes, "seconds": seconds] as [String: Any])
+        } else {
+            print(L10n.t(.srvBackupDone, s.folder, s.replica, s.fieldStates, s.seq, s.users, s.devices, s.bytes,
+                         String(format: "%.1f", seconds)))
+        }
+    }
+}
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: L10n.pick("Put a backup in place of the data folder (server stopped) and start a new epoch.",
+                            "用备份替换数据目录（须先停止服务器），并开始新纪元。"),
+        discussion: L10n.pick("The files replaced are moved to <data>/before-restore-<time>/, never deleted. On their next sync the clients pull from the start and push everything again, so the server gets back what it lost since the backup.",
+                              "被替换的文件移到 <data>/before-restore-<时间>/，不会删除。各客户端下次同步时从头下载并重新上传全部数据，服务器由此补回备份之后丢失的内容。"))
+    @OptionGroup var options: ServerOptions
+    @Option(help: ArgumentHelp(L10n.pick("Backup folder made by `daiban-server backup`.", "由 `daiban-server backup` 生成的备份目录。"), valueName: "folder")) var from: String
+    @Flag(help: .l("Print the result as JSON.", "以 JSON 格式输出结果。")) var json = false
+
+    func run() async throws {
+        let config = try options.load()
+        let lock = try DataFolderLock(data: config.data, purpose: "restore")
+        defer { withExtendedLifetime(lock) {} }
+        let r = try ServerBackup.restore(from: from, config: config)
+        let s = r.summary
+        if json {
+            printJSON(["data": s.folder, "from": from, "replica": s.replica, "field_states": s.fieldStates, "seq": Int(s.seq),
+                       "users": s.users, "devices": s.devices, "epoch": r.epoch, "kept_at": r.keptAt ?? NSNull()] as [String: Any])
+            return
+        }
+        print(L10n.t(.srvRestoreDone, s.folder, from, s.replica, s.fieldStates, s.users, s.devices, r.epoch))
+        if let kept = r.keptAt { print(L10n.t(.srvRestoreKept, kept)) }
+        print(L10n.t(.srvRestoreNext))
     }
 }
 

@@ -35,13 +35,15 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     /// PEM certificate chain and private key; when both are set the server speaks HTTPS only.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// This process's name in `/metrics` (`daiban_build_info{instance_id=…}`); default: the host name.
+    public var instance: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, host, port, accessTokenSeconds, refreshTokenSeconds, loginMaxFailures, loginWindowSeconds
         case bcryptCost, maxPushBytes, maxPushDecompressedBytes, pullChunkBytes, tlsCertificate, tlsKey
-        case maxClockAheadSeconds, headerTimeoutSeconds, readTimeoutSeconds, maxConnections
+        case maxClockAheadSeconds, headerTimeoutSeconds, readTimeoutSeconds, maxConnections, instance
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +67,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
         tlsCertificate = try c.decodeIfPresent(String.self, forKey: .tlsCertificate)
         tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
+        instance = try c.decodeIfPresent(String.self, forKey: .instance)
     }
 
     /// Applies a JSON config file; unknown keys are an error so that typos do not pass silently.
@@ -83,7 +86,8 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     }
 
     /// Applies `DAIBAN_HOST`, `DAIBAN_PORT`, `DAIBAN_DATA`, `DAIBAN_TLS_CERT`, `DAIBAN_TLS_KEY`,
-    /// `DAIBAN_ACCESS_TOKEN_SECONDS`, `DAIBAN_BCRYPT_COST`, `DAIBAN_PULL_CHUNK_BYTES`, `DAIBAN_MAX_CLOCK_AHEAD`.
+    /// `DAIBAN_ACCESS_TOKEN_SECONDS`, `DAIBAN_BCRYPT_COST`, `DAIBAN_PULL_CHUNK_BYTES`, `DAIBAN_MAX_CLOCK_AHEAD`,
+    /// `DAIBAN_INSTANCE`.
     public mutating func merge(environment env: [String: String]) throws {
         func int(_ name: String) throws -> Int? {
             guard let v = env[name], !v.isEmpty else { return nil }
@@ -99,6 +103,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         if let v = try int("DAIBAN_BCRYPT_COST") { bcryptCost = v }
         if let v = try int("DAIBAN_PULL_CHUNK_BYTES") { pullChunkBytes = v }
         if let v = try int("DAIBAN_MAX_CLOCK_AHEAD") { maxClockAheadSeconds = v }
+        if let v = env["DAIBAN_INSTANCE"], !v.isEmpty { instance = v }
     }
 
     /// Rejects values the server cannot run with.

@@ -21,6 +21,27 @@ extension L10n.Key {
     static let srvConfigTLS = Self(en: "TLS needs both a certificate and a key", zh: "启用 TLS 须同时提供证书和私钥")
     static let srvRowNeedsTable = Self(en: "--row needs --table", zh: "--row 须与 --table 同用")
 
+    // The data folder's lock, backups and restores.
+    static let srvLockOpen = Self(en: "cannot open {0}: {1}", zh: "无法打开 {0}：{1}")
+    static let srvLockHeld = Self(en: "another daiban-server process is using the data folder {0} ({1}); stop it first",
+                                  zh: "另一个 daiban-server 进程正在使用数据目录 {0}（{1}）；请先停止它")
+    static let srvBackupNoData = Self(en: "{0} holds no server data (no replica.sqlite)", zh: "{0} 中没有服务器数据（缺少 replica.sqlite）")
+    static let srvBackupExists = Self(en: "{0} already exists; pass --force to replace it", zh: "{0} 已存在；如要覆盖，请加 --force")
+    static let srvBackupMissing = Self(en: "{0} is not a server backup: {1} is missing", zh: "{0} 不是服务器备份：缺少 {1}")
+    static let srvBackupBad = Self(en: "{0} is damaged: {1}", zh: "{0} 已损坏：{1}")
+    static let srvBackupWorking = Self(en: "copying the data folder (the server may keep serving)…",
+                                       zh: "正在复制数据目录（服务器可以照常运行）……")
+    static let srvBackupDone = Self(
+        en: "backed up to {0}: replica {1}, {2} field states up to change {3}, {4} user(s), {5} device(s), {6} bytes, {7} s",
+        zh: "已备份到 {0}：副本 {1}，{2} 个字段状态（至第 {3} 号修改），{4} 个用户，{5} 台设备，{6} 字节，用时 {7} 秒")
+    static let srvRestoreDone = Self(
+        en: "restored {0} from {1}: replica {2}, {3} field states, {4} user(s), {5} device(s); new epoch {6}",
+        zh: "已从 {1} 恢复 {0}：副本 {2}，{3} 个字段状态，{4} 个用户，{5} 台设备；新纪元 {6}")
+    static let srvRestoreKept = Self(en: "the files it replaced are kept in {0}", zh: "被替换的文件保存在 {0}")
+    static let srvRestoreNext = Self(
+        en: "start the server again: on its next sync every client pulls from the start and pushes everything it holds, so what the backup lacked comes back",
+        zh: "请重新启动服务器：各客户端下次同步时会从头下载，并重新上传本机的全部数据，备份之后缺少的内容由此补回")
+
     // Column headers of the admin tables.
     static let srvColID = Self(en: "ID", zh: "编号")
     static let srvColName = Self(en: "NAME", zh: "名称")

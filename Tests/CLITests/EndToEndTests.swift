@@ -283,6 +283,58 @@ final class ServerProcess {
         #expect(bad.status == 1 && bad.stdout.contains("problem") && bad.stdout.contains("daiban backup"), "\(bad.stdout) \(bad.stderr)")
     }
 
+    /// The operator's backup, taken while the server serves, and its restore: a second server, or a restore,
+    /// on the same data folder is refused while one runs; after the restore the clients give back what came
+    /// after the copy.
+    @Test func serverBackupWhileServingAndRestore() throws {
+        let dir = try TemporaryDirectory("e2e-server-backup")
+        defer { dir.cleanup() }
+        let server = try ServerProcess(dir: dir, users: [("centre", "center")])
+        let centre = Daiban(home: dir.file("centre"))
+        try attach(centre, server, user: "centre")
+        try centre.ok("record", "put", "township", "T01", "name=棠下镇")
+        try centre.ok("sync")
+
+        let copy = dir.file("server-backup")
+        let made = try Daiban.exec(["backup", "--data", server.data, "--to", copy, "--json"], binary: ServerProcess.binary)
+        #expect(made.status == 0, "\(made.stderr)")
+        let b = try #require(try json(made.stdout) as? [String: Any])
+        #expect(b["users"] as? Int == 1 && b["devices"] as? Int == 1 && (b["field_states"] as? Int ?? 0) > 0, "\(b)")
+        let zh = try Daiban.exec(["backup", "--data", server.data, "--to", copy], lang: "zh_CN.UTF-8", binary: ServerProcess.binary)
+        #expect(zh.status == 1 && zh.stderr.contains("已存在"), "an existing backup is not replaced without --force: \(zh.stderr)")
+
+        // A second server on the same folder stops at once with the reason; so does a restore.
+        let second = Process()
+        second.executableURL = URL(fileURLWithPath: ServerProcess.binary)
+        second.arguments = ["serve", "--data", server.data, "--port", "0"]
+        let errors = Pipe()
+        second.standardError = errors
+        second.standardOutput = FileHandle.nullDevice
+        try second.run()
+        let deadline = Date().addingTimeInterval(20)
+        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if second.isRunning { second.terminate() }
+        second.waitUntilExit()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(second.terminationStatus == 1 && said.contains("another daiban-server process"), "\(said)")
+        let early = try Daiban.exec(["restore", "--data", server.data, "--from", copy], lang: "zh_CN.UTF-8", binary: ServerProcess.binary)
+        #expect(early.status == 1 && early.stderr.contains("请先停止"), "\(early.stderr)")
+
+        try centre.ok("record", "put", "township", "T02", "name=备份之后")
+        try centre.ok("sync")
+        server.stop()
+        let restore = try Daiban.exec(["restore", "--data", server.data, "--from", copy], binary: ServerProcess.binary)
+        #expect(restore.status == 0 && restore.stdout.contains("before-restore-"), "\(restore.stdout) \(restore.stderr)")
+        let restored = try ReplicaDatabase.open(at: server.data + "/replica.sqlite", schema: DaibanSchema.schema)
+        #expect(try restored.get(table: "township", key: "T02") == nil, "the copy was taken before T02")
+
+        let again = try ServerProcess(dir: dir, users: [], name: "restarted")
+        defer { again.stop() }
+        try centre.ok("init", "--server", again.url)
+        try centre.ok("sync")
+        #expect(try restored.get(table: "township", key: "T02") != nil, "the client gave back what the copy lacked")
+    }
+
     @Test func httpsWithAPrivateCertificate() throws {
         let dir = try TemporaryDirectory("e2e-tls")
         defer { dir.cleanup() }

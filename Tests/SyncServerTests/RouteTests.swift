@@ -3,6 +3,7 @@ import CaseDomain
 import HTTPTypes
 import HummingbirdTesting
 import ReplicaStore
+import SyncContract
 import SyncCore
 import SyncProtocol
 import SyncServer
@@ -12,7 +13,7 @@ import Testing
 /// Every route in process (`app.test(.router)`): real SQLite files, real bcrypt, real tokens.
 @Suite struct RouteTests {
     @Test func healthAndMetrics() async throws {
-        let f = try ServerFixture()
+        let f = try ServerFixture { $0.instance = "county-a" }
         try f.user("li", .agent)
         let replica = try f.replica("li")
         try fill(replica, rows: 5)
@@ -31,6 +32,8 @@ import Testing
                          "daiban_pull_bytes", "daiban_pull_chunks_total", "daiban_conflicts_open"] {
                 #expect(text.contains(name), "\(name)")
             }
+            let build = text.split(separator: "\n").first { $0.hasPrefix("daiban_build_info{") && $0.contains("instance_id=\"county-a\"") }
+            #expect(build?.contains("version=\"\(SyncHTTP.release)\"") == true && (build?.hasSuffix(" 1") == true || build?.hasSuffix(" 1.0") == true), "\(String(describing: build))")
         }
     }
 

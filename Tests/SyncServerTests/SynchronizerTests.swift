@@ -155,4 +155,82 @@ import Testing
         #expect(try fresh.replica.snapshot() == agent.snapshot())
         #expect(try centre.snapshot() == agent.snapshot())
     }
+
+    /// `daiban-server backup` while pushes land: every copy is one snapshot (a push is wholly in it or not at
+    /// all); restored into a data folder, with its new epoch, the server gets back from its clients what came
+    /// after the copy.
+    @Test func aBackupTakenWhileServingIsConsistentAndRestoresWhole() async throws {
+        let f = try ServerFixture()
+        try f.user("agent", .center)
+        try f.user("centre", .center)
+        let agent = try f.replica("agent"), centre = try f.replica("centre")
+        try fill(agent, rows: 300)
+        let config = f.server.config
+        let copies = (0..<3).map { f.dir.file("backup-\($0)") }
+        try await live(f) { url in
+            try await sync(agent, "agent", url)
+            try await sync(centre, "centre", url)
+            let pushes = Task {
+                for round in 0..<12 {
+                    try agent.write { tx in
+                        for i in 0..<5 { try tx.put(table: "township", key: "R\(round)-\(i)", ["name": .text("第\(round)轮")]) }
+                    }
+                    try await self.sync(agent, "agent", url)
+                }
+            }
+            for copy in copies {
+                try await Task.sleep(for: .milliseconds(40))
+                _ = try ServerBackup.make(config: config, to: copy)
+            }
+            try await pushes.value
+        }
+        var rounds: [Int] = []
+        for copy in copies {
+            let replica = try ReplicaDatabase.open(at: copy + "/replica.sqlite", schema: DaibanSchema.schema)
+            #expect(replica.id == f.server.replica.id)
+            var whole = 0
+            for round in 0..<12 {
+                let held = try (0..<5).filter { try replica.get(table: "township", key: "R\(round)-\($0)") != nil }.count
+                #expect(held == 0 || held == 5, "\(copy): round \(round) is half in the copy (\(held) of 5 rows)")
+                if held == 5 { whole += 1 }
+            }
+            rounds.append(whole)
+            #expect(throws: ConfigError.self) { try ServerBackup.make(config: config, to: copy) }
+        }
+        #expect(rounds == rounds.sorted(), "later copies hold no fewer pushes: \(rounds)")
+        print("backups taken while serving held \(rounds) of 12 pushes")
+        try agent.write { tx in try tx.put(table: "township", key: "LATE", ["name": .text("备份之后")]) }
+        try await live(f) { url in try await sync(agent, "agent", url) }
+
+        var restoredConfig = config
+        restoredConfig.data = f.dir.file("restored")
+        let first = try ServerBackup.restore(from: copies[2], config: restoredConfig)
+        #expect(first.keptAt == nil)
+        let again = try ServerBackup.restore(from: copies[2], config: restoredConfig)
+        let kept = try #require(again.keptAt)
+        #expect(FileManager.default.fileExists(atPath: kept + "/replica.sqlite"), "what a restore replaces is kept")
+        #expect(first.epoch != again.epoch)
+        let fresh = try ServerFixture.reopen(restoredConfig, clock: f.clock)
+        #expect(try fresh.replica.get(table: "township", key: "LATE") == nil)
+        let g = try ServerFixture(server: fresh, dir: f.dir, clock: f.clock)
+        try await live(g) { url in
+            try await sync(agent, "agent", url)
+            try await sync(centre, "centre", url)
+        }
+        #expect(try fresh.replica.get(table: "township", key: "LATE") != nil)
+        #expect(try fresh.replica.snapshot() == agent.snapshot())
+        #expect(try centre.snapshot() == agent.snapshot())
+    }
+
+    /// One process per data folder: a second `serve`, a restore or a new epoch is refused while one holds it.
+    @Test func theDataFolderLockIsExclusive() throws {
+        let dir = try TemporaryDirectory("lock")
+        defer { dir.cleanup() }
+        let data = dir.file("data")
+        var held: DataFolderLock? = try DataFolderLock(data: data, purpose: "serve")
+        #expect(held != nil)
+        #expect(throws: ConfigError.self) { try DataFolderLock(data: data, purpose: "restore") }
+        held = nil
+        #expect(throws: Never.self) { _ = try DataFolderLock(data: data, purpose: "restore") }
+    }
 }
