@@ -263,17 +263,28 @@ public final class Synchronizer {
         var cursor = UInt64(try replica.syncState(SyncStateKey.pullCursor) ?? "0") ?? 0
         var knownServer = try replica.syncState(SyncStateKey.serverReplica)
         let includeOwn = try replica.syncState(SyncStateKey.purged) == "1"
-        // One request at a time: a crash then costs at most the chunk in flight (no prefetched chunk is lost).
+        // On a slow link, one request at a time: a crash then costs at most the chunk in flight. On a link that
+        // carries whole chunks of the server's size, the next chunk is fetched while this one is applied (the
+        // server exports as the client imports); a crash then costs that chunk too, which such a link fetches
+        // again at once. A prefetch that fails is simply asked for again, with the retries of any request.
+        var prefetched: Task<PulledChunk, any Error>?
+        defer { prefetched?.cancel() }
         while true {
             let chunk: PulledChunk
             do {
-                let after = cursor
-                var maxBytes = pullLimit()
-                chunk = try await measured(&report, bytes: { $0.bytes.count }, rate: \.downRate, onRetry: {
-                    self.downRate = self.halved(self.downRate)
-                    maxBytes = self.pullLimit()
-                }) { [connection] token in
-                    try await connection.pull(after: after, token: token, includeOwn: includeOwn, maxBytes: maxBytes)
+                if let ahead = prefetched, let c = try? await ahead.value {
+                    prefetched = nil
+                    chunk = c
+                } else {
+                    prefetched = nil
+                    let after = cursor
+                    var maxBytes = pullLimit()
+                    chunk = try await measured(&report, bytes: { $0.bytes.count }, rate: \.downRate, onRetry: {
+                        self.downRate = self.halved(self.downRate)
+                        maxBytes = self.pullLimit()
+                    }) { [connection] token in
+                        try await connection.pull(after: after, token: token, includeOwn: includeOwn, maxBytes: maxBytes)
+                    }
                 }
             } catch let e as SyncClientError where e.code == "cursor_ahead" && cursor > 0 {
                 // The server's data was replaced: start over from its beginning and push everything again.
@@ -293,6 +304,12 @@ public final class Synchronizer {
                 continue
             }
             knownServer = chunk.serverReplica
+            if chunk.more, pullLimit() == nil, tokens.accessExpiresAt - 30 > now() {
+                let (after, token) = (chunk.next, tokens.accessToken)
+                prefetched = Task { [connection] in
+                    try await connection.pull(after: after, token: token, includeOwn: includeOwn, maxBytes: nil)
+                }
+            }
             var options = ImportOptions()
             options.trusted = true
             let next = chunk.next

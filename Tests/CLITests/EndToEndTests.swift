@@ -440,7 +440,7 @@ final class ServerProcess {
     }
 
     /// SIGKILL the client in the middle of a large pull; the next sync completes, nothing is duplicated or lost,
-    /// and at most the chunk in flight is fetched again.
+    /// and at most the chunk being applied and the one fetched meanwhile are fetched again.
     @Test func killedPullResumesFromTheLastChunk() async throws {
         let dir = try TemporaryDirectory("e2e-kill")
         defer { dir.cleanup() }
@@ -478,8 +478,9 @@ final class ServerProcess {
         let secondRun = all.dropFirst(firstRun.count)
         // The second run starts exactly where the last applied chunk ended.
         #expect(secondRun.first?.after == committed)
-        // Chunks served in the first run but never applied: at most the one in flight.
-        #expect(firstRun.filter { $0.after >= committed }.count <= 1)
+        // Chunks served in the first run but never applied: at most the one being applied and, on this fast link,
+        // the one fetched meanwhile.
+        #expect(firstRun.filter { $0.after >= committed }.count <= 2)
         // Every field arrives once: the applied chunks of run one plus run two add up to the server's whole state.
         let delivered = firstRun.filter { $0.after < committed }.map(\.fields).reduce(0, +) + secondRun.map(\.fields).reduce(0, +)
         #expect(delivered == 24_000)
