@@ -7,7 +7,8 @@ public import SyncCore
 /// Follows, within one push, the cases whose readers may change (assignment, township, a plan item's department,
 /// the creator's grant), and settles them before commit: a subject that gained the case gets all of its rows
 /// again (they are re-stamped, so every cursor meets them); a subject that lost it gets a scope exit, and its
-/// devices remove their copies. Work is proportional to the cases the push changed, never to the county.
+/// devices remove their copies. Work is proportional to the cases the push changed, never to the county's live
+/// rows (a case's deleted rows are found among the deleted rows of its tables).
 public final class ScopeChanges: @unchecked Sendable {
     private var before: [ExactText: Set<String>] = [:]
     private var order: [String] = []

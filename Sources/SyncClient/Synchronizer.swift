@@ -272,7 +272,8 @@ public final class Synchronizer {
         while true {
             let chunk: PulledChunk
             do {
-                if let ahead = prefetched, let c = try? await ahead.value {
+                if let ahead = prefetched,
+                   let c = try? await withTaskCancellationHandler(operation: { try await ahead.value }, onCancel: { ahead.cancel() }) {
                     prefetched = nil
                     chunk = c
                 } else {

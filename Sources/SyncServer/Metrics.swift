@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import Metrics
 import Prometheus
 import SyncContract
@@ -23,6 +24,14 @@ enum Metrics {
         Gauge(label: "daiban_build_info", dimensions: [
             ("version", SyncHTTP.release), ("protocol", String(SyncHTTP.protocolVersion)), ("instance_id", instance),
         ]).record(1)
+    }
+
+    /// The machine's name as `gethostname` gives it (no DNS lookup), for the default instance id.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(cString: buffer)
+        return ServerConfig.isValidInstance(name) ? name : "localhost"
     }
 
     /// The process-wide registry; the first use bootstraps swift-metrics with it (once per process).

@@ -28,7 +28,7 @@ extension DaibanServer {
     /// The HTTP routes (`protocol/SPEC.md` §12).
     public func router() -> Router<DaibanRequestContext> {
         let registry = Metrics.registry
-        Metrics.announce(instance: config.instance ?? ProcessInfo.processInfo.hostName)
+        Metrics.announce(instance: config.instance ?? Metrics.hostName())
         let router = Router(context: DaibanRequestContext.self)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProtocolMiddleware(logger: logger, clock: wallClock))

@@ -278,8 +278,8 @@ struct BackupCommand: AsyncParsableCommand {
         commandName: "backup",
         abstract: L10n.pick("Copy the data folder, consistently and checked, while the server keeps serving.",
                             "复制数据目录（一致且经过校验），服务器可照常运行。"),
-        discussion: L10n.pick("The copy is itself a data folder (both databases, the token key and server.json). Restore it with `daiban-server restore --from FOLDER`.",
-                              "备份本身就是一个数据目录（两个数据库、令牌密钥和 server.json）。用 `daiban-server restore --from 目录` 恢复。"))
+        discussion: L10n.pick("The copy holds both databases and server.json, not the token key. Restore it with `daiban-server restore --from FOLDER`.",
+                              "备份包含两个数据库和 server.json，不含令牌密钥。用 `daiban-server restore --from 目录` 恢复。"))
     @OptionGroup var options: ServerOptions
     @Option(help: ArgumentHelp(L10n.pick("Folder to create for the copy.", "要新建的备份目录。"), valueName: "folder")) var to: String
     @Flag(help: .l("Replace the folder if it exists.", "目录已存在时覆盖。")) var force = false
@@ -306,25 +306,29 @@ struct RestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract: L10n.pick("Put a backup in place of the data folder (server stopped) and start a new epoch.",
                             "用备份替换数据目录（须先停止服务器），并开始新纪元。"),
-        discussion: L10n.pick("The files replaced are moved to <data>/before-restore-<time>/, never deleted. On their next sync the clients pull from the start and push everything again, so the server gets back what it lost since the backup.",
-                              "被替换的文件移到 <data>/before-restore-<时间>/，不会删除。各客户端下次同步时从头下载并重新上传全部数据，服务器由此补回备份之后丢失的内容。"))
+        discussion: L10n.pick("The files replaced are moved to <data>/before-restore-<time>/, never deleted. On their next sync the clients pull from the start and push everything again, so the server gets back what it lost since the backup. With the backup's accounts the server gets a new token key.",
+                              "被替换的文件移到 <data>/before-restore-<时间>/，不会删除。各客户端下次同步时从头下载并重新上传全部数据，服务器由此补回备份之后丢失的内容。恢复备份中的账号时，服务器会换用新的令牌密钥。"))
     @OptionGroup var options: ServerOptions
     @Option(help: ArgumentHelp(L10n.pick("Backup folder made by `daiban-server backup`.", "由 `daiban-server backup` 生成的备份目录。"), valueName: "folder")) var from: String
+    @Flag(help: .l("Restore the replica only; keep the data folder's accounts, devices and token key.",
+                   "只恢复副本；保留数据目录中现有的账号、设备和令牌密钥。")) var keepAccounts = false
     @Flag(help: .l("Print the result as JSON.", "以 JSON 格式输出结果。")) var json = false
 
     func run() async throws {
         let config = try options.load()
         let lock = try DataFolderLock(data: config.data, purpose: "restore")
         defer { withExtendedLifetime(lock) {} }
-        let r = try ServerBackup.restore(from: from, config: config)
+        let r = try ServerBackup.restore(from: from, config: config, keepAccounts: keepAccounts)
         let s = r.summary
         if json {
             printJSON(["data": s.folder, "from": from, "replica": s.replica, "field_states": s.fieldStates, "seq": Int(s.seq),
-                       "users": s.users, "devices": s.devices, "epoch": r.epoch, "kept_at": r.keptAt ?? NSNull()] as [String: Any])
+                       "users": s.users, "devices": s.devices, "epoch": r.epoch, "kept_at": r.keptAt ?? NSNull(),
+                       "accounts_restored": r.accountsRestored] as [String: Any])
             return
         }
         print(L10n.t(.srvRestoreDone, s.folder, from, s.replica, s.fieldStates, s.users, s.devices, r.epoch))
         if let kept = r.keptAt { print(L10n.t(.srvRestoreKept, kept)) }
+        if r.accountsRestored { print(L10n.t(.srvRestoreAccounts)) }
         print(L10n.t(.srvRestoreNext))
     }
 }

@@ -116,8 +116,18 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         guard maxClockAheadSeconds >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "maxClockAheadSeconds", "≥ 1")) }
         guard headerTimeoutSeconds >= 1, readTimeoutSeconds >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "headerTimeoutSeconds, readTimeoutSeconds", "≥ 1")) }
         guard maxConnections >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "maxConnections", "≥ 1")) }
+        if let instance, !Self.isValidInstance(instance) {
+            throw ConfigError(L10n.t(.srvConfigRange, "instance", "1–64 letters, digits, '.', '-', '_' or ':'"))
+        }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
             throw ConfigError(L10n.t(.srvConfigTLS))
+        }
+    }
+
+    /// An instance id fit for a metrics label: 1–64 ASCII letters, digits, `.`, `-`, `_` or `:`.
+    static func isValidInstance(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x3A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x2E || b == 0x5F
         }
     }
 

@@ -29,6 +29,14 @@ extension L10n.Key {
     static let srvBackupExists = Self(en: "{0} already exists; pass --force to replace it", zh: "{0} 已存在；如要覆盖，请加 --force")
     static let srvBackupMissing = Self(en: "{0} is not a server backup: {1} is missing", zh: "{0} 不是服务器备份：缺少 {1}")
     static let srvBackupBad = Self(en: "{0} is damaged: {1}", zh: "{0} 已损坏：{1}")
+    static let srvBackupInside = Self(en: "{0} overlaps the data folder {1}; back up to a folder outside it",
+                                      zh: "{0} 与数据目录 {1} 重叠；请备份到数据目录以外的目录")
+    static let srvRestoreIncomplete = Self(
+        en: "a restore of {0} did not finish; run the same `daiban-server restore` again before serving",
+        zh: "{0} 的恢复没有完成；请先再次运行同一条 `daiban-server restore`，然后再启动服务")
+    static let srvRestoreAccounts = Self(
+        en: "the accounts are as they were at the backup: devices revoked, users disabled and passwords changed since are back as they were; check `daiban-server device list` and `user list`",
+        zh: "账号已回到备份时的状态：备份之后停用的设备、停用的用户和修改的密码都已恢复原状；请检查 `daiban-server device list` 和 `user list`")
     static let srvBackupWorking = Self(en: "copying the data folder (the server may keep serving)…",
                                        zh: "正在复制数据目录（服务器可以照常运行）……")
     static let srvBackupDone = Self(

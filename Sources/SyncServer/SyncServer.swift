@@ -59,6 +59,7 @@ public final class DaibanServer: Sendable {
         umask(0o077)
         try FileManager.default.createDirectory(atPath: config.data, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        try ServerBackup.refuseIncompleteRestore(config.data)
         if FileManager.default.fileExists(atPath: config.replicaPath) {
             replica = try ReplicaDatabase.open(at: config.replicaPath, schema: DaibanSchema.schema, now: wallClock)
         } else {

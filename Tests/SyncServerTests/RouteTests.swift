@@ -34,6 +34,11 @@ import Testing
             }
             let build = text.split(separator: "\n").first { $0.hasPrefix("daiban_build_info{") && $0.contains("instance_id=\"county-a\"") }
             #expect(build?.contains("version=\"\(SyncHTTP.release)\"") == true && (build?.hasSuffix(" 1") == true || build?.hasSuffix(" 1.0") == true), "\(String(describing: build))")
+            var named = ServerConfig()
+            try named.merge(environment: ["DAIBAN_INSTANCE": "county-b:8443"])
+            #expect(named.instance == "county-b:8443")
+            named.instance = "a\"} 1\nforged"
+            #expect(throws: ConfigError.self, "an instance id that would break the metrics text") { try named.validate() }
         }
     }
 

@@ -202,14 +202,34 @@ import Testing
         try agent.write { tx in try tx.put(table: "township", key: "LATE", ["name": .text("备份之后")]) }
         try await live(f) { url in try await sync(agent, "agent", url) }
 
+        #expect(!FileManager.default.fileExists(atPath: copies[0] + "/token.key"), "a backup cannot sign tokens")
+        #expect(throws: ConfigError.self, "a backup inside the data folder") {
+            try ServerBackup.make(config: config, to: config.data + "/copy")
+        }
+        #expect(throws: ConfigError.self, "a backup over the data folder") {
+            try ServerBackup.make(config: config, to: config.data + "/", force: true)
+        }
+        #expect(FileManager.default.fileExists(atPath: config.data + "/replica.sqlite"))
+        _ = try ServerBackup.make(config: config, to: f.dir.file("slash") + "/")
+
         var restoredConfig = config
         restoredConfig.data = f.dir.file("restored")
         let first = try ServerBackup.restore(from: copies[2], config: restoredConfig)
-        #expect(first.keptAt == nil)
+        #expect(first.keptAt == nil && first.accountsRestored)
+        let key = FileManager.default.contents(atPath: restoredConfig.data + "/token.key")
         let again = try ServerBackup.restore(from: copies[2], config: restoredConfig)
         let kept = try #require(again.keptAt)
         #expect(FileManager.default.fileExists(atPath: kept + "/replica.sqlite"), "what a restore replaces is kept")
         #expect(first.epoch != again.epoch)
+        #expect(key != nil && FileManager.default.contents(atPath: restoredConfig.data + "/token.key") != key,
+                "restored accounts come with a new token key")
+        // An interrupted restore: the server refuses the folder until the restore is run again.
+        try Data("restore from x\n".utf8).write(to: URL(fileURLWithPath: restoredConfig.data + "/restore.incomplete"))
+        #expect(throws: ConfigError.self) { try ServerFixture.reopen(restoredConfig, clock: f.clock) }
+        let keyBefore = FileManager.default.contents(atPath: restoredConfig.data + "/token.key")
+        let third = try ServerBackup.restore(from: copies[2], config: restoredConfig, keepAccounts: true)
+        #expect(!third.accountsRestored && third.summary.users == 2)
+        #expect(FileManager.default.contents(atPath: restoredConfig.data + "/token.key") == keyBefore, "kept accounts keep their key")
         let fresh = try ServerFixture.reopen(restoredConfig, clock: f.clock)
         #expect(try fresh.replica.get(table: "township", key: "LATE") == nil)
         let g = try ServerFixture(server: fresh, dir: f.dir, clock: f.clock)
