@@ -262,66 +262,101 @@ public enum ReadScope {
     /// The rows of a case a device holds, to remove when the case leaves its scope: the case, its child rows
     /// (deleted ones too), meetings of no other held case with their attendee lines, and its project, enterprise
     /// and materials unless another held case names them.
-    public static func rowsOfCase(_ db: Database, _ caseKey: String) throws -> [(table: String, key: String)] {
+    public static func rowsOfCase(_ db: Database, _ caseKey: String, deleted: DeletedRows = DeletedRows())
+        throws -> [(table: String, key: String)]
+    {
         var out: [(String, String)] = [("case", caseKey)]
         let link = try Row.fetchOne(db, sql: "SELECT project_id, enterprise_id FROM v_case WHERE _key = ?", arguments: [caseKey])
         for t in AccessRules.caseChildren.sorted() {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE case_id = ?", arguments: [caseKey]).map { (t, $0) }
-            out += try deletedRows(db, t, "case_id", caseKey).map { (t, $0) }
+            out += try deleted.keys(db, t, "case_id", caseKey).map { (t, $0) }
         }
-        for (id, cases) in try meetings(db, of: caseKey) {
+        for (id, cases) in try meetings(db, of: caseKey, deleted: deleted) {
             let others = cases.filter { $0 != caseKey }
             let held = try others.contains { try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM v_case WHERE _key = ?)", arguments: [$0]) ?? false }
             if held { continue }
-            out += try rowsOfMeeting(db, id)
+            out += try rowsOfMeeting(db, id, deleted: deleted)
         }
         if let p = link?[0] as String?,
            try Int.fetchOne(db, sql: "SELECT count(*) FROM v_case WHERE project_id = ? AND _key <> ?", arguments: [p, caseKey]) == 0 {
-            out += try rowsOfRoot(db, "project", p)
+            out += try rowsOfRoot(db, "project", p, deleted: deleted)
         }
         if let e = link?[1] as String?,
            try Int.fetchOne(db, sql: "SELECT count(*) FROM v_case WHERE enterprise_id = ? AND _key <> ?", arguments: [e, caseKey]) == 0 {
-            out += try rowsOfRoot(db, "enterprise", e)
+            out += try rowsOfRoot(db, "enterprise", e, deleted: deleted)
         }
         return out
     }
 
     /// The meetings whose case list names the case, read as the access rules read it (`list`), with their case
     /// lists: live ones from the query table, deleted ones from their stored states.
-    public static func meetings(_ db: Database, of caseKey: String) throws -> [(key: String, cases: [String])] {
+    public static func meetings(_ db: Database, of caseKey: String, deleted: DeletedRows = DeletedRows())
+        throws -> [(key: String, cases: [String])]
+    {
         let live = try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(case_ids, ?) > 0", arguments: [caseKey])
-        let deleted = try Row.fetchAll(db, sql: """
-            SELECT r.key, f.value FROM row r JOIN field f ON f.row = r.id JOIN field_name n ON n.id = f.field
-            WHERE r.tbl = 'meeting' AND r.deleted = 1 AND n.tbl = 'meeting' AND n.name = 'case_ids' AND instr(f.value, ?) > 0
-            """, arguments: [caseKey])
-        return (live + deleted).map { ($0[0] as String, list($0[1])) }.filter { $0.cases.contains(caseKey) }
+            .map { ($0[0] as String, list($0[1])) }
+        return (live + (try deleted.meetings(db))).filter { $0.1.contains(caseKey) }.map { (key: $0.0, cases: $0.1) }
     }
 
     /// A meeting with its attendee lines, deleted ones too.
-    static func rowsOfMeeting(_ db: Database, _ key: String) throws -> [(table: String, key: String)] {
+    static func rowsOfMeeting(_ db: Database, _ key: String, deleted: DeletedRows) throws -> [(table: String, key: String)] {
         var out: [(String, String)] = [("meeting", key)]
         out += try String.fetchAll(db, sql: "SELECT _key FROM v_meeting_attendee WHERE meeting_id = ?", arguments: [key])
             .map { ("meeting_attendee", $0) }
-        out += try deletedRows(db, "meeting_attendee", "meeting_id", key).map { ("meeting_attendee", $0) }
+        out += try deleted.keys(db, "meeting_attendee", "meeting_id", key).map { ("meeting_attendee", $0) }
         return out
     }
 
     /// A project or enterprise with the materials and contact cards that name it, deleted ones too.
-    public static func rowsOfRoot(_ db: Database, _ table: String, _ key: String) throws -> [(table: String, key: String)] {
+    public static func rowsOfRoot(_ db: Database, _ table: String, _ key: String, deleted: DeletedRows = DeletedRows())
+        throws -> [(table: String, key: String)]
+    {
         var out: [(String, String)] = [(table, key)]
         let column = table == "project" ? "project_id" : "enterprise_id"
         for t in ["material", "contact_card"] {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE \(column) = ?", arguments: [key]).map { (t, $0) }
-            out += try deletedRows(db, t, column, key).map { (t, $0) }
+            out += try deleted.keys(db, t, column, key).map { (t, $0) }
         }
         return out
     }
 
-    /// Deleted rows of a table whose stored `column` is `value` (the query tables hold live rows only).
-    static func deletedRows(_ db: Database, _ table: String, _ column: String, _ value: String) throws -> [String] {
-        try String.fetchAll(db, sql: """
-            SELECT r.key FROM row r JOIN field f ON f.row = r.id JOIN field_name n ON n.id = f.field
-            WHERE r.tbl = ? AND r.deleted = 1 AND n.tbl = ? AND n.name = ? AND f.value = ?
-            """, arguments: [table, table, column, value])
+}
+
+/// Deleted rows by the stored value of one of their fields (the query tables hold live rows only), each table and
+/// field read once, through the index of deleted rows, for all the cases one push or one purge looks up: a push
+/// that moves many cases reads a table's deleted rows once, not once per case. Valid while no row is deleted or
+/// undeleted (a push's scope settlement runs after its merges).
+public final class DeletedRows {
+    private var byLink: [String: [ExactText: [String]]] = [:]
+    private var meetingLists: [(String, [String])]?
+
+    public init() {}
+
+    /// The deleted rows of `table` whose stored `column` is `value`.
+    func keys(_ db: Database, _ table: String, _ column: String, _ value: String) throws -> [String] {
+        let id = table + "." + column
+        if byLink[id] == nil {
+            var found: [ExactText: [String]] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT r.key, f.value FROM row r JOIN field f ON f.row = r.id JOIN field_name n ON n.id = f.field
+                WHERE r.tbl = ? AND r.deleted = 1 AND n.tbl = ? AND n.name = ?
+                """, arguments: [table, table, column])
+            while let r = try rows.next() {
+                if let v = String.fromDatabaseValue(r[1]) { found[ExactText(v), default: []].append(r[0]) }
+            }
+            byLink[id] = found
+        }
+        return byLink[id]![ExactText(value)] ?? []
+    }
+
+    /// Every deleted meeting with its stored case list.
+    func meetings(_ db: Database) throws -> [(String, [String])] {
+        if let m = meetingLists { return m }
+        let m = try Row.fetchAll(db, sql: """
+            SELECT r.key, f.value FROM row r JOIN field f ON f.row = r.id JOIN field_name n ON n.id = f.field
+            WHERE r.tbl = 'meeting' AND r.deleted = 1 AND n.tbl = 'meeting' AND n.name = 'case_ids'
+            """).map { ($0[0] as String, list(String.fromDatabaseValue($0[1]))) }
+        meetingLists = m
+        return m
     }
 }

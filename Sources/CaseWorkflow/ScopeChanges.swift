@@ -79,6 +79,7 @@ public final class ScopeChanges: @unchecked Sendable {
             try stamper.markShared(table: "case", key: c.caseKey)
         }
         let reader = FactsReader(db: { db }, query: { db })
+        let deletedRows = DeletedRows()
         for p in people {
             let now = try reader.values("person", p.key, ["login", "department_id"])
             let deleted = try reader.isDeleted("person", p.key)
@@ -87,7 +88,7 @@ public final class ScopeChanges: @unchecked Sendable {
             // liaison) and, for a liaison, with the department: the new holder gets them, the old loses them.
             if !sameText(login, p.login) {
                 for key in try Self.casesOfPerson(db, p.key) {
-                    if login != nil { for (t, k) in try Self.rowsOfCase(db, key) { restamped += try stamper.restamp(table: t, key: k) } }
+                    if login != nil { for (t, k) in try Self.rowsOfCase(db, key, deletedRows) { restamped += try stamper.restamp(table: t, key: k) } }
                     if let old = p.login { exits.append(("login:" + old, "case", key)) }
                 }
             }
@@ -97,7 +98,7 @@ public final class ScopeChanges: @unchecked Sendable {
                 }
                 if let new = department, login != nil {
                     for key in try Self.casesOfDepartment(db, new) {
-                        for (t, k) in try Self.rowsOfCase(db, key) { restamped += try stamper.restamp(table: t, key: k) }
+                        for (t, k) in try Self.rowsOfCase(db, key, deletedRows) { restamped += try stamper.restamp(table: t, key: k) }
                     }
                 }
             }
@@ -106,7 +107,7 @@ public final class ScopeChanges: @unchecked Sendable {
             let old = before[ExactText(key)] ?? []
             let new = try reader.caseFacts(key).subjects
             if !new.subtracting(old).isEmpty {
-                for (t, k) in try Self.rowsOfCase(db, key) { restamped += try stamper.restamp(table: t, key: k) }
+                for (t, k) in try Self.rowsOfCase(db, key, deletedRows) { restamped += try stamper.restamp(table: t, key: k) }
             }
             for s in old.subtracting(new) { exits.append((s, "case", key)) }
         }
@@ -142,16 +143,18 @@ public final class ScopeChanges: @unchecked Sendable {
     /// attendee lines, its project and enterprise with their materials and contact cards. A reader that gains the
     /// case receives them whole, as a device pulling from the start would, never a deletion without the fields it
     /// covers.
-    static func rowsOfCase(_ db: Database, _ caseKey: String) throws -> [(String, String)] {
+    static func rowsOfCase(_ db: Database, _ caseKey: String, _ deleted: DeletedRows) throws -> [(String, String)] {
         var out: [(String, String)] = [("case", caseKey)]
         for t in AccessRules.caseChildren.sorted() {
             out += try String.fetchAll(db, sql: "SELECT _key FROM v_\(t) WHERE case_id = ?", arguments: [caseKey]).map { (t, $0) }
-            out += try ReadScope.deletedRows(db, t, "case_id", caseKey).map { (t, $0) }
+            out += try deleted.keys(db, t, "case_id", caseKey).map { (t, $0) }
         }
-        for (m, _) in try ReadScope.meetings(db, of: caseKey) { out += try ReadScope.rowsOfMeeting(db, m) }
+        for (m, _) in try ReadScope.meetings(db, of: caseKey, deleted: deleted) {
+            out += try ReadScope.rowsOfMeeting(db, m, deleted: deleted)
+        }
         if let r = try Row.fetchOne(db, sql: "SELECT project_id, enterprise_id FROM v_case WHERE _key = ?", arguments: [caseKey]) {
-            if let p = r[0] as String? { out += try ReadScope.rowsOfRoot(db, "project", p) }
-            if let e = r[1] as String? { out += try ReadScope.rowsOfRoot(db, "enterprise", e) }
+            if let p = r[0] as String? { out += try ReadScope.rowsOfRoot(db, "project", p, deleted: deleted) }
+            if let e = r[1] as String? { out += try ReadScope.rowsOfRoot(db, "enterprise", e, deleted: deleted) }
         }
         return out
     }

@@ -267,15 +267,18 @@ public final class Synchronizer {
         // carries whole chunks of the server's size, the next chunk is fetched while this one is applied (the
         // server exports as the client imports); a crash then costs that chunk too, which such a link fetches
         // again at once. A prefetch that fails is simply asked for again, with the retries of any request.
-        var prefetched: Task<PulledChunk, any Error>?
+        var prefetched: Task<(PulledChunk, TimeInterval), any Error>?
         defer { prefetched?.cancel() }
         while true {
             let chunk: PulledChunk
             do {
                 if let ahead = prefetched,
-                   let c = try? await withTaskCancellationHandler(operation: { try await ahead.value }, onCancel: { ahead.cancel() }) {
+                   let (c, seconds) = try? await withTaskCancellationHandler(operation: { try await ahead.value },
+                                                                             onCancel: { ahead.cancel() }) {
                     prefetched = nil
                     chunk = c
+                    // Timed like any request, so that a link that slows down stops being prefetched from.
+                    if c.bytes.count >= 4096 { downRate = Double(c.bytes.count) / max(0.001, seconds) }
                 } else {
                     prefetched = nil
                     let after = cursor
@@ -308,7 +311,9 @@ public final class Synchronizer {
             if chunk.more, pullLimit() == nil, tokens.accessExpiresAt - 30 > now() {
                 let (after, token) = (chunk.next, tokens.accessToken)
                 prefetched = Task { [connection] in
-                    try await connection.pull(after: after, token: token, includeOwn: includeOwn, maxBytes: nil)
+                    let t0 = Date()
+                    let c = try await connection.pull(after: after, token: token, includeOwn: includeOwn, maxBytes: nil)
+                    return (c, Date().timeIntervalSince(t0))
                 }
             }
             var options = ImportOptions()
