@@ -319,7 +319,6 @@ public enum ReadScope {
         }
         return out
     }
-
 }
 
 /// Deleted rows by the stored value of one of their fields (the query tables hold live rows only), each table and
