@@ -109,7 +109,7 @@ public enum ServerBackup {
             throw ConfigError(L10n.t(.srvBackupMissing, folder, f))
         }
         let replicaPath = folder + "/replica.sqlite", accountsPath = folder + "/accounts.sqlite"
-        let (id, seq, fieldStates) = try readOnly(replicaPath) { db -> (ReplicaID, UInt64, Int) in
+        let (id, seq, fieldStates) = try inspect(replicaPath) { db -> (ReplicaID, UInt64, Int) in
             if let problem = try String.fetchAll(db, sql: "PRAGMA quick_check").first(where: { $0 != "ok" }) {
                 throw ConfigError(L10n.t(.srvBackupBad, replicaPath, problem))
             }
@@ -122,12 +122,11 @@ public enum ServerBackup {
         if let expected, id != expected {
             throw ConfigError(L10n.t(.srvBackupBad, replicaPath, "replica id \(id), not \(expected)"))
         }
-        let (users, devices) = try readOnly(accountsPath) { db -> (Int, Int) in
+        let (users, devices) = try inspect(accountsPath) { db -> (Int, Int) in
             if let problem = try String.fetchAll(db, sql: "PRAGMA quick_check").first(where: { $0 != "ok" }) {
                 throw ConfigError(L10n.t(.srvBackupBad, accountsPath, problem))
             }
-            return (try Int.fetchOne(db, sql: "SELECT count(*) FROM user") ?? 0,
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM device") ?? 0)
+            return try accountCounts(db)
         }
         let bytes = databases.reduce(0) { n, f in
             n + ((try? fm.attributesOfItem(atPath: folder + "/" + f)[.size] as? NSNumber)?.intValue ?? 0)
@@ -162,7 +161,7 @@ public enum ServerBackup {
         let fm = FileManager.default
         var summary = try check(folder)
         if keepAccounts && !fm.fileExists(atPath: config.accountsPath) {
-            throw ConfigError(L10n.t(.srvBackupMissing, config.data, "accounts.sqlite"))
+            throw ConfigError(L10n.t(.srvFileMissing, config.accountsPath))
         }
         umask(0o077)
         try fm.createDirectory(atPath: config.data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -186,7 +185,7 @@ public enum ServerBackup {
         }
         let marker = config.data + "/" + restoreMarker
         guard fm.createFile(atPath: marker, contents: Data("restore from \(folder)\n".utf8)) else {
-            throw ConfigError(L10n.t(.srvLockOpen, marker, String(cString: strerror(errno))))
+            throw ConfigError(L10n.t(.srvFileError, marker, String(cString: strerror(errno))))
         }
         try flush(config.data)
         var moved = restored + (keepAccounts ? [] : ["token.key"])
@@ -221,11 +220,7 @@ public enum ServerBackup {
         try flush(config.data)
         summary.folder = config.data
         if keepAccounts {
-            let (users, devices) = try readOnly(config.accountsPath) { db in
-                (try Int.fetchOne(db, sql: "SELECT count(*) FROM user") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM device") ?? 0)
-            }
-            summary.users = users
-            summary.devices = devices
+            (summary.users, summary.devices) = try readOnly(config.accountsPath, accountCounts)
         }
         return Restored(summary: summary, epoch: epoch, keptAt: keptAt, accountsRestored: !keepAccounts)
     }
@@ -262,10 +257,24 @@ public enum ServerBackup {
         }
     }
 
+    /// `readOnly` for a file of a backup: SQLite's own refusal (not a database, not ours) says the file is damaged.
+    static func inspect<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try readOnly(path, body)
+        } catch let e as DatabaseError {
+            throw ConfigError(L10n.t(.srvBackupBad, path, e.message ?? "SQLite error \(e.resultCode.rawValue)"))
+        }
+    }
+
+    /// Users and devices of an accounts database.
+    static func accountCounts(_ db: Database) throws -> (users: Int, devices: Int) {
+        (try Int.fetchOne(db, sql: "SELECT count(*) FROM user") ?? 0, try Int.fetchOne(db, sql: "SELECT count(*) FROM device") ?? 0)
+    }
+
     /// Runs `body` on a read-only connection that creates nothing (a missing file is an error).
     static func readOnly<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigError(L10n.t(.srvBackupMissing, (path as NSString).deletingLastPathComponent, (path as NSString).lastPathComponent))
+            throw ConfigError(L10n.t(.srvFileMissing, path))
         }
         var c = Configuration()
         c.readonly = true
@@ -284,8 +293,8 @@ public enum ServerBackup {
     /// `fsync` of a file or a folder (what a rename or a new file in it changed).
     static func flush(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ConfigError(L10n.t(.srvLockOpen, path, String(cString: strerror(errno)))) }
+        guard fd >= 0 else { throw ConfigError(L10n.t(.srvFileError, path, String(cString: strerror(errno)))) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ConfigError(L10n.t(.srvLockOpen, path, String(cString: strerror(errno)))) }
+        guard fsync(fd) == 0 else { throw ConfigError(L10n.t(.srvFileError, path, String(cString: strerror(errno)))) }
     }
 }

@@ -23,6 +23,8 @@ extension L10n.Key {
 
     // The data folder's lock, backups and restores.
     static let srvLockOpen = Self(en: "cannot open {0}: {1}", zh: "无法打开 {0}：{1}")
+    static let srvFileMissing = Self(en: "{0} does not exist", zh: "{0} 不存在")
+    static let srvFileError = Self(en: "cannot write {0} to disk: {1}", zh: "无法把 {0} 写入磁盘：{1}")
     static let srvLockHeld = Self(en: "another daiban-server process is using the data folder {0} ({1}); stop it first",
                                   zh: "另一个 daiban-server 进程正在使用数据目录 {0}（{1}）；请先停止它")
     static let srvBackupNoData = Self(en: "{0} holds no server data (no replica.sqlite)", zh: "{0} 中没有服务器数据（缺少 replica.sqlite）")
