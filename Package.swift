@@ -41,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // zlib, linked from the system (zlib1g-dev).
@@ -89,7 +90,8 @@ let package = Package(
                                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),
-                               .product(name: "HummingbirdCore", package: "hummingbird")],
+                               .product(name: "HummingbirdCore", package: "hummingbird"),
+                               .product(name: "PostgresNIO", package: "postgres-nio")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "DaibanServerMain", dependencies: ["SyncServer"], path: "server",
                           exclude: ["README.md"], swiftSettings: swiftSettings),
@@ -141,6 +143,7 @@ let package = Package(
                     dependencies: ["SyncServer", "SyncClient", "SyncTesting", "BadLink", "ReplicaStore", "CaseDomain", "CaseWorkflow",
                                    "SyncCore", "SyncProtocol", "SyncContract", grdb, hummingbird, asyncHTTPClient,
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "PostgresNIO", package: "postgres-nio"),
                                    .product(name: "HTTPTypes", package: "swift-http-types"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOHTTP1", package: "swift-nio"), logging],

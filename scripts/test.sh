@@ -3,11 +3,13 @@
 # convergence histories run in about a minute), runs every test, the short mode of every fault campaign and of
 # the fuzzing (RELIABILITY.md), each campaign once more with its planted defect (which it must catch), then
 # builds the Debian package and checks it (scripts/package-test.sh). `.ci/run` calls exactly this.
+# A PostgreSQL 15 runs on loopback for the tests (scripts/with-postgres.sh; installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --build-tests
-swift test -c release --skip-build
+# The tests that need PostgreSQL (the account store on both backends) get a throwaway one on loopback.
+scripts/with-postgres.sh swift test -c release --skip-build
 .build/release/daiban-bench faults all --short
 .build/release/daiban-bench faults all --short --plant
 scripts/fuzz.sh --short

@@ -1,6 +1,8 @@
 import Foundation
 import TerminalText
 import GRDB
+import Logging
+import PostgresNIO
 import ReplicaStore
 public import SyncCore
 public import CaseDomain
@@ -49,23 +51,393 @@ public struct Device: Sendable, Hashable {
     }
 }
 
-/// Users, devices and refresh tokens in `<data>/accounts.sqlite`.
+/// Users, devices, refresh tokens and sign-in counters, written once over `AccountSQL` and kept by either backend:
+/// `<data>/accounts.sqlite` (`SQLiteAccountDatabase`), or a PostgreSQL database that several server instances share
+/// (`PostgresAccountDatabase`).
 ///
-/// Separate from the replica so account data never replicates. WAL mode with a busy timeout, so
-/// `daiban-server user add` works while the server runs.
+/// Separate from the replica so account data never replicates.
 public struct AccountStore: Sendable {
-    let queue: DatabaseQueue
+    public let database: any AccountDatabase
 
+    public init(database: any AccountDatabase) { self.database = database }
+
+    /// The embedded store of a data folder.
     public init(path: String) throws {
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        let sync = Durability.current.pragma
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            // Sessions and refresh tokens as durable as the data: a token the client was given survives a power cut.
-            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+        database = try SQLiteAccountDatabase(path: path)
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        try await database.transaction(body)
+    }
+
+    // MARK: Users
+
+    /// Adds a user; the password is hashed with bcrypt before it reaches the database.
+    /// - Throws: `AccountError` when the name is taken or malformed.
+    @discardableResult
+    public func addUser(name: String, role: Role, township: String? = nil, department: String? = nil,
+                        password: String, cost: Int, now: Int64) async throws -> User {
+        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw AccountError(L10n.t(.srvBadUserName))
         }
-        queue = try DatabaseQueue(path: path, configuration: config)
+        guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
+        let hash = try await offload { PasswordHasher.hash(password, cost: cost) }
+        return try await write { sql in
+            try await sql.lock("user:" + name)
+            if try await sql.row(#"SELECT id FROM "user" WHERE name = ?"#, [.text(name)]) != nil {
+                throw AccountError(L10n.t(.srvUserExists, name))
+            }
+            let id = try await sql.row(#"""
+                INSERT INTO "user" (name, role, township, department, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                RETURNING id
+                """#, [.text(name), .text(role.rawValue), SQLValue(township), SQLValue(department), .text(hash), .int(now)])?.int("id") ?? 0
+            return User(id: id, name: name, role: role, township: township, department: department,
+                        createdAt: now, disabled: false)
+        }
+    }
+
+    /// Sets a new password (a forgotten one, or a routine change). With `revokeSessions` every device of the
+    /// user must sign in again: its refresh tokens are deleted and access tokens issued before `now` are refused.
+    /// - Returns: false when there is no such user.
+    public func setPassword(name: String, password: String, cost: Int, revokeSessions: Bool = false,
+                            now: Int64 = Int64(Date().timeIntervalSince1970)) async throws -> Bool {
+        guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
+        let hash = try await offload { PasswordHasher.hash(password, cost: cost) }
+        return try await write { sql in
+            guard try await sql.row(#"UPDATE "user" SET password_hash = ? WHERE name = ? RETURNING id"#,
+                                    [.text(hash), .text(name)]) != nil else { return false }
+            if revokeSessions {
+                try await sql.run(#"UPDATE "user" SET sessions_valid_after = ? WHERE name = ?"#, [.int(now + 1), .text(name)])
+                try await sql.run(#"""
+                    DELETE FROM refresh_token WHERE device_id IN
+                        (SELECT d.id FROM device d JOIN "user" u ON u.id = d.user_id WHERE u.name = ?)
+                    """#, [.text(name)])
+            }
+            return true
+        }
+    }
+
+    /// Disables or re-enables a user. A disabled user can neither sign in nor use tokens already issued; the
+    /// devices stay registered, so re-enabling restores them.
+    /// - Returns: false when there is no such user.
+    public func setDisabled(name: String, _ disabled: Bool) async throws -> Bool {
+        try await write { sql in
+            try await sql.row(#"UPDATE "user" SET disabled = ? WHERE name = ? RETURNING id"#,
+                              [.int(disabled ? 1 : 0), .text(name)]) != nil
+        }
+    }
+
+    public func users() async throws -> [User] {
+        try await write { sql in try await sql.rows(#"SELECT * FROM "user" ORDER BY id"#, []).map(Self.user) }
+    }
+
+    public func user(id: Int64) async throws -> User? {
+        try await write { sql in try await sql.row(#"SELECT * FROM "user" WHERE id = ?"#, [.int(id)]).map(Self.user) }
+    }
+
+    public func userCount() async throws -> Int {
+        try await write { sql in Int(try await sql.row(#"SELECT count(*) AS n FROM "user""#)?.int("n") ?? 0) }
+    }
+
+    /// The user when the password matches. Unknown users cost a bcrypt check too, so timing does not reveal
+    /// which names exist.
+    public func authenticate(name: String, password: String, cost: Int) async throws -> User? {
+        let row = try await write { sql in try await sql.row(#"SELECT * FROM "user" WHERE name = ?"#, [.text(name)]) }
+        return try await offload {
+            guard let row else {
+                _ = PasswordHasher.verify(password, hash: PasswordHasher.decoy(cost: cost))
+                return nil
+            }
+            guard PasswordHasher.verify(password, hash: row.text("password_hash")) else { return nil }
+            return Self.user(row)
+        }
+    }
+
+    private static func user(_ r: SQLRow) -> User {
+        User(id: r.int("id"), name: r.text("name"), role: Role(rawValue: r.text("role")) ?? .agent,
+             township: r.optionalText("township"), department: r.optionalText("department"),
+             createdAt: r.int("created_at"), disabled: r.int("disabled") != 0,
+             sessionsValidAfter: r.int("sessions_valid_after"))
+    }
+
+    /// Whether `replica` is a device of the user that signs with `key` (a login from a known device, proved by
+    /// its key, is not slowed by other people's failed guesses at the user name).
+    public func isKnownDevice(user name: String, replica: ReplicaID, key: [UInt8]) async throws -> Bool {
+        try await write { sql in
+            try await sql.row(#"""
+                SELECT d.id FROM device d JOIN "user" u ON u.id = d.user_id
+                WHERE u.name = ? AND d.replica = ? AND d.public_key = ? AND d.revoked_at IS NULL
+                """#, [.text(name), .blob(replica.bytes), .blob(key)]) != nil
+        }
+    }
+
+    // MARK: Devices
+
+    /// The device of `replica`, registering it (and its key) to `user` on first sight.
+    /// - Throws: `APIError` when the replica belongs to another user or was revoked, or when the device already
+    ///   has another key.
+    public func device(for user: User, replica: ReplicaID, name: String, key: [UInt8]?, now: Int64) async throws -> Device {
+        try await write { sql in
+            // Two servers registering the same replica at once take turns.
+            try await sql.lock("replica:" + replica.description)
+            if var existing = try await Self.fetchDevice(sql, "d.replica = ?", [.blob(replica.bytes)]) {
+                guard existing.userID == user.id else {
+                    throw APIError(.conflict, "replica_taken",
+                                   "replica \(replica.short) is registered to another user; run daiban init in a new home")
+                }
+                guard existing.revokedAt == nil else {
+                    throw APIError.forbidden("device_revoked",
+                                             "device \(existing.id) was revoked; ask the centre, then init a new replica")
+                }
+                if let key {
+                    if existing.publicKey == nil {
+                        try await Self.setKey(sql, device: existing.id, key, now: now)
+                        existing.publicKey = key
+                    } else if existing.publicKey != key {
+                        throw APIError(.conflict, "device_key_mismatch",
+                                       "device \(existing.id) signs with another key; rotate keys with `daiban key rotate` on the device that holds the old one, or ask the centre to revoke it")
+                    }
+                }
+                return existing
+            }
+            // A replica whose bundles were relayed before it ever signed in is registered only with the key
+            // those bundles were signed with.
+            let relayed = try await sql.rows("SELECT public_key FROM relayed_key WHERE replica = ?", [.blob(replica.bytes)])
+                .map { $0.blob("public_key") }
+            if !relayed.isEmpty && !relayed.contains(where: { $0 == key }) {
+                throw APIError(.conflict, "device_key_mismatch",
+                               "bundles of replica \(replica.short) were relayed signed with another key; sign in from the device that made them")
+            }
+            let shortName = String(name.prefix(64))
+            let id = try await sql.row("INSERT INTO device (user_id, replica, name, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                                       [.int(user.id), .blob(replica.bytes), .text(shortName), .int(now)])?.int("id") ?? 0
+            if let key { try await Self.setKey(sql, device: id, key, now: now) }
+            return Device(id: id, userID: user.id, userName: user.name, replica: replica, name: shortName,
+                          createdAt: now, publicKey: key)
+        }
+    }
+
+    /// Makes `key` the device's current key. Its previous one is retired: it still signs bundles of changes up to
+    /// `retiredUpTo` (the device's sequence number at the rotation), which a township may relay later, and
+    /// nothing after them.
+    private static func setKey(_ sql: any AccountSQL, device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) async throws {
+        if let owner = try await sql.row("SELECT device_id FROM device_key WHERE public_key = ?", [.blob(key)]),
+           owner.int("device_id") != device {
+            throw APIError(.conflict, "device_key_mismatch", "this key belongs to another device")
+        }
+        try await sql.run("""
+            UPDATE device_key SET retired_at = ?, valid_to_seq = ? WHERE device_id = ? AND retired_at IS NULL AND public_key <> ?
+            """, [.int(now), .int(Int64(clamping: retiredUpTo)), .int(device), .blob(key)])
+        try await sql.run("""
+            INSERT INTO device_key (public_key, device_id, added_at) VALUES (?, ?, ?)
+            ON CONFLICT (public_key) DO UPDATE SET retired_at = NULL, valid_to_seq = NULL
+            """, [.blob(key), .int(device), .int(now)])
+        try await sql.run("UPDATE device SET public_key = ? WHERE id = ?", [.blob(key), .int(device)])
+    }
+
+    /// Registers a device's first key, or rotates it (the caller checked the old key's proof).
+    public func setKey(device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) async throws {
+        try await write { sql in try await Self.setKey(sql, device: device, key, now: now, retiredUpTo: retiredUpTo) }
+    }
+
+    /// How long a retired key still signs the bundles made before its rotation (a township may carry one for a
+    /// while): 30 days.
+    static let retiredKeySeconds: Int64 = 30 * 86_400
+
+    /// Whether `key` signs, for the device, a bundle of its changes up to `toSeq`: its current key signs
+    /// anything, a retired one only what the device wrote before the rotation, and only for `retiredKeySeconds`.
+    public func isKey(_ key: [UInt8], of device: Int64, forBundleUpTo toSeq: UInt64, now: Int64) async throws -> Bool {
+        try await write { sql in
+            guard let r = try await sql.row("SELECT device_id, retired_at, valid_to_seq FROM device_key WHERE public_key = ?",
+                                            [.blob(key)]),
+                  r.int("device_id") == device else { return false }
+            guard let retired = r.optionalInt("retired_at") else { return true }
+            guard let bound = r.optionalInt("valid_to_seq"), now - retired <= Self.retiredKeySeconds else { return false }
+            return toSeq <= UInt64(max(0, bound))
+        }
+    }
+
+    /// The keys relayed bundles of a replica no device has registered were signed with.
+    public func relayedKeys(replica: ReplicaID) async throws -> [[UInt8]] {
+        try await write { sql in
+            try await sql.rows("SELECT public_key FROM relayed_key WHERE replica = ?", [.blob(replica.bytes)]).map { $0.blob("public_key") }
+        }
+    }
+
+    /// Remembers the key that signed a relayed bundle of a replica no device has registered (at most 8 per
+    /// replica): only that key's holder may register the replica later.
+    public func noteRelayedKey(replica: ReplicaID, _ key: [UInt8], now: Int64) async throws {
+        try await write { sql in
+            try await sql.lock("replica:" + replica.description)
+            let n = try await sql.row("SELECT count(*) AS n FROM relayed_key WHERE replica = ?", [.blob(replica.bytes)])?.int("n") ?? 0
+            guard n < 8 else { return }
+            try await sql.run("""
+                INSERT INTO relayed_key (replica, public_key, first_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+                """, [.blob(replica.bytes), .blob(key), .int(now)])
+        }
+    }
+
+    /// The device registered for a replica id.
+    public func device(replica: ReplicaID) async throws -> Device? {
+        try await write { sql in try await Self.fetchDevice(sql, "d.replica = ?", [.blob(replica.bytes)]) }
+    }
+
+    /// Records the device's clock against the server's.
+    public func noteClock(deviceID: Int64, skewMillis: Int64) async throws {
+        try await write { sql in
+            try await sql.run("UPDATE device SET clock_skew_ms = ? WHERE id = ?", [.int(skewMillis), .int(deviceID)])
+        }
+    }
+
+    public func devices() async throws -> [Device] {
+        try await write { sql in try await Self.fetchDevices(sql, "1 = 1", []) }
+    }
+
+    public func device(id: Int64) async throws -> Device? {
+        try await write { sql in try await Self.fetchDevice(sql, "d.id = ?", [.int(id)]) }
+    }
+
+    /// Revokes a device and its refresh tokens. Returns false when there is no such device.
+    public func revoke(deviceID: Int64, now: Int64) async throws -> Bool {
+        try await write { sql in
+            guard try await sql.row("UPDATE device SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING id",
+                                    [.int(now), .int(deviceID)]) != nil else { return false }
+            try await sql.run("DELETE FROM refresh_token WHERE device_id = ?", [.int(deviceID)])
+            return true
+        }
+    }
+
+    public func touch(deviceID: Int64, now: Int64) async throws {
+        try await write { sql in
+            try await sql.run("UPDATE device SET last_seen_at = ? WHERE id = ?", [.int(now), .int(deviceID)])
+        }
+    }
+
+    private static func fetchDevices(_ sql: any AccountSQL, _ condition: String, _ args: [SQLValue]) async throws -> [Device] {
+        try await sql.rows("""
+            SELECT d.id, d.user_id, u.name AS user_name, d.replica, d.name, d.created_at, d.last_seen_at, d.revoked_at,
+                   d.public_key, d.clock_skew_ms
+            FROM device d JOIN "user" u ON u.id = d.user_id WHERE \(condition) ORDER BY d.id
+            """, args).map { r in
+            Device(id: r.int("id"), userID: r.int("user_id"), userName: r.text("user_name"),
+                   replica: ReplicaID(bytes: r.blob("replica")), name: r.text("name"), createdAt: r.int("created_at"),
+                   lastSeenAt: r.optionalInt("last_seen_at"), revokedAt: r.optionalInt("revoked_at"),
+                   publicKey: r.optionalBlob("public_key"), clockSkewMillis: r.optionalInt("clock_skew_ms"))
+        }
+    }
+
+    private static func fetchDevice(_ sql: any AccountSQL, _ condition: String, _ args: [SQLValue]) async throws -> Device? {
+        try await fetchDevices(sql, condition, args).first
+    }
+
+    // MARK: Refresh tokens
+
+    /// How long a spent refresh token may be presented again and get the same successor: the answer to a
+    /// refresh can be lost on a bad link, and the retry must not sign the device out.
+    static let retryGraceSeconds: Int64 = 120
+
+    /// A new token family for a device (at login): only its SHA-256 is stored.
+    public func issueRefreshToken(deviceID: Int64, expiresAt: Int64) async throws -> String {
+        let token = "dbr1." + base64URL(randomBytes(32))
+        let family = randomBytes(16)
+        try await write { sql in
+            try await sql.run("DELETE FROM refresh_token WHERE expires_at < ?", [.int(expiresAt - 800 * 86400)])
+            try await sql.run("INSERT INTO refresh_token (hash, device_id, family, expires_at) VALUES (?, ?, ?, ?)",
+                              [.blob(Self.hash(token)), .int(deviceID), .blob(family), .int(expiresAt)])
+        }
+        return token
+    }
+
+    /// What redeeming a refresh token gave.
+    public enum Redeemed: Sendable {
+        /// The device and its next token.
+        case next(deviceID: Int64, token: String)
+        /// A spent token presented again after its successor was used, or after the grace period: the whole family is
+        /// revoked (someone else holds a copy).
+        case replayed
+        /// Unknown or expired.
+        case invalid
+    }
+
+    /// Spends a refresh token. Its successor is derived from it with the server's key, so a retry within
+    /// `retryGraceSeconds` whose successor is still unused gets the same successor again; any other reuse revokes
+    /// the token's family. Two servers redeeming the same token at once take turns.
+    public func redeemRefreshToken(_ token: String, successorKey: SymmetricKey, now: Int64, lifetime: Int64) async throws -> Redeemed {
+        let hash = Self.hash(token)
+        let successor = "dbr1." + base64URL(Array(HMAC<SHA256>.authenticationCode(for: Data(("refresh:" + token).utf8),
+                                                                                   using: successorKey)))
+        let successorHash = Self.hash(successor)
+        return try await write { sql in
+            guard let row = try await sql.row("SELECT device_id, family, expires_at, spent_at FROM refresh_token WHERE hash = ?",
+                                              [.blob(hash)]) else { return .invalid }
+            try await sql.lock("family:" + base64URL(row.blob("family")))
+            // Read again under the lock: another server may have spent it meanwhile.
+            guard let row = try await sql.row("SELECT device_id, family, expires_at, spent_at FROM refresh_token WHERE hash = ?",
+                                              [.blob(hash)]) else { return .invalid }
+            let device = row.int("device_id")
+            let family = row.blob("family")
+            if let spent = row.optionalInt("spent_at") {
+                let next = try await sql.row("SELECT spent_at FROM refresh_token WHERE hash = ?", [.blob(successorHash)])
+                if now - spent <= Self.retryGraceSeconds, let next, next.optionalInt("spent_at") == nil {
+                    return .next(deviceID: device, token: successor)
+                }
+                try await sql.run("DELETE FROM refresh_token WHERE family = ?", [.blob(family)])
+                return .replayed
+            }
+            guard row.int("expires_at") >= now else {
+                try await sql.run("DELETE FROM refresh_token WHERE hash = ?", [.blob(hash)])
+                return .invalid
+            }
+            try await sql.run("UPDATE refresh_token SET spent_at = ? WHERE hash = ?", [.int(now), .blob(hash)])
+            try await sql.run("""
+                INSERT INTO refresh_token (hash, device_id, family, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, [.blob(successorHash), .int(device), .blob(family), .int(now + lifetime)])
+            return .next(deviceID: device, token: successor)
+        }
+    }
+
+    private static func hash(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    // MARK: Sign-in counters
+
+    /// Runs `body` on the sign-in counters of `keys` and stores what it leaves (a counter set to nil is deleted),
+    /// in one transaction that every server on the database takes in turn for these keys. Counters that faded
+    /// before `now` are deleted first.
+    public func withLoginCounters<T: Sendable>(_ keys: [String], now: Int64,
+                                        _ body: @escaping @Sendable (inout [String: LoginCounter]) -> T) async throws -> T {
+        try await write { sql in
+            for key in Set(keys).sorted() { try await sql.lock("login:" + key) }
+            try await sql.run("DELETE FROM login_counter WHERE fades_at < ?", [.int(now)])
+            var counters: [String: LoginCounter] = [:]
+            for key in keys {
+                guard let r = try await sql.row("SELECT * FROM login_counter WHERE key = ?", [.text(key)]) else { continue }
+                counters[key] = LoginCounter(failures: Int(r.int("failures")), last: r.int("last_at"),
+                                             blockedUntil: r.int("blocked_until"), credits: Int(r.int("credits")),
+                                             fadesAt: r.int("fades_at"))
+            }
+            let before = counters
+            let result = body(&counters)
+            for key in Set(keys) where counters[key] != before[key] {
+                guard let c = counters[key] else {
+                    try await sql.run("DELETE FROM login_counter WHERE key = ?", [.text(key)])
+                    continue
+                }
+                try await sql.run("""
+                    INSERT INTO login_counter (key, failures, last_at, blocked_until, credits, fades_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at,
+                        blocked_until = excluded.blocked_until, credits = excluded.credits, fades_at = excluded.fades_at
+                    """, [.text(key), .int(Int64(c.failures)), .int(c.last), .int(c.blockedUntil), .int(Int64(c.credits)),
+                          .int(c.fadesAt)])
+            }
+            return result
+        }
+    }
+}
+
+/// The tables of the account store and their migrations, one list per backend. SQLite's go through GRDB's
+/// migrator (the names are those files already carry); PostgreSQL's are recorded in `daiban_migration`.
+enum AccountSchema {
+    static var sqliteMigrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("accounts-v1") { db in
             try db.execute(sql: """
@@ -129,333 +501,117 @@ public struct AccountStore: Sendable {
                 ) STRICT;
                 """)
         }
-        try m.migrate(queue)
-    }
-
-    // MARK: Users
-
-    /// Adds a user; the password is hashed with bcrypt before it reaches the database.
-    /// - Throws: `AccountError` when the name is taken or malformed.
-    @discardableResult
-    public func addUser(name: String, role: Role, township: String? = nil, department: String? = nil,
-                        password: String, cost: Int, now: Int64) throws -> User {
-        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw AccountError(L10n.t(.srvBadUserName))
-        }
-        guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
-        let hash = PasswordHasher.hash(password, cost: cost)
-        return try queue.write { db in
-            if try Int.fetchOne(db, sql: "SELECT 1 FROM user WHERE name = ?", arguments: [name]) != nil {
-                throw AccountError(L10n.t(.srvUserExists, name))
-            }
+        m.registerMigration("accounts-v4-login-counters") { db in
             try db.execute(sql: """
-                INSERT INTO user (name, role, township, department, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [name, role.rawValue, township, department, hash, now])
-            return User(id: db.lastInsertedRowID, name: name, role: role, township: township, department: department,
-                        createdAt: now, disabled: false)
+                CREATE TABLE login_counter (
+                    key TEXT PRIMARY KEY,
+                    failures INTEGER NOT NULL,
+                    last_at INTEGER NOT NULL,
+                    blocked_until INTEGER NOT NULL,
+                    credits INTEGER NOT NULL,
+                    fades_at INTEGER NOT NULL
+                ) STRICT;
+                CREATE INDEX login_counter_fades ON login_counter (fades_at);
+                """)
         }
+        return m
     }
 
-    /// Sets a new password (a forgotten one, or a routine change). With `revokeSessions` every device of the
-    /// user must sign in again: its refresh tokens are deleted and access tokens issued before `now` are refused.
-    /// - Returns: false when there is no such user.
-    public func setPassword(name: String, password: String, cost: Int, revokeSessions: Bool = false,
-                            now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> Bool {
-        guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
-        let hash = PasswordHasher.hash(password, cost: cost)
-        return try queue.write { db in
-            try db.execute(sql: "UPDATE user SET password_hash = ? WHERE name = ?", arguments: [hash, name])
-            guard db.changesCount > 0 else { return false }
-            if revokeSessions {
-                try db.execute(sql: "UPDATE user SET sessions_valid_after = ? WHERE name = ?", arguments: [now + 1, name])
-                try db.execute(sql: """
-                    DELETE FROM refresh_token WHERE device_id IN
-                        (SELECT d.id FROM device d JOIN user u ON u.id = d.user_id WHERE u.name = ?)
-                    """, arguments: [name])
+    /// PostgreSQL's migrations, in order: a name and its statements (one per query: the extended protocol takes
+    /// one statement at a time).
+    static let postgresMigrations: [(name: String, statements: [String])] = [
+        ("accounts-v1", [
+            #"""
+            CREATE TABLE "user" (
+                id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                name text NOT NULL UNIQUE,
+                role text NOT NULL,
+                township text,
+                department text,
+                password_hash text NOT NULL,
+                created_at bigint NOT NULL,
+                disabled bigint NOT NULL DEFAULT 0,
+                sessions_valid_after bigint NOT NULL DEFAULT 0
+            )
+            """#,
+            #"""
+            CREATE TABLE device (
+                id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                user_id bigint NOT NULL REFERENCES "user" (id),
+                replica bytea NOT NULL UNIQUE,
+                name text NOT NULL,
+                created_at bigint NOT NULL,
+                last_seen_at bigint,
+                revoked_at bigint,
+                public_key bytea,
+                clock_skew_ms bigint
+            )
+            """#,
+            """
+            CREATE TABLE device_key (
+                public_key bytea PRIMARY KEY,
+                device_id bigint NOT NULL REFERENCES device (id),
+                added_at bigint NOT NULL,
+                retired_at bigint,
+                valid_to_seq bigint
+            )
+            """,
+            """
+            CREATE TABLE refresh_token (
+                hash bytea PRIMARY KEY,
+                device_id bigint NOT NULL REFERENCES device (id),
+                family bytea NOT NULL,
+                expires_at bigint NOT NULL,
+                spent_at bigint
+            )
+            """,
+            "CREATE INDEX refresh_token_family ON refresh_token (family)",
+            "CREATE INDEX refresh_token_device ON refresh_token (device_id)",
+            """
+            CREATE TABLE relayed_key (
+                replica bytea NOT NULL,
+                public_key bytea NOT NULL,
+                first_seen_at bigint NOT NULL,
+                PRIMARY KEY (replica, public_key)
+            )
+            """,
+            """
+            CREATE TABLE login_counter (
+                key text PRIMARY KEY,
+                failures bigint NOT NULL,
+                last_at bigint NOT NULL,
+                blocked_until bigint NOT NULL,
+                credits bigint NOT NULL,
+                fades_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX login_counter_fades ON login_counter (fades_at)",
+            "CREATE TABLE server_secret (name text PRIMARY KEY, value bytea NOT NULL)",
+        ]),
+    ]
+
+    /// Runs the migrations PostgreSQL lacks, in one transaction under an advisory lock: servers starting at once
+    /// take turns, and the later ones find the work done.
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(7263540142)", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS daiban_migration (name text PRIMARY KEY, applied_at bigint NOT NULL)
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM daiban_migration", logger: logger).decode(String.self) {
+                applied.insert(name)
             }
-            return true
-        }
-    }
-
-    /// Disables or re-enables a user. A disabled user can neither sign in nor use tokens already issued; the
-    /// devices stay registered, so re-enabling restores them.
-    /// - Returns: false when there is no such user.
-    public func setDisabled(name: String, _ disabled: Bool) throws -> Bool {
-        try queue.write { db in
-            try db.execute(sql: "UPDATE user SET disabled = ? WHERE name = ?", arguments: [disabled, name])
-            return db.changesCount > 0
-        }
-    }
-
-    public func users() throws -> [User] {
-        try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM user ORDER BY id").map(Self.user) }
-    }
-
-    public func user(id: Int64) throws -> User? {
-        try queue.read { db in try Row.fetchOne(db, sql: "SELECT * FROM user WHERE id = ?", arguments: [id]).map(Self.user) }
-    }
-
-    /// A consistent copy of the accounts database in one file (`VACUUM INTO`), readable by its owner only.
-    public func backup(to path: String) throws {
-        try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
-        chmod(path, 0o600)
-    }
-
-    /// SQLite's own check of the file (`PRAGMA quick_check`): empty when it is sound.
-    public func integrityProblems() throws -> [String] {
-        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" } }
-    }
-
-    public func userCount() throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM user") ?? 0 }
-    }
-
-    /// The user when the password matches. Unknown users cost a bcrypt check too, so timing does not reveal
-    /// which names exist.
-    func authenticate(name: String, password: String, cost: Int) throws -> User? {
-        let row = try queue.read { db in try Row.fetchOne(db, sql: "SELECT * FROM user WHERE name = ?", arguments: [name]) }
-        guard let row else {
-            _ = PasswordHasher.verify(password, hash: PasswordHasher.decoy(cost: cost))
-            return nil
-        }
-        guard PasswordHasher.verify(password, hash: row["password_hash"]) else { return nil }
-        return Self.user(row)
-    }
-
-    private static func user(_ r: Row) -> User {
-        User(id: r["id"], name: r["name"], role: Role(rawValue: r["role"]) ?? .agent, township: r["township"],
-             department: r["department"], createdAt: r["created_at"], disabled: r["disabled"],
-             sessionsValidAfter: r["sessions_valid_after"])
-    }
-
-    /// Whether `replica` is a device of the user that signs with `key` (a login from a known device, proved by
-    /// its key, is not slowed by other people's failed guesses at the user name).
-    func isKnownDevice(user name: String, replica: ReplicaID, key: [UInt8]) throws -> Bool {
-        try queue.read { db in
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM device d JOIN user u ON u.id = d.user_id
-                               WHERE u.name = ? AND d.replica = ? AND d.public_key = ? AND d.revoked_at IS NULL)
-                """, arguments: [name, Data(replica.bytes), Data(key)]) ?? false
-        }
-    }
-
-    // MARK: Devices
-
-    /// The device of `replica`, registering it (and its key) to `user` on first sight.
-    /// - Throws: `APIError` when the replica belongs to another user or was revoked, or when the device already
-    ///   has another key.
-    func device(for user: User, replica: ReplicaID, name: String, key: [UInt8]?, now: Int64) throws -> Device {
-        try queue.write { db in
-            if var existing = try Self.fetchDevice(db, "d.replica = ?", [Data(replica.bytes)]) {
-                guard existing.userID == user.id else {
-                    throw APIError(.conflict, "replica_taken",
-                                   "replica \(replica.short) is registered to another user; run daiban init in a new home")
+            for m in postgresMigrations where !applied.contains(m.name) {
+                for statement in m.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                guard existing.revokedAt == nil else {
-                    throw APIError.forbidden("device_revoked",
-                                             "device \(existing.id) was revoked; ask the centre, then init a new replica")
-                }
-                if let key {
-                    if existing.publicKey == nil {
-                        try Self.setKey(db, device: existing.id, key, now: now)
-                        existing.publicKey = key
-                    } else if existing.publicKey != key {
-                        throw APIError(.conflict, "device_key_mismatch",
-                                       "device \(existing.id) signs with another key; rotate keys with `daiban key rotate` on the device that holds the old one, or ask the centre to revoke it")
-                    }
-                }
-                return existing
+                let name = m.name
+                let at = Int64(Date().timeIntervalSince1970)
+                try await connection.query("INSERT INTO daiban_migration (name, applied_at) VALUES (\(name), \(at))", logger: logger)
             }
-            // A replica whose bundles were relayed before it ever signed in is registered only with the key
-            // those bundles were signed with.
-            let relayed = try Data.fetchAll(db, sql: "SELECT public_key FROM relayed_key WHERE replica = ?",
-                                            arguments: [Data(replica.bytes)])
-            let presented: Data? = key.map { Data($0) }
-            if !relayed.isEmpty && !relayed.contains(where: { $0 == presented }) {
-                throw APIError(.conflict, "device_key_mismatch",
-                               "bundles of replica \(replica.short) were relayed signed with another key; sign in from the device that made them")
-            }
-            try db.execute(sql: "INSERT INTO device (user_id, replica, name, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [user.id, Data(replica.bytes), String(name.prefix(64)), now])
-            let id = db.lastInsertedRowID
-            if let key { try Self.setKey(db, device: id, key, now: now) }
-            return Device(id: id, userID: user.id, userName: user.name, replica: replica, name: String(name.prefix(64)),
-                          createdAt: now, publicKey: key)
         }
     }
-
-    /// Makes `key` the device's current key. Its previous one is retired: it still signs bundles of changes up to
-    /// `retiredUpTo` (the device's sequence number at the rotation), which a township may relay later, and
-    /// nothing after them.
-    private static func setKey(_ db: Database, device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) throws {
-        if try Int64.fetchOne(db, sql: "SELECT device_id FROM device_key WHERE public_key = ?", arguments: [Data(key)]).map({ $0 != device }) == true {
-            throw APIError(.conflict, "device_key_mismatch", "this key belongs to another device")
-        }
-        try db.execute(sql: """
-            UPDATE device_key SET retired_at = ?, valid_to_seq = ? WHERE device_id = ? AND retired_at IS NULL AND public_key <> ?
-            """, arguments: [now, Int64(clamping: retiredUpTo), device, Data(key)])
-        try db.execute(sql: """
-            INSERT INTO device_key (public_key, device_id, added_at) VALUES (?, ?, ?)
-            ON CONFLICT (public_key) DO UPDATE SET retired_at = NULL, valid_to_seq = NULL
-            """, arguments: [Data(key), device, now])
-        try db.execute(sql: "UPDATE device SET public_key = ? WHERE id = ?", arguments: [Data(key), device])
-    }
-
-    /// Registers a device's first key, or rotates it (the caller checked the old key's proof).
-    func setKey(device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) throws {
-        try queue.write { db in try Self.setKey(db, device: device, key, now: now, retiredUpTo: retiredUpTo) }
-    }
-
-    /// How long a retired key still signs the bundles made before its rotation (a township may carry one for a
-    /// while): 30 days.
-    static let retiredKeySeconds: Int64 = 30 * 86_400
-
-    /// Whether `key` signs, for the device, a bundle of its changes up to `toSeq`: its current key signs
-    /// anything, a retired one only what the device wrote before the rotation, and only for `retiredKeySeconds`.
-    func isKey(_ key: [UInt8], of device: Int64, forBundleUpTo toSeq: UInt64, now: Int64) throws -> Bool {
-        try queue.read { db in
-            guard let r = try Row.fetchOne(db, sql: """
-                SELECT device_id, retired_at, valid_to_seq FROM device_key WHERE public_key = ?
-                """, arguments: [Data(key)]), (r[0] as Int64) == device else { return false }
-            guard let retired = r[1] as Int64? else { return true }
-            guard let bound = r[2] as Int64?, now - retired <= Self.retiredKeySeconds else { return false }
-            return toSeq <= UInt64(max(0, bound))
-        }
-    }
-
-    /// The keys relayed bundles of a replica no device has registered were signed with.
-    func relayedKeys(replica: ReplicaID) throws -> [[UInt8]] {
-        try queue.read { db in
-            try Data.fetchAll(db, sql: "SELECT public_key FROM relayed_key WHERE replica = ?", arguments: [Data(replica.bytes)])
-                .map { [UInt8]($0) }
-        }
-    }
-
-    /// Remembers the key that signed a relayed bundle of a replica no device has registered (at most 8 per
-    /// replica): only that key's holder may register the replica later.
-    func noteRelayedKey(replica: ReplicaID, _ key: [UInt8], now: Int64) throws {
-        try queue.write { db in
-            let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM relayed_key WHERE replica = ?", arguments: [Data(replica.bytes)]) ?? 0
-            guard n < 8 else { return }
-            try db.execute(sql: "INSERT OR IGNORE INTO relayed_key (replica, public_key, first_seen_at) VALUES (?, ?, ?)",
-                           arguments: [Data(replica.bytes), Data(key), now])
-        }
-    }
-
-    /// The device registered for a replica id.
-    func device(replica: ReplicaID) throws -> Device? {
-        try queue.read { db in try Self.fetchDevice(db, "d.replica = ?", [Data(replica.bytes)]) }
-    }
-
-    /// Records the device's clock against the server's.
-    func noteClock(deviceID: Int64, skewMillis: Int64) throws {
-        try queue.write { db in
-            try db.execute(sql: "UPDATE device SET clock_skew_ms = ? WHERE id = ?", arguments: [skewMillis, deviceID])
-        }
-    }
-
-    public func devices() throws -> [Device] {
-        try queue.read { db in try Self.fetchDevices(db, "1", []) }
-    }
-
-    public func device(id: Int64) throws -> Device? {
-        try queue.read { db in try Self.fetchDevice(db, "d.id = ?", [id]) }
-    }
-
-    /// Revokes a device and its refresh tokens. Returns false when there is no such device.
-    public func revoke(deviceID: Int64, now: Int64) throws -> Bool {
-        try queue.write { db in
-            try db.execute(sql: "UPDATE device SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
-                           arguments: [now, deviceID])
-            guard db.changesCount > 0 else { return false }
-            try db.execute(sql: "DELETE FROM refresh_token WHERE device_id = ?", arguments: [deviceID])
-            return true
-        }
-    }
-
-    func touch(deviceID: Int64, now: Int64) throws {
-        try queue.write { db in
-            try db.execute(sql: "UPDATE device SET last_seen_at = ? WHERE id = ?", arguments: [now, deviceID])
-        }
-    }
-
-    private static func fetchDevices(_ db: Database, _ condition: String, _ args: [any DatabaseValueConvertible]) throws -> [Device] {
-        try Row.fetchAll(db, sql: """
-            SELECT d.*, u.name AS user_name FROM device d JOIN user u ON u.id = d.user_id WHERE \(condition) ORDER BY d.id
-            """, arguments: StatementArguments(args)).map { r in
-            Device(id: r["id"], userID: r["user_id"], userName: r["user_name"],
-                   replica: ReplicaID(bytes: [UInt8](r["replica"] as Data)), name: r["name"], createdAt: r["created_at"],
-                   lastSeenAt: r["last_seen_at"], revokedAt: r["revoked_at"],
-                   publicKey: (r["public_key"] as Data?).map { [UInt8]($0) }, clockSkewMillis: r["clock_skew_ms"])
-        }
-    }
-
-    private static func fetchDevice(_ db: Database, _ condition: String, _ args: [any DatabaseValueConvertible]) throws -> Device? {
-        try fetchDevices(db, condition, args).first
-    }
-
-    // MARK: Refresh tokens
-
-    /// How long a spent refresh token may be presented again and get the same successor: the answer to a
-    /// refresh can be lost on a bad link, and the retry must not sign the device out.
-    static let retryGraceSeconds: Int64 = 120
-
-    /// A new token family for a device (at login): only its SHA-256 is stored.
-    func issueRefreshToken(deviceID: Int64, expiresAt: Int64) throws -> String {
-        let token = "dbr1." + base64URL(randomBytes(32))
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM refresh_token WHERE expires_at < ?", arguments: [expiresAt - 800 * 86400])
-            try db.execute(sql: "INSERT INTO refresh_token (hash, device_id, family, expires_at) VALUES (?, ?, ?, ?)",
-                           arguments: [Self.hash(token), deviceID, Data(randomBytes(16)), expiresAt])
-        }
-        return token
-    }
-
-    /// What redeeming a refresh token gave.
-    enum Redeemed {
-        /// The device and its next token.
-        case next(deviceID: Int64, token: String)
-        /// A spent token presented again after its successor was used, or after the grace period: the whole family is
-        /// revoked (someone else holds a copy).
-        case replayed
-        /// Unknown or expired.
-        case invalid
-    }
-
-    /// Spends a refresh token. Its successor is derived from it with the server's key, so a retry within
-    /// `retryGraceSeconds` whose successor is still unused gets the same successor again; any other reuse revokes
-    /// the token's family.
-    func redeemRefreshToken(_ token: String, successorKey: SymmetricKey, now: Int64, lifetime: Int64) throws -> Redeemed {
-        try queue.write { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT device_id, family, expires_at, spent_at FROM refresh_token WHERE hash = ?
-                """, arguments: [Self.hash(token)]) else { return .invalid }
-            let device: Int64 = row[0]
-            let family: Data = row[1]
-            let successor = "dbr1." + base64URL(Array(HMAC<SHA256>.authenticationCode(for: Data(("refresh:" + token).utf8),
-                                                                                       using: successorKey)))
-            if let spent = row[3] as Int64? {
-                let next = try Row.fetchOne(db, sql: "SELECT spent_at FROM refresh_token WHERE hash = ?",
-                                            arguments: [Self.hash(successor)])
-                if now - spent <= Self.retryGraceSeconds, let next, (next[0] as Int64?) == nil {
-                    return .next(deviceID: device, token: successor)
-                }
-                try db.execute(sql: "DELETE FROM refresh_token WHERE family = ?", arguments: [family])
-                return .replayed
-            }
-            guard (row[2] as Int64) >= now else {
-                try db.execute(sql: "DELETE FROM refresh_token WHERE hash = ?", arguments: [Self.hash(token)])
-                return .invalid
-            }
-            try db.execute(sql: "UPDATE refresh_token SET spent_at = ? WHERE hash = ?", arguments: [now, Self.hash(token)])
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO refresh_token (hash, device_id, family, expires_at) VALUES (?, ?, ?, ?)
-                """, arguments: [Self.hash(successor), device, family, now + lifetime])
-            return .next(deviceID: device, token: successor)
-        }
-    }
-
-    private static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
 }
 
 func randomBytes(_ n: Int) -> [UInt8] {

@@ -120,7 +120,7 @@ extension DaibanServer {
                 throw APIError.forbidden(ErrorCode.forbidden, "only centre accounts see the device directory")
             }
             let accounts = self.accounts
-            let (devices, users) = try await offload { (try accounts.devices(), try accounts.users()) }
+            let (devices, users) = (try await accounts.devices(), try await accounts.users())
             let roles = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0.role.rawValue) })
             return try json(DevicesResponse(devices: devices.map { d in
                 .init(id: d.id, user: d.userName, role: roles[d.userID] ?? "", name: d.name, replica: d.replica.description,

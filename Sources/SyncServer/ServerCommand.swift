@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "daiban.server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let server = try DaibanServer(config: config, logger: logger)
-        if try server.accounts.userCount() == 0 {
+        if try await server.accounts.userCount() == 0 {
             logger.warning("no users yet: run `daiban-server admin bootstrap --data \(config.data)`")
         }
         let scheme = config.tlsCertificate == nil ? "http" : "https"
@@ -106,7 +106,7 @@ struct UserCommand: AsyncParsableCommand {
             guard passwordStdin else { throw ValidationError(L10n.t(.srvNeedPasswordStdin)) }
             let (accounts, config) = try options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
-            guard try accounts.setPassword(name: name, password: password, cost: config.bcryptCost,
+            guard try await accounts.setPassword(name: name, password: password, cost: config.bcryptCost,
                                            revokeSessions: revokeSessions, now: unixNow()) else {
                 throw AccountError(L10n.t(.srvNoUser, name))
             }
@@ -123,7 +123,7 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: .l("Login name.", "登录名。")) var name: String
 
         func run() async throws {
-            guard try options.accounts().0.setDisabled(name: name, true) else { throw AccountError(L10n.t(.srvNoUser, name)) }
+            guard try await options.accounts().0.setDisabled(name: name, true) else { throw AccountError(L10n.t(.srvNoUser, name)) }
             print(L10n.t(.userDisabled, name))
         }
     }
@@ -134,7 +134,7 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: .l("Login name.", "登录名。")) var name: String
 
         func run() async throws {
-            guard try options.accounts().0.setDisabled(name: name, false) else { throw AccountError(L10n.t(.srvNoUser, name)) }
+            guard try await options.accounts().0.setDisabled(name: name, false) else { throw AccountError(L10n.t(.srvNoUser, name)) }
             print(L10n.t(.userEnabled, name))
         }
     }
@@ -155,7 +155,7 @@ struct UserCommand: AsyncParsableCommand {
             guard passwordStdin else { throw ValidationError(L10n.t(.srvNeedPasswordStdin)) }
             let (accounts, config) = try options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
-            let user = try accounts.addUser(name: name, role: role, township: township, department: department,
+            let user = try await accounts.addUser(name: name, role: role, township: township, department: department,
                                             password: password, cost: config.bcryptCost, now: unixNow())
             print(L10n.t(.userAdded, user.name, user.role.rawValue, user.id))
         }
@@ -167,7 +167,7 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() async throws {
-            let users = try options.accounts().0.users()
+            let users = try await options.accounts().0.users()
             if json {
                 printJSON(users.map { u -> [String: Any] in
                     ["id": u.id, "name": u.name, "role": u.role.rawValue, "township": u.township ?? NSNull(),
@@ -193,7 +193,7 @@ struct DeviceCommand: AsyncParsableCommand {
         @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
 
         func run() async throws {
-            let devices = try options.accounts().0.devices()
+            let devices = try await options.accounts().0.devices()
             if json {
                 printJSON(devices.map { d -> [String: Any] in
                     ["id": d.id, "user": d.userName, "name": d.name, "replica": d.replica.description,
@@ -219,7 +219,7 @@ struct DeviceCommand: AsyncParsableCommand {
         @Argument(help: .l("Device id from `device list`.", "设备编号（见 `device list`）。")) var id: Int64
 
         func run() async throws {
-            guard try options.accounts().0.revoke(deviceID: id, now: unixNow()) else {
+            guard try await options.accounts().0.revoke(deviceID: id, now: unixNow()) else {
                 throw AccountError(L10n.t(.srvNoDevice, id))
             }
             print(L10n.t(.deviceRevoked, id))
@@ -259,12 +259,12 @@ struct AdminCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (accounts, config) = try options.accounts()
-            let existing = try accounts.userCount()
+            let existing = try await accounts.userCount()
             guard existing == 0 else {
                 throw AccountError(L10n.t(.srvAlreadyBootstrapped, existing))
             }
             let password = passwordStdin ? (readLine(strippingNewline: true) ?? "") : generatePassword()
-            try accounts.addUser(name: name, role: .center, password: password, cost: config.bcryptCost, now: unixNow())
+            try await accounts.addUser(name: name, role: .center, password: password, cost: config.bcryptCost, now: unixNow())
             let server = url ?? "\(config.tlsCertificate == nil ? "http" : "https")://\(config.host):\(config.port)"
             print(L10n.t(.bootstrapped, name))
             if !passwordStdin { print(L10n.t(.bootstrapPassword, password)) }

@@ -13,6 +13,8 @@ extension L10n.Key {
                                              zh: "已初始化过：已有 {0} 个用户；请用 `user add` 添加用户")
     static let srvBadUserName = Self(en: "user names are 1–64 bytes without spaces", zh: "用户名须为 1–64 字节，且不含空格")
     static let srvShortPassword = Self(en: "passwords need at least 8 characters", zh: "密码至少须 8 个字符")
+    static let srvBadDatabaseURL = Self(en: "the database must be a URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, optionally with ?sslmode=disable, prefer or require",
+                                        zh: "数据库须为 postgres://用户[:密码]@主机[:端口]/库名 形式的地址，可带 ?sslmode=disable、prefer 或 require")
     static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")
     static let srvConfigNotObject = Self(en: "{0} must hold a JSON object", zh: "{0} 的内容须为一个 JSON 对象")
     static let srvConfigUnknown = Self(en: "{0}: unknown setting \"{1}\"", zh: "{0}：没有设置项“{1}”")

@@ -66,7 +66,7 @@ extension DaibanServer {
             throw APIError.forbidden(ErrorCode.senderMismatch, "a bundle cannot claim to come from the server")
         }
         let accounts = self.accounts
-        let writer = try await offload { try accounts.device(replica: sender) }
+        let writer = try await accounts.device(replica: sender)
         guard let writer else {
             // Never signed in: nothing proves who wrote it. The key it signed with is remembered (once the import
             // succeeded), so that only the holder of that key can later register this replica id.
@@ -74,17 +74,17 @@ extension DaibanServer {
                                                 unverified: true, via: p)
             if let sig = header.signature, sig.isValid {
                 let t = now()
-                try await offload { [accounts] in try accounts.noteRelayedKey(replica: sender, sig.publicKey, now: t) }
+                try await accounts.noteRelayedKey(replica: sender, sig.publicKey, now: t)
             }
             return result
         }
         var refuse: Rejection?
-        let writerUser = try await offload { try accounts.user(id: writer.userID) }
+        let writerUser = try await accounts.user(id: writer.userID)
         if writer.revokedAt != nil || writerUser?.disabled != false {
             refuse = Rejection(.writerRevoked, "the writing device \(writer.id) is revoked or its user disabled")
         } else if let sig = header.signature, sig.isValid {
                 let toSeq = header.toSeq, t = now()
-            let known = try await offload { try accounts.isKey(sig.publicKey, of: writer.id, forBundleUpTo: toSeq, now: t) }
+            let known = try await accounts.isKey(sig.publicKey, of: writer.id, forBundleUpTo: toSeq, now: t)
             if !known {
                 refuse = Rejection(.badSignature, "the bundle is signed with a key that is not device \(writer.id)'s for these changes (a retired key signs only what its device wrote before the rotation, for 30 days)")
             }
@@ -109,7 +109,7 @@ extension DaibanServer {
         let started = DispatchTime.now()
         var options = ImportOptions(attribution: .init(user: p.user.name, device: String(p.device.id)), limits: pushLimits)
         let authorName = user.name
-        let accountNames = Set(try await offload { [accounts] in try accounts.users().map(\.name) })
+        let accountNames = Set(try await accounts.users().map(\.name))
         var checks = VersionChecks(
             writer: writer, account: user.userID,
             author: { author in
@@ -133,11 +133,8 @@ extension DaibanServer {
             if unverified { try replica.markUnverifiedWriter(writer, in: stamper) }
         }
         let opts = options
-        let report = try await offload { [replica, accounts, now] in
-            let r = try replica.importBundle(bytes, options: opts)
-            try accounts.touch(deviceID: p.device.id, now: now())
-            return r
-        }
+        let report = try await offload { [replica] in try replica.importBundle(bytes, options: opts) }
+        try await accounts.touch(deviceID: p.device.id, now: now())
         // The server's state of what was refused, for what the *delivering* account may read (a relayer never
         // learns more through a refused relay than its own pull would give it); none when the bundle's provenance
         // failed as a whole.
@@ -210,7 +207,7 @@ extension DaibanServer {
         let ownSize = target == config.pullChunkBytes
         let hint = max(1, chunkHint.withLock { $0 } * target / max(1, config.pullChunkBytes))
         let account = try await account(for: p.user)
-        let (chunk, learnt) = try await offload { [replica, accounts, now] () throws -> (ChangeChunk, Int) in
+        let (chunk, learnt) = try await offload { [replica] () throws -> (ChangeChunk, Int) in
             let seq = try replica.currentSeq()
             guard cursor <= seq else {
                 throw APIError(.conflict, ErrorCode.cursorAhead,
@@ -224,9 +221,9 @@ extension DaibanServer {
             exporter.splitsOversizedRows = true
             let rows: RowFilter? = account.role == .center ? nil : ReadScope.rowFilter(account)
             let chunk = try exporter.next(from: replica, after: cursor, filter: filter, rows: rows)
-            try accounts.touch(deviceID: p.device.id, now: now())
             return (chunk, exporter.fieldsPerChunk)
         }
+        try await accounts.touch(deviceID: p.device.id, now: now())
         if ownSize { chunkHint.withLock { $0 = learnt } }
         Metrics.pullBytes.record(chunk.bytes.count)
         Metrics.pullChunks.increment()

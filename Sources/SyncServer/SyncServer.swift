@@ -1,5 +1,6 @@
 public import Foundation
 import Dispatch
+import Crypto
 import Logging
 import Metrics
 public import ReplicaStore
@@ -48,9 +49,25 @@ public final class DaibanServer: Sendable {
     /// - Parameters:
     ///   - now: Unix seconds (tests move it to expire tokens).
     ///   - wallClock: Unix milliseconds that incoming versions' clocks are bounded by.
-    public init(config: ServerConfig, logger: Logger = Logger(label: "daiban.server"),
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
-                wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) throws {
+    public convenience init(config: ServerConfig, logger: Logger = Logger(label: "daiban.server"),
+                            now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                            wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) throws {
+        try self.init(config: config, shared: nil, logger: logger, now: now, wallClock: wallClock)
+    }
+
+    /// Opens the data folder's replica with accounts kept elsewhere: a PostgreSQL database that several server
+    /// instances share, whose token key they all sign with.
+    public static func open(config: ServerConfig, accounts: AccountStore, logger: Logger = Logger(label: "daiban.server"),
+                            now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                            wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) async throws
+        -> DaibanServer
+    {
+        let key = try await accounts.database.tokenKey()
+        return try DaibanServer(config: config, shared: (accounts, key), logger: logger, now: now, wallClock: wallClock)
+    }
+
+    private init(config: ServerConfig, shared: (accounts: AccountStore, tokenKey: SymmetricKey)?, logger: Logger,
+                 now: @escaping @Sendable () -> Int64, wallClock: @escaping @Sendable () -> UInt64) throws {
         try config.validate()
         self.config = config
         self.logger = logger
@@ -66,10 +83,10 @@ public final class DaibanServer: Sendable {
             replica = try ReplicaDatabase.create(at: config.replicaPath, schema: DaibanSchema.schema, author: "server",
                                                  now: wallClock)
         }
-        accounts = try AccountStore(path: config.accountsPath)
+        accounts = try shared?.accounts ?? AccountStore(path: config.accountsPath)
         cursorSpace = replica.id.description + "." + (try Self.epoch(replica, renew: false))
-        signer = try TokenSigner.load(path: config.tokenKeyPath)
-        limiter = LoginLimiter(maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds)
+        signer = try shared.map { TokenSigner(key: $0.tokenKey) } ?? TokenSigner.load(path: config.tokenKeyPath)
+        limiter = LoginLimiter(maxFailures: config.loginMaxFailures, windowSeconds: config.loginWindowSeconds, store: accounts)
         Self.secureDataFolder(config.data)
     }
 
@@ -125,11 +142,11 @@ public final class DaibanServer: Sendable {
             }
             let fresh = proofTime.subtractingReportingOverflow(now())
             if !fresh.overflow && abs(fresh.partialValue) <= 300 {
-                known = (try? accounts.isKnownDevice(user: name, replica: claimed, key: deviceKey)) ?? false
+                known = (try? await accounts.isKnownDevice(user: name, replica: claimed, key: deviceKey)) ?? false
             }
         }
         let attempt: LoginLimiter.Attempt
-        switch await limiter.begin(user: name, address: address, knownDevice: known, now: now()) {
+        switch try await limiter.begin(user: name, address: address, knownDevice: known, now: now()) {
         case .success(let a): attempt = a
         case .failure(let wait):
             Metrics.loginRejected.increment()
@@ -138,52 +155,51 @@ public final class DaibanServer: Sendable {
                            "too many failed sign-ins; try again in \(wait.seconds) s", retryAfter: wait.seconds)
         }
         let cost = config.bcryptCost
-        let user = try await offload { [accounts] in try accounts.authenticate(name: name, password: password, cost: cost) }
+        let user = try await accounts.authenticate(name: name, password: password, cost: cost)
         guard let user else {
             Metrics.loginFailures.increment()
             logger.notice("login failed")
             throw APIError(.unauthorized, ErrorCode.invalidCredentials, "wrong user name or password")
         }
-        await limiter.succeeded(attempt)
+        try await limiter.succeeded(attempt)
         guard !user.disabled else { throw APIError.forbidden(ErrorCode.userDisabled, "this account is disabled") }
         // A device may not claim the server's own replica id, nor one the server knows as another device's.
         if claimed == replica.id {
             throw APIError(.conflict, ErrorCode.replicaTaken, "replica \(claimed.short) is the server's own; run daiban init in a new home")
         }
         let t = now()
-        let (device, adopted) = try await offload { [accounts, replica] () throws -> (Device, Int) in
-            let relayed = try accounts.relayedKeys(replica: claimed)
-            let new = try accounts.device(replica: claimed) == nil
-            let device = try accounts.device(for: user, replica: claimed, name: deviceName, key: deviceKey, now: t)
-            // A laptop whose bundles were relayed before it ever signed in, signing in now with the key they
-            // carried: the rows it registered become its user's, as if it had pushed them itself.
-            guard new, let deviceKey, relayed.contains(deviceKey) else { return (device, 0) }
-            return (device, try replica.adoptOrigin(from: Judged.unverified(claimed).userID, to: String(user.id)))
+        let relayed = try await accounts.relayedKeys(replica: claimed)
+        let new = try await accounts.device(replica: claimed) == nil
+        let device = try await accounts.device(for: user, replica: claimed, name: deviceName, key: deviceKey, now: t)
+        // A laptop whose bundles were relayed before it ever signed in, signing in now with the key they
+        // carried: the rows it registered become its user's, as if it had pushed them itself.
+        var adopted = 0
+        if new, let deviceKey, relayed.contains(deviceKey) {
+            adopted = try await offload { [replica] in
+                try replica.adoptOrigin(from: Judged.unverified(claimed).userID, to: String(user.id))
+            }
         }
         if adopted > 0 { logger.info("unverified rows adopted", metadata: ["device_id": "\(device.id)", "rows": "\(adopted)"]) }
         logger.info("login", metadata: ["user_id": "\(user.id)", "device_id": "\(device.id)"])
         let refreshExpires = t + Int64(config.refreshTokenSeconds)
-        let refresh = try await offload { [accounts] in
-            try accounts.issueRefreshToken(deviceID: device.id, expiresAt: refreshExpires)
-        }
+        let refresh = try await accounts.issueRefreshToken(deviceID: device.id, expiresAt: refreshExpires)
         return issue(Principal(user: user, device: device), refresh: refresh, refreshExpires: refreshExpires)
     }
 
     func refresh(token: String) async throws -> Session {
         let t = now()
         let lifetime = Int64(config.refreshTokenSeconds)
-        let (principal, next) = try await offload { [accounts, signer, logger] () throws -> (Principal, String) in
-            switch try accounts.redeemRefreshToken(token, successorKey: signer.key, now: t, lifetime: lifetime) {
-            case .next(let deviceID, let next):
-                return (try Self.principal(accounts, userID: nil, deviceID: deviceID, issuedAt: nil), next)
-            case .replayed:
-                logger.warning("a spent refresh token was presented again; its device's session family is revoked")
-                throw APIError(.unauthorized, ErrorCode.invalidRefreshToken,
-                               "this sign-in was used elsewhere after it was renewed, so it was ended for safety; sign in again")
-            case .invalid:
-                throw APIError(.unauthorized, ErrorCode.invalidRefreshToken,
-                               "the refresh token is unknown or expired; sign in again")
-            }
+        let (principal, next): (Principal, String)
+        switch try await accounts.redeemRefreshToken(token, successorKey: signer.key, now: t, lifetime: lifetime) {
+        case .next(let deviceID, let token):
+            (principal, next) = (try await Self.principal(accounts, userID: nil, deviceID: deviceID, issuedAt: nil), token)
+        case .replayed:
+            logger.warning("a spent refresh token was presented again; its device's session family is revoked")
+            throw APIError(.unauthorized, ErrorCode.invalidRefreshToken,
+                           "this sign-in was used elsewhere after it was renewed, so it was ended for safety; sign in again")
+        case .invalid:
+            throw APIError(.unauthorized, ErrorCode.invalidRefreshToken,
+                           "the refresh token is unknown or expired; sign in again")
         }
         return issue(principal, refresh: next, refreshExpires: t + lifetime)
     }
@@ -209,22 +225,20 @@ public final class DaibanServer: Sendable {
         }
         let issued = claims.iat ?? (claims.exp - Int64(config.accessTokenSeconds))
         let wall = Int64(wallClock())
-        return try await offload { [accounts] in
-            let p = try Self.principal(accounts, userID: claims.u, deviceID: claims.d, issuedAt: issued)
-            if let clientTime {
-                // Whatever the header says: the skew is kept within ±100 years.
-                let bound: Int64 = 100 * 365 * 86_400_000
-                let skew = clientTime.subtractingReportingOverflow(wall)
-                let clamped = skew.overflow ? (clientTime > 0 ? bound : -bound) : min(max(skew.partialValue, -bound), bound)
-                try accounts.noteClock(deviceID: p.device.id, skewMillis: clamped)
-            }
-            return p
+        let p = try await Self.principal(accounts, userID: claims.u, deviceID: claims.d, issuedAt: issued)
+        if let clientTime {
+            // Whatever the header says: the skew is kept within ±100 years.
+            let bound: Int64 = 100 * 365 * 86_400_000
+            let skew = clientTime.subtractingReportingOverflow(wall)
+            let clamped = skew.overflow ? (clientTime > 0 ? bound : -bound) : min(max(skew.partialValue, -bound), bound)
+            try await accounts.noteClock(deviceID: p.device.id, skewMillis: clamped)
         }
+        return p
     }
 
-    static func principal(_ accounts: AccountStore, userID: Int64?, deviceID: Int64, issuedAt: Int64?) throws -> Principal {
-        guard let device = try accounts.device(id: deviceID), userID == nil || device.userID == userID,
-              let user = try accounts.user(id: device.userID)
+    static func principal(_ accounts: AccountStore, userID: Int64?, deviceID: Int64, issuedAt: Int64?) async throws -> Principal {
+        guard let device = try await accounts.device(id: deviceID), userID == nil || device.userID == userID,
+              let user = try await accounts.user(id: device.userID)
         else { throw APIError(.unauthorized, ErrorCode.invalidToken, "the token's device or user no longer exists") }
         guard device.revokedAt == nil else {
             throw APIError.forbidden(ErrorCode.deviceRevoked,
@@ -250,7 +264,7 @@ public final class DaibanServer: Sendable {
                                      : "a new key must be signed by the device's current key")
         }
         let t = now()
-        try await offload { [accounts] in try accounts.setKey(device: p.device.id, key, now: t, retiredUpTo: seq ?? 0) }
+        try await accounts.setKey(device: p.device.id, key, now: t, retiredUpTo: seq ?? 0)
         logger.info("device key set", metadata: ["device_id": "\(p.device.id)"])
     }
 }

@@ -73,101 +73,108 @@ struct TokenSigner: Sendable {
     }
 }
 
+/// One sign-in counter (`LoginLimiter`).
+public struct LoginCounter: Sendable, Equatable {
+    public var failures = 0
+    public var last: Int64 = 0
+    public var blockedUntil: Int64 = 0
+    /// Successful sign-ins that took their count back (an address gets at most `addressFree` per window, so
+    /// that an attacker's own logins cannot keep wiping its guesses).
+    public var credits = 0
+    /// When the counter is forgotten: a window after its last failure or the end of its block, whichever is later.
+    public var fadesAt: Int64 = 0
+}
+
 /// Slows password guessing without locking the right person out (`protocol/SPEC.md` §12.3).
 ///
-/// Every attempt is counted **before** its password is hashed, in one step of this actor, so parallel attempts
-/// cannot slip past the limit together; a successful login takes its own count back. Three counters:
+/// Every attempt is counted **before** its password is hashed, in one transaction of the account store, so
+/// parallel attempts cannot slip past the limit together, even on different server instances; a successful login
+/// takes its own count back. Three counters:
 /// - the address (every user name tried from it): `addressFree` attempts, then a growing delay up to 15 minutes;
 /// - the user name from that address: `loginMaxFailures` attempts, then a growing delay up to 15 minutes;
 /// - the user name from anywhere: `userFree` attempts, then a delay growing to at most `userCap` seconds; a login
 ///   from a device already registered to that user is exempt, so someone else's guesses cost the real user at
 ///   most a minute on a new device, and nothing on their own laptop.
-/// Counts fade after `window` seconds without failures once any block has ended. They are kept in memory and lost
-/// on restart. Addresses count by `addressKey` (IPv6 by /64).
-public actor LoginLimiter {
-    struct Counter {
-        var failures = 0
-        var last: Int64 = 0
-        var blockedUntil: Int64 = 0
-        /// Successful sign-ins that took their count back (an address gets at most `addressFree` per window, so
-        /// that an attacker's own logins cannot keep wiping its guesses).
-        var credits = 0
-    }
-
+/// Counts fade after `window` seconds without failures once any block has ended. They are kept in the account
+/// store (`login_counter`), so a restart does not wipe them and every server on one database counts together.
+/// Addresses count by `addressKey` (IPv6 by /64).
+public struct LoginLimiter: Sendable {
+    let store: AccountStore
     private let pairFree: Int
     private let window: Int64
     let addressFree = 20
     let userFree = 10
     let userCap: Int64 = 60
     let cap: Int64 = 900
-    private var counters: [String: Counter] = [:]
 
-    public init(maxFailures: Int, windowSeconds: Int) {
+    public init(maxFailures: Int, windowSeconds: Int, store: AccountStore) {
         pairFree = max(1, maxFailures)
         window = Int64(windowSeconds)
+        self.store = store
     }
 
     /// The keys of one attempt.
     public struct Attempt: Sendable {
-        let keys: [(key: String, free: Int, cap: Int64)]
+        let keys: [Key]
+        let now: Int64
+    }
+
+    struct Key: Sendable {
+        let key: String
+        let free: Int
+        let cap: Int64
     }
 
     /// Counts an attempt, or refuses it with the seconds to wait. A sign-in from a device registered to the user
     /// and proved by its key (`knownDevice`) is not counted at all: nobody else's guesses slow it.
-    public func begin(user: String, address: String, knownDevice: Bool, now: Int64) -> Result<Attempt, Wait> {
-        if knownDevice { return .success(Attempt(keys: [])) }
-        let keys: [(String, Int, Int64)] = [("a:" + address, addressFree, cap), ("p:" + user + "\u{0}" + address, pairFree, cap),
-                                            ("u:" + user, userFree, userCap)]
-        if counters.count > 100_000 { prune(now) }
-        var wait: Int64 = 0
-        for (key, _, _) in keys {
-            guard var c = counters[key] else { continue }
-            // Counts fade only after a quiet window that starts when the block ends.
-            if c.failures > 0 && now - max(c.last, c.blockedUntil) > window {
-                c = Counter()
-                counters[key] = c
+    public func begin(user: String, address: String, knownDevice: Bool, now: Int64) async throws -> Result<Attempt, Wait> {
+        if knownDevice { return .success(Attempt(keys: [], now: now)) }
+        // User names hold no whitespace (`login` refuses them first), so a space separates the pair's parts.
+        let keys = [Key(key: "a:" + address, free: addressFree, cap: cap), Key(key: "p:" + user + " " + address, free: pairFree, cap: cap),
+                    Key(key: "u:" + user, free: userFree, cap: userCap)]
+        let window = window
+        return try await store.withLoginCounters(keys.map(\.key), now: now) { counters -> Result<Attempt, Wait> in
+            var wait: Int64 = 0
+            for k in keys {
+                guard let c = counters[k.key] else { continue }
+                wait = max(wait, c.blockedUntil - now)
             }
-            wait = max(wait, c.blockedUntil - now)
-        }
-        // A refused attempt stores nothing new.
-        if wait > 0 { return .failure(Wait(seconds: Int(wait))) }
-        for (key, free, cap) in keys {
-            var c = counters[key] ?? Counter()
-            c.failures += 1
-            c.last = now
-            if c.failures >= free { c.blockedUntil = now + min(cap, Int64(1) << min(20, c.failures - free)) }
-            counters[key] = c
-        }
-        return .success(Attempt(keys: keys))
-    }
-
-    /// Keeps the counters within 100,000: faded ones go first, then the oldest.
-    private func prune(_ now: Int64) {
-        counters = counters.filter { now - max($0.value.last, $0.value.blockedUntil) <= window }
-        if counters.count > 90_000 {
-            let keep = counters.sorted { $0.value.last > $1.value.last }.prefix(90_000)
-            counters = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            // A refused attempt stores nothing new.
+            if wait > 0 { return .failure(Wait(seconds: Int(wait))) }
+            for k in keys {
+                var c = counters[k.key] ?? LoginCounter()
+                c.failures += 1
+                c.last = now
+                if c.failures >= k.free { c.blockedUntil = now + min(k.cap, Int64(1) << min(20, c.failures - k.free)) }
+                c.fadesAt = max(c.last, c.blockedUntil) + window
+                counters[k.key] = c
+            }
+            return .success(Attempt(keys: keys, now: now))
         }
     }
 
     /// The attempt succeeded: the pair's counter is cleared, the user's count taken back, and the address's
     /// taken back while it has credits left; no block is lifted early.
-    public func succeeded(_ attempt: Attempt) {
-        for (i, k) in attempt.keys.enumerated() {
-            guard var c = counters[k.key] else { continue }
-            switch i {
-            case 1:
-                counters[k.key] = nil
-                continue
-            case 0:
-                guard c.credits < addressFree else { continue }
-                c.credits += 1
-                c.failures = max(0, c.failures - 1)
-            default:
-                c.failures = max(0, c.failures - 1)
-                if c.failures < k.free { c.blockedUntil = 0 }
+    public func succeeded(_ attempt: Attempt) async throws {
+        guard !attempt.keys.isEmpty else { return }
+        let addressFree = addressFree
+        try await store.withLoginCounters(attempt.keys.map(\.key), now: attempt.now) { counters in
+            for (i, k) in attempt.keys.enumerated() {
+                guard var c = counters[k.key] else { continue }
+                switch i {
+                case 1:
+                    counters[k.key] = nil
+                    continue
+                case 0:
+                    guard c.credits < addressFree else { continue }
+                    c.credits += 1
+                    c.failures = max(0, c.failures - 1)
+                default:
+                    c.failures = max(0, c.failures - 1)
+                    if c.failures < k.free { c.blockedUntil = 0 }
+                }
+                counters[k.key] = c
             }
-            counters[k.key] = c
         }
     }
 

@@ -17,7 +17,7 @@ import Synchronization
 /// refused versions stay on the attacker's device and in the server's quarantine).
 @Suite struct AttackTests {
     @Test func anAgentCannotChangeOrDeleteAnotherAgentsCase() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             // A modified a03 client writes into A04's case CB, which it never received.
@@ -46,7 +46,7 @@ import Synchronization
     }
 
     @Test func aRegistrationNamingOneselfWidensNoScope() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced { url in
             try a03.write { tx in
@@ -69,7 +69,7 @@ import Synchronization
     }
 
     @Test func anAgentCannotRenameReferenceDataOrRateItself() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             try a03.write { tx in
@@ -92,7 +92,7 @@ import Synchronization
     }
 
     @Test func anAgentCannotWriteAsAnotherAuthor() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             // The replica file's author was edited to "admin" before the sync.
@@ -120,7 +120,7 @@ import Synchronization
     }
 
     @Test func aTownshipCannotWriteAsTheCentre() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let centre = try county.device("admin"), dg = try county.device("dg")
         try await county.liveSynced("dg") { url in
             // The township's bundle carries a version claiming the centre's replica and author.
@@ -141,7 +141,7 @@ import Synchronization
     }
 
     @Test func aRelayedBundleIsJudgedByItsWriter() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), dg = try county.device("dg")
         try await county.liveSynced("a03", "dg") { url in
             // Offline, a03 reassigns its case (the office's to do) and logs a visit; the USB stick goes to OFF-DG.
@@ -163,7 +163,7 @@ import Synchronization
     }
 
     @Test func forgedCountersCannotEraseLaterWritesOrCrashAnyone() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), a04 = try county.device("a04"), centre = try county.device("admin")
         try await county.liveSynced("a03") { url in
             // Counters at UInt64.max do not even decode: the push is refused whole, and nothing changes.
@@ -203,7 +203,7 @@ import Synchronization
     }
 
     @Test func manyConcurrentVersionsCannotBlockOtherDevices() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             // 60 concurrent versions of one field, twice, from made-up replicas.
@@ -229,7 +229,7 @@ import Synchronization
     @Test func aClockInTheFutureCannotWinAndIsCorrectedWithoutLoss() async throws {
         // a03's laptop thinks it is 2036.
         let future = Mutex(UInt64(2_082_758_400_000))
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         var laptop = try ReplicaDatabase.create(at: county.f.dir.file("a03-2036.sqlite"), schema: DaibanSchema.schema,
                                                 author: "a03", now: { future.withLock { $0 } })
         laptop.signer = DeviceKey()
@@ -241,7 +241,7 @@ import Synchronization
             #expect(r.refused == ["clock_ahead": 2])
             #expect((r.clockSkewSeconds ?? 0) > 86_400)
             // The centre sees the skewed device.
-            let device = try #require(try county.f.server.accounts.devices().first { $0.replica == skewed.id })
+            let device = try #require(try await county.f.server.accounts.devices().first { $0.replica == skewed.id })
             #expect((device.clockSkewMillis ?? 0) > 86_400_000)
             // The clock is fixed: the next sync re-stamps the pending write and it lands; nothing typed is lost.
             future.withLock { $0 = ReplicaDatabase.wallClockMillis() }
@@ -255,7 +255,7 @@ import Synchronization
     }
 
     @Test func unknownTablesAndContactCardsReachOnlyTheirScope() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), centre = try county.device("admin")
         try await county.live { url in
             try centre.write { tx in
@@ -285,7 +285,7 @@ import Synchronization
     }
 
     @Test func deletionsReachScopedReplicas() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let centre = try county.device("admin")
         try await county.liveSynced { url in
             for user in ["a03", "dg", "lly"] { try await county.sync(user, url) }
@@ -306,7 +306,7 @@ import Synchronization
     }
 
     @Test func aLiaisonWritesOnlyItsDepartmentsItems() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let lly = try county.device("lly")
         try await county.liveSynced("lly") { url in
             try lly.write { tx in
@@ -323,7 +323,7 @@ import Synchronization
     }
 
     @Test func aDeviceCannotClaimTheServersOrAnotherDevicesReplica() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         try await county.f.test { client in
             let serverID = county.f.server.replica.id
             let asServer = try await client.login("a03", replica: serverID, signer: DeviceKey())

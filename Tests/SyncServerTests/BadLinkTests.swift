@@ -82,7 +82,7 @@ import Testing
     /// link that came back delivers them.
     @Test func aLinkSilentMidUploadGivesUpAndTheNextSyncCompletes() async throws {
         let f = try ServerFixture()
-        try f.user("centre", .center)
+        try await f.user("centre", .center)
         let replica = try f.replica("centre")
         try fill(replica, rows: 8000)  // about 560 KB compressed, in 256 KiB chunks: over 3 s at 160 KB/s
         var slow = LinkProfile(name: "slow")
@@ -115,7 +115,7 @@ import Testing
     /// and all rows arrive once.
     @Test func cutsAtByteOffsetsResumeAndLoseNothing() async throws {
         let f = try ServerFixture()
-        try f.user("centre", .center)
+        try await f.user("centre", .center)
         let replica = try f.replica("centre")
         try fill(replica, rows: 3000)
         var cutting = LinkProfile(name: "cutting")
@@ -140,7 +140,7 @@ import Testing
     /// are asserted.)
     @Test func theProfileSetsDelayAndRate() async throws {
         let f = try ServerFixture()
-        try f.user("centre", .center)
+        try await f.user("centre", .center)
         let replica = try f.replica("centre")
         try fill(replica, rows: 3000)
         var p = LinkProfile(name: "measured")

@@ -26,7 +26,7 @@ import Testing
 
     @Test func craftedPushesAndCursorsGetTheirOwnAnswers() async throws {
         let f = try ServerFixture()
-        try f.user("qian", .center)
+        try await f.user("qian", .center)
         let replica = try f.replica("qian", author: "qian")
         try await f.test { client in
             let t = try await client.signIn("qian", replica: replica).access

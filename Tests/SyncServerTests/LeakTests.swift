@@ -42,9 +42,9 @@ import Synchronization
     /// replica held (the rows re-sent on a scope entry were the live ones only).
     @Test func aCaseReachingAnAgentBringsItsDeletedRowsWhole() async throws {
         let f = try ServerFixture(runningClock: true)
-        try f.user("admin", .center)
-        try f.user("g1", .agent)
-        try f.user("g2", .agent)
+        try await f.user("admin", .center)
+        try await f.user("g1", .agent)
+        try await f.user("g2", .agent)
         let centre = try f.replica("admin"), g2 = try f.replica("g2")
         try centre.write { tx in
             for a in ["g1", "g2"] {
@@ -77,10 +77,10 @@ import Synchronization
 
     static func run(seed: UInt64, steps: Int) async throws {
         let f = try ServerFixture(runningClock: true) { $0.pullChunkBytes = 16 << 10 }
-        try f.user("admin", .center)
-        for a in Self.agents.keys { try f.user(a, .agent) }
-        for (l, d) in Self.liaisons { try f.user(l, .liaison, department: d) }
-        for (t, town) in Self.towns { try f.user(t, .township, township: town) }
+        try await f.user("admin", .center)
+        for a in Self.agents.keys { try await f.user(a, .agent) }
+        for (l, d) in Self.liaisons { try await f.user(l, .liaison, department: d) }
+        for (t, town) in Self.towns { try await f.user(t, .township, township: town) }
         let county = Mutex(LeakCounty(f, seed: seed))
         let centre = try county.withLock { try $0.device("admin") }
         try centre.write { tx in

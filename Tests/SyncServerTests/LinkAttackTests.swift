@@ -16,7 +16,7 @@ import Testing
     /// Enterprise ids come from the public credit code, so anyone can name one. Naming it in a registration gives
     /// the agent nothing until the office, reading the registration, assigns the case.
     @Test func namingAnotherCompanyInARegistrationReadsNothing() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a04 = try county.device("a04"), centre = try county.device("admin")
         try await county.liveSynced("a04") { url in
             try a04.write { tx in
@@ -50,7 +50,7 @@ import Testing
     /// Rows whose links point two ways (a clock pause of one case on another case's item, a meeting about a case
     /// the account does not work) are refused whole.
     @Test func pausesAndMeetingsCannotReachIntoAnotherCase() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             try a03.write { tx in
@@ -78,7 +78,7 @@ import Testing
     /// A new row lands with the links it was judged by, or not at all: when its `case_id` is refused (here a
     /// counter nobody wrote), nothing of it is kept as a row of no case.
     @Test func aNewRowIsJudgedByTheLinksItLandsWith() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), centre = try county.device("admin")
         try await county.liveSynced("a03") { url in
             let link = forged(.text("CA"), vv: [(a03.id, 1), (centre.id, 1 << 30)], writer: a03.id, author: "a03")
@@ -96,7 +96,7 @@ import Testing
     /// with no cases, whatever the relaying township may do; and only the holder of the key it signed with can
     /// register its replica id later.
     @Test func anUnregisteredWriterGetsNoOnesRights() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let dg = try county.device("dg")
         var laptop = try county.f.replica("ghost", author: "zhang")
         let ghostKey = DeviceKey()
@@ -145,7 +145,7 @@ import Testing
 
     /// A sign-in that presents a device key must be signed by it: a registered public key is not a password.
     @Test func aSignInMustBeSignedByTheKeyItPresents() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.f.test { client in
             let unsigned = try await client.call(.post, "/v1/login", body: [UInt8](try JSONSerialization.data(withJSONObject: [
@@ -167,7 +167,7 @@ import Testing
     /// refuses the version that would cross the row bound, and everyone keeps syncing. A device's own write that
     /// would cross it is refused at once, with a clear error.
     @Test func aRowCannotGrowPastWhatEveryoneCanPull() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         @Sendable func noise(_ bytes: Int) -> String {
             String(String.UnicodeScalarView((0..<(bytes / 3)).map { _ in Unicode.Scalar(UInt32.random(in: 0x4E00...0x9FA5))! }))
@@ -198,7 +198,7 @@ import Testing
 
     /// A pull tells each device what the server holds of its own writes, and nothing of which other devices exist.
     @Test func pullsAcknowledgeOnlyTheCallersWrites() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), a04 = try county.device("a04")
         try await county.liveSynced { url in
             try a03.write { tx in try tx.put(table: "work_log", key: "CA.mine", ["case_id": .text("CA"), "content": .text("记")]) }
@@ -215,7 +215,7 @@ import Testing
 
     /// Whatever a device's clock header says, the server notes a bounded skew and carries on.
     @Test func clockHeadersCannotOverflow() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.f.test { client in
             let tokens = try await client.signIn("a03", replica: a03)
@@ -224,7 +224,7 @@ import Testing
                                               headers: ["Daiban-Client-Time": String(time)])
                 #expect(a.status == .ok, "\(time): \(a.status)")
             }
-            let device = try #require(try county.f.server.accounts.devices().first { $0.replica == a03.id })
+            let device = try #require(try await county.f.server.accounts.devices().first { $0.replica == a03.id })
             #expect(abs(device.clockSkewMillis ?? 0) <= 100 * 365 * 86_400_000)
         }
     }
@@ -232,7 +232,7 @@ import Testing
     /// A relay refused as a whole (here: a bundle "of the centre's device" that no centre key signed) answers the
     /// relayer nothing of the rows it named; what a relayer is told is what its own pull would give it.
     @Test func aRefusedRelayShowsTheRelayerNothing() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let centre = try county.device("admin")
         try await county.liveSynced("dg") { url in
             let probe = forged(.text("x"), vv: [(centre.id, 1 << 40)], writer: centre.id, author: "admin")
@@ -248,7 +248,7 @@ import Testing
 
     /// A new case joins its project's readers, so it may name only a project of its own township.
     @Test func aTownshipReachesOnlyProjectsOfItsTownship() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let dg = try county.device("dg")
         try await county.liveSynced("dg") { url in
             try dg.write { tx in
@@ -268,7 +268,7 @@ import Testing
     /// An office's work of one sitting lands as one, whatever order its rows are listed in: a bundle lists rows by
     /// table name, and an agreement or a contact card comes before the case or project it names.
     @Test func officeWorkOfOneSittingLandsWhateverTheRowOrder() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let dg = try county.device("dg")
         try await county.liveSynced("dg") { url in
             try dg.write { tx in
@@ -288,7 +288,7 @@ import Testing
     /// A link that is not a scope field must still name a row of the row's own case, and one that is must name a
     /// row that exists: a pause of an item not yet planned would stop another case's clock once it is.
     @Test func linksNameRowsOfTheSameCase() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             try a03.write { tx in
@@ -308,7 +308,7 @@ import Testing
     /// Case ids are predictable; a case an agent made up before the office registered it stays the agent's only
     /// until someone else writes a row of it.
     @Test func anOfficeRegistrationEndsAClaimMadeInAdvance() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a04 = try county.device("a04"), sm = try county.device("sm")
         try await county.liveSynced { url in
             try a04.write { tx in
@@ -331,7 +331,7 @@ import Testing
 
     /// The roster decides which account acts as which person: when the centre moves a login, the cases move with it.
     @Test func movingALoginMovesTheCases() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), a04 = try county.device("a04"), centre = try county.device("admin")
         try await county.liveSynced("a03", "a04") { url in
             #expect(try a03.get(table: "case", key: "CA") != nil && a04.get(table: "case", key: "CA") == nil)
@@ -351,7 +351,7 @@ import Testing
 
     /// A liaison reads the tickets of its department (it records their rectification), and only those.
     @Test func aLiaisonSeesTheTicketsItRectifies() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let centre = try county.device("admin")
         try centre.write { tx in
             try tx.put(table: "ticket", key: "TK-LY", ["case_id": .text("CA"), "responsible": .text("D-LY"), "status": .text("OPEN")])
@@ -369,7 +369,7 @@ import Testing
 
     /// A complaint about no particular case is the office's to record and to keep.
     @Test func aTownshipKeepsComplaintsAboutNoCase() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let dg = try county.device("dg")
         try await county.liveSynced { url in
             try dg.write { tx in

@@ -14,7 +14,7 @@ import Testing
 @Suite struct RouteTests {
     @Test func healthAndMetrics() async throws {
         let f = try ServerFixture { $0.instance = "county-a" }
-        try f.user("li", .agent)
+        try await f.user("li", .agent)
         let replica = try f.replica("li")
         try fill(replica, rows: 5)
         try await f.test { client in
@@ -46,8 +46,8 @@ import Testing
     /// size; a malformed size is refused; the smaller chunks carry everything the big one did.
     @Test func pullChunksFollowTheRequestedSize() async throws {
         let f = try ServerFixture()
-        try f.user("admin", .center)
-        try f.user("reader", .center)
+        try await f.user("admin", .center)
+        try await f.user("reader", .center)
         let centre = try f.replica("admin"), reader = try f.replica("reader")
         try fill(centre, rows: 3000)
         try await f.test { client in
@@ -77,7 +77,7 @@ import Testing
 
     @Test func protocolVersionIsChecked() async throws {
         let f = try ServerFixture()
-        try f.user("li", .agent)
+        try await f.user("li", .agent)
         let replica = try f.replica("li")
         try await f.test { client in
             let missing = try await client.call(.post, "/v1/push", protocolVersion: nil, body: [1, 2, 3])
@@ -99,10 +99,10 @@ import Testing
         }
     }
 
-    @Test func loginFailuresAreIndistinguishableAndRateLimited() async throws {
-        let f = try ServerFixture { $0.loginMaxFailures = 3; $0.loginWindowSeconds = 600 }
-        try f.user("wang", .agent)
-        try f.user("zhao", .agent)
+    @Test(arguments: Backend.enabled) func loginFailuresAreIndistinguishableAndRateLimited(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend) { $0.loginMaxFailures = 3; $0.loginWindowSeconds = 600 }
+        try await f.user("wang", .agent)
+        try await f.user("zhao", .agent)
         let replica = try f.replica("wang")
         try await f.test { client in
             let wrong = try await client.login("wang", password: "not-the-password", replica: replica)
@@ -123,9 +123,9 @@ import Testing
         }
     }
 
-    @Test func tokensExpireRefreshAndRotate() async throws {
-        let f = try ServerFixture { $0.accessTokenSeconds = 60 }
-        try f.user("sun", .agent)
+    @Test(arguments: Backend.enabled) func tokensExpireRefreshAndRotate(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend) { $0.accessTokenSeconds = 60 }
+        try await f.user("sun", .agent)
         let replica = try f.replica("sun")
         try fill(replica, rows: 2)
         try await f.test { client in
@@ -169,15 +169,15 @@ import Testing
         }
     }
 
-    @Test func revokedDeviceCanNeitherPushNorPull() async throws {
-        let f = try ServerFixture()
-        try f.user("zhou", .agent)
+    @Test(arguments: Backend.enabled) func revokedDeviceCanNeitherPushNorPull(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("zhou", .agent)
         let replica = try f.replica("zhou")
         try fill(replica, rows: 1)
         try await f.test { client in
             let tokens = try await client.signIn("zhou", replica: replica)
-            let device = try #require(try f.server.accounts.devices().first { $0.replica == replica.id })
-            #expect(try f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start))
+            let device = try #require(try await f.server.accounts.devices().first { $0.replica == replica.id })
+            #expect(try await f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start))
             let push = try await client.push(try bundle(replica), tokens.access)
             #expect(push.status == .forbidden && push.code == "device_revoked")
             let pull = try await client.pull(after: 0, tokens.access)
@@ -191,30 +191,30 @@ import Testing
         }
     }
 
-    @Test func disabledUsersAndNewPasswordsTakeEffectAtOnce() async throws {
-        let f = try ServerFixture()
-        try f.user("zhou", .agent)
+    @Test(arguments: Backend.enabled) func disabledUsersAndNewPasswordsTakeEffectAtOnce(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("zhou", .agent)
         let replica = try f.replica("zhou")
         try fill(replica, rows: 1)
         try await f.test { client in
             let tokens = try await client.signIn("zhou", replica: replica)
-            #expect(try f.server.accounts.setDisabled(name: "zhou", true))
+            #expect(try await f.server.accounts.setDisabled(name: "zhou", true))
             let push = try await client.push(try bundle(replica), tokens.access)
             #expect(push.status == .forbidden && push.code == "user_disabled")
             #expect(try await client.login("zhou", replica: replica).code == "user_disabled")
-            #expect(try f.server.accounts.setDisabled(name: "zhou", false))
+            #expect(try await f.server.accounts.setDisabled(name: "zhou", false))
             #expect(try await client.push(try bundle(replica), tokens.access).status == .ok)
-            #expect(try f.server.accounts.setPassword(name: "zhou", password: "新的密码-2026", cost: 4))
+            #expect(try await f.server.accounts.setPassword(name: "zhou", password: "新的密码-2026", cost: 4))
             #expect(try await client.login("zhou", replica: replica).code == "invalid_credentials")
             #expect(try await client.login("zhou", password: "新的密码-2026", replica: replica).status == .ok)
-            #expect(try !f.server.accounts.setDisabled(name: "nobody", true))
+            #expect(try await !f.server.accounts.setDisabled(name: "nobody", true))
         }
     }
 
-    @Test func replicaBelongsToOneUser() async throws {
-        let f = try ServerFixture()
-        try f.user("a1", .agent)
-        try f.user("a2", .agent)
+    @Test(arguments: Backend.enabled) func replicaBelongsToOneUser(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("a1", .agent)
+        try await f.user("a2", .agent)
         let replica = try f.replica("shared")
         try await f.test { client in
             _ = try await client.signIn("a1", replica: replica)
@@ -225,7 +225,7 @@ import Testing
 
     @Test func hostilePushesAreRejectedAndChangeNothing() async throws {
         let f = try ServerFixture { $0.maxPushBytes = 1 << 20; $0.maxPushDecompressedBytes = 4 << 20 }
-        try f.user("qian", .center)
+        try await f.user("qian", .center)
         let replica = try f.replica("qian")
         try fill(replica, rows: 3)
         let good = try bundle(replica)
@@ -269,9 +269,9 @@ import Testing
         }
     }
 
-    @Test func pushIsIdempotent() async throws {
-        let f = try ServerFixture()
-        try f.user("li", .center)
+    @Test(arguments: Backend.enabled) func pushIsIdempotent(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("li", .center)
         let replica = try f.replica("li")
         try fill(replica, rows: 50)
         let b = try bundle(replica)
@@ -292,9 +292,9 @@ import Testing
         }
     }
 
-    @Test func senderMustBeTheDevice() async throws {
-        let f = try ServerFixture()
-        try f.user("li", .township)
+    @Test(arguments: Backend.enabled) func senderMustBeTheDevice(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("li", .township)
         let mine = try f.replica("li")
         let other = try f.replica("other")
         try fill(other, rows: 1)
@@ -307,8 +307,8 @@ import Testing
 
     @Test func relaysForwardTheWritersOwnBundle() async throws {
         let f = try ServerFixture()
-        try f.user("agent2", .agent)
-        try f.user("town", .township, township: "T01")
+        try await f.user("agent2", .agent)
+        try await f.user("town", .township, township: "T01")
         let field = try f.replica("field", author: "zhang-field")  // an agent's laptop, never online
         let otherAgent = try f.replica("agent2")
         let township = try f.replica("town")
@@ -348,11 +348,11 @@ import Testing
 
     @Test func pullsAreScopedToTheUsersCasesAndFollowAssignments() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 4 << 10 }
-        try f.user("admin", .center)
-        try f.user("a03", .agent)
-        try f.user("a04", .agent)
-        try f.user("dg", .township, township: "OFF-DG")
-        try f.user("lly", .liaison, department: "D-LY")
+        try await f.user("admin", .center)
+        try await f.user("a03", .agent)
+        try await f.user("a04", .agent)
+        try await f.user("dg", .township, township: "OFF-DG")
+        try await f.user("lly", .liaison, department: "D-LY")
         let centre = try f.replica("admin")
         try centre.write { tx in
             try tx.put(table: "person", key: "A03", ["name": .text("郑海波"), "login": .text("a03"), "roles": .text("AGENT")])
@@ -419,8 +419,8 @@ import Testing
 
     @Test func pullIsChunkedAndResumesMidStream() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 16 << 10 }
-        try f.user("agent", .center)
-        try f.user("centre", .center)
+        try await f.user("agent", .center)
+        try await f.user("centre", .center)
         let agent = try f.replica("agent")
         let centre = try f.replica("centre")
         try fill(agent, rows: 3000)
@@ -479,7 +479,7 @@ import Testing
 
     @Test func badCursorsAreRefused() async throws {
         let f = try ServerFixture()
-        try f.user("centre", .center)
+        try await f.user("centre", .center)
         let replica = try f.replica("centre")
         try await f.test { client in
             let t = try await client.signIn("centre", replica: replica).access
@@ -490,10 +490,10 @@ import Testing
         }
     }
 
-    @Test func deviceDirectoryIsForTheCentre() async throws {
-        let f = try ServerFixture()
-        try f.user("agent", .agent)
-        try f.user("centre", .center)
+    @Test(arguments: Backend.enabled) func deviceDirectoryIsForTheCentre(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("agent", .agent)
+        try await f.user("centre", .center)
         let a = try f.replica("agent")
         let c = try f.replica("centre")
         try await f.test { client in

@@ -20,6 +20,8 @@ final class ServerFixture: Sendable {
     let server: DaibanServer
     let clock: TestClock
     private let ownsDirectory: Bool
+    /// The PostgreSQL accounts database, closed and dropped with the fixture.
+    private let accountBackend: AccountBackend?
     /// The wall clock now, Unix seconds: a fixture's clock starts at it, so that devices' signed sign-ins are fresh.
     static var start: Int64 { Int64(Date().timeIntervalSince1970) }
 
@@ -33,7 +35,32 @@ final class ServerFixture: Sendable {
         configure(&config)
         clock = TestClock(Self.start, running: runningClock)
         ownsDirectory = true
+        accountBackend = nil
         server = try Self.reopen(config, clock: clock)
+    }
+
+    /// A server whose accounts are on `backend`: the data folder's SQLite file, or a fresh PostgreSQL database.
+    static func make(_ backend: Backend, _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> ServerFixture {
+        guard backend == .postgres else { return try ServerFixture(configure) }
+        let accounts = try await AccountBackend.make(.postgres)
+        let dir = try TemporaryDirectory("daiban-server")
+        var config = ServerConfig()
+        config.data = dir.file("data")
+        config.bcryptCost = 4
+        configure(&config)
+        let clock = TestClock(Self.start, running: false)
+        var logger = Logger(label: "daiban.test")
+        logger.logLevel = .error
+        let server = try await DaibanServer.open(config: config, accounts: accounts.store, logger: logger, now: { clock.now })
+        return ServerFixture(server: server, dir: dir, clock: clock, accounts: accounts)
+    }
+
+    private init(server: DaibanServer, dir: TemporaryDirectory, clock: TestClock, accounts: AccountBackend) {
+        self.dir = dir
+        self.server = server
+        self.clock = clock
+        ownsDirectory = true
+        accountBackend = accounts
     }
 
     /// A fixture around an already opened server (sharing the first fixture's folder and clock).
@@ -42,6 +69,7 @@ final class ServerFixture: Sendable {
         self.server = server
         self.clock = clock
         ownsDirectory = false
+        accountBackend = nil
     }
 
     /// Opens a server on an existing data folder with a quiet logger.
@@ -51,15 +79,21 @@ final class ServerFixture: Sendable {
         return try DaibanServer(config: config, logger: logger, now: { clock.now })
     }
 
-    deinit { if ownsDirectory { dir.cleanup() } }
+    deinit {
+        if let accountBackend {
+            Task { try? await accountBackend.close() }
+        } else if ownsDirectory {
+            dir.cleanup()
+        }
+    }
 
     func advance(seconds: Int64) { clock.value.withLock { $0 += seconds } }
 
     /// Adds a user whose password is `pw-<name>-secret`.
     @discardableResult
-    func user(_ name: String, _ role: Role, township: String? = nil, department: String? = nil) throws -> User {
-        try server.accounts.addUser(name: name, role: role, township: township, department: department,
-                                    password: "pw-\(name)-secret", cost: 4, now: Self.start)
+    func user(_ name: String, _ role: Role, township: String? = nil, department: String? = nil) async throws -> User {
+        try await server.accounts.addUser(name: name, role: role, township: township, department: department,
+                                          password: "pw-\(name)-secret", cost: 4, now: Self.start)
     }
 
     /// A fresh client replica in the fixture's folder, with its own signing key (as `daiban init` makes).

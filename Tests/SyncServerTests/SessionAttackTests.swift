@@ -20,17 +20,19 @@ import Synchronization
 
 /// Sign-in throttling, sessions, signed relays and transport limits, tried as an attacker would.
 @Suite struct SessionAttackTests {
-    @Test func guessesElsewhereNeverLockOutTheRightPersonForLong() async {
-        let limiter = LoginLimiter(maxFailures: 5, windowSeconds: 900)
+    @Test(arguments: Backend.enabled) func guessesElsewhereNeverLockOutTheRightPersonForLong(_ backend: Backend) async throws {
+        let accounts = try await AccountBackend.make(backend)
+        defer { Task { try await accounts.close() } }
+        let limiter = LoginLimiter(maxFailures: 5, windowSeconds: 900, store: accounts.store)
         var now: Int64 = 1_000
         // An attacker at 10.0.0.9 tries five wrong passwords, then keeps going.
         for _ in 0..<5 {
-            guard case .success = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) else {
+            guard case .success = try await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) else {
                 Issue.record("the first five attempts are counted, not refused")
                 return
             }
         }
-        guard case .failure(let wait) = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) else {
+        guard case .failure(let wait) = try await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) else {
             Issue.record("the sixth attempt from the attacker's address must wait")
             return
         }
@@ -38,52 +40,54 @@ import Synchronization
         // Growing delays for the attacker.
         var waits: [Int] = []
         for _ in 0..<6 {
-            if case .failure(let w) = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) {
+            if case .failure(let w) = try await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) {
                 now += Int64(w.seconds)
             }
-            if case .success = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now),
-               case .failure(let w) = await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) {
+            if case .success = try await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now),
+               case .failure(let w) = try await limiter.begin(user: "wang", address: "10.0.0.9", knownDevice: false, now: now) {
                 waits.append(w.seconds)
             }
         }
         #expect(waits == waits.sorted() && (waits.last ?? 0) > (waits.first ?? 0), "\(waits)")
         // Wang at the township office, on his registered laptop: not slowed at all.
-        guard case .success(let mine) = await limiter.begin(user: "wang", address: "192.168.1.20", knownDevice: true, now: now) else {
+        guard case .success(let mine) = try await limiter.begin(user: "wang", address: "192.168.1.20", knownDevice: true, now: now) else {
             Issue.record("the right person on a known device was locked out by someone else's guesses")
             return
         }
-        await limiter.succeeded(mine)
+        try await limiter.succeeded(mine)
         // On a new laptop elsewhere he waits at most a minute, however long the attack went on.
-        for _ in 0..<20 { _ = await limiter.begin(user: "wang", address: "10.0.0.\(UInt8.random(in: 10...200))", knownDevice: false, now: now) }
-        if case .failure(let w) = await limiter.begin(user: "wang", address: "172.16.0.5", knownDevice: false, now: now) {
+        for _ in 0..<20 { _ = try await limiter.begin(user: "wang", address: "10.0.0.\(UInt8.random(in: 10...200))", knownDevice: false, now: now) }
+        if case .failure(let w) = try await limiter.begin(user: "wang", address: "172.16.0.5", knownDevice: false, now: now) {
             #expect(w.seconds <= 60)
         }
     }
 
     /// Waiting out a block does not buy a fresh allowance: counts fade only after a quiet window that starts when
     /// the block ends. And an IPv6 subscriber, who holds a whole /64, counts as one address.
-    @Test func waitingOutABlockBuysNoFreshGuesses() async {
-        let limiter = LoginLimiter(maxFailures: 3, windowSeconds: 60)
+    @Test(arguments: Backend.enabled) func waitingOutABlockBuysNoFreshGuesses(_ backend: Backend) async throws {
+        let accounts = try await AccountBackend.make(backend)
+        defer { Task { try await accounts.close() } }
+        let limiter = LoginLimiter(maxFailures: 3, windowSeconds: 60, store: accounts.store)
         var now: Int64 = 1_000
         var guess = 0
-        func attempt() async -> LoginLimiter.Wait? {
+        func attempt() async throws -> LoginLimiter.Wait? {
             guess += 1
             // A different user name each time: only the address counter applies.
-            if case .failure(let w) = await limiter.begin(user: "u\(guess)", address: "10.1.1.1", knownDevice: false, now: now) {
+            if case .failure(let w) = try await limiter.begin(user: "u\(guess)", address: "10.1.1.1", knownDevice: false, now: now) {
                 return w
             }
             return nil
         }
         var longest = 0
         while longest < 120 {
-            if let w = await attempt() {
+            if let w = try await attempt() {
                 longest = max(longest, w.seconds)
                 now += Int64(w.seconds)
             }
         }
         // The block of two minutes is over: one attempt is counted, and the next is blocked again at once.
-        #expect(await attempt() == nil)
-        let again = await attempt()
+        #expect(try await attempt() == nil)
+        let again = try await attempt()
         #expect((again?.seconds ?? 0) >= 120, "the address's count was reset by waiting: \(String(describing: again))")
         // IPv6 by /64.
         #expect(LoginLimiter.addressKey("2001:db8:1:2:3:4:5:6") == LoginLimiter.addressKey("2001:db8:1:2:ffff::1"))
@@ -93,9 +97,9 @@ import Synchronization
     }
 
     /// Names no account can have are answered at once and count nothing: the limiter never holds them.
-    @Test func impossibleNamesCountNothing() async throws {
-        let f = try ServerFixture { $0.loginMaxFailures = 3 }
-        try f.user("wang", .agent)
+    @Test(arguments: Backend.enabled) func impossibleNamesCountNothing(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend) { $0.loginMaxFailures = 3 }
+        try await f.user("wang", .agent)
         let laptop = try f.replica("wang")
         try await f.test { client in
             for i in 0..<40 {
@@ -108,9 +112,9 @@ import Synchronization
         }
     }
 
-    @Test func parallelGuessesAreCheckedAgainstTheLimitOnce() async throws {
-        let f = try ServerFixture { $0.loginMaxFailures = 5 }
-        try f.user("wang", .agent)
+    @Test(arguments: Backend.enabled) func parallelGuessesAreCheckedAgainstTheLimitOnce(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend) { $0.loginMaxFailures = 5 }
+        try await f.user("wang", .agent)
         let replica = try f.replica("wang")
         try await f.test { client in
             let answers = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -128,14 +132,14 @@ import Synchronization
         }
     }
 
-    @Test func aPasswordChangeCanEndEverySession() async throws {
-        let f = try ServerFixture()
-        try f.user("zhou", .agent)
+    @Test(arguments: Backend.enabled) func aPasswordChangeCanEndEverySession(_ backend: Backend) async throws {
+        let f = try await ServerFixture.make(backend)
+        try await f.user("zhou", .agent)
         let laptop = try f.replica("zhou"), phone = try f.replica("zhou-2", author: "zhou")
         try await f.test { client in
             let a = try await client.signIn("zhou", replica: laptop)
             let b = try await client.signIn("zhou", replica: phone)
-            #expect(try f.server.accounts.setPassword(name: "zhou", password: "新密码-2026-12", cost: 4, revokeSessions: true,
+            #expect(try await f.server.accounts.setPassword(name: "zhou", password: "新密码-2026-12", cost: 4, revokeSessions: true,
                                                      now: ServerFixture.start))
             for t in [a, b] {
                 #expect(try await client.pull(after: 0, t.access).code == "invalid_token")
@@ -148,7 +152,7 @@ import Synchronization
     }
 
     @Test func relaysNeedTheWritersValidSignature() async throws {
-        let county = try TrustCounty()
+        let county = try await TrustCounty()
         let a03 = try county.device("a03"), dg = try county.device("dg")
         try await county.liveSynced { url in
             try await county.sync("a03", url)  // a03 is a registered device with a key
@@ -206,8 +210,8 @@ import Synchronization
             let month = try await county.push(carried, as: "dg", url, relay: true)
             #expect(month.applied == 0 && TrustCounty.reasons(month)["work_log.CA.late.content"] == "bad_signature", "\(month.rejected)")
             // A revoked writer's bundles are refused, even correctly signed.
-            let device = try #require(try county.f.server.accounts.devices().first { $0.replica == a03.id })
-            _ = try county.f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start)
+            let device = try #require(try await county.f.server.accounts.devices().first { $0.replica == a03.id })
+            _ = try await county.f.server.accounts.revoke(deviceID: device.id, now: ServerFixture.start)
             try a03.write { tx in try tx.put(table: "work_log", key: "CA.after", ["case_id": .text("CA"), "content": .text("停用后")]) }
             var signedNew = a03
             signedNew.signer = new
@@ -221,7 +225,7 @@ import Synchronization
     }
 
     @Test func clocksWithinTheBoundAreAccepted() async throws {
-        let county = try TrustCounty { $0.maxClockAheadSeconds = 120 }
+        let county = try await TrustCounty { $0.maxClockAheadSeconds = 120 }
         let ahead = Mutex(ReplicaDatabase.wallClockMillis() + 60_000)  // one minute fast: within 2 minutes
         var laptop = try ReplicaDatabase.create(at: county.f.dir.file("a03-fast.sqlite"), schema: DaibanSchema.schema,
                                                 author: "a03", now: { ahead.withLock { $0 } })
@@ -240,7 +244,7 @@ import Synchronization
     }
 
     @Test func oversizedChunkedBodiesGet413() async throws {
-        let county = try TrustCounty { $0.maxPushBytes = 1 << 20 }
+        let county = try await TrustCounty { $0.maxPushBytes = 1 << 20 }
         let a03 = try county.device("a03")
         try await county.live { url in
             let (c, t) = try await county.session("a03", a03, url)

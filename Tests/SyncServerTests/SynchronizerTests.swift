@@ -41,8 +41,8 @@ import Testing
 
     @Test func pushThenPullConvergesAndSendsNothingTwice() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 8 << 10 }
-        try f.user("agent", .center)
-        try f.user("centre", .center)
+        try await f.user("agent", .center)
+        try await f.user("centre", .center)
         let agent = try f.replica("agent"), centre = try f.replica("centre")
         try fill(agent, rows: 600)
         try fill(centre, rows: 300, prefix: "C")
@@ -73,7 +73,7 @@ import Testing
         // Centre devices see and write everything, so every replica must equal the server's; scoped roles are
         // covered by the leak test.
         let users = ["centre": Role.center, "c2": .center, "c3": .center, "c4": .center]
-        for (name, role) in users { try f.user(name, role) }
+        for (name, role) in users { try await f.user(name, role) }
         var replicas: [(String, ReplicaDatabase)] = []
         for name in users.keys.sorted() { replicas.append((name, try f.replica(name))) }
         let all = replicas
@@ -105,8 +105,8 @@ import Testing
 
     @Test func anOversizedFieldTravelsAloneInsteadOfBlocking() async throws {
         let f = try ServerFixture { $0.pullChunkBytes = 4096 }
-        try f.user("agent", .center)
-        try f.user("centre", .center)
+        try await f.user("agent", .center)
+        try await f.user("centre", .center)
         let agent = try f.replica("agent"), centre = try f.replica("centre")
         var g = SeededGenerator(seed: 3)
         let long = String(String.UnicodeScalarView((0..<20_000).map { _ in Unicode.Scalar(0x4E00 + UInt32(g.next() % 20_000))! }))
@@ -124,8 +124,8 @@ import Testing
     /// server lost and pull from the start.
     @Test func aRestoredServerGetsBackWhatItLost() async throws {
         let f = try ServerFixture()
-        try f.user("agent", .center)
-        try f.user("centre", .center)
+        try await f.user("agent", .center)
+        try await f.user("centre", .center)
         let agent = try f.replica("agent"), centre = try f.replica("centre")
         try fill(agent, rows: 20)
         let backup = f.dir.file("backup")
@@ -161,8 +161,8 @@ import Testing
     /// after the copy.
     @Test func aBackupTakenWhileServingIsConsistentAndRestoresWhole() async throws {
         let f = try ServerFixture()
-        try f.user("agent", .center)
-        try f.user("centre", .center)
+        try await f.user("agent", .center)
+        try await f.user("centre", .center)
         let agent = try f.replica("agent"), centre = try f.replica("centre")
         try fill(agent, rows: 300)
         let config = f.server.config

@@ -29,13 +29,13 @@ final class TrustCounty: @unchecked Sendable {
         ("lly", .liaison, nil, "D-LY"), ("lzg", .liaison, nil, "D-ZG"),
     ]
 
-    init(_ configure: (inout ServerConfig) -> Void = { _ in }) throws {
+    init(_ configure: (inout ServerConfig) -> Void = { _ in }) async throws {
         f = try ServerFixture(runningClock: true) { c in
             c.pullChunkBytes = 16 << 10
             configure(&c)
         }
         for (name, role, township, department) in Self.roles {
-            try f.user(name, role, township: township, department: department)
+            try await f.user(name, role, township: township, department: department)
         }
         let centre = try device("admin")
         try centre.write { tx in

@@ -1,0 +1,334 @@
+import Foundation
+import Crypto
+import GRDB
+import Logging
+import NIOCore
+import PostgresNIO
+import ReplicaStore
+import TerminalText
+
+/// A value bound to, or read from, a statement of the account store.
+public enum SQLValue: Sendable, Hashable {
+    case null
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+}
+
+extension SQLValue {
+    init(_ v: Int64?) { self = v.map(SQLValue.int) ?? .null }
+    init(_ v: String?) { self = v.map(SQLValue.text) ?? .null }
+    init(_ v: [UInt8]?) { self = v.map(SQLValue.blob) ?? .null }
+}
+
+/// One row of an answer, read by column name.
+public struct SQLRow: Sendable {
+    let columns: [String: SQLValue]
+
+    func optionalInt(_ name: String) -> Int64? {
+        if case .int(let v) = columns[name] { return v }
+        return nil
+    }
+    func int(_ name: String) -> Int64 { optionalInt(name) ?? 0 }
+    func optionalText(_ name: String) -> String? {
+        if case .text(let v) = columns[name] { return v }
+        return nil
+    }
+    func text(_ name: String) -> String { optionalText(name) ?? "" }
+    func optionalBlob(_ name: String) -> [UInt8]? {
+        if case .blob(let v) = columns[name] { return v }
+        return nil
+    }
+    func blob(_ name: String) -> [UInt8] { optionalBlob(name) ?? [] }
+}
+
+/// The statements of one transaction of the account store, in the SQL both backends speak: `?` placeholders,
+/// `"user"` quoted, `RETURNING` instead of a last-row id, `ON CONFLICT` instead of `INSERT OR IGNORE`, integers
+/// for booleans, and no `EXISTS` in a select list (SQLite answers it with an integer, PostgreSQL with a boolean).
+public protocol AccountSQL: Sendable {
+    /// The rows a statement answers.
+    func rows(_ sql: String, _ args: [SQLValue]) async throws -> [SQLRow]
+    /// Runs a statement whose answer is not needed.
+    func run(_ sql: String, _ args: [SQLValue]) async throws
+    /// Holds `name` until the transaction ends, against every other transaction on the database, whichever
+    /// process runs it. SQLite's write transactions already exclude each other; PostgreSQL takes an advisory lock.
+    func lock(_ name: String) async throws
+}
+
+extension AccountSQL {
+    func row(_ sql: String, _ args: [SQLValue] = []) async throws -> SQLRow? { try await rows(sql, args).first }
+    func run(_ sql: String) async throws { try await run(sql, []) }
+}
+
+/// Where the account store keeps its tables: an embedded SQLite file or a PostgreSQL database.
+public protocol AccountDatabase: Sendable {
+    /// `sqlite` or `postgres`.
+    var backend: String { get }
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
+    /// The key access tokens are signed with, made on first use and then the same for every server on the database.
+    func tokenKey() async throws -> SymmetricKey
+    /// Stops the connections (PostgreSQL) or does nothing (SQLite).
+    func close() async
+}
+
+// MARK: SQLite
+
+/// The accounts in `<data>/accounts.sqlite`, through GRDB. WAL mode with a busy timeout, so `daiban-server user
+/// add` works while the server runs. One connection: transactions of this process take turns (`TransactionGate`),
+/// and `BEGIN IMMEDIATE` makes those of other processes wait for SQLite's write lock.
+public final class SQLiteAccountDatabase: AccountDatabase {
+    public var backend: String { "sqlite" }
+    let queue: DatabaseQueue
+    let tokenKeyPath: String
+    private let gate = TransactionGate()
+
+    /// Opens (creating) the file and runs its migrations. The token key is the file `token.key` beside it.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        // A transaction spans several calls (`transaction` runs async code between its statements).
+        config.allowsUnsafeTransactions = true
+        let sync = Durability.current.pragma
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            // Sessions and refresh tokens as durable as the data: a token the client was given survives a power cut.
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+        }
+        queue = try DatabaseQueue(path: path, configuration: config)
+        tokenKeyPath = (path as NSString).deletingLastPathComponent + "/token.key"
+        try AccountSchema.sqliteMigrator.migrate(queue)
+    }
+
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        await gate.enter()
+        do {
+            try await step { try $0.execute(sql: "BEGIN IMMEDIATE") }
+            do {
+                let result = try await body(Session(database: self))
+                try await step { try $0.execute(sql: "COMMIT") }
+                await gate.leave()
+                return result
+            } catch {
+                try? await step { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+                throw error
+            }
+        } catch {
+            await gate.leave()
+            throw error
+        }
+    }
+
+    /// One call on the connection, off the event loop.
+    func step<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await offload { [queue] in try queue.inDatabase(body) }
+    }
+
+    public func tokenKey() async throws -> SymmetricKey {
+        try TokenSigner.load(path: tokenKeyPath).key
+    }
+
+    public func close() async {}
+
+    struct Session: AccountSQL {
+        let database: SQLiteAccountDatabase
+
+        func rows(_ sql: String, _ args: [SQLValue]) async throws -> [SQLRow] {
+            let arguments = StatementArguments(args.map(\.databaseValue))
+            return try await database.step { db in
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                    var columns: [String: SQLValue] = [:]
+                    for (name, value) in row { columns[name] = SQLValue(value) }
+                    return SQLRow(columns: columns)
+                }
+            }
+        }
+
+        func run(_ sql: String, _ args: [SQLValue]) async throws {
+            let arguments = StatementArguments(args.map(\.databaseValue))
+            try await database.step { db in try db.execute(sql: sql, arguments: arguments) }
+        }
+
+        func lock(_ name: String) async throws {}
+    }
+}
+
+extension SQLValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .int(let v): return v.databaseValue
+        case .text(let v): return v.databaseValue
+        case .blob(let v): return Data(v).databaseValue
+        }
+    }
+
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let v): self = .int(v)
+        case .double(let v): self = .int(Int64(v))
+        case .string(let v): self = .text(v)
+        case .blob(let v): self = .blob([UInt8](v))
+        }
+    }
+}
+
+/// Transactions of one process take turns, in the order they asked.
+actor TransactionGate {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func enter() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+}
+
+// MARK: PostgreSQL
+
+/// The accounts in a PostgreSQL database, through postgres-nio's connection pool (`PostgresClient`). Every
+/// server instance on the database shares them: users, devices, refresh tokens, the sign-in counters and the
+/// token key.
+public final class PostgresAccountDatabase: AccountDatabase {
+    public var backend: String { "postgres" }
+    let client: PostgresClient
+    private let running: Task<Void, Never>
+    private let logger: Logger
+
+    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`)
+    /// and runs the migrations, which wait for each other when several servers start at once.
+    public init(url: String, maxConnections: Int = 20, logger: Logger = Logger(label: "daiban.accounts")) async throws {
+        var configuration = try PostgresURL.configuration(url)
+        configuration.options.maximumConnections = maxConnections
+        let client = PostgresClient(configuration: configuration)
+        self.client = client
+        self.logger = logger
+        running = Task { await client.run() }
+        do {
+            try await AccountSchema.migrate(client, logger: logger)
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(Session(connection: connection, logger: logger))
+            }
+        } catch let error as PostgresTransactionError {
+            // The closure's own error (an `AccountError`, an `APIError`) is what the caller handles.
+            if let closureError = error.closureError { throw closureError }
+            throw error
+        }
+    }
+
+    public func tokenKey() async throws -> SymmetricKey {
+        let fresh = SymmetricKey(size: .bits256).withUnsafeBytes { [UInt8]($0) }
+        let value = try await transaction { sql in
+            try await sql.run("INSERT INTO server_secret (name, value) VALUES ('token_key', ?) ON CONFLICT DO NOTHING",
+                              [.blob(fresh)])
+            return try await sql.row("SELECT value FROM server_secret WHERE name = 'token_key'")?.blob("value") ?? fresh
+        }
+        return SymmetricKey(data: value)
+    }
+
+    public func close() async {
+        running.cancel()
+        _ = await running.value
+    }
+
+    struct Session: AccountSQL {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func rows(_ sql: String, _ args: [SQLValue]) async throws -> [SQLRow] {
+            let answer = try await connection.query(Self.query(sql, args), logger: logger)
+            var rows: [SQLRow] = []
+            for try await row in answer {
+                var columns: [String: SQLValue] = [:]
+                for cell in row { columns[cell.columnName] = try Self.value(cell) }
+                rows.append(SQLRow(columns: columns))
+            }
+            return rows
+        }
+
+        func run(_ sql: String, _ args: [SQLValue]) async throws {
+            _ = try await rows(sql, args)
+        }
+
+        func lock(_ name: String) async throws {
+            try await run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [.text(name)])
+        }
+
+        /// `?` placeholders become `$1`, `$2`, … (no statement of the store has a `?` in a literal).
+        static func query(_ sql: String, _ args: [SQLValue]) throws -> PostgresQuery {
+            var text = ""
+            var n = 0
+            for ch in sql {
+                if ch == "?" {
+                    n += 1
+                    text += "$\(n)"
+                } else {
+                    text.append(ch)
+                }
+            }
+            var binds = PostgresBindings(capacity: args.count)
+            for a in args {
+                switch a {
+                case .null: binds.appendNull()
+                case .int(let v): binds.append(v)
+                case .text(let v): binds.append(v)
+                case .blob(let v): binds.append(ByteBuffer(bytes: v))
+                }
+            }
+            return PostgresQuery(unsafeSQL: text, binds: binds)
+        }
+
+        static func value(_ cell: PostgresCell) throws -> SQLValue {
+            guard cell.bytes != nil else { return .null }
+            switch cell.dataType {
+            case .int2, .int4, .int8: return .int(try cell.decode(Int64.self))
+            case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
+            case .bytea: return .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
+            default: return .text(try cell.decode(String.self))
+            }
+        }
+    }
+}
+
+/// `postgres://` URLs.
+enum PostgresURL {
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql",
+              let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty
+        else { throw ConfigError(L10n.t(.srvBadDatabaseURL)) }
+        let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        let mode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
+        default: throw ConfigError(L10n.t(.srvBadDatabaseURL))
+        }
+        return PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: user, password: c.password,
+                                            database: database.isEmpty ? nil : database, tls: tls)
+    }
+
+    /// The URL without its password, for messages.
+    static func redacted(_ url: String) -> String {
+        guard var c = URLComponents(string: url) else { return "postgres://…" }
+        if c.password != nil { c.password = "***" }
+        return c.string ?? "postgres://…"
+    }
+}
