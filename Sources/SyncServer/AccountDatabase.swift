@@ -66,6 +66,9 @@ public protocol AccountDatabase: Sendable {
     var backend: String { get }
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
+    /// Runs `body`, whose statements only read, outside a transaction: each statement sees the committed state
+    /// when it runs (a single statement reads one snapshot).
+    func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
     /// The key access tokens are signed with, made on first use and then the same for every server on the database.
     func tokenKey() async throws -> SymmetricKey
     /// Stops the connections (PostgreSQL) or does nothing (SQLite).
@@ -113,6 +116,18 @@ public final class SQLiteAccountDatabase: AccountDatabase {
                 try? await step { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
                 throw error
             }
+        } catch {
+            await gate.leave()
+            throw error
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        await gate.enter()
+        do {
+            let result = try await body(Session(database: self))
+            await gate.leave()
+            return result
         } catch {
             await gate.leave()
             throw error
@@ -205,18 +220,30 @@ public final class PostgresAccountDatabase: AccountDatabase {
 
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`)
     /// and runs the migrations, which wait for each other when several servers start at once.
-    public init(url: String, maxConnections: Int = 20, logger: Logger = Logger(label: "daiban.accounts")) async throws {
+    /// A database that does not answer within `startTimeout` is reported as unreachable.
+    public init(url: String, maxConnections: Int = 20, startTimeout: Duration = .seconds(15),
+                logger: Logger = Logger(label: "daiban.accounts")) async throws {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
+        configuration.options.connectTimeout = startTimeout
         let client = PostgresClient(configuration: configuration)
         self.client = client
         self.logger = logger
         running = Task { await client.run() }
         do {
-            try await AccountSchema.migrate(client, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await AccountSchema.migrate(client, logger: logger) }
+                group.addTask {
+                    try await Task.sleep(for: startTimeout)
+                    throw ConfigError(L10n.t(.srvDatabaseUnreachable, PostgresURL.redacted(url), "\(startTimeout)"))
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
         } catch {
             running.cancel()
-            throw error
+            if error is ConfigError { throw error }
+            throw ConfigError(L10n.t(.srvDatabaseFailed, PostgresURL.redacted(url), String(describing: error)))
         }
     }
 
@@ -230,6 +257,10 @@ public final class PostgresAccountDatabase: AccountDatabase {
             if let closureError = error.closureError { throw closureError }
             throw error
         }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in try await body(Session(connection: connection, logger: logger)) }
     }
 
     public func tokenKey() async throws -> SymmetricKey {

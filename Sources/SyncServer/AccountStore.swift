@@ -70,6 +70,10 @@ public struct AccountStore: Sendable {
         try await database.transaction(body)
     }
 
+    private func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        try await database.read(body)
+    }
+
     // MARK: Users
 
     /// Adds a user; the password is hashed with bcrypt before it reaches the database.
@@ -128,21 +132,21 @@ public struct AccountStore: Sendable {
     }
 
     public func users() async throws -> [User] {
-        try await write { sql in try await sql.rows(#"SELECT * FROM "user" ORDER BY id"#, []).map(Self.user) }
+        try await read { sql in try await sql.rows(#"SELECT * FROM "user" ORDER BY id"#, []).map(Self.user) }
     }
 
     public func user(id: Int64) async throws -> User? {
-        try await write { sql in try await sql.row(#"SELECT * FROM "user" WHERE id = ?"#, [.int(id)]).map(Self.user) }
+        try await read { sql in try await sql.row(#"SELECT * FROM "user" WHERE id = ?"#, [.int(id)]).map(Self.user) }
     }
 
     public func userCount() async throws -> Int {
-        try await write { sql in Int(try await sql.row(#"SELECT count(*) AS n FROM "user""#)?.int("n") ?? 0) }
+        try await read { sql in Int(try await sql.row(#"SELECT count(*) AS n FROM "user""#)?.int("n") ?? 0) }
     }
 
     /// The user when the password matches. Unknown users cost a bcrypt check too, so timing does not reveal
     /// which names exist.
     public func authenticate(name: String, password: String, cost: Int) async throws -> User? {
-        let row = try await write { sql in try await sql.row(#"SELECT * FROM "user" WHERE name = ?"#, [.text(name)]) }
+        let row = try await read { sql in try await sql.row(#"SELECT * FROM "user" WHERE name = ?"#, [.text(name)]) }
         return try await offload {
             guard let row else {
                 _ = PasswordHasher.verify(password, hash: PasswordHasher.decoy(cost: cost))
@@ -163,7 +167,7 @@ public struct AccountStore: Sendable {
     /// Whether `replica` is a device of the user that signs with `key` (a login from a known device, proved by
     /// its key, is not slowed by other people's failed guesses at the user name).
     public func isKnownDevice(user name: String, replica: ReplicaID, key: [UInt8]) async throws -> Bool {
-        try await write { sql in
+        try await read { sql in
             try await sql.row(#"""
                 SELECT d.id FROM device d JOIN "user" u ON u.id = d.user_id
                 WHERE u.name = ? AND d.replica = ? AND d.public_key = ? AND d.revoked_at IS NULL
@@ -247,7 +251,7 @@ public struct AccountStore: Sendable {
     /// Whether `key` signs, for the device, a bundle of its changes up to `toSeq`: its current key signs
     /// anything, a retired one only what the device wrote before the rotation, and only for `retiredKeySeconds`.
     public func isKey(_ key: [UInt8], of device: Int64, forBundleUpTo toSeq: UInt64, now: Int64) async throws -> Bool {
-        try await write { sql in
+        try await read { sql in
             guard let r = try await sql.row("SELECT device_id, retired_at, valid_to_seq FROM device_key WHERE public_key = ?",
                                             [.blob(key)]),
                   r.int("device_id") == device else { return false }
@@ -259,7 +263,7 @@ public struct AccountStore: Sendable {
 
     /// The keys relayed bundles of a replica no device has registered were signed with.
     public func relayedKeys(replica: ReplicaID) async throws -> [[UInt8]] {
-        try await write { sql in
+        try await read { sql in
             try await sql.rows("SELECT public_key FROM relayed_key WHERE replica = ?", [.blob(replica.bytes)]).map { $0.blob("public_key") }
         }
     }
@@ -279,7 +283,7 @@ public struct AccountStore: Sendable {
 
     /// The device registered for a replica id.
     public func device(replica: ReplicaID) async throws -> Device? {
-        try await write { sql in try await Self.fetchDevice(sql, "d.replica = ?", [.blob(replica.bytes)]) }
+        try await read { sql in try await Self.fetchDevice(sql, "d.replica = ?", [.blob(replica.bytes)]) }
     }
 
     /// Records the device's clock against the server's.
@@ -290,11 +294,11 @@ public struct AccountStore: Sendable {
     }
 
     public func devices() async throws -> [Device] {
-        try await write { sql in try await Self.fetchDevices(sql, "1 = 1", []) }
+        try await read { sql in try await Self.fetchDevices(sql, "1 = 1", []) }
     }
 
     public func device(id: Int64) async throws -> Device? {
-        try await write { sql in try await Self.fetchDevice(sql, "d.id = ?", [.int(id)]) }
+        try await read { sql in try await Self.fetchDevice(sql, "d.id = ?", [.int(id)]) }
     }
 
     /// Revokes a device and its refresh tokens. Returns false when there is no such device.

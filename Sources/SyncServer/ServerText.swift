@@ -15,6 +15,8 @@ extension L10n.Key {
     static let srvShortPassword = Self(en: "passwords need at least 8 characters", zh: "密码至少须 8 个字符")
     static let srvBadDatabaseURL = Self(en: "the database must be a URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, optionally with ?sslmode=disable, prefer or require",
                                         zh: "数据库须为 postgres://用户[:密码]@主机[:端口]/库名 形式的地址，可带 ?sslmode=disable、prefer 或 require")
+    static let srvDatabaseUnreachable = Self(en: "the database {0} did not answer within {1}", zh: "数据库 {0} 在 {1} 内没有应答")
+    static let srvDatabaseFailed = Self(en: "the database {0} could not be opened: {1}", zh: "无法打开数据库 {0}：{1}")
     static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")
     static let srvConfigNotObject = Self(en: "{0} must hold a JSON object", zh: "{0} 的内容须为一个 JSON 对象")
     static let srvConfigUnknown = Self(en: "{0}: unknown setting \"{1}\"", zh: "{0}：没有设置项“{1}”")

@@ -55,6 +55,29 @@ final class ServerFixture: Sendable {
         return ServerFixture(server: server, dir: dir, clock: clock, accounts: accounts)
     }
 
+    /// Another server instance on this fixture's PostgreSQL accounts (its own data folder, the same clock), as a
+    /// second `daiban-server` behind a load balancer would be.
+    func instance() async throws -> ServerFixture {
+        guard let accountBackend else { throw AccountBackend.PostgresMissing() }
+        let store = try await accountBackend.instance()
+        let other = try TemporaryDirectory("daiban-server")
+        var config = server.config
+        config.data = other.file("data")
+        var logger = Logger(label: "daiban.test")
+        logger.logLevel = .error
+        let clock = clock
+        let server = try await DaibanServer.open(config: config, accounts: store, logger: logger, now: { clock.now })
+        return try ServerFixture(server: server, dir: other, clock: clock, owningDirectory: true)
+    }
+
+    private init(server: DaibanServer, dir: TemporaryDirectory, clock: TestClock, owningDirectory: Bool) throws {
+        self.dir = dir
+        self.server = server
+        self.clock = clock
+        ownsDirectory = owningDirectory
+        accountBackend = nil
+    }
+
     private init(server: DaibanServer, dir: TemporaryDirectory, clock: TestClock, accounts: AccountBackend) {
         self.dir = dir
         self.server = server
@@ -83,6 +106,8 @@ final class ServerFixture: Sendable {
         if let accountBackend {
             Task { try? await accountBackend.close() }
         } else if ownsDirectory {
+            let accounts = server.accounts
+            Task { await accounts.database.close() }
             dir.cleanup()
         }
     }
