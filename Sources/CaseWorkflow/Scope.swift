@@ -295,7 +295,7 @@ public enum ReadScope {
     {
         let live = try Row.fetchAll(db, sql: "SELECT _key, case_ids FROM v_meeting WHERE instr(case_ids, ?) > 0", arguments: [caseKey])
             .map { ($0[0] as String, list($0[1])) }
-        return (live + (try deleted.meetings(db))).filter { $0.1.contains(caseKey) }.map { (key: $0.0, cases: $0.1) }
+        return (live + (try deleted.meetings(db))).filter { $0.1.contains { sameText($0, caseKey) } }.map { (key: $0.0, cases: $0.1) }
     }
 
     /// A meeting with its attendee lines, deleted ones too.
