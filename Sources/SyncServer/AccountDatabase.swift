@@ -64,8 +64,9 @@ extension AccountSQL {
 public protocol AccountDatabase: Sendable {
     /// `sqlite` or `postgres`.
     var backend: String { get }
-    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws. A transaction that is
+    /// not `durable` is not waited for on disk at commit (a power cut may lose it; nothing else can).
+    func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
     /// Runs `body`, whose statements only read, outside a transaction: each statement sees the committed state
     /// when it runs (a single statement reads one snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
@@ -103,17 +104,29 @@ public final class SQLiteAccountDatabase: AccountDatabase {
         try AccountSchema.sqliteMigrator.migrate(queue)
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
         await gate.enter()
+        let sync = durable ? Durability.current.pragma : "OFF"
         do {
-            try await step { try $0.execute(sql: "BEGIN IMMEDIATE") }
+            try await step { db in
+                // A transaction a failed ROLLBACK left open is ended before the next one starts.
+                if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                try db.execute(sql: "PRAGMA synchronous = \(sync)")
+                try db.execute(sql: "BEGIN IMMEDIATE")
+            }
             do {
                 let result = try await body(Session(database: self))
-                try await step { try $0.execute(sql: "COMMIT") }
+                try await step { db in
+                    try db.execute(sql: "COMMIT")
+                    try db.execute(sql: "PRAGMA synchronous = \(Durability.current.pragma)")
+                }
                 await gate.leave()
                 return result
             } catch {
-                try? await step { db in if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") } }
+                try? await step { db in
+                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                    try db.execute(sql: "PRAGMA synchronous = \(Durability.current.pragma)")
+                }
                 throw error
             }
         } catch {
@@ -218,7 +231,8 @@ public final class PostgresAccountDatabase: AccountDatabase {
     private let running: Task<Void, Never>
     private let logger: Logger
 
-    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`)
+    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`, TLS
+    /// required unless the URL says otherwise)
     /// and runs the migrations, which wait for each other when several servers start at once.
     /// A database that does not answer within `startTimeout` is reported as unreachable.
     public init(url: String, maxConnections: Int = 20, startTimeout: Duration = .seconds(15),
@@ -247,10 +261,11 @@ public final class PostgresAccountDatabase: AccountDatabase {
         }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await body(Session(connection: connection, logger: logger))
+                if !durable { try await connection.query("SET LOCAL synchronous_commit = off", logger: logger) }
+                return try await body(Session(connection: connection, logger: logger))
             }
         } catch let error as PostgresTransactionError {
             // The closure's own error (an `AccountError`, an `APIError`) is what the caller handles.
@@ -265,7 +280,7 @@ public final class PostgresAccountDatabase: AccountDatabase {
 
     public func tokenKey() async throws -> SymmetricKey {
         let fresh = SymmetricKey(size: .bits256).withUnsafeBytes { [UInt8]($0) }
-        let value = try await transaction { sql in
+        let value = try await transaction(durable: true) { sql in
             try await sql.run("INSERT INTO server_secret (name, value) VALUES ('token_key', ?) ON CONFLICT DO NOTHING",
                               [.blob(fresh)])
             return try await sql.row("SELECT value FROM server_secret WHERE name = 'token_key'")?.blob("value") ?? fresh
@@ -344,7 +359,9 @@ enum PostgresURL {
               let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty
         else { throw ConfigError(L10n.t(.srvBadDatabaseURL)) }
         let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
-        let mode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        // Only `sslmode` is understood: a password or anything else in the query is refused, not ignored.
+        guard (c.queryItems ?? []).allSatisfy({ $0.name == "sslmode" }) else { throw ConfigError(L10n.t(.srvBadDatabaseURL)) }
+        let mode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "require"
         let tls: PostgresClient.Configuration.TLS
         switch mode {
         case "disable": tls = .disable
@@ -360,6 +377,7 @@ enum PostgresURL {
     static func redacted(_ url: String) -> String {
         guard var c = URLComponents(string: url) else { return "postgres://…" }
         if c.password != nil { c.password = "***" }
+        c.query = nil
         return c.string ?? "postgres://…"
     }
 }

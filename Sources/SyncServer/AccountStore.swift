@@ -67,7 +67,7 @@ public struct AccountStore: Sendable {
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
-        try await database.transaction(body)
+        try await database.transaction(durable: true, body)
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
@@ -81,7 +81,8 @@ public struct AccountStore: Sendable {
     @discardableResult
     public func addUser(name: String, role: Role, township: String? = nil, department: String? = nil,
                         password: String, cost: Int, now: Int64) async throws -> User {
-        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: { $0.isWhitespace || $0.isNewline }),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw AccountError(L10n.t(.srvBadUserName))
         }
         guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
@@ -108,8 +109,10 @@ public struct AccountStore: Sendable {
         guard password.count >= 8 else { throw AccountError(L10n.t(.srvShortPassword)) }
         let hash = try await offload { PasswordHasher.hash(password, cost: cost) }
         return try await write { sql in
-            guard try await sql.row(#"UPDATE "user" SET password_hash = ? WHERE name = ? RETURNING id"#,
-                                    [.text(hash), .text(name)]) != nil else { return false }
+            guard let id = try await sql.row(#"SELECT id FROM "user" WHERE name = ?"#, [.text(name)])?.int("id") else { return false }
+            // Refreshes of the user's devices, on any server, wait for this: none mints a token the DELETE misses.
+            try await sql.lock("sessions:\(id)")
+            try await sql.run(#"UPDATE "user" SET password_hash = ? WHERE id = ?"#, [.text(hash), .int(id)])
             if revokeSessions {
                 try await sql.run(#"UPDATE "user" SET sessions_valid_after = ? WHERE name = ?"#, [.int(now + 1), .text(name)])
                 try await sql.run(#"""
@@ -225,6 +228,8 @@ public struct AccountStore: Sendable {
     /// `retiredUpTo` (the device's sequence number at the rotation), which a township may relay later, and
     /// nothing after them.
     private static func setKey(_ sql: any AccountSQL, device: Int64, _ key: [UInt8], now: Int64, retiredUpTo: UInt64 = 0) async throws {
+        // Two rotations of one device at once, on two servers, take turns: one key ends up current.
+        try await sql.lock("device:\(device)")
         if let owner = try await sql.row("SELECT device_id FROM device_key WHERE public_key = ?", [.blob(key)]),
            owner.int("device_id") != device {
             throw APIError(.conflict, "device_key_mismatch", "this key belongs to another device")
@@ -374,8 +379,10 @@ public struct AccountStore: Sendable {
         return try await write { sql in
             guard let row = try await sql.row("SELECT device_id, family, expires_at, spent_at FROM refresh_token WHERE hash = ?",
                                               [.blob(hash)]) else { return .invalid }
-            try await sql.lock("family:" + base64URL(row.blob("family")))
-            // Read again under the lock: another server may have spent it meanwhile.
+            // The user's refreshes and session ends take turns on every server (`setPassword`).
+            let user = try await sql.row("SELECT user_id FROM device WHERE id = ?", [.int(row.int("device_id"))])?.int("user_id") ?? 0
+            try await sql.lock("sessions:\(user)")
+            // Read again under the lock: another server may have spent it, or ended the user's sessions, meanwhile.
             guard let row = try await sql.row("SELECT device_id, family, expires_at, spent_at FROM refresh_token WHERE hash = ?",
                                               [.blob(hash)]) else { return .invalid }
             let device = row.int("device_id")
@@ -406,15 +413,22 @@ public struct AccountStore: Sendable {
 
     /// Runs `body` on the sign-in counters of `keys` and stores what it leaves (a counter set to nil is deleted),
     /// in one transaction that every server on the database takes in turn for these keys. Counters that faded
-    /// before `now` are deleted first.
+    /// before `now` count as absent.
     public func withLoginCounters<T: Sendable>(_ keys: [String], now: Int64,
                                         _ body: @escaping @Sendable (inout [String: LoginCounter]) -> T) async throws -> T {
-        try await write { sql in
+        // Now and then the counters that faded are swept, apart from any attempt (a failed sweep waits for the next).
+        if UInt8.random(in: 0...63) == 0 {
+            _ = try? await database.transaction(durable: false) { sql in
+                try await sql.run("DELETE FROM login_counter WHERE fades_at < ?", [.int(now)])
+            }
+        }
+        // Counters need no flush to disk: a power cut that loses the last ones costs a guesser nothing it had.
+        return try await database.transaction(durable: false) { sql in
             for key in Set(keys).sorted() { try await sql.lock("login:" + key) }
-            try await sql.run("DELETE FROM login_counter WHERE fades_at < ?", [.int(now)])
             var counters: [String: LoginCounter] = [:]
             for key in keys {
-                guard let r = try await sql.row("SELECT * FROM login_counter WHERE key = ?", [.text(key)]) else { continue }
+                guard let r = try await sql.row("SELECT * FROM login_counter WHERE key = ?", [.text(key)]),
+                      r.int("fades_at") >= now else { continue }
                 counters[key] = LoginCounter(failures: Int(r.int("failures")), last: r.int("last_at"),
                                              blockedUntil: r.int("blocked_until"), credits: Int(r.int("credits")),
                                              fadesAt: r.int("fades_at"))

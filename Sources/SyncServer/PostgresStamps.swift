@@ -116,6 +116,7 @@ public struct PostgresStamps: Sendable {
 
     /// The changes stamped after `after`, at most `limit`, read from one snapshot.
     public func chunk(after: UInt64, limit: Int) async throws -> Chunk {
+        let limit = max(1, limit)
         let mechanism = mechanism
         let logger = logger
         return try await client.withConnection { c -> Chunk in
@@ -128,7 +129,7 @@ public struct PostgresStamps: Sendable {
                 case .sequence:
                     top = try await Self.one(c, "SELECT coalesce(max(seq), 0) FROM stamped_change", logger)
                 }
-                let from = Int64(after), cap = Int64(limit)
+                let from = Int64(clamping: after), cap = Int64(limit)
                 var changes: [Change] = []
                 let rows = try await c.query("""
                     SELECT seq, writer, number FROM stamped_change WHERE seq > \(from) AND seq <= \(top) ORDER BY seq LIMIT \(cap)
@@ -141,7 +142,7 @@ public struct PostgresStamps: Sendable {
                 let next = full ? changes.last!.seq : UInt64(max(top, from))
                 return Chunk(changes: changes, next: next, more: full && next < UInt64(top))
             } catch {
-                try? await c.query("ROLLBACK", logger: logger)
+                _ = try? await c.query("ROLLBACK", logger: logger)
                 throw error
             }
         }

@@ -13,8 +13,8 @@ extension L10n.Key {
                                              zh: "已初始化过：已有 {0} 个用户；请用 `user add` 添加用户")
     static let srvBadUserName = Self(en: "user names are 1–64 bytes without spaces", zh: "用户名须为 1–64 字节，且不含空格")
     static let srvShortPassword = Self(en: "passwords need at least 8 characters", zh: "密码至少须 8 个字符")
-    static let srvBadDatabaseURL = Self(en: "the database must be a URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, optionally with ?sslmode=disable, prefer or require",
-                                        zh: "数据库须为 postgres://用户[:密码]@主机[:端口]/库名 形式的地址，可带 ?sslmode=disable、prefer 或 require")
+    static let srvBadDatabaseURL = Self(en: "the database must be a URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, optionally with ?sslmode=disable, prefer or require (the default)",
+                                        zh: "数据库须为 postgres://用户[:密码]@主机[:端口]/库名 形式的地址，可带 ?sslmode=disable、prefer 或 require（默认）")
     static let srvDatabaseUnreachable = Self(en: "the database {0} did not answer within {1}", zh: "数据库 {0} 在 {1} 内没有应答")
     static let srvDatabaseFailed = Self(en: "the database {0} could not be opened: {1}", zh: "无法打开数据库 {0}：{1}")
     static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")

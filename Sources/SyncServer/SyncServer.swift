@@ -128,7 +128,8 @@ public final class DaibanServer: Sendable {
                proof: [UInt8]?, proofTime: Int64?, address: String) async throws -> Session {
         // No account has a name outside 1–64 bytes without whitespace: such a name is answered at once, and
         // counts nothing (the limiter never holds attacker-sized keys).
-        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: \.isWhitespace) else {
+        guard !name.isEmpty, name.utf8.count <= 64, !name.contains(where: \.isWhitespace),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw APIError(.unauthorized, ErrorCode.invalidCredentials, "wrong user name or password")
         }
         var known = false

@@ -51,6 +51,36 @@ struct ScaleOutTests {
         }
     }
 
+    /// A password change that ends every session, made on one instance while the device keeps refreshing on the
+    /// other: whatever the interleaving, the refresh token the device ends up with is dead.
+    @Test func endingSessionsWinsOverRefreshesOnTheOtherInstance() async throws {
+        let a = try await ServerFixture.make(.postgres)
+        let b = try await a.instance()
+        try await a.user("qian", .agent)
+        let laptop = try a.replica("qian")
+        try await b.test { onB in
+            let first = try await onB.signIn("qian", replica: laptop)
+            let refreshing = Task { () -> String in
+                var token = first.refresh
+                for _ in 0..<40 {
+                    let body = [UInt8](try JSONSerialization.data(withJSONObject: ["refresh_token": token]))
+                    let r = try await onB.call(.post, "/v1/refresh", body: body)
+                    guard r.status == .ok, let next = r.json["refresh_token"] as? String else { break }
+                    token = next
+                }
+                return token
+            }
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(try await a.server.accounts.setPassword(name: "qian", password: "新密码-2026-12-02", cost: 4,
+                                                            revokeSessions: true, now: ServerFixture.start))
+            let last = try await refreshing.value
+            a.advance(seconds: 121)  // past the retry grace
+            let body = [UInt8](try JSONSerialization.data(withJSONObject: ["refresh_token": last]))
+            let after = try await onB.call(.post, "/v1/refresh", body: body)
+            #expect(after.status == .unauthorized, "a refresh token survived the end of every session")
+        }
+    }
+
     /// Wrong passwords tried on two instances count together: a guesser gains nothing by spreading them.
     @Test func signInCountersAreShared() async throws {
         let a = try await ServerFixture.make(.postgres) { $0.loginMaxFailures = 3; $0.loginWindowSeconds = 600 }

@@ -89,6 +89,12 @@ import Synchronization
         #expect(try await attempt() == nil)
         let again = try await attempt()
         #expect((again?.seconds ?? 0) >= 120, "the address's count was reset by waiting: \(String(describing: again))")
+        // A restart (or another server on the same database) keeps the counts: the block still holds.
+        let restarted = LoginLimiter(maxFailures: 3, windowSeconds: 60, store: try await accounts.instance())
+        guard case .failure = try await restarted.begin(user: "u-new", address: "10.1.1.1", knownDevice: false, now: now) else {
+            Issue.record("a restart forgot the address's block")
+            return
+        }
         // IPv6 by /64.
         #expect(LoginLimiter.addressKey("2001:db8:1:2:3:4:5:6") == LoginLimiter.addressKey("2001:db8:1:2:ffff::1"))
         #expect(LoginLimiter.addressKey("2001:db8:1:2::1") != LoginLimiter.addressKey("2001:db8:1:3::1"))
