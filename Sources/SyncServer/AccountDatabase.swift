@@ -147,9 +147,16 @@ public final class SQLiteAccountDatabase: AccountDatabase {
         }
     }
 
+    /// The thread the connection's calls run on. A serial queue of its own gets a thread even while blocking work
+    /// of the replica fills the global queue's few (one per core), so a sign-in's many small steps do not each
+    /// wait behind a large push.
+    private let worker = DispatchQueue(label: "daiban.accounts")
+
     /// One call on the connection, off the event loop.
     func step<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await offload { [queue] in try queue.inDatabase(body) }
+        try await withCheckedThrowingContinuation { [queue, worker] continuation in
+            worker.async { continuation.resume(with: Result { try queue.inDatabase(body) }) }
+        }
     }
 
     public func tokenKey() async throws -> SymmetricKey {
