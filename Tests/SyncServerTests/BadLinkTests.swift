@@ -88,8 +88,14 @@ import Testing
         var slow = LinkProfile(name: "slow")
         slow.bytesPerSecond = 160_000
         try await behindLink(f, slow) { [slow] proxy, url in
-            try await connected(url, stallSeconds: 5) { connection in
-                let s = try await session(replica, "centre", connection)
+            // Signed in first, with the default stall time: the short stall is the upload's.
+            let tokens = try await connected(url) { connection in
+                try await connection.login(user: "centre", password: "pw-centre-secret", replica: replica.id,
+                                           deviceName: "centre", signer: replica.signer)
+            }
+            try await connected(url, stallSeconds: 5) { connection async throws in
+                let s = Synchronizer(replica: replica, connection: connection, tokens: tokens, saveTokens: { _ in })
+                s.baseDelay = 0.05
                 s.chunkBytes = 256 << 10
                 proxy.silence(afterUpBytes: 20_000)  // inside the first chunk (64 KiB before any rate is known)
                 let (result, seconds) = await elapsed { () -> (any Error)? in
