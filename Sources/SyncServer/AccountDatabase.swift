@@ -25,21 +25,21 @@ extension SQLValue {
 public struct SQLRow: Sendable {
     let columns: [String: SQLValue]
 
-    func optionalInt(_ name: String) -> Int64? {
+    public func optionalInt(_ name: String) -> Int64? {
         if case .int(let v) = columns[name] { return v }
         return nil
     }
-    func int(_ name: String) -> Int64 { optionalInt(name) ?? 0 }
-    func optionalText(_ name: String) -> String? {
+    public func int(_ name: String) -> Int64 { optionalInt(name) ?? 0 }
+    public func optionalText(_ name: String) -> String? {
         if case .text(let v) = columns[name] { return v }
         return nil
     }
-    func text(_ name: String) -> String { optionalText(name) ?? "" }
-    func optionalBlob(_ name: String) -> [UInt8]? {
+    public func text(_ name: String) -> String { optionalText(name) ?? "" }
+    public func optionalBlob(_ name: String) -> [UInt8]? {
         if case .blob(let v) = columns[name] { return v }
         return nil
     }
-    func blob(_ name: String) -> [UInt8] { optionalBlob(name) ?? [] }
+    public func blob(_ name: String) -> [UInt8] { optionalBlob(name) ?? [] }
 }
 
 /// The statements of one transaction of the account store, in the SQL both backends speak: `?` placeholders,
@@ -67,6 +67,10 @@ public protocol AccountDatabase: Sendable {
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws. A transaction that is
     /// not `durable` is not waited for on disk at commit (a power cut may lose it; nothing else can).
     func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
+    /// Runs `body` as `transaction(durable: false)` does, for a sign-in attempt's counters. Where several
+    /// instances share the database, only part of an instance's connections run attempts at once, so a flood of
+    /// guesses at one name, each waiting for the others' lock, cannot take every connection from the other requests.
+    func attemptTransaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
     /// Runs `body`, whose statements only read, outside a transaction: each statement sees the committed state
     /// when it runs (a single statement reads one snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T
@@ -106,9 +110,11 @@ public final class SQLiteAccountDatabase: AccountDatabase {
 
     public func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
         await gate.enter()
+        defer { gate.leaveSoon() }
         let sync = durable ? Durability.current.pragma : "OFF"
-        do {
-            try await step { db in
+        // The whole transaction runs on the connection's thread: its statements are plain calls, not a hop each.
+        return try await withTaskExecutorPreference(worker) {
+            try step { db in
                 // A transaction a failed ROLLBACK left open is ended before the next one starts.
                 if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
                 try db.execute(sql: "PRAGMA synchronous = \(sync)")
@@ -116,47 +122,41 @@ public final class SQLiteAccountDatabase: AccountDatabase {
             }
             do {
                 let result = try await body(Session(database: self))
-                try await step { db in
+                try step { db in
                     try db.execute(sql: "COMMIT")
                     try db.execute(sql: "PRAGMA synchronous = \(Durability.current.pragma)")
                 }
-                await gate.leave()
                 return result
             } catch {
-                try? await step { db in
+                try? step { db in
                     if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
                     try db.execute(sql: "PRAGMA synchronous = \(Durability.current.pragma)")
                 }
                 throw error
             }
-        } catch {
-            await gate.leave()
-            throw error
         }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
         await gate.enter()
-        do {
-            let result = try await body(Session(database: self))
-            await gate.leave()
-            return result
-        } catch {
-            await gate.leave()
-            throw error
-        }
+        defer { gate.leaveSoon() }
+        return try await withTaskExecutorPreference(worker) { try await body(Session(database: self)) }
     }
 
-    /// The thread the connection's calls run on. A serial queue of its own gets a thread even while blocking work
-    /// of the replica fills the global queue's few (one per core), so a sign-in's many small steps do not each
-    /// wait behind a large push.
-    private let worker = DispatchQueue(label: "daiban.accounts")
+    /// The process's transactions take turns already.
+    public func attemptTransaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        try await transaction(durable: false, body)
+    }
 
-    /// One call on the connection, off the event loop.
-    func step<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { [queue, worker] continuation in
-            worker.async { continuation.resume(with: Result { try queue.inDatabase(body) }) }
-        }
+    /// The thread the connection's calls run on (a serial queue of its own, so a sign-in does not wait for a
+    /// thread behind the replica's blocking work). A transaction's body runs there with it as its task executor,
+    /// so each statement is a plain call on the thread, not a suspension and a resumption.
+    private let worker = SerialQueueExecutor(label: "daiban.accounts")
+
+    /// One call on the connection. Only on the worker: `transaction` and `read` run their bodies there.
+    func step<T>(_ body: (Database) throws -> T) throws -> T {
+        dispatchPrecondition(condition: .onQueue(worker.queue))
+        return try queue.inDatabase(body)
     }
 
     public func tokenKey() async throws -> SymmetricKey {
@@ -170,7 +170,7 @@ public final class SQLiteAccountDatabase: AccountDatabase {
 
         func rows(_ sql: String, _ args: [SQLValue]) async throws -> [SQLRow] {
             let arguments = StatementArguments(args.map(\.databaseValue))
-            return try await database.step { db in
+            return try database.step { db in
                 try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                     var columns: [String: SQLValue] = [:]
                     for (name, value) in row { columns[name] = SQLValue(value) }
@@ -181,7 +181,7 @@ public final class SQLiteAccountDatabase: AccountDatabase {
 
         func run(_ sql: String, _ args: [SQLValue]) async throws {
             let arguments = StatementArguments(args.map(\.databaseValue))
-            try await database.step { db in try db.execute(sql: sql, arguments: arguments) }
+            try database.step { db in try db.execute(sql: sql, arguments: arguments) }
         }
 
         func lock(_ name: String) async throws {}
@@ -209,21 +209,42 @@ extension SQLValue {
     }
 }
 
-/// Transactions of one process take turns, in the order they asked.
+/// At most `slots` callers at once between `enter` and `leave`; the others wait, in the order they asked.
 actor TransactionGate {
-    private var busy = false
+    private let slots: Int
+    private var inside = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
+    init(slots: Int = 1) { self.slots = max(1, slots) }
+
     func enter() async {
-        guard busy else {
-            busy = true
+        guard inside >= slots else {
+            inside += 1
             return
         }
         await withCheckedContinuation { waiting.append($0) }
     }
 
+    /// The slot passes to the first waiting caller, or is freed.
     func leave() {
-        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        if waiting.isEmpty { inside -= 1 } else { waiting.removeFirst().resume() }
+    }
+
+    /// Leaves without waiting for the actor (from a `defer`): the next transaction starts when the actor runs it.
+    nonisolated func leaveSoon() {
+        Task { await self.leave() }
+    }
+}
+
+/// A task executor on a serial dispatch queue: the jobs of tasks that prefer it run on the queue, one at a time.
+final class SerialQueueExecutor: TaskExecutor {
+    let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 
@@ -242,8 +263,12 @@ public final class PostgresAccountDatabase: AccountDatabase {
     /// required unless the URL says otherwise)
     /// and runs the migrations, which wait for each other when several servers start at once.
     /// A database that does not answer within `startTimeout` is reported as unreachable.
+    /// Sign-in attempts running at once on this instance: half its connections.
+    private let attempts: TransactionGate
+
     public init(url: String, maxConnections: Int = 20, startTimeout: Duration = .seconds(15),
                 logger: Logger = Logger(label: "daiban.accounts")) async throws {
+        attempts = TransactionGate(slots: maxConnections / 2)
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = startTimeout
@@ -279,6 +304,12 @@ public final class PostgresAccountDatabase: AccountDatabase {
             if let closureError = error.closureError { throw closureError }
             throw error
         }
+    }
+
+    public func attemptTransaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
+        await attempts.enter()
+        defer { attempts.leaveSoon() }
+        return try await transaction(durable: false, body)
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
