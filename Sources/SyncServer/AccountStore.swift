@@ -423,7 +423,7 @@ public struct AccountStore: Sendable {
             }
         }
         // Counters need no flush to disk: a power cut that loses the last ones costs a guesser nothing it had.
-        return try await database.transaction(durable: false) { sql in
+        return try await database.attemptTransaction { sql in
             for key in Set(keys).sorted() { try await sql.lock("login:" + key) }
             var counters: [String: LoginCounter] = [:]
             for key in keys {
