@@ -37,13 +37,17 @@ public struct PostgresStamps: Sendable {
         public var more: Bool
     }
 
-    /// Test hooks: pauses inside the apply transaction, before the stamps and between the stamps and commit.
+    /// Test hooks: pauses inside the apply transaction, before the stamps and between the stamps and commit, and
+    /// a call made while the transaction holds its stamps (the commit waits for it to return).
     public struct Pauses: Sendable {
         public var beforeStamps: Duration = .zero
         public var beforeCommit: Duration = .zero
-        public init(beforeStamps: Duration = .zero, beforeCommit: Duration = .zero) {
+        public var holdingStamps: (@Sendable () async -> Void)?
+        public init(beforeStamps: Duration = .zero, beforeCommit: Duration = .zero,
+                    holdingStamps: (@Sendable () async -> Void)? = nil) {
             self.beforeStamps = beforeStamps
             self.beforeCommit = beforeCommit
+            self.holdingStamps = holdingStamps
         }
     }
 
@@ -110,6 +114,7 @@ public struct PostgresStamps: Sendable {
                 try await c.query("INSERT INTO stamped_change (seq, writer, number) VALUES (\(seq), \(writer), \(n))", logger: logger)
             }
             if pauses.beforeCommit > .zero { try await Task.sleep(for: pauses.beforeCommit) }
+            await pauses.holdingStamps?()
             return stamps
         }
     }

@@ -36,6 +36,21 @@ struct NoSkipTests {
         try await backend.close()
     }
 
+    /// Returns once a session of the test's database waits for a lock (30 s at most).
+    static func waitForALockWait(_ backend: AccountBackend) async throws {
+        for _ in 0..<1_500 {
+            let waiting = try await backend.store.database.read { sql in
+                try await sql.rows("""
+                    SELECT count(*) AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    """, []).first?.int("n") ?? 0
+            }
+            if waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("no transaction waited for a lock within 30 s")
+    }
+
     /// Pulls from `cursor` until no more, returning the changes and the new cursor.
     static func drain(_ s: PostgresStamps, from cursor: UInt64, limit: Int) async throws -> ([PostgresStamps.Change], UInt64) {
         var cursor = cursor
@@ -49,17 +64,29 @@ struct NoSkipTests {
     }
 
     /// The textbook case: T1 stamps first and commits last, on instance A; T2 stamps later and commits first, on
-    /// instance B; a pull on B comes between the two commits.
+    /// instance B; a pull on B comes between the two commits. Serialised, T2 cannot stamp while T1 holds the
+    /// counter: the pull comes while T2 waits, and both commit before the next pull.
     @Test(arguments: [PostgresStamps.Mechanism.serialised, .sequence])
     func aSlowTransactionIsNotPassed(_ mechanism: PostgresStamps.Mechanism) async throws {
         let (backend, databases, s) = try await Self.instances(mechanism)
+        let (stamped, stampedSignal) = AsyncStream<Void>.makeStream()
+        let (release, releaseSignal) = AsyncStream<Void>.makeStream()
         let slow = Task {
-            try await s[0].apply(writer: "t1", numbers: [1], pauses: .init(beforeCommit: .milliseconds(1_500)))
+            try await s[0].apply(writer: "t1", numbers: [1], pauses: .init(holdingStamps: {
+                stampedSignal.yield()
+                for await _ in release {}
+            }))
         }
-        try await Task.sleep(for: .milliseconds(400))  // T1 holds its stamp (or, serialised, the counter) now
-        try await s[1].apply(writer: "t2", numbers: [1])
+        for await _ in stamped { break }
+        let fast = Task { try await s[1].apply(writer: "t2", numbers: [1]) }
+        switch mechanism {
+        case .serialised: try await Self.waitForALockWait(backend)
+        case .sequence: _ = try await fast.value
+        }
         let (first, cursor) = try await Self.drain(s[1], from: 0, limit: 10)
+        releaseSignal.finish()
         _ = try await slow.value
+        _ = try await fast.value
         let (second, _) = try await Self.drain(s[0], from: cursor, limit: 10)
         let writers = (first + second).map(\.writer).sorted()
         switch mechanism {
