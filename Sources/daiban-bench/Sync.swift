@@ -32,6 +32,25 @@ struct TimedSync {
     var totalS: Double
 }
 
+/// Set once, read from another task.
+final class DoneFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    var isSet: Bool { lock.withLock { done } }
+    func set() { lock.withLock { done = true } }
+}
+
+/// The refresh token of the moment (each refresh hands out the next).
+final class TokenBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var token: String
+    init(_ token: String) { self.token = token }
+    var value: String {
+        get { lock.withLock { token } }
+        set { lock.withLock { token = newValue } }
+    }
+}
+
 /// One client: a replica file, a connection and a session.
 struct SyncClientSide {
     let replica: ReplicaDatabase
@@ -231,6 +250,42 @@ struct SyncRun {
         m.set("open_conflicts", Double(sa.conflicts.count))
         progress("  converged: B's snapshot equals A's (\(sa.rows.count) rows)")
 
+        // 4. The account store under load, from A's device: sign-ins (bcrypt included) and token refreshes (the
+        //    store alone), idle, then each while a new client pulls the whole state (the server's blocking work).
+        progress("  sign-ins and refreshes: idle, then while new clients bootstrap")
+        let (connection, replicaID, signer) = (a.connection, a.replica.id, a.replica.signer)
+        let refreshToken = TokenBox(a.tokens.refreshToken)
+        let signIn: @Sendable () async throws -> Void = {
+            refreshToken.value = try await connection.login(user: syncUser, password: syncPassword, replica: replicaID,
+                                                            deviceName: "bench-31", signer: signer).refreshToken
+        }
+        let refresh: @Sendable () async throws -> Void = {
+            refreshToken.value = try await connection.refresh(refreshToken.value).refreshToken
+        }
+        for (name, call, idleCount, id) in [("sign_in", signIn, 3, UInt64(33)), ("refresh", refresh, 20, UInt64(34))] {
+            var idle: [Double] = []
+            for _ in 0..<idleCount { idle.append(try await timedAsync { try await call() }.1) }
+            let c = try await SyncClientSide.create(path: dir.appendingPathComponent("c\(id).sqlite").path, id: id,
+                                                    url: server.url, clock: clock)
+            connections.append(c.connection)
+            let pulled = DoneFlag()
+            let pulling = Task {
+                defer { pulled.set() }
+                return try await c.sync()
+            }
+            var busy: [Double] = []
+            while !pulled.isSet || busy.isEmpty { busy.append(try await timedAsync { try await call() }.1) }
+            let pull = try await pulling.value
+            try check(pull.report.pulledApplied == initialFields,
+                      "the new client applied \(pull.report.pulledApplied) of \(initialFields) field states")
+            m.set(name + "_idle_s", median(idle))
+            m.set(name + "_busy_s", median(busy))
+            m.set(name + "_busy_max_s", busy.max() ?? 0)
+            m.set(name + "_busy_count", Double(busy.count))
+            progress(String(format: "  %@: idle %.4f s; during a %.2f s bootstrap, %d calls, median %.4f s, max %.4f s",
+                            name, median(idle), pull.pullS, busy.count, median(busy), busy.max() ?? 0))
+        }
+
         // The raw SQLite baseline, same run: load the 10,000 rows, upsert the same 20,000 changes; then
         // the engine bench's baseline (the 100,000 Phase C upserts) for reference.
         progress("  raw SQLite baseline")
@@ -404,6 +459,15 @@ func printSyncTable(summary s: Metrics, headline: [(String, Double)], workload: 
     row("repeat wall time (incl. untimed steps)", "repeat_wall_s", "s")
     row("server process peak RSS", "server_peak_rss_mib", "MiB")
     row("two logins (bcrypt cost 12, untimed)", "login_s_untimed", "s")
+    print("The account store under load: calls from A's device, idle and while a new client pulls the whole state")
+    row("sign-in (bcrypt cost 12), idle (median of 3)", "sign_in_idle_s", "s")
+    row("  while a new client pulls (median)", "sign_in_busy_s", "s")
+    row("  slowest", "sign_in_busy_max_s", "s")
+    row("  sign-ins during the pull", "sign_in_busy_count")
+    row("token refresh, idle (median of 20)", "refresh_idle_s", "s")
+    row("  while a new client pulls (median)", "refresh_busy_s", "s")
+    row("  slowest", "refresh_busy_max_s", "s")
+    row("  refreshes during the pull", "refresh_busy_count")
     table.finish(breakdown: "Breakdown (last run only, in-process replay without HTTP, seconds unless named)",
                  headline: headline)
 }
