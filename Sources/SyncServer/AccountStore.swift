@@ -452,6 +452,70 @@ public struct AccountStore: Sendable {
     }
 }
 
+/// A sign-in counter as the operator sees it: what it counts, how many failures, and until when it blocks.
+public struct LoginCounterEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable { case address, user, pair }
+    public var kind: Kind
+    public var user: String?
+    public var address: String?
+    public var failures: Int
+    /// Unix seconds; 0 or in the past when the counter does not block now.
+    public var blockedUntil: Int64
+    public var fadesAt: Int64
+
+    /// `a:ADDRESS`, `u:USER`, `p:USER ADDRESS` (`LoginLimiter`).
+    init?(key: String, failures: Int, blockedUntil: Int64, fadesAt: Int64) {
+        self.failures = failures
+        self.blockedUntil = blockedUntil
+        self.fadesAt = fadesAt
+        let body = String(key.dropFirst(2))
+        switch key.prefix(2) {
+        case "a:": kind = .address; address = body
+        case "u:": kind = .user; user = body
+        case "p:":
+            guard let space = body.firstIndex(of: " ") else { return nil }
+            kind = .pair
+            user = String(body[..<space])
+            address = String(body[body.index(after: space)...])
+        default: return nil
+        }
+    }
+}
+
+extension AccountStore {
+    /// The sign-in counters that count failures or block at `now` (not faded), blocking ones first.
+    public func loginCounters(now: Int64) async throws -> [LoginCounterEntry] {
+        try await read { sql in
+            try await sql.rows("""
+                SELECT * FROM login_counter WHERE fades_at >= ? AND (failures > 0 OR blocked_until > ?)
+                ORDER BY blocked_until DESC, key
+                """, [.int(now), .int(now)]).compactMap { r in
+                LoginCounterEntry(key: r.text("key"), failures: Int(r.int("failures")), blockedUntil: r.int("blocked_until"),
+                                  fadesAt: r.int("fades_at"))
+            }
+        }
+    }
+
+    /// Forgets the sign-in counters of `user` (from every address) and of `address` (for every name): a training
+    /// room behind one address, or a user locked out by someone else's guesses, signs in again at once. Returns how
+    /// many counters were dropped. The name and the address must match exactly (the address as `addressKey` gives it).
+    public func clearLoginCounters(user: String?, address: String?) async throws -> Int {
+        let address = address.map(LoginLimiter.addressKey)
+        return try await write { sql in
+            let entries = try await sql.rows("SELECT key, failures, blocked_until, fades_at FROM login_counter", []).compactMap { r in
+                LoginCounterEntry(key: r.text("key"), failures: 0, blockedUntil: 0, fadesAt: 0).map { (r.text("key"), $0) }
+            }
+            let same = { (a: String?, b: String?) in a != nil && b != nil && a!.utf8.elementsEqual(b!.utf8) }
+            let doomed = entries.filter { same($0.1.user, user) || same($0.1.address, address) }.map(\.0)
+            for key in doomed.sorted() {
+                try await sql.lock("login:" + key)
+                try await sql.run("DELETE FROM login_counter WHERE key = ?", [.text(key)])
+            }
+            return doomed.count
+        }
+    }
+}
+
 /// The tables of the account store and their migrations, one list per backend. SQLite's go through GRDB's
 /// migrator (the names are those files already carry); PostgreSQL's are recorded in `daiban_migration`.
 enum AccountSchema {

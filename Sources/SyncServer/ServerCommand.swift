@@ -90,7 +90,55 @@ struct Serve: AsyncParsableCommand {
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: L10n.pick("Accounts.", "账号管理。"),
                                                     subcommands: [Add.self, List.self, Passwd.self, Disable.self,
-                                                                  Enable.self])
+                                                                  Enable.self, Blocks.self, Unblock.self])
+
+    struct Blocks: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: L10n.pick("Sign-in counters: failed attempts per address, per user and per user from an address, and which block now.",
+                                "登录计数：按地址、按用户、按用户加地址统计的失败次数，以及当前被暂停登录的项。"))
+        @OptionGroup var options: ServerOptions
+        @Flag(help: .l("Print as JSON.", "以 JSON 格式输出。")) var json = false
+
+        func run() async throws {
+            let now = unixNow()
+            let entries = try await options.accounts().0.loginCounters(now: now)
+            if json {
+                printJSON(entries.map { e -> [String: Any] in
+                    ["kind": e.kind.rawValue, "user": e.user ?? NSNull(), "address": e.address ?? NSNull(),
+                     "failures": e.failures, "blocked_until": e.blockedUntil > now ? e.blockedUntil : NSNull(),
+                     "fades_at": e.fadesAt]
+                })
+                return
+            }
+            let kinds: [LoginCounterEntry.Kind: L10n.Key] = [.address: .srvCounterAddress, .user: .srvCounterUser,
+                                                             .pair: .srvCounterPair]
+            printTable([L10n.t(.srvColCounter), L10n.t(.srvColUser), L10n.t(.srvColAddress), L10n.t(.srvColFailures),
+                        L10n.t(.srvColBlockedUntil)],
+                       entries.map { e in
+                           [L10n.t(kinds[e.kind]!), e.user ?? "", e.address ?? "", String(e.failures),
+                            e.blockedUntil > now ? isoTime(e.blockedUntil) : ""]
+                       })
+        }
+    }
+
+    struct Unblock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: L10n.pick("Forget the sign-in counters of a user, of an address, or both: they sign in again at once.",
+                                "清除某个用户、某个地址（或两者）的登录计数，使其立即可以重新登录。"))
+        @OptionGroup var options: ServerOptions
+        @Argument(help: .l("Login name.", "登录名。")) var name: String?
+        @Option(help: .l("An address the sign-ins come from (IPv6: its /64).", "登录来源地址（IPv6 按 /64 计）。")) var address: String?
+
+        func run() async throws {
+            guard name != nil || address != nil else { throw ValidationError(L10n.t(.srvUnblockWhat)) }
+            let accounts = try options.accounts().0
+            if let name, try await !accounts.users().contains(where: { $0.name.utf8.elementsEqual(name.utf8) }) {
+                throw AccountError(L10n.t(.srvNoUser, name))
+            }
+            let n = try await accounts.clearLoginCounters(user: name, address: address)
+            print(L10n.t(.srvUnblocked, n))
+        }
+    }
 
     struct Passwd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

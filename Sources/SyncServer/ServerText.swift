@@ -23,6 +23,8 @@ extension L10n.Key {
     static let srvConfigWhole = Self(en: "{0} must be a whole number", zh: "{0} 须为整数")
     static let srvConfigRange = Self(en: "{0} must be {1}", zh: "{0} 须为 {1}")
     static let srvConfigTLS = Self(en: "TLS needs both a certificate and a key", zh: "启用 TLS 须同时提供证书和私钥")
+    static let srvUnblockWhat = Self(en: "name a user, or pass --address, or both", zh: "请给出用户名，或加 --address，或两者都给")
+    static let srvUnblocked = Self(en: "cleared {0} sign-in counter(s)", zh: "已清除 {0} 项登录计数")
     static let srvRowNeedsTable = Self(en: "--row needs --table", zh: "--row 须与 --table 同用")
 
     // The data folder's lock, backups and restores.
@@ -79,7 +81,15 @@ extension L10n.Key {
     static let srvColApplied = Self(en: "APPLIED", zh: "接收时间")
     static let srvColReason = Self(en: "REASON", zh: "原因")
 
+    static let srvColCounter = Self(en: "COUNTS", zh: "计数对象")
+    static let srvColAddress = Self(en: "ADDRESS", zh: "地址")
+    static let srvColFailures = Self(en: "FAILURES", zh: "失败次数")
+    static let srvColBlockedUntil = Self(en: "BLOCKED UNTIL", zh: "暂停登录至")
+
     // Cell values.
+    static let srvCounterAddress = Self(en: "address", zh: "地址")
+    static let srvCounterUser = Self(en: "user", zh: "用户")
+    static let srvCounterPair = Self(en: "user from address", zh: "用户＋地址")
     static let srvUserDisabled = Self(en: "disabled", zh: "已停用")
     static let srvUserActive = Self(en: "active", zh: "正常")
     static let srvSkewMinutes = Self(en: "{0} min", zh: "{0} 分钟")

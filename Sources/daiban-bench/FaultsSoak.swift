@@ -26,21 +26,17 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     let count = o.clients ?? (o.short ? 20 : 100)
     let pause = o.short ? 0.2...1.5 : 2.0...12.0
     let data = dir.appendingPathComponent("server").path
-    // The clients reach the server through a clean proxy, so that the server can be restarted while they sign
-    // in: the login limiter lets about 40 new devices sign in from one address per quarter of an hour (they all
-    // come from 127.0.0.1 here), and its counts live in memory. The soak proper runs on the last server.
-    let (started, proxy) = try await serverBehindProxy(o, data: data)
-    var booting = started
+    // The sign-in limiter lets about 40 new devices sign in from one address per quarter of an hour, and the
+    // clients all come from 127.0.0.1: after each 30, the address's counters are cleared with `user unblock`, as
+    // an operator would for a training room, while the server keeps serving.
+    let (server, proxy) = try await serverBehindProxy(o, data: data)
+    defer { server.stop() }
     var clients: [FieldClient] = []
     for i in 0..<count {
-        if i > 0 && i % 30 == 0 {
-            booting.stop()
-            booting = try ServerProcess(executable: o.serverPath, data: data)
-            try proxy.redirect(toPort: booting.port)
-        }
+        if i > 0 && i % 30 == 0 { try ServerProcess.unblock(executable: o.serverPath, data: data, address: "127.0.0.1") }
         clients.append(try await FieldClient.create(dir: dir, name: "s\(i)", url: proxy.url))
     }
-    progress("  \(count) clients for \(minutes) min against \(booting.url)")
+    progress("  \(count) clients for \(minutes) min against \(server.url)")
 
     final class Tally: Sendable {
         let errors = Mutex<[String]>([])
@@ -49,8 +45,6 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
     }
     let tally = Tally()
     let seed = o.seed, plant = o.plant, url = proxy.url
-    let server = booting
-    defer { server.stop() }
     let start = now()
     let end = start + minutes * 60
     let sampler = Task { () -> [(t: Double, rss: Double, fds: Double)] in

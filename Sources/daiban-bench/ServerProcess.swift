@@ -67,21 +67,31 @@ final class ServerProcess: @unchecked Sendable {
 
     /// `daiban-server admin bootstrap --data DATA --name USER --password-stdin`, fed `password`.
     static func bootstrap(executable: String, data: String, user: String, password: String) throws {
+        try command(executable, ["admin", "bootstrap", "--data", data, "--name", user, "--password-stdin"], stdin: password + "\n")
+    }
+
+    /// `daiban-server user unblock --address ADDRESS --data DATA`: the address's sign-in counters are forgotten.
+    static func unblock(executable: String, data: String, address: String) throws {
+        try command(executable, ["user", "unblock", "--address", address, "--data", data])
+    }
+
+    /// Runs one admin command of `daiban-server` to its end; a failure carries its output.
+    private static func command(_ executable: String, _ arguments: [String], stdin input: String? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["admin", "bootstrap", "--data", data, "--name", user, "--password-stdin"]
+        p.arguments = arguments
         p.environment = environment()
         let stdin = Pipe(), out = Pipe()
         p.standardInput = stdin
         p.standardOutput = out
         p.standardError = out
         try p.run()
-        stdin.fileHandleForWriting.write(Data((password + "\n").utf8))
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try stdin.fileHandleForWriting.close()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw CheckFailure("daiban-server admin bootstrap exited with \(p.terminationStatus): \(text)")
+            throw CheckFailure("daiban-server \(arguments.prefix(2).joined(separator: " ")) exited with \(p.terminationStatus): \(text)")
         }
     }
 

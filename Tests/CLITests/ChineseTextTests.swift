@@ -89,6 +89,7 @@ import Testing
             ["frob"], ["user", "add"], ["user", "add", "u1", "--role", "boss", "--data", dir.file("data")],
             ["user", "add", "u1", "--role", "agent", "--data", dir.file("data")],
             ["device", "revoke", "nope", "--data", dir.file("data")], ["serve", "--port", "many"],
+            ["user", "unblock", "--data", dir.file("data")], ["user", "unblock", "nobody", "--data", dir.file("data")],
         ]
         try Data(#"{"nope": 1}"#.utf8).write(to: URL(fileURLWithPath: dir.file("bad.json")))
         let data = dir.file("data")

@@ -487,4 +487,40 @@ final class ServerProcess {
         let copy = try ReplicaDatabase.open(at: centre.home + "/replica.sqlite", schema: DaibanSchema.schema)
         #expect(try copy.snapshot() == source.snapshot())
     }
+
+    /// Someone guesses at a clerk's password until the server pauses her sign-ins; the operator sees the block in
+    /// `user blocks` and lifts it with `user unblock` while the server runs, and she signs in at once.
+    @Test func anOperatorLiftsASignInBlock() throws {
+        let dir = try TemporaryDirectory("e2e")
+        defer { dir.cleanup() }
+        let server = try ServerProcess(dir: dir, users: [("wangfang", "agent")])
+        defer { server.stop() }
+        let laptop = Daiban(home: dir.file("laptop"))
+        try laptop.ok("init", "--server", server.url)
+        for _ in 0..<5 {
+            let r = try Daiban.exec(["login", "--user", "wangfang", "--password-stdin", "--home", laptop.home], stdin: "a-wrong-guess")
+            #expect(r.status != 0)
+        }
+        let paused = try Daiban.exec(["login", "--user", "wangfang", "--password-stdin", "--home", laptop.home], stdin: "pw-wangfang-secret")
+        #expect(paused.status != 0, "the right password is paused too after five wrong ones")
+
+        let listed = try Daiban.exec(["user", "blocks", "--json", "--data", server.data], binary: ServerProcess.binary)
+        let entries = try json(listed.stdout) as! [[String: Any]]
+        let pair = entries.first { $0["kind"] as? String == "pair" }
+        #expect(pair?["user"] as? String == "wangfang" && pair?["address"] as? String == "127.0.0.1"
+                && pair?["failures"] as? Int == 5 && pair?["blocked_until"] is Int, "\(listed.stdout)")
+        let table = try Daiban.exec(["user", "blocks", "--data", server.data], lang: "zh_CN.UTF-8", binary: ServerProcess.binary)
+        #expect(table.stdout.contains("用户＋地址") && table.stdout.contains("wangfang"), "\(table.stdout)")
+
+        let nobody = try Daiban.exec(["user", "unblock", "nobody", "--data", server.data], binary: ServerProcess.binary)
+        #expect(nobody.status != 0 && nobody.stderr.contains("nobody"))
+        let lifted = try Daiban.exec(["user", "unblock", "wangfang", "--data", server.data], lang: "zh_CN.UTF-8",
+                                     binary: ServerProcess.binary)
+        #expect(lifted.status == 0 && lifted.stdout.contains("已清除 2 项登录计数"), "\(lifted.stdout)\(lifted.stderr)")
+        try laptop.ok("login", "--user", "wangfang", "--password-stdin", stdin: "pw-wangfang-secret")
+        // The address's own count stays: it counts every name tried from there.
+        let left = try json(try Daiban.exec(["user", "blocks", "--json", "--data", server.data], binary: ServerProcess.binary).stdout)
+            as! [[String: Any]]
+        #expect(left.map { $0["kind"] as? String } == ["address"], "\(left)")
+    }
 }
