@@ -460,14 +460,12 @@ func printSyncTable(summary s: Metrics, headline: [(String, Double)], workload: 
     row("server process peak RSS", "server_peak_rss_mib", "MiB")
     row("two logins (bcrypt cost 12, untimed)", "login_s_untimed", "s")
     print("The account store under load: calls from A's device, idle and while a new client pulls the whole state")
-    row("sign-in (bcrypt cost 12), idle (median of 3)", "sign_in_idle_s", "s")
-    row("  while a new client pulls (median)", "sign_in_busy_s", "s")
-    row("  slowest", "sign_in_busy_max_s", "s")
-    row("  sign-ins during the pull", "sign_in_busy_count")
-    row("token refresh, idle (median of 20)", "refresh_idle_s", "s")
-    row("  while a new client pulls (median)", "refresh_busy_s", "s")
-    row("  slowest", "refresh_busy_max_s", "s")
-    row("  refreshes during the pull", "refresh_busy_count")
+    for (call, key, idle) in [("sign-in (bcrypt cost 12)", "sign_in", 3), ("token refresh", "refresh", 20)] {
+        row("\(call), idle (median of \(idle))", key + "_idle_s", "s")
+        row("  while a new client pulls (median)", key + "_busy_s", "s")
+        row("  slowest", key + "_busy_max_s", "s")
+        row("  calls during the pull", key + "_busy_count")
+    }
     table.finish(breakdown: "Breakdown (last run only, in-process replay without HTTP, seconds unless named)",
                  headline: headline)
 }
