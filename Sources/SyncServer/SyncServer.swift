@@ -153,7 +153,7 @@ public final class DaibanServer: Sendable {
             Metrics.loginRejected.increment()
             logger.notice("login throttled", metadata: ["retry_after": "\(wait.seconds)"])
             throw APIError(.tooManyRequests, ErrorCode.tooManyAttempts,
-                           "too many failed sign-ins; try again in \(wait.seconds) s", retryAfter: wait.seconds)
+                           "too many sign-in attempts from this address or for this name; try again in \(wait.seconds) s, or ask the centre to lift the pause", retryAfter: wait.seconds)
         }
         let cost = config.bcryptCost
         let user = try await accounts.authenticate(name: name, password: password, cost: cost)
