@@ -134,7 +134,7 @@ let package = Package(
                     dependencies: ["ReplicaStore", "SyncTesting", "CaseDomain", "SyncCore", "SyncProtocol", grdb,
                                    .product(name: "PropertyBased", package: "swift-property-based")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["SyncTesting", "ReplicaStore", "CaseDomain", "SyncCore"],
+        .testTarget(name: "CLITests", dependencies: ["SyncTesting", "ReplicaStore", "CaseDomain", "SyncCore", grdb],
                     swiftSettings: swiftSettings),
         .testTarget(name: "CaseWorkflowTests",
                     dependencies: ["CaseWorkflow", "CaseDomain", "ReplicaStore", "SyncCore", "SyncTesting", "FormPrint", "Spreadsheet", grdb],

@@ -239,7 +239,7 @@ func localized(_ e: SyncClientError) -> String {
         let zh: [String: String] = [
             "unauthenticated": "尚未登录", "token_expired": "登录已过期", "invalid_token": "登录凭据无效",
             "invalid_credentials": "用户名或密码错误", "invalid_refresh_token": "登录已失效",
-            "too_many_attempts": "登录尝试过多，已暂停登录，请 \(retryAfter ?? 60) 秒后再试；多台新设备在同一地点首次登录时，可请县中心解除暂停",
+            "too_many_attempts": "登录尝试过多，已暂停登录，请 \(retryAfter ?? 60) 秒后再试，或请县中心解除暂停",
             "device_revoked": "本设备已被中心停用，本地数据仍然保留", "user_disabled": "该账号已停用",
             "replica_taken": "本副本已登记在其他用户名下，请用 daiban init 新建副本",
             "upgrade_required": "客户端版本过旧，请升级 daiban", "protocol_unsupported": "服务器版本过旧，请升级服务器",

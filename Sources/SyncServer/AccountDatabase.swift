@@ -109,11 +109,11 @@ public final class SQLiteAccountDatabase: AccountDatabase {
     }
 
     public func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
-        await gate.enter()
+        try await enterGate()
         defer { gate.leaveSoon() }
         let sync = durable ? Durability.current.pragma : "OFF"
         // The whole transaction runs on the connection's thread: its statements are plain calls, not a hop each.
-        return try await withTaskExecutorPreference(worker) {
+        return try await Self.$inside.withValue(true) { try await withTaskExecutorPreference(worker) {
             try step { db in
                 // A transaction a failed ROLLBACK left open is ended before the next one starts.
                 if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
@@ -134,13 +134,15 @@ public final class SQLiteAccountDatabase: AccountDatabase {
                 }
                 throw error
             }
-        }
+        } }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
-        await gate.enter()
+        try await enterGate()
         defer { gate.leaveSoon() }
-        return try await withTaskExecutorPreference(worker) { try await body(Session(database: self)) }
+        return try await Self.$inside.withValue(true) {
+            try await withTaskExecutorPreference(worker) { try await body(Session(database: self)) }
+        }
     }
 
     /// The process's transactions take turns already.
@@ -153,10 +155,20 @@ public final class SQLiteAccountDatabase: AccountDatabase {
     /// so each statement is a plain call on the thread, not a suspension and a resumption.
     private let worker = SerialQueueExecutor(label: "daiban.accounts")
 
-    /// One call on the connection. Only on the worker: `transaction` and `read` run their bodies there.
+    /// One call on the connection, on the worker. `transaction` and `read` run their bodies there; a body that
+    /// lost the preference (a `Task.sleep` resumes elsewhere) waits for the worker instead.
     func step<T>(_ body: (Database) throws -> T) throws -> T {
-        dispatchPrecondition(condition: .onQueue(worker.queue))
-        return try queue.inDatabase(body)
+        if worker.isCurrent { return try queue.inDatabase(body) }
+        return try worker.queue.sync { try queue.inDatabase(body) }
+    }
+
+    /// Set while a task runs a transaction or read of this store: one started inside another would wait for
+    /// itself at the gate, so it is refused instead.
+    @TaskLocal static var inside = false
+
+    private func enterGate() async throws {
+        guard !Self.inside else { throw AccountNesting() }
+        await gate.enter()
     }
 
     public func tokenKey() async throws -> SymmetricKey {
@@ -236,11 +248,23 @@ actor TransactionGate {
     }
 }
 
+/// A transaction or read of the SQLite account store was started inside another (it would wait for itself).
+struct AccountNesting: Error, CustomStringConvertible {
+    var description: String { "an account transaction was started inside another" }
+}
+
 /// A task executor on a serial dispatch queue: the jobs of tasks that prefer it run on the queue, one at a time.
 final class SerialQueueExecutor: TaskExecutor {
     let queue: DispatchQueue
+    private let key = DispatchSpecificKey<Bool>()
 
-    init(label: String) { queue = DispatchQueue(label: label) }
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+        queue.setSpecific(key: key, value: true)
+    }
+
+    /// Whether the caller runs on the queue.
+    var isCurrent: Bool { DispatchQueue.getSpecific(key: key) == true }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
@@ -258,14 +282,13 @@ public final class PostgresAccountDatabase: AccountDatabase {
     let client: PostgresClient
     private let running: Task<Void, Never>
     private let logger: Logger
+    /// Sign-in attempts running at once on this instance: half its connections.
+    private let attempts: TransactionGate
 
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`, TLS
     /// required unless the URL says otherwise)
     /// and runs the migrations, which wait for each other when several servers start at once.
     /// A database that does not answer within `startTimeout` is reported as unreachable.
-    /// Sign-in attempts running at once on this instance: half its connections.
-    private let attempts: TransactionGate
-
     public init(url: String, maxConnections: Int = 20, startTimeout: Duration = .seconds(15),
                 logger: Logger = Logger(label: "daiban.accounts")) async throws {
         attempts = TransactionGate(slots: maxConnections / 2)

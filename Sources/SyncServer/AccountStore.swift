@@ -498,9 +498,12 @@ extension AccountStore {
 
     /// Forgets the sign-in counters of `user` (from every address) and of `address` (for every name): a training
     /// room behind one address, or a user locked out by someone else's guesses, signs in again at once. Returns how
-    /// many counters were dropped. The name and the address must match exactly (the address as `addressKey` gives it).
+    /// many counters were dropped. The name must match exactly; an IPv6 address counts by its /64, written either
+    /// way (`2001:db8::5` or `2001:db8::/64`).
     public func clearLoginCounters(user: String?, address: String?) async throws -> Int {
-        let address = address.map(LoginLimiter.addressKey)
+        let address = address.map { a in
+            LoginLimiter.addressKey(a.hasSuffix("/64") && a.contains(":") ? String(a.dropLast(3)) : a)
+        }
         return try await write { sql in
             let entries = try await sql.rows("SELECT key, failures, blocked_until, fades_at FROM login_counter", []).compactMap { r in
                 LoginCounterEntry(key: r.text("key"), failures: 0, blockedUntil: 0, fadesAt: 0).map { (r.text("key"), $0) }

@@ -136,7 +136,7 @@ struct UserCommand: AsyncParsableCommand {
                 throw AccountError(L10n.t(.srvNoUser, name))
             }
             let n = try await accounts.clearLoginCounters(user: name, address: address)
-            print(L10n.t(.srvUnblocked, n))
+            print(n == 0 ? L10n.t(.srvUnblockedNone) : L10n.t(.srvUnblocked, n))
         }
     }
 

@@ -25,6 +25,7 @@ extension L10n.Key {
     static let srvConfigTLS = Self(en: "TLS needs both a certificate and a key", zh: "启用 TLS 须同时提供证书和私钥")
     static let srvUnblockWhat = Self(en: "name a user, or pass --address, or both", zh: "请给出用户名，或加 --address，或两者都给")
     static let srvUnblocked = Self(en: "cleared {0} sign-in counter(s)", zh: "已清除 {0} 项登录计数")
+    static let srvUnblockedNone = Self(en: "no sign-in counter matched; `user blocks` lists them", zh: "没有匹配的登录计数；可用 `user blocks` 查看")
     static let srvRowNeedsTable = Self(en: "--row needs --table", zh: "--row 须与 --table 同用")
 
     // The data folder's lock, backups and restores.

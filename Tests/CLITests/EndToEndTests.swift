@@ -1,5 +1,6 @@
 import CaseDomain
 import Foundation
+import GRDB
 import ReplicaStore
 import SyncCore
 import SyncTesting
@@ -501,8 +502,17 @@ final class ServerProcess {
             let r = try Daiban.exec(["login", "--user", "wangfang", "--password-stdin", "--home", laptop.home], stdin: "a-wrong-guess")
             #expect(r.status != 0)
         }
-        let paused = try Daiban.exec(["login", "--user", "wangfang", "--password-stdin", "--home", laptop.home], stdin: "pw-wangfang-secret")
-        #expect(paused.status != 0, "the right password is paused too after five wrong ones")
+        // The fifth guess paused her sign-ins from here for a second; ten minutes, as after a long run of guesses,
+        // keeps the test off the clock.
+        let accounts = try DatabaseQueue(path: server.data + "/accounts.sqlite")
+        try accounts.write { db in
+            try db.execute(sql: "UPDATE login_counter SET blocked_until = ? WHERE key LIKE 'p:%'",
+                           arguments: [Int64(Date().timeIntervalSince1970) + 600])
+        }
+        try accounts.close()
+        let paused = try Daiban.exec(["login", "--user", "wangfang", "--password-stdin", "--home", laptop.home],
+                                     lang: "zh_CN.UTF-8", stdin: "pw-wangfang-secret")
+        #expect(paused.status != 0 && paused.stderr.contains("已暂停登录"), "the right password is paused too: \(paused.stderr)")
 
         let listed = try Daiban.exec(["user", "blocks", "--json", "--data", server.data], binary: ServerProcess.binary)
         let entries = try json(listed.stdout) as! [[String: Any]]

@@ -75,6 +75,21 @@ final class AccountBackend: Sendable {
         dir.cleanup()
     }
 
+    /// Returns once at least `count` sessions of this PostgreSQL database wait for a lock (30 s at most).
+    func waitForLockWaits(_ count: Int) async throws {
+        for _ in 0..<1_500 {
+            let waiting = try await store.database.read { sql in
+                try await sql.rows("""
+                    SELECT count(*) AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    """, []).first?.int("n") ?? 0
+            }
+            if waiting >= count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("fewer than \(count) sessions waited for a lock within 30 s")
+    }
+
     static func baseURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["DAIBAN_TEST_POSTGRES"], !url.isEmpty else {
             throw PostgresMissing()

@@ -52,6 +52,10 @@ import Testing
                         try await store.database.transaction(durable: i % 2 == 0) { sql in
                             try await sql.lock("counter")
                             let n = try await sql.rows("SELECT count(*) AS n FROM login_counter", []).first?.int("n") ?? -1
+                            // Real suspensions between the read and the write: a continuation resumed from another
+                            // queue, and a sleep (which may resume on another executor).
+                            await withCheckedContinuation { c in DispatchQueue.global().async { c.resume() } }
+                            try await Task.sleep(for: .milliseconds(1))
                             try await sql.run("INSERT INTO login_counter (key, failures, last_at, blocked_until, credits, fades_at) VALUES (?, ?, 0, 0, 0, 0)",
                                               [.text("k\(i)"), .int(n)])
                         }
@@ -68,6 +72,31 @@ import Testing
             try await b.close()
             throw error
         }
+        try await b.close()
+    }
+
+    /// `user unblock --address` finds an IPv6 network's counters whichever way the operator writes it.
+    @Test(arguments: Backend.enabled)
+    func anAddressIsClearedHoweverItsNetworkIsWritten(_ backend: Backend) async throws {
+        let b = try await AccountBackend.make(backend)
+        let limiter = LoginLimiter(maxFailures: 5, windowSeconds: 900, store: b.store)
+        _ = try await limiter.begin(user: "wang", address: LoginLimiter.addressKey("2001:db8:0:0:1::5"), knownDevice: false,
+                                    now: 1_000)
+        #expect(try await b.store.clearLoginCounters(user: nil, address: "2001:0DB8::/64") == 2)
+        #expect(try await b.store.loginCounters(now: 1_000).map(\.kind) == [.user])
+        try await b.close()
+    }
+
+    /// A transaction started inside another on the one SQLite connection would wait for itself: it is refused, and
+    /// the store goes on.
+    @Test func aTransactionInsideAnotherIsRefused() async throws {
+        let b = try await AccountBackend.make(.sqlite)
+        let store = b.store
+        await #expect(throws: (any Error).self) {
+            try await store.database.transaction(durable: true) { _ in _ = try await store.userCount() }
+        }
+        _ = try await store.addUser(name: "clerk", role: .agent, password: "clerk-password-1", cost: 4, now: 1)
+        #expect(try await store.userCount() == 1)
         try await b.close()
     }
 
@@ -97,8 +126,8 @@ import Testing
                 try await group.waitForAll()
             }
         }
-        // Time for the guesses to reach the lock (without it the check below could run before they take anything).
-        try await Task.sleep(for: .milliseconds(500))
+        // The guesses reach the lock: as many as the instance lets run attempts at once (half of 4) wait on it.
+        try await b.waitForLockWaits(2)
         let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { _ = try await small.userCount(); return true }
             group.addTask {

@@ -36,21 +36,6 @@ struct NoSkipTests {
         try await backend.close()
     }
 
-    /// Returns once a session of the test's database waits for a lock (30 s at most).
-    static func waitForALockWait(_ backend: AccountBackend) async throws {
-        for _ in 0..<1_500 {
-            let waiting = try await backend.store.database.read { sql in
-                try await sql.rows("""
-                    SELECT count(*) AS n FROM pg_stat_activity
-                    WHERE datname = current_database() AND wait_event_type = 'Lock'
-                    """, []).first?.int("n") ?? 0
-            }
-            if waiting > 0 { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("no transaction waited for a lock within 30 s")
-    }
-
     /// Pulls from `cursor` until no more, returning the changes and the new cursor.
     static func drain(_ s: PostgresStamps, from cursor: UInt64, limit: Int) async throws -> ([PostgresStamps.Change], UInt64) {
         var cursor = cursor
@@ -80,7 +65,7 @@ struct NoSkipTests {
         for await _ in stamped { break }
         let fast = Task { try await s[1].apply(writer: "t2", numbers: [1]) }
         switch mechanism {
-        case .serialised: try await Self.waitForALockWait(backend)
+        case .serialised: try await backend.waitForLockWaits(1)
         case .sequence: _ = try await fast.value
         }
         let (first, cursor) = try await Self.drain(s[1], from: 0, limit: 10)
