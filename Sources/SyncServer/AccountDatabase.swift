@@ -282,7 +282,8 @@ public final class PostgresAccountDatabase: AccountDatabase {
     let client: PostgresClient
     private let running: Task<Void, Never>
     private let logger: Logger
-    /// Sign-in attempts running at once on this instance: half its connections.
+    /// Sign-in attempts (and sweeps of faded counters) running at once on this instance: half its connections,
+    /// at least one.
     private let attempts: TransactionGate
 
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`, TLS

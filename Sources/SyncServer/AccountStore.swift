@@ -418,7 +418,7 @@ public struct AccountStore: Sendable {
                                         _ body: @escaping @Sendable (inout [String: LoginCounter]) -> T) async throws -> T {
         // Now and then the counters that faded are swept, apart from any attempt (a failed sweep waits for the next).
         if UInt8.random(in: 0...63) == 0 {
-            _ = try? await database.transaction(durable: false) { sql in
+            _ = try? await database.attemptTransaction { sql in
                 try await sql.run("DELETE FROM login_counter WHERE fades_at < ?", [.int(now)])
             }
         }
