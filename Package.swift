@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(name: "DaibanClientMain", dependencies: ["ClientCommands"], path: "client",
                           exclude: ["form-example.png"], swiftSettings: swiftSettings),
         .executableTarget(name: "daiban-bench",
-                          dependencies: ["BadLink", "ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "CaseDomain", "CaseWorkflow", grdb,
+                          dependencies: ["BadLink", "ReplicaStore", "SyncProtocol", "SyncCore", "SyncClient", "SyncServer", "CaseDomain", "CaseWorkflow", grdb,
                                          .product(name: "GRDBSQLite", package: "GRDB.swift")],
                           swiftSettings: swiftSettings),
         // The fuzz targets (change-sets, HTTP bodies, importers): libFuzzer with scripts/fuzz.sh, or a replay of

@@ -41,6 +41,9 @@ public struct SyncReport: Sendable {
     public var clockSkewSeconds: Double?
     public var retries = 0
     public var seconds = 0.0
+    /// Of `seconds`: the push (with its relays), and the pull with the scope exits.
+    public var pushSeconds = 0.0
+    public var pullSeconds = 0.0
 
     /// Versions refused in all.
     public var quarantined: Int { refused.values.reduce(0, +) }
@@ -122,10 +125,14 @@ public final class Synchronizer {
             }
         }
         try await ensureKey(&report)
+        let pushStarted = Date()
         try await relay(&report)
         try await push(&report, progress)
+        let pullStarted = Date()
+        report.pushSeconds = pullStarted.timeIntervalSince(pushStarted)
         try await pull(&report, progress)
         try await scopeExits(&report)
+        report.pullSeconds = Date().timeIntervalSince(pullStarted)
         if tokens.role == "center" {
             let directory = try await request(&report) { [connection] token in try await connection.devices(token: token) }
             let json = String(decoding: try JSONEncoder().encode(directory), as: UTF8.self)

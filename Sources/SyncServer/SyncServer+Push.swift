@@ -203,6 +203,7 @@ extension DaibanServer {
     {
         // A smaller chunk asked for is granted down to 16 KiB; the learnt fields-per-chunk hint is kept for the
         // server's own size only (and scaled down for a smaller one).
+        let started = DispatchTime.now()
         let target = min(config.pullChunkBytes, max(Self.minimumPullChunkBytes, maxBytes ?? config.pullChunkBytes))
         let ownSize = target == config.pullChunkBytes
         let hint = max(1, chunkHint.withLock { $0 } * target / max(1, config.pullChunkBytes))
@@ -230,6 +231,7 @@ extension DaibanServer {
         logger.info("pull", metadata: [
             "user_id": "\(p.user.id)", "device_id": "\(p.device.id)", "after": "\(cursor)", "next": "\(chunk.next)",
             "fields": "\(chunk.changeSet.fieldCount)", "bytes": "\(chunk.bytes.count)", "more": "\(chunk.more)",
+            "ms": "\(Int(Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6))",
         ])
         return chunk
     }

@@ -633,9 +633,11 @@ private final class PinnedFile {
     /// - Returns: nil when the file cannot be mapped or locked (then nothing stays mapped).
     init?(path: String) {
         guard let fd = try? keptDescriptor(path) else { return nil }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
-        length = Int(st.st_size)
+        // The size from lseek, not fstat: with SyncServer linked, `struct stat` resolves to a module this file
+        // cannot import.
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return nil }
+        length = Int(size)
         guard let p = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else { return nil }
         base = p
         // Locking a few GiB needs a higher RLIMIT_MEMLOCK than the usual default (as root, or with CAP_IPC_LOCK).

@@ -26,6 +26,8 @@ final class ServerProcess: @unchecked Sendable {
     private final class LogSink: @unchecked Sendable {
         let lock = NSLock()
         var pushes: [ServerPushLog] = []
+        /// The `ms` of every `pull` line (one per pull chunk).
+        var pullMillis: [Int] = []
         var tail: [String] = []
         /// Lines logged at level error or critical, the last few kept.
         var errors = 0
@@ -40,6 +42,13 @@ final class ServerProcess: @unchecked Sendable {
                     errorTail.append(line)
                     if errorTail.count > 5 { errorTail.removeFirst() }
                 }
+            }
+            // "… info daiban.server: after=… bytes=… … ms=… next=… user_id=… [SyncServer] pull"
+            if line.hasSuffix("] pull") {
+                if let token = line.split(separator: " ").first(where: { $0.hasPrefix("ms=") }), let ms = Int(token.dropFirst(3)) {
+                    lock.withLock { pullMillis.append(ms) }
+                }
+                return
             }
             // "… info daiban.server: applied=… bytes=… conflicts=… device_id=… ignored=… ms=… rows=… user_id=… [SyncServer] push"
             guard line.hasSuffix("] push") else { return }
@@ -190,6 +199,12 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Every push line logged so far.
     var allPushLogs: [ServerPushLog] { log.lock.withLock { log.pushes } }
+
+    /// The handling time of every pull chunk logged so far (milliseconds).
+    var allPullMillis: [Int] { log.lock.withLock { log.pullMillis } }
+
+    /// CPU seconds the process has used (user + system, from /proc/PID/stat).
+    func cpuSeconds() -> Double { processCPUSeconds(String(pid)) }
 
     /// The server's resident set (VmRSS) in MiB and its open descriptors (entries of /proc/PID/fd).
     func residentMiB() -> Double { procStatusMiB("VmRSS", pid: String(pid)) }

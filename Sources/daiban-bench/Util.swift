@@ -31,6 +31,16 @@ func procStatusMiB(_ key: String, pid: String = "self") -> Double {
 }
 
 /// Peak resident set size (VmHWM) in MiB.
+/// CPU seconds (user + system) of process `pid` ("self" for this one), from /proc/PID/stat; 0 when unreadable.
+func processCPUSeconds(_ pid: String = "self") -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based), in clock ticks.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 func peakRSSMiB() -> Double { procStatusMiB("VmHWM") }
 /// Current resident set size (VmRSS) in MiB.
 func currentRSSMiB() -> Double { procStatusMiB("VmRSS") }

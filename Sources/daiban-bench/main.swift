@@ -3,6 +3,7 @@ import ReplicaStore
 
 let usage = """
     usage: daiban-bench faults CAMPAIGN [--short] [--plant] …   (daiban-bench faults --help)
+           daiban-bench load [--agents N] [--minutes M] [--short] [--json] …   (daiban-bench load --help)
            daiban-bench link --upstream HOST:PORT [--profile NAME] [--port P]
            daiban-bench engine [--workload DIR] [--repeat N] [--json] [--clock fixed|wall] [--breakdown]
            daiban-bench stream [--fields N] [--json]
@@ -254,6 +255,16 @@ if args.first == "faults" {
         exit(2)
     }
     do { exit(try await runFaults(faults)) } catch {
+        FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
+        exit(1)
+    }
+}
+if args.first == "load" {
+    guard let load = LoadOptions.parse(args) else {
+        FileHandle.standardError.write(Data((loadUsage + "\n").utf8))
+        exit(2)
+    }
+    do { exit(try await runLoad(load)) } catch {
         FileHandle.standardError.write(Data("daiban-bench: \(error)\n".utf8))
         exit(1)
     }
