@@ -71,8 +71,6 @@ public enum ErrorCode {
     /// The server's disk is full: nothing of the request was kept (507).
     public static let storageFull = "storage_full"
     public static let tooManyAttempts = "too_many_attempts"
-    /// The server has as many requests waiting for its account store as it queues; retry after Retry-After (503).
-    public static let busy = "busy"
     public static let notFound = "not_found"
     public static let methodNotAllowed = "method_not_allowed"
     public static let internalError = "internal_error"

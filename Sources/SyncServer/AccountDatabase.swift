@@ -168,7 +168,7 @@ public final class SQLiteAccountDatabase: AccountDatabase {
 
     private func enterGate() async throws {
         guard !Self.inside else { throw AccountNesting() }
-        try await gate.enter()
+        await gate.enter()
     }
 
     public func tokenKey() async throws -> SymmetricKey {
@@ -222,65 +222,30 @@ extension SQLValue {
 }
 
 /// At most `slots` callers at once between `enter` and `leave`; the others wait, in the order they asked.
-package actor TransactionGate {
+actor TransactionGate {
     private let slots: Int
-    /// Callers waiting beyond this are turned away at once (`AccountStoreBusy`) instead of queueing without end:
-    /// a flood of sign-ins holds no more than this many requests here.
-    private let maxWaiting: Int
     private var inside = 0
-    private var waiting: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    private var nextID: UInt64 = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    package init(slots: Int = 1, maxWaiting: Int = 1_024) {
-        self.slots = max(1, slots)
-        self.maxWaiting = max(0, maxWaiting)
-    }
+    init(slots: Int = 1) { self.slots = max(1, slots) }
 
-    /// Takes a slot, waiting for one when all are taken. A caller whose task is cancelled while it waits leaves
-    /// the queue (`CancellationError`) and holds no slot; so does one that finds `maxWaiting` callers ahead of
-    /// it (`AccountStoreBusy`). Only a caller this returns to normally must `leave`.
-    package func enter() async throws {
+    func enter() async {
         guard inside >= slots else {
             inside += 1
             return
         }
-        guard waiting.count < maxWaiting else { throw AccountStoreBusy() }
-        try Task.checkCancellation()
-        nextID &+= 1
-        let id = nextID
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-                waiting.append((id, c))
-            }
-        } onCancel: {
-            Task { await self.cancel(id) }
-        }
-    }
-
-    /// A cancelled caller's turn is dropped; one already given its slot keeps it (and leaves as usual).
-    private func cancel(_ id: UInt64) {
-        guard let i = waiting.firstIndex(where: { $0.id == id }) else { return }
-        waiting.remove(at: i).continuation.resume(throwing: CancellationError())
+        await withCheckedContinuation { waiting.append($0) }
     }
 
     /// The slot passes to the first waiting caller, or is freed.
-    package func leave() {
-        if waiting.isEmpty { inside -= 1 } else { waiting.removeFirst().continuation.resume() }
+    func leave() {
+        if waiting.isEmpty { inside -= 1 } else { waiting.removeFirst().resume() }
     }
 
     /// Leaves without waiting for the actor (from a `defer`): the next transaction starts when the actor runs it.
-    package nonisolated func leaveSoon() {
+    nonisolated func leaveSoon() {
         Task { await self.leave() }
     }
-
-    /// Callers waiting now (tests).
-    package var queued: Int { waiting.count }
-}
-
-/// The account store has `TransactionGate.maxWaiting` requests waiting already: the request is answered 503
-/// `busy` with a short Retry-After instead of joining the queue.
-public struct AccountStoreBusy: Error, CustomStringConvertible {
-    public var description: String { "the account store has too many requests waiting" }
 }
 
 /// A transaction or read of the SQLite account store was started inside another (it would wait for itself).
@@ -327,8 +292,7 @@ public final class PostgresAccountDatabase: AccountDatabase {
     /// A database that does not answer within `startTimeout` is reported as unreachable.
     public init(url: String, maxConnections: Int = 20, startTimeout: Duration = .seconds(15),
                 logger: Logger = Logger(label: "daiban.accounts")) async throws {
-        // At most four times as many attempts wait as run: a flood of guesses is turned away (503 busy), not queued.
-        attempts = TransactionGate(slots: maxConnections / 2, maxWaiting: 4 * max(1, maxConnections / 2))
+        attempts = TransactionGate(slots: maxConnections / 2)
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = startTimeout
@@ -367,7 +331,7 @@ public final class PostgresAccountDatabase: AccountDatabase {
     }
 
     public func attemptTransaction<T: Sendable>(_ body: @escaping @Sendable (any AccountSQL) async throws -> T) async throws -> T {
-        try await attempts.enter()
+        await attempts.enter()
         defer { attempts.leaveSoon() }
         return try await transaction(durable: false, body)
     }

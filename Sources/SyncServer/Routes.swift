@@ -226,9 +226,6 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await checked(request, context: context, next: next)
         } catch let e as APIError {
             throw e
-        } catch is AccountStoreBusy {
-            throw APIError(.serviceUnavailable, ErrorCode.busy, "the server is busy with other sign-ins; try again in a moment",
-                           retryAfter: 1)
         } catch let e as HTTPError where e.status == .contentTooLarge {
             throw APIError(.contentTooLarge, ErrorCode.payloadTooLarge, "the body is larger than this server accepts")
         } catch is NIOTooManyBytesError {

@@ -11,30 +11,6 @@ import Testing
 @Suite struct AccountDatabaseTests {
     struct Planted: Error {}
 
-    /// The gate in front of the account store's transactions (every one on SQLite, sign-in attempts on
-    /// PostgreSQL): callers beyond its queue are turned away at once, and a caller cancelled while it waits
-    /// leaves the queue holding nothing, so the slot goes to the next one.
-    @Test func aFullGateTurnsCallersAwayAndACancelledWaiterLeavesTheQueue() async throws {
-        let gate = TransactionGate(slots: 1, maxWaiting: 2)
-        try await gate.enter()
-        let first = Task { try await gate.enter(); return "first" }
-        let second = Task { try await gate.enter(); return "second" }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while await gate.queued < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
-        #expect(await gate.queued == 2)
-        await #expect(throws: AccountStoreBusy.self) { try await gate.enter() }
-        first.cancel()
-        await #expect(throws: CancellationError.self) { try await first.value }
-        #expect(await gate.queued == 1)
-        await gate.leave()
-        #expect(try await second.value == "second")
-        #expect(await gate.queued == 0)
-        await gate.leave()
-        // Every slot is free again: the next caller enters without waiting.
-        try await gate.enter()
-        await gate.leave()
-    }
-
     @Test(arguments: Backend.enabled)
     func aFailedTransactionLeavesNothingAndTheNextOneRuns(_ backend: Backend) async throws {
         let b = try await AccountBackend.make(backend)
