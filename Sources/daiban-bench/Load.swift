@@ -107,6 +107,8 @@ private final class LoadDevice: @unchecked Sendable {
     var tokens: SessionTokens
     /// Cases this device writes to (its own and those shared with it).
     var cases: [String] = []
+    /// What the last `work` failed on other than a refused step (a storage error: counted as an error).
+    var failures: [String] = []
     let workflow: Workflow
 
     init(login: String, role: Role, replica: ReplicaDatabase, connection: ServerConnection, tokens: SessionTokens) {
@@ -136,6 +138,7 @@ private final class LoadDevice: @unchecked Sendable {
     /// half-month progress report. Returns the steps the workflow refused (a concurrent step got there first:
     /// the item is no longer where this device last saw it), which then become logs.
     func work(_ n: Int, dice: inout Chance) -> (actions: Int, refusals: Int) {
+        failures = []
         guard !cases.isEmpty else { return (0, 0) }
         var refusals = 0, done = 0
         for _ in 0..<n {
@@ -149,15 +152,19 @@ private final class LoadDevice: @unchecked Sendable {
                     done += 1
                     continue
                 }
-            } catch {
+            } catch is WorkflowError {
                 refusals += 1
+            } catch {
+                failures.append("\(login): \(error)")
             }
             do {
                 _ = try workflow.addLog(caseID: c, kind: LogKind.allCases[dice.int(0...(LogKind.allCases.count - 1))].rawValue,
                                         content: dice.chinese(dice.int(20...80)))
                 done += 1
-            } catch {
+            } catch is WorkflowError {
                 refusals += 1
+            } catch {
+                failures.append("\(login): \(error)")
             }
         }
         return (done, refusals)
@@ -206,6 +213,11 @@ private final class LoadTally: Sendable {
             s.pull.append(r.pullSeconds)
             s.pushedFields += r.pushedFields
         }
+    }
+
+    /// A version the server refused is an error here: every device only does what its role may.
+    func checkRefused(_ r: SyncReport, _ login: String) {
+        if r.quarantined > 0 { error("\(login): \(r.quarantined) versions refused \(r.refused)") }
     }
 
     func error(_ message: String) {
@@ -308,7 +320,8 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     var devices: [LoadDevice] = [centre]
     let caseCount = try writeCounty(centre.replica, agents: agents)
     centre.cases = (1...o.agents).flatMap { a in (1...casesPerAgent).map { caseKey(a, $0) } }
-    _ = try await centre.sync()
+    let roster = try await centre.sync()
+    try check(roster.quarantined == 0, "the server refused \(roster.quarantined) versions of the centre's roster: \(roster.refused)")
     progress("load: \(caseCount) cases, \(caseCount * itemsPerCase) plan items on the server; signing in the devices…")
     for (i, login) in agents.enumerated() {
         let d = try await device(login, role: .agent)
@@ -330,6 +343,7 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
         do {
             let r = try await d.sync()
             first.withLock { $0.append(r.seconds) }
+            tally.checkRefused(r, d.login)
         } catch {
             tally.error("\(d.login) (first sync): \(error)")
         }
@@ -359,10 +373,11 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
                 while now() < end {
                     let (actions, refusals) = d.work(dice.int(1...4), dice: &dice)
                     tally.state.withLock { $0.actions += actions; $0.workflowRefusals += refusals }
+                    for f in d.failures { tally.error(f) }
                     do {
                         let r = try await d.sync()
                         tally.record(r)
-                        if r.quarantined > 0 { tally.error("\(d.login): \(r.quarantined) versions refused \(r.refused)") }
+                        tally.checkRefused(r, d.login)
                     } catch {
                         tally.error("\(d.login): \(error)")
                     }
@@ -389,7 +404,7 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     // Two rounds, each over every device before the next: the first pushes what is left, the second pulls it.
     for _ in 0..<2 {
         await eachDevice(devices.filter { $0 !== behind }) { d in
-            do { _ = try await d.sync() } catch { tally.error("\(d.login) (final): \(error)") }
+            do { tally.checkRefused(try await d.sync(), d.login) } catch { tally.error("\(d.login) (final): \(error)") }
         }
     }
     let serverErrors = server.errorLines
@@ -399,7 +414,7 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     let serverFacts = try allFacts(serverReplica, serverRows)
     var diverged: [String] = []
     for d in devices {
-        guard let u = users[d.login] else { continue }
+        guard let u = users[d.login] else { diverged.append("\(d.login): no account"); continue }
         if let problem = try scopeDifference(server: serverReplica, rows: serverRows, facts: serverFacts,
                                                  device: d.replica, user: u) {
             diverged.append("\(d.login): \(problem)")
@@ -444,7 +459,8 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     for e in diverged.prefix(10) { progress("  diverged: \(e)") }
     held = s.errorCount == 0 && serverErrors.count == 0 && diverged.isEmpty
     if o.plant {
-        let caught = diverged.contains { $0.hasPrefix("g0002:") }
+        // Caught: g0002 is found behind, and nothing else failed.
+        let caught = diverged.count == 1 && diverged[0].hasPrefix("g0002:") && s.errorCount == 0 && serverErrors.count == 0
         held = caught
         progress(caught ? "load: the planted defect was detected" : "load: planted defect NOT detected")
         return caught ? 0 : 1
