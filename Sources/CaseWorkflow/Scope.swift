@@ -307,6 +307,14 @@ public enum ReadScope {
         return out
     }
 
+    /// The rows a device removes when `table`/`key` leaves its scope: a case with its rows (`rowsOfCase`), or a
+    /// project or enterprise with its own (`rowsOfRoot`). What `Synchronizer.rowsOfExit` takes.
+    public static func rowsOfExit(_ replica: ReplicaDatabase, _ table: String, _ key: String) throws
+        -> [(table: String, key: String)]
+    {
+        try replica.query { db in table == "case" ? try rowsOfCase(db, key) : try rowsOfRoot(db, table, key) }
+    }
+
     /// A project or enterprise with the materials and contact cards that name it, deleted ones too.
     public static func rowsOfRoot(_ db: Database, _ table: String, _ key: String, deleted: DeletedRows = DeletedRows())
         throws -> [(table: String, key: String)]

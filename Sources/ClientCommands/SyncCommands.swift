@@ -119,11 +119,7 @@ struct Sync: AsyncParsableCommand {
                                     saveTokens: { try home.saveSession($0) })
             sync.retries = retries
             sync.chunkBytes = chunkBytes
-            sync.rowsOfExit = { replica, table, key in
-                try replica.query { db in
-                    table == "case" ? try ReadScope.rowsOfCase(db, key) : try ReadScope.rowsOfRoot(db, table, key)
-                }
-            }
+            sync.rowsOfExit = ReadScope.rowsOfExit
             var lastNote = Date()
             let result: Result<SyncReport, any Error>
             do {

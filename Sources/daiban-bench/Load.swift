@@ -126,11 +126,7 @@ private final class LoadDevice: @unchecked Sendable {
                              saveTokens: { [weak self] t in self?.tokens = t })
         s.retries = 2
         s.baseDelay = 0.2
-        s.rowsOfExit = { replica, table, key in
-            try replica.query { db in
-                table == "case" ? try ReadScope.rowsOfCase(db, key) : try ReadScope.rowsOfRoot(db, table, key)
-            }
-        }
+        s.rowsOfExit = ReadScope.rowsOfExit
         return try await s.run()
     }
 

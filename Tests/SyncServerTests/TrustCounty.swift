@@ -147,11 +147,7 @@ func syncDevice(_ user: String, _ replica: ReplicaDatabase, _ url: String) async
     let s = Synchronizer(replica: replica, connection: c, tokens: t, saveTokens: { _ in })
     s.retries = 0
     s.chunkBytes = 16 << 10
-    s.rowsOfExit = { replica, table, key in
-        try replica.query { db in
-            table == "case" ? try ReadScope.rowsOfCase(db, key) : try ReadScope.rowsOfRoot(db, table, key)
-        }
-    }
+    s.rowsOfExit = ReadScope.rowsOfExit
     do {
         let report = try await s.run()
         await c.shutdown()
