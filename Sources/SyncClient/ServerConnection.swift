@@ -105,6 +105,9 @@ public final class ServerConnection: Sendable {
         // timeout would also end a long upload that still moves.
         config.timeout = .init(connect: .seconds(connectTimeout), read: nil)
         config.redirectConfiguration = .disallow
+        // An idle connection is dropped well before the server closes idle ones (30 s unless configured lower), so
+        // that a request never goes out on a connection the server is closing at that moment.
+        config.connectionPool.idleTimeout = .seconds(10)
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.additionalTrustRoots = [.file(caFile)]
@@ -303,7 +306,8 @@ public final class ServerConnection: Sendable {
         if isSilence(error) { return "the link went silent for \(stallSeconds) s" }
         if text.contains("refused") || text.contains("connectionRefused") { return "connection refused" }
         if text.contains("reset by peer") || text.contains("errno: 104") { return "the connection was cut (reset)" }
-        if text.contains("remoteConnectionClosed") || text.contains("Broken pipe") || text.contains("errno: 32") {
+        if text.contains("remoteConnectionClosed") || text.contains("Broken pipe") || text.contains("errno: 32")
+            || text.contains("ioOnClosedChannel") || text.contains("I/O on closed channel") {
             return "the server closed the connection"
         }
         if text.contains("unreachable") || text.contains("errno: 101") || text.contains("errno: 113") { return "no route to the server" }
