@@ -94,7 +94,7 @@ public struct CaseFacts: Sendable, Hashable {
 }
 
 /// What the server knows about one row, gathered before a version is judged or a row is sent.
-public struct RowFacts: Sendable {
+public struct RowFacts: Sendable, Equatable {
     public var table: String
     public var key: String
     /// The receiving replica holds the row already.

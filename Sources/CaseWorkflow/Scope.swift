@@ -3,7 +3,6 @@ import Foundation
 public import GRDB
 public import ReplicaStore
 public import SyncCore
-import Synchronization
 
 /// The facts `AccessRules` judges, read from a replica: the server's before every write it judges and for every
 /// row a pull would send. Live rows are read from the query tables; deleted rows, which the query tables drop,
@@ -13,6 +12,9 @@ public final class FactsReader: @unchecked Sendable {
     private let raw: () throws -> Database
     private let query: () throws -> Database
     private var cases: [ExactText: CaseFacts] = [:]
+    /// Facts kept across read snapshots, and the state they hold for when they serve this one (looked up once).
+    private let shared: SharedFacts?
+    private var sharedState: SharedFacts.State??
 
     /// - Parameters:
     ///   - db: the database as it is (stored rows).
@@ -20,11 +22,22 @@ public final class FactsReader: @unchecked Sendable {
     public init(db: @escaping () throws -> Database, query: @escaping () throws -> Database) {
         raw = db
         self.query = query
+        shared = nil
     }
 
-    /// A reader over one read snapshot (a pull chunk).
-    public convenience init(snapshot db: Database) {
-        self.init(db: { db }, query: { db })
+    /// A reader over one read snapshot (a pull chunk), with the facts `shared` keeps across snapshots.
+    public init(snapshot db: Database, shared: SharedFacts? = nil) {
+        raw = { db }
+        query = { db }
+        self.shared = shared
+    }
+
+    /// The state of the shared facts that serve this snapshot, if they do.
+    private func served() throws -> SharedFacts.State? {
+        if let s = sharedState { return s }
+        let s = try shared?.enter(raw())
+        sharedState = .some(s)
+        return s
     }
 
     /// Forgets cached case facts (after this transaction changed cases).
@@ -65,6 +78,11 @@ public final class FactsReader: @unchecked Sendable {
     /// What decides who sees a case. An unknown case has no facts (only the centre sees it).
     public func caseFacts(_ key: String, incoming: [String: String] = [:]) throws -> CaseFacts {
         if incoming.isEmpty, let c = cases[ExactText(key)] { return c }
+        let state = incoming.isEmpty ? try served() : nil
+        if let state, let c = shared?.caseFacts(key, at: state) {
+            cases[ExactText(key)] = c
+            return c
+        }
         var v = try values("case", key, ["agent_id", "chief_agent_id", "team", "liaisons", "township_id", "office_id"]) ?? [:]
         for (k, x) in incoming where v[k] == nil { v[k] = x }
         let departments = Set(try String.fetchAll(query().cachedStatement(sql: """
@@ -74,6 +92,7 @@ public final class FactsReader: @unchecked Sendable {
                           liaisons: list(v["liaisons"]), township: v["township_id"], office: v["office_id"],
                           departments: departments, creator: try creator("case", key))
         if incoming.isEmpty { cases[ExactText(key)] = c }
+        if let state { shared?.store(c, at: state) }
         return c
     }
 
@@ -81,6 +100,18 @@ public final class FactsReader: @unchecked Sendable {
     /// `incoming` (a pushed row change) creates it with (the import refuses the whole new row when one of those
     /// values is refused, see `AccessRules.factFields`).
     public func rowFacts(table: String, key: String, exists: Bool, incoming: RowChange? = nil) throws -> RowFacts {
+        let state = exists && incoming == nil && SharedFacts.cachedTables.contains(table) ? try served() : nil
+        if let state, let hit = shared?.rowFacts(table, key, at: state) {
+            var facts = hit.facts
+            facts.cases = try hit.cases.map { try caseFacts($0) }
+            return facts
+        }
+        let facts = try readFacts(table: table, key: key, exists: exists, incoming: incoming)
+        if let state { shared?.store(facts, at: state) }
+        return facts
+    }
+
+    private func readFacts(table: String, key: String, exists: Bool, incoming: RowChange?) throws -> RowFacts {
         var facts = RowFacts(table: table, key: key, exists: exists)
         guard DaibanSchema.schema.tables[table] != nil, !AccessRules.referenceTables.contains(table) else { return facts }
         let scope = AccessRules.scopeFields[table] ?? []
@@ -244,18 +275,12 @@ public enum AccountDirectory {
 /// What a device receives (DOMAIN.md §3 sync scope), deny by default: `AccessRules.mayRead` on the facts of every
 /// row a pull chunk would carry.
 public enum ReadScope {
-    /// The per-row decision of one pull request (facts are cached for the request's snapshot).
-    public static func rowFilter(_ account: Account) -> RowFilter {
-        let readers = Mutex<[ObjectIdentifier: FactsReader]>([:])
-        return { db, table, key in
-            let reader = readers.withLock { r -> FactsReader in
-                let id = ObjectIdentifier(db)
-                if let x = r[id] { return x }
-                let x = FactsReader(snapshot: db)
-                r = [id: x]
-                return x
-            }
-            return AccessRules.mayRead(account, try reader.rowFacts(table: table, key: key, exists: true))
+    /// The per-row decision of one pull request (facts are cached for each snapshot it reads).
+    /// - Parameter shared: facts kept across the pulls of one server (nil: read for each request).
+    public static func rowFilter(_ account: Account, shared: SharedFacts? = nil) -> RowFilter {
+        return { db in
+            let reader = FactsReader(snapshot: db, shared: shared)
+            return { table, key in AccessRules.mayRead(account, try reader.rowFacts(table: table, key: key, exists: true)) }
         }
     }
 

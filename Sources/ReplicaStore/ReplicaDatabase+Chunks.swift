@@ -21,10 +21,12 @@ public enum WriterFilter: Sendable, Equatable {
     }
 }
 
-/// Which rows a reader may receive (pull scoping): called once per row a chunk would carry, inside the
-/// chunk's read snapshot, with the query tables available. Rows it refuses are skipped (their field states
-/// still advance the cursor).
-public typealias RowFilter = @Sendable (_ db: Database, _ table: String, _ key: String) throws -> Bool
+/// Which rows a reader may receive (pull scoping): called once per read snapshot a chunk is read from, with the
+/// query tables available; the judge it returns is called once per row the chunk would carry, inside that snapshot.
+/// Rows it refuses are skipped (their field states still advance the cursor).
+public typealias RowFilter = @Sendable (_ db: Database) throws -> RowAdmits
+/// Whether a row goes to the reader (see `RowFilter`).
+public typealias RowAdmits = (_ table: String, _ key: String) throws -> Bool
 
 /// One size-bounded slice of a replica's changes, for sync over a network.
 public struct ChangeChunk: Sendable {
@@ -152,10 +154,11 @@ extension ReplicaDatabase {
                         splitRows: Bool = false) throws -> (changeSet: ChangeSet, more: Bool)
     {
         var allowed: [Int64: Bool] = [:]
+        let judge = try rowFilter?(db)
         func admits(_ rowID: Int64, _ table: String, _ key: String) throws -> Bool {
-            guard let rowFilter else { return true }
+            guard let judge else { return true }
             if let a = allowed[rowID] { return a }
-            let a = try rowFilter(db, table, key)
+            let a = try judge(table, key)
             allowed[rowID] = a
             return a
         }

@@ -208,7 +208,7 @@ extension DaibanServer {
         let ownSize = target == config.pullChunkBytes
         let hint = max(1, chunkHint.withLock { $0 } * target / max(1, config.pullChunkBytes))
         let account = try await account(for: p.user)
-        let (chunk, learnt) = try await offload { [replica] () throws -> (ChangeChunk, Int) in
+        let (chunk, learnt) = try await offload { [replica, facts] () throws -> (ChangeChunk, Int) in
             let seq = try replica.currentSeq()
             guard cursor <= seq else {
                 throw APIError(.conflict, ErrorCode.cursorAhead,
@@ -220,7 +220,7 @@ extension DaibanServer {
             var exporter = ChunkedExporter(targetBytes: target, fieldsPerChunk: hint)
             exporter.acksFor = p.device.replica
             exporter.splitsOversizedRows = true
-            let rows: RowFilter? = account.role == .center ? nil : ReadScope.rowFilter(account)
+            let rows: RowFilter? = account.role == .center ? nil : ReadScope.rowFilter(account, shared: facts)
             let chunk = try exporter.next(from: replica, after: cursor, filter: filter, rows: rows)
             return (chunk, exporter.fieldsPerChunk)
         }

@@ -40,6 +40,9 @@ public final class DaibanServer: Sendable {
     let logger: Logger
     /// Field states per pull chunk, learnt from recent chunks.
     let chunkHint = Mutex(4096)
+    /// The facts of rows the pulls judge, kept from one pull to the next (each changed row is read once, not once
+    /// per device).
+    let facts = SharedFacts()
     /// The smallest pull chunk a device may ask for (`max_bytes`).
     static let minimumPullChunkBytes = 16 << 10
 
