@@ -30,6 +30,9 @@ final class AccountBackend: Sendable {
     let url: String?
     let store: AccountStore
     private let name: String?
+    /// How long a test waits for a new database to answer and migrate: the suite creates and migrates dozens at once
+    /// while other tests load both cores, and the server's 15 s would then fail tests for the suite's own load.
+    static let startTimeout: Duration = .seconds(120)
 
     private init(backend: Backend, dir: TemporaryDirectory, url: String?, name: String?, store: AccountStore) {
         self.backend = backend
@@ -50,7 +53,7 @@ final class AccountBackend: Sendable {
             let name = "daiban_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
             try await admin(base) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
             let url = Self.url(base, database: name)
-            let store = AccountStore(database: try await PostgresAccountDatabase(url: url, maxConnections: 8))
+            let store = AccountStore(database: try await PostgresAccountDatabase(url: url, maxConnections: 8, startTimeout: AccountBackend.startTimeout))
             return AccountBackend(backend: backend, dir: dir, url: url, name: name, store: store)
         }
     }
@@ -59,7 +62,7 @@ final class AccountBackend: Sendable {
     func instance() async throws -> AccountStore {
         switch backend {
         case .sqlite: return try AccountStore(path: dir.file("accounts.sqlite"))
-        case .postgres: return AccountStore(database: try await PostgresAccountDatabase(url: url!, maxConnections: 8))
+        case .postgres: return AccountStore(database: try await PostgresAccountDatabase(url: url!, maxConnections: 8, startTimeout: AccountBackend.startTimeout))
         }
     }
 

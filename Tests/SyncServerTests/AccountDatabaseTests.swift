@@ -105,7 +105,7 @@ import Testing
     @Test(.enabled(if: Backend.enabled.contains(.postgres), "DAIBAN_TEST_SKIP_POSTGRES=1 leaves out the PostgreSQL tests"))
     func guessesQueuedOnOneAddressLeaveConnectionsForOthers() async throws {
         let b = try await AccountBackend.make(.postgres)
-        let small = AccountStore(database: try await PostgresAccountDatabase(url: b.url!, maxConnections: 4))
+        let small = AccountStore(database: try await PostgresAccountDatabase(url: b.url!, maxConnections: 4, startTimeout: AccountBackend.startTimeout))
         let limiter = LoginLimiter(maxFailures: 5, windowSeconds: 900, store: small)
         let (locked, lockedSignal) = AsyncStream<Void>.makeStream()
         let (release, releaseSignal) = AsyncStream<Void>.makeStream()

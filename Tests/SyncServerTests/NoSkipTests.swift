@@ -24,7 +24,7 @@ struct NoSkipTests {
         var databases: [PostgresAccountDatabase] = []
         var stamps: [PostgresStamps] = []
         for _ in 0..<2 {
-            let db = try await PostgresAccountDatabase(url: backend.url!, maxConnections: 12)
+            let db = try await PostgresAccountDatabase(url: backend.url!, maxConnections: 12, startTimeout: AccountBackend.startTimeout)
             databases.append(db)
             stamps.append(try await PostgresStamps(db, mechanism: mechanism))
         }

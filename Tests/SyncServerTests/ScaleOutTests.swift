@@ -152,7 +152,7 @@ struct ScaleOutTests {
         let base = try await AccountBackend.make(.postgres)
         let url = try #require(base.url)
         let stores = try await withThrowingTaskGroup(of: AccountStore.self) { group in
-            for _ in 0..<4 { group.addTask { AccountStore(database: try await PostgresAccountDatabase(url: url, maxConnections: 2)) } }
+            for _ in 0..<4 { group.addTask { AccountStore(database: try await PostgresAccountDatabase(url: url, maxConnections: 2, startTimeout: AccountBackend.startTimeout)) } }
             var all: [AccountStore] = []
             for try await s in group { all.append(s) }
             return all
@@ -160,7 +160,7 @@ struct ScaleOutTests {
         try await stores[0].addUser(name: "centre", role: .center, password: "pw-centre-secret", cost: 4, now: 1)
         for s in stores { #expect(try await s.users().map(\.name) == ["centre"]) }
         // A second start later finds nothing to do.
-        let again = AccountStore(database: try await PostgresAccountDatabase(url: url, maxConnections: 1))
+        let again = AccountStore(database: try await PostgresAccountDatabase(url: url, maxConnections: 1, startTimeout: AccountBackend.startTimeout))
         #expect(try await again.userCount() == 1)
         let names = Mutex<[String]>([])
         try await AccountBackend.admin(url) { client in
