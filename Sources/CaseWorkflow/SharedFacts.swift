@@ -37,9 +37,19 @@ public final class SharedFacts: Sendable {
         var cases: [ExactText: CaseFacts] = [:]
         var rows: [ExactText: Entry] = [:]
         var hits = 0
+
+        /// Starts again when full.
+        mutating func trim(_ maxEntries: Int) {
+            if rows.count + cases.count >= maxEntries {
+                rows.removeAll()
+                cases.removeAll()
+            }
+        }
     }
 
     /// Child tables whose facts are their own values, their creator and their case (the others read other rows).
+    /// Following a state forgets only the rows stamped, so a table whose facts read another row (a material's
+    /// project and its creator, a clock pause's item) must not be added here without forgetting its dependants too.
     static let cachedTables = AccessRules.caseChildren.subtracting(["item_pause", "supplement_notice", "meeting_resolution", "ticket"])
     /// Plan item fields the facts of their case come from.
     static let caseFactFields: Set<String> = ["case_id", "department_id", Schema.deletedField]
@@ -78,7 +88,7 @@ public final class SharedFacts: Sendable {
                     if w.table == "plan_item" && (w.field.map { Self.caseFactFields.contains($0) } ?? true) { c.cases.removeAll() }
                 }
             }
-            if written == nil || c.rows.count + c.cases.count > maxEntries {
+            if written == nil {
                 c.cases.removeAll()
                 c.rows.removeAll()
             }
@@ -113,7 +123,11 @@ public final class SharedFacts: Sendable {
     }
 
     func store(_ facts: CaseFacts, at state: State) {
-        cache.withLock { c in if c.state == state { c.cases[ExactText(facts.key)] = facts } }
+        cache.withLock { c in
+            guard c.state == state else { return }
+            c.trim(maxEntries)
+            c.cases[ExactText(facts.key)] = facts
+        }
     }
 
     /// A cached row's facts without their cases, and the keys of its cases.
@@ -130,6 +144,10 @@ public final class SharedFacts: Sendable {
         var stripped = facts
         stripped.cases = []
         let entry = Entry(facts: stripped, cases: facts.cases.map(\.key))
-        cache.withLock { c in if c.state == state { c.rows[Self.id(facts.table, facts.key)] = entry } }
+        cache.withLock { c in
+            guard c.state == state else { return }
+            c.trim(maxEntries)
+            c.rows[Self.id(facts.table, facts.key)] = entry
+        }
     }
 }

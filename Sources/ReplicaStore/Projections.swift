@@ -101,6 +101,8 @@ enum Projections {
             for id in try Int64.fetchAll(db, sql: "SELECT id FROM row WHERE tbl = ? AND deleted = 0", arguments: [t.name]) {
                 try writer.refresh(rowID: id)
             }
+            // The query table's rows changed without a stamp: facts read from it before are stale.
+            try db.execute(sql: "UPDATE meta SET facts_generation = facts_generation + 1")
         }
     }
 

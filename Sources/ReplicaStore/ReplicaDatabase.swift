@@ -284,16 +284,20 @@ extension ReplicaDatabase {
             try db.execute(sql: "CREATE INDEX row_deleted ON row (tbl) WHERE deleted = 1")
         }
         m.registerMigration("v7-facts-generation") { db in
-            // Counts the writes a sequence number does not show: who created a row, a row shared by a write to
-            // another row, a removed field state or row, a deletion flag. Between two snapshots with the same
-            // `seq` and `facts_generation`, the rows whose facts changed are among those stamped in between
-            // (`SharedFacts`). A row shared by a write to itself is stamped by that write: its fields stamped in
+            // Counts the writes a sequence number does not show: who created a row (an origin given to a row held
+            // before this transaction, or handed over), a row shared by a write to another row, a removed field
+            // state or row, a deletion flag; `Projections.ensure` counts a rebuilt query table. Between two
+            // snapshots with the same `seq` and `facts_generation`, the rows whose facts changed are among those
+            // stamped in between (`SharedFacts`). A row shared by a write to itself is stamped by that write: its fields stamped in
             // this transaction are past `meta.seq`, which moves on at commit.
             try db.execute(sql: """
                 ALTER TABLE meta ADD COLUMN facts_generation INTEGER NOT NULL DEFAULT 0;
                 CREATE TRIGGER facts_origin_changed AFTER UPDATE ON row_origin
                     WHEN NEW.account IS NOT OLD.account OR NEW.row IS NOT OLD.row
                         OR NOT EXISTS (SELECT 1 FROM field WHERE row = NEW.row AND seq > (SELECT seq FROM meta))
+                    BEGIN UPDATE meta SET facts_generation = facts_generation + 1; END;
+                CREATE TRIGGER facts_origin_added AFTER INSERT ON row_origin
+                    WHEN EXISTS (SELECT 1 FROM field WHERE row = NEW.row AND seq <= (SELECT seq FROM meta))
                     BEGIN UPDATE meta SET facts_generation = facts_generation + 1; END;
                 CREATE TRIGGER facts_origin_removed AFTER DELETE ON row_origin
                     BEGIN UPDATE meta SET facts_generation = facts_generation + 1; END;
