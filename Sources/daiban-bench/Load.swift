@@ -409,10 +409,11 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     let serverRows = try allRows(serverReplica)
     let serverFacts = try allFacts(serverReplica, serverRows)
     var diverged: [String] = []
+    var serverStates: [String: RowState] = [:]
     for d in devices {
         guard let u = users[d.login] else { diverged.append("\(d.login): no account"); continue }
         if let problem = try scopeDifference(server: serverReplica, rows: serverRows, facts: serverFacts,
-                                                 device: d.replica, user: u) {
+                                                 states: &serverStates, device: d.replica, user: u) {
             diverged.append("\(d.login): \(problem)")
         }
     }
@@ -557,9 +558,12 @@ private func allFacts(_ server: ReplicaDatabase, _ rows: [String: [String: [Stri
 }
 
 /// How `device` differs from what the server holds (`rows`, their `facts`, its replica `server`) for `user`'s
-/// scope (the server's own read rules), or nil when it holds exactly those rows with the same values.
+/// scope (the server's own read rules), or nil when it holds exactly those rows with the same values and the same
+/// field states (every version with its vector, so the same conflicts). `states` keeps the server's row states
+/// read so far.
 private func scopeDifference(server: ReplicaDatabase, rows: [String: [String: [String: FieldValue]]],
-                             facts: [String: [String: RowFacts]], device: ReplicaDatabase, user: User) throws -> String? {
+                             facts: [String: [String: RowFacts]], states: inout [String: RowState],
+                             device: ReplicaDatabase, user: User) throws -> String? {
     let held = try allRows(device)
     let account = try server.query { db in
         try AccountDirectory.account(db, role: user.role, userID: String(user.id), user: user.name,
@@ -578,6 +582,13 @@ private func scopeDifference(server: ReplicaDatabase, rows: [String: [String: [S
         }
         if let k = inScope.sorted().first(where: { mine[$0] != all[$0] }) {
             return "\(table) \(k) differs from the server's"
+        }
+        for k in inScope.sorted() {
+            let id = table + "\u{0}" + k
+            if states[id] == nil { states[id] = try server.rowState(table: table, key: k) }
+            if try device.rowState(table: table, key: k) != states[id] {
+                return "\(table) \(k) holds other versions than the server's (vectors or conflicts)"
+            }
         }
     }
     return nil
