@@ -95,7 +95,9 @@ public final class ServerConnection: Sendable {
     ///   - caFile: PEM file of extra trusted roots (a county CA or a self-signed certificate).
     ///   - connectTimeout: seconds to keep trying to connect before the server counts as unreachable.
     ///   - stallSeconds: seconds without a byte after which a request counts as broken.
+    ///   - idleSeconds: how long an idle connection is kept for the next request.
     public init(url: String, caFile: String? = nil, connectTimeout: Int64 = 10, stallSeconds: Int = defaultStallSeconds,
+                idleSeconds: Int64 = 10,
                 clock: @escaping @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }) throws {
         baseURL = try Self.validate(url: url)
         self.clock = clock
@@ -107,7 +109,7 @@ public final class ServerConnection: Sendable {
         config.redirectConfiguration = .disallow
         // An idle connection is dropped well before the server closes idle ones (30 s unless configured lower), so
         // that a request never goes out on a connection the server is closing at that moment.
-        config.connectionPool.idleTimeout = .seconds(10)
+        config.connectionPool.idleTimeout = .seconds(idleSeconds)
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.additionalTrustRoots = [.file(caFile)]

@@ -65,8 +65,9 @@ func soakCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignResult 
                     do {
                         try c.write(rows: dice.int(1...20), noteChars: dice.int(0...3) == 0 ? 200 : 0, dice: &dice)
                         if plant {
-                            // The defect: a fresh connection per sync, never shut down.
-                            let leak = try ServerConnection(url: url)
+                            // The defect: a fresh connection per sync, never shut down, each keeping its idle
+                            // connection open until the server closes it.
+                            let leak = try ServerConnection(url: url, idleSeconds: 3600)
                             tally.leaked.withLock { $0.append(leak) }
                             let tokens = try await leak.refresh(c.tokens.refreshToken)
                             c.tokens = tokens
