@@ -87,8 +87,7 @@ public final class SharedFacts: Sendable {
                     if w.table == "case" { c.cases[ExactText(w.key)] = nil }
                     if w.table == "plan_item" && (w.field.map { Self.caseFactFields.contains($0) } ?? true) { c.cases.removeAll() }
                 }
-            }
-            if written == nil {
+            } else {
                 c.cases.removeAll()
                 c.rows.removeAll()
             }
