@@ -53,8 +53,10 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The 代办 schema registry (tables, fields, types, merge policies).
         .target(name: "CaseDomain", dependencies: ["SyncCore"], swiftSettings: swiftSettings),
+        // SQLite's session extension from the system library (the replica log's changesets).
+        .systemLibrary(name: "CSQLiteSession", providers: [.apt(["libsqlite3-dev"])]),
         // The SQLite replica (GRDB).
-        .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", grdb,
+        .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", "CSQLiteSession", grdb,
                                                   .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: swiftSettings),
         // The HTTP contract: protocol version, headers, error codes and JSON bodies, shared by server and client.
@@ -87,6 +89,7 @@ let package = Package(
                                .product(name: "Prometheus", package: "swift-prometheus"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                                .product(name: "HTTPTypes", package: "swift-http-types"),

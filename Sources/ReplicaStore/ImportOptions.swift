@@ -181,9 +181,20 @@ extension ReplicaDatabase {
 
     /// Stores sync-state values in one transaction (outside any import).
     public func setSyncState(_ values: [String: String]) throws {
-        try queue.write { db in
+        try transaction { db in
             let w = SyncStateWriter(db: db, seqBefore: 0, seqAfter: 0)
             for (k, v) in values { try w.set(k, v) }
+        }
+    }
+
+    /// The stored value of `key`, storing `value` first when there is none, in one transaction: of several
+    /// instances on one shared log that start at once, every one gets the first one's value.
+    public func syncState(_ key: String, storingWhenMissing value: String) throws -> String {
+        try transaction { db in
+            let w = SyncStateWriter(db: db, seqBefore: 0, seqAfter: 0)
+            if let stored = try w.get(key) { return stored }
+            try w.set(key, value)
+            return value
         }
     }
 
@@ -208,7 +219,7 @@ extension ReplicaDatabase {
 
     /// Changes the name recorded as author of later local writes (the signed-in user after `daiban login`).
     public func setAuthor(_ name: String) throws {
-        try queue.write { db in try db.execute(sql: "UPDATE meta SET author = ?", arguments: [name]) }
+        try transaction { db in try db.execute(sql: "UPDATE meta SET author = ?", arguments: [name]) }
     }
 
     /// The audit trail, newest first, optionally for one row.

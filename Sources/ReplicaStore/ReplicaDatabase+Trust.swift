@@ -139,7 +139,7 @@ extension ReplicaDatabase {
     /// Keeps an imported bundle of another replica as it arrived, so that a relaying device delivers the
     /// writer's own signed bytes to the server (`daiban sync` forwards and then drops it).
     public func keepForRelay(_ bytes: [UInt8], sender: ReplicaID) throws {
-        try queue.write { db in
+        try transaction { db in
             try db.execute(sql: "INSERT INTO outbox (sender, bytes, added_at) VALUES (?, ?, ?)",
                            arguments: [Data(sender.bytes), Data(bytes), Int64(now())])
         }
@@ -156,7 +156,7 @@ extension ReplicaDatabase {
 
     /// Drops relayed (or unrelayable) bundles.
     public func dropFromOutbox(_ ids: [Int64]) throws {
-        try queue.write { db in
+        try transaction { db in
             for id in ids { try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
         }
     }

@@ -29,6 +29,9 @@ public struct ReplicaDatabase: Sendable {
     public var limits: ChangeSetLimits = .default
     /// The device key that signs every bundle this replica makes (exports and push chunks), when set.
     public var signer: DeviceKey?
+    /// The shared log this copy follows and appends every write to (several server instances on PostgreSQL);
+    /// nil for a replica of its own.
+    public var log: (any ReplicaLog)?
     let queue: DatabasePool
     /// What the last committed write knew of the ordinal tables (shared by every copy of this value).
     let committed = CommittedTables()
@@ -97,7 +100,7 @@ public struct ReplicaDatabase: Sendable {
     /// Runs `body` in one write transaction; its changes commit together or not at all.
     public func write<T>(_ body: (ReplicaTransaction) throws -> T) throws -> T {
         var handOn: (tables: InternerTables, token: UInt64)?
-        let result = try queue.write { db in
+        let result = try transaction { db in
             let tx = try ReplicaTransaction(db: db, replica: self, tables: committed.tables)
             let result = try body(tx)
             try tx.finish()
@@ -309,6 +312,14 @@ extension ReplicaDatabase {
                     BEGIN UPDATE meta SET facts_generation = facts_generation + 1; END;
                 CREATE TRIGGER facts_row_deletion AFTER UPDATE OF deleted ON row WHEN NEW.deleted IS NOT OLD.deleted
                     BEGIN UPDATE meta SET facts_generation = facts_generation + 1; END;
+                """)
+        }
+        m.registerMigration("v8-log-position") { db in
+            // How far this copy has applied a shared replica log (`ReplicaLog`); 0 for a replica of its own. Never
+            // part of a log entry: it is set after the entry's changes are taken.
+            try db.execute(sql: """
+                CREATE TABLE log_position (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL) STRICT;
+                INSERT INTO log_position (id, position) VALUES (1, 0);
                 """)
         }
         return m

@@ -4,6 +4,7 @@ import GRDB
 import Logging
 import NIOCore
 import PostgresNIO
+import NIOSSL
 import ReplicaStore
 import TerminalText
 
@@ -416,7 +417,18 @@ public final class PostgresAccountDatabase: AccountDatabase {
 
 /// `postgres://` URLs.
 enum PostgresURL {
-    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+    /// What a URL names: the server, the account, the database and the TLS mode.
+    struct Parts {
+        var host: String
+        var port: Int
+        var user: String
+        var password: String?
+        var database: String?
+        /// `disable`, `prefer` or `require` (the default).
+        var tls: String
+    }
+
+    static func parts(_ url: String) throws -> Parts {
         guard let c = URLComponents(string: url), c.scheme == "postgres" || c.scheme == "postgresql",
               let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty
         else { throw ConfigError(L10n.t(.srvBadDatabaseURL)) }
@@ -424,15 +436,32 @@ enum PostgresURL {
         // Only `sslmode` is understood: a password or anything else in the query is refused, not ignored.
         guard (c.queryItems ?? []).allSatisfy({ $0.name == "sslmode" }) else { throw ConfigError(L10n.t(.srvBadDatabaseURL)) }
         let mode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "require"
-        let tls: PostgresClient.Configuration.TLS
-        switch mode {
-        case "disable": tls = .disable
-        case "prefer": tls = .prefer(.makeClientConfiguration())
-        case "require": tls = .require(.makeClientConfiguration())
-        default: throw ConfigError(L10n.t(.srvBadDatabaseURL))
+        guard ["disable", "prefer", "require"].contains(mode) else { throw ConfigError(L10n.t(.srvBadDatabaseURL)) }
+        return Parts(host: host, port: c.port ?? 5432, user: user, password: c.password,
+                     database: database.isEmpty ? nil : database, tls: mode)
+    }
+
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        let p = try parts(url)
+        let tls: PostgresClient.Configuration.TLS = switch p.tls {
+        case "disable": .disable
+        case "prefer": .prefer(.makeClientConfiguration())
+        default: .require(.makeClientConfiguration())
         }
-        return PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: user, password: c.password,
-                                            database: database.isEmpty ? nil : database, tls: tls)
+        return PostgresClient.Configuration(host: p.host, port: p.port, username: p.user, password: p.password,
+                                            database: p.database, tls: tls)
+    }
+
+    /// The same URL for one connection of its own (the replica log's).
+    static func connectionConfiguration(_ url: String) throws -> PostgresConnection.Configuration {
+        let p = try parts(url)
+        let tls: PostgresConnection.Configuration.TLS = switch p.tls {
+        case "disable": .disable
+        case "prefer": .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        return PostgresConnection.Configuration(host: p.host, port: p.port, username: p.user, password: p.password,
+                                                database: p.database, tls: tls)
     }
 
     /// The URL without its password, for messages.

@@ -673,6 +673,25 @@ enum AccountSchema {
             "CREATE INDEX login_counter_fades ON login_counter (fades_at)",
             "CREATE TABLE server_secret (name text PRIMARY KEY, value bytea NOT NULL)",
         ]),
+        // The shared replica of several instances (`PostgresReplicaLog`): the head row (the write turn) and the
+        // entries, one write transaction's changeset each.
+        ("replica-log-v1", [
+            """
+            CREATE TABLE replica_log_head (
+                id int PRIMARY KEY CHECK (id = 1),
+                position bigint NOT NULL,
+                replica bytea NOT NULL,
+                layout text NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE replica_log (
+                position bigint PRIMARY KEY,
+                changes bytea NOT NULL,
+                at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+        ]),
     ]
 
     /// Runs the migrations PostgreSQL lacks, in one transaction under an advisory lock: servers starting at once

@@ -137,7 +137,10 @@ extension DaibanServer {
                   !table.isEmpty, !row.isEmpty
             else { throw APIError(.badRequest, ErrorCode.badRequest, "history needs table and row") }
             let replica = self.replica
-            let entries = try await offload { try replica.audit(table: table, key: row, limit: 10_000) }
+            let entries = try await offload {
+                try replica.catchUp()
+                return try replica.audit(table: table, key: row, limit: 10_000)
+            }
             return try json(HistoryResponse(entries: entries.map { e in
                 .init(field: e.field, writer: e.writer.description, author: e.author, hlc: e.hlc.rawValue,
                       viaUser: e.viaUser, viaDevice: e.viaDevice, appliedAt: e.appliedAt)

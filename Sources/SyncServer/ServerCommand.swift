@@ -29,6 +29,8 @@ public struct DaibanServerCommand: AsyncParsableCommand {
 struct ServerOptions: ParsableArguments {
     @Option(help: .l("Data folder (default: $DAIBAN_DATA, else ./daiban-data).", "数据目录（默认：$DAIBAN_DATA，否则为 ./daiban-data）。")) var data: String?
     @Option(help: .l("JSON config file (default: <data>/server.json when present).", "JSON 配置文件（默认：<data>/server.json，存在时使用）。")) var config: String?
+    @Option(help: .l("PostgreSQL database shared by several instances, postgres://USER@HOST:PORT/DB (default: $DAIBAN_DATABASE; none: SQLite in the data folder).",
+                     "多个实例共用的 PostgreSQL 数据库，postgres://用户@主机:端口/库名（默认：$DAIBAN_DATABASE；不设则用数据目录中的 SQLite）。")) var database: String?
 
     /// Defaults < config file < environment < flags.
     func load(_ flags: (inout ServerConfig) -> Void = { _ in }) throws -> ServerConfig {
@@ -39,16 +41,27 @@ struct ServerOptions: ParsableArguments {
         if config != nil || FileManager.default.fileExists(atPath: file) { try c.merge(file: file) }
         try c.merge(environment: env)
         if let data { c.data = data }
+        if let database { c.database = database }
         flags(&c)
         try c.validate()
         return c
     }
 
-    func accounts() throws -> (AccountStore, ServerConfig) {
+    /// The account store: the data folder's, or the shared PostgreSQL database's.
+    func accounts() async throws -> (AccountStore, ServerConfig) {
         let c = try load()
+        if let url = c.database { return (AccountStore(database: try await PostgresAccountDatabase(url: url)), c) }
         try FileManager.default.createDirectory(atPath: c.data, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         return (try AccountStore(path: c.accountsPath), c)
+    }
+
+    /// The replica: the data folder's, or (with a database) the data folder's copy of the shared one, brought up to
+    /// date with the database first.
+    static func replica(_ c: ServerConfig) async throws -> ReplicaDatabase {
+        guard let url = c.database else { return try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema) }
+        _ = try await PostgresAccountDatabase(url: url).close()
+        return try await offload { try SharedReplica.open(config: c, url: url, mayRebuild: false, logger: Logger(label: "daiban.admin")) }
     }
 }
 
@@ -72,7 +85,11 @@ struct Serve: AsyncParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "daiban.server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let server = try DaibanServer(config: config, logger: logger)
+        let server = if let url = config.database {
+            try await DaibanServer.open(config: config, database: url, logger: logger)
+        } else {
+            try DaibanServer(config: config, logger: logger)
+        }
         if try await server.accounts.userCount() == 0 {
             logger.warning("no users yet: run `daiban-server admin bootstrap --data \(config.data)`")
         }
@@ -131,7 +148,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard name != nil || address != nil else { throw ValidationError(L10n.t(.srvUnblockWhat)) }
-            let accounts = try options.accounts().0
+            let accounts = try await options.accounts().0
             if let name, try await !accounts.users().contains(where: { $0.name.utf8.elementsEqual(name.utf8) }) {
                 throw AccountError(L10n.t(.srvNoUser, name))
             }
@@ -152,7 +169,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard passwordStdin else { throw ValidationError(L10n.t(.srvNeedPasswordStdin)) }
-            let (accounts, config) = try options.accounts()
+            let (accounts, config) = try await options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
             guard try await accounts.setPassword(name: name, password: password, cost: config.bcryptCost,
                                            revokeSessions: revokeSessions, now: unixNow()) else {
@@ -201,7 +218,7 @@ struct UserCommand: AsyncParsableCommand {
                 throw ValidationError(L10n.t(.srvBadRole))
             }
             guard passwordStdin else { throw ValidationError(L10n.t(.srvNeedPasswordStdin)) }
-            let (accounts, config) = try options.accounts()
+            let (accounts, config) = try await options.accounts()
             let password = readLine(strippingNewline: true) ?? ""
             let user = try await accounts.addUser(name: name, role: role, township: township, department: department,
                                             password: password, cost: config.bcryptCost, now: unixNow())
@@ -290,7 +307,7 @@ struct AdminCommand: AsyncParsableCommand {
             let c = try options.load()
             let lock = try DataFolderLock(data: c.data, purpose: "admin new-epoch")
             defer { withExtendedLifetime(lock) {} }
-            let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
+            let replica = try await ServerOptions.replica(c)
             let epoch = try DaibanServer.epoch(replica, renew: true)
             print(L10n.t(.newEpoch, epoch))
         }
@@ -306,7 +323,7 @@ struct AdminCommand: AsyncParsableCommand {
         @Flag(help: .l("Read the password from stdin instead of generating one.", "从标准输入读取密码，不自动生成。")) var passwordStdin = false
 
         func run() async throws {
-            let (accounts, config) = try options.accounts()
+            let (accounts, config) = try await options.accounts()
             let existing = try await accounts.userCount()
             guard existing == 0 else {
                 throw AccountError(L10n.t(.srvAlreadyBootstrapped, existing))
@@ -396,7 +413,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let c = try options.load()
-        let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
+        let replica = try await ServerOptions.replica(c)
         let entries = try replica.audit(table: table, key: row, limit: limit)
         if json {
             printJSON(entries.map { e -> [String: Any] in
@@ -425,7 +442,7 @@ struct QuarantineCommand: AsyncParsableCommand {
 
     func run() async throws {
         let c = try options.load()
-        let replica = try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema)
+        let replica = try await ServerOptions.replica(c)
         let entries = try replica.quarantine(limit: limit)
         if json {
             printJSON(entries.map { e -> [String: Any] in

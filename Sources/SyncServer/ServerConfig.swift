@@ -35,6 +35,10 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     /// PEM certificate chain and private key; when both are set the server speaks HTTPS only.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// A PostgreSQL database (`postgres://USER@HOST:PORT/DB`) that holds the accounts and the replica, shared by
+    /// several instances; the data folder then holds only this instance's copy of the replica (a cache, rebuilt
+    /// from the database when missing). Nil: everything in the data folder (SQLite).
+    public var database: String?
     /// This process's name in `/metrics` (`daiban_build_info{instance_id=…}`); default: the host name.
     public var instance: String?
 
@@ -43,7 +47,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, host, port, accessTokenSeconds, refreshTokenSeconds, loginMaxFailures, loginWindowSeconds
         case bcryptCost, maxPushBytes, maxPushDecompressedBytes, pullChunkBytes, tlsCertificate, tlsKey
-        case maxClockAheadSeconds, headerTimeoutSeconds, readTimeoutSeconds, maxConnections, instance
+        case maxClockAheadSeconds, headerTimeoutSeconds, readTimeoutSeconds, maxConnections, instance, database
     }
 
     public init(from decoder: any Decoder) throws {
@@ -68,6 +72,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         tlsCertificate = try c.decodeIfPresent(String.self, forKey: .tlsCertificate)
         tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
         instance = try c.decodeIfPresent(String.self, forKey: .instance)
+        database = try c.decodeIfPresent(String.self, forKey: .database)
     }
 
     /// Applies a JSON config file; unknown keys are an error so that typos do not pass silently.
@@ -104,6 +109,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         if let v = try int("DAIBAN_PULL_CHUNK_BYTES") { pullChunkBytes = v }
         if let v = try int("DAIBAN_MAX_CLOCK_AHEAD") { maxClockAheadSeconds = v }
         if let v = env["DAIBAN_INSTANCE"], !v.isEmpty { instance = v }
+        if let v = env["DAIBAN_DATABASE"], !v.isEmpty { database = v }
     }
 
     /// Rejects values the server cannot run with.
@@ -116,6 +122,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         guard maxClockAheadSeconds >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "maxClockAheadSeconds", "≥ 1")) }
         guard headerTimeoutSeconds >= 1, readTimeoutSeconds >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "headerTimeoutSeconds, readTimeoutSeconds", "≥ 1")) }
         guard maxConnections >= 1 else { throw ConfigError(L10n.t(.srvConfigRange, "maxConnections", "≥ 1")) }
+        if let database { _ = try PostgresURL.parts(database) }
         if let instance, !Self.isValidInstance(instance) {
             throw ConfigError(L10n.t(.srvConfigRange, "instance", "1–64 letters, digits, '.', '-', '_' or ':'"))
         }

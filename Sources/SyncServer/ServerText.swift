@@ -17,6 +17,10 @@ extension L10n.Key {
                                         zh: "数据库须为 postgres://用户[:密码]@主机[:端口]/库名 形式的地址，可带 ?sslmode=disable、prefer 或 require（默认）")
     static let srvDatabaseUnreachable = Self(en: "the database {0} did not answer within {1}", zh: "数据库 {0} 在 {1} 内没有应答")
     static let srvDatabaseFailed = Self(en: "the database {0} could not be opened: {1}", zh: "无法打开数据库 {0}：{1}")
+    static let srvLayoutMismatch = Self(en: "the replica in {0} was started by a build whose replica layout ({1}) differs from this build's ({2}): run the same daiban-server build on every instance",
+                                        zh: "{0} 中的副本由另一版本的服务器创建，其副本结构（{1}）与本版本（{2}）不同：所有实例须运行同一版本的 daiban-server")
+    static let srvOwnReplicaInData = Self(en: "{0} holds a replica of its own, not a copy of the database's replica; give this instance an empty data folder (the copy is rebuilt from the database)",
+                                          zh: "{0} 中是一个独立的副本，而不是数据库中副本的拷贝；请为该实例指定一个空的数据目录（拷贝会从数据库重建）")
     static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")
     static let srvConfigNotObject = Self(en: "{0} must hold a JSON object", zh: "{0} 的内容须为一个 JSON 对象")
     static let srvConfigUnknown = Self(en: "{0}: unknown setting \"{1}\"", zh: "{0}：没有设置项“{1}”")

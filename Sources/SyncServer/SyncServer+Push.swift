@@ -164,9 +164,12 @@ extension DaibanServer {
     /// The account of a user, with its roster people (read from the server's replica).
     func account(for user: User) async throws -> Account { try await account(for: Judged(user)) }
 
+    /// First brings the replica up to the shared log (on PostgreSQL): what every request reads, its account and
+    /// then its pull or its conflicts, is at least what every instance had committed when it began.
     func account(for user: Judged) async throws -> Account {
         try await offload { [replica] in
-            try replica.query { db in
+            try replica.catchUp()
+            return try replica.query { db in
                 try AccountDirectory.account(db, role: user.role, userID: user.userID, user: user.name,
                                              township: user.township, department: user.department)
             }

@@ -69,7 +69,26 @@ public final class DaibanServer: Sendable {
         return try DaibanServer(config: config, shared: (accounts, key), logger: logger, now: now, wallClock: wallClock)
     }
 
-    private init(config: ServerConfig, shared: (accounts: AccountStore, tokenKey: SymmetricKey)?, logger: Logger,
+    /// Opens an instance on a PostgreSQL database shared with other instances: the accounts, the token key and
+    /// the replica (its log, `PostgresReplicaLog`) are in the database; the data folder holds this instance's copy
+    /// of the replica, rebuilt from the log when it is missing or stale.
+    /// - Parameter accounts: the database's account store, when the caller has opened it already.
+    public static func open(config: ServerConfig, database url: String, accounts: AccountStore? = nil,
+                            logger: Logger = Logger(label: "daiban.server"),
+                            now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                            wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) async throws
+        -> DaibanServer
+    {
+        let store: AccountStore
+        if let accounts { store = accounts } else { store = AccountStore(database: try await PostgresAccountDatabase(url: url)) }
+        let key = try await store.database.tokenKey()
+        let replica = try await offload { try SharedReplica.open(config: config, url: url, wallClock: wallClock, logger: logger) }
+        return try DaibanServer(config: config, shared: (store, key), replica: replica, logger: logger, now: now,
+                                wallClock: wallClock)
+    }
+
+    private init(config: ServerConfig, shared: (accounts: AccountStore, tokenKey: SymmetricKey)?,
+                 replica opened: ReplicaDatabase? = nil, logger: Logger,
                  now: @escaping @Sendable () -> Int64, wallClock: @escaping @Sendable () -> UInt64) throws {
         try config.validate()
         self.config = config
@@ -80,7 +99,9 @@ public final class DaibanServer: Sendable {
         try FileManager.default.createDirectory(atPath: config.data, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         try ServerBackup.refuseIncompleteRestore(config.data)
-        if FileManager.default.fileExists(atPath: config.replicaPath) {
+        if let opened {
+            replica = opened
+        } else if FileManager.default.fileExists(atPath: config.replicaPath) {
             replica = try ReplicaDatabase.open(at: config.replicaPath, schema: DaibanSchema.schema, now: wallClock)
         } else {
             replica = try ReplicaDatabase.create(at: config.replicaPath, schema: DaibanSchema.schema, author: "server",
@@ -108,8 +129,8 @@ public final class DaibanServer: Sendable {
     /// The stored epoch (made on first start), or a new one when `renew`.
     @discardableResult
     public static func epoch(_ replica: ReplicaDatabase, renew: Bool) throws -> String {
-        if !renew, let e = try replica.syncState("server.epoch") { return e }
         let e = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        if !renew { return try replica.syncState("server.epoch", storingWhenMissing: e) }
         try replica.setSyncState(["server.epoch": e])
         return e
     }

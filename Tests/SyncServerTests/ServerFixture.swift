@@ -51,12 +51,13 @@ final class ServerFixture: Sendable {
         let clock = TestClock(Self.start, running: false)
         var logger = Logger(label: "daiban.test")
         logger.logLevel = .error
-        let server = try await DaibanServer.open(config: config, accounts: accounts.store, logger: logger, now: { clock.now })
+        let server = try await DaibanServer.open(config: config, database: accounts.url!, accounts: accounts.store,
+                                                 logger: logger, now: { clock.now })
         return ServerFixture(server: server, dir: dir, clock: clock, accounts: accounts)
     }
 
-    /// Another server instance on this fixture's PostgreSQL accounts (its own data folder, the same clock), as a
-    /// second `daiban-server` behind a load balancer would be.
+    /// Another server instance on this fixture's PostgreSQL database (its own data folder with its own copy of the
+    /// replica, the same clock), as a second `daiban-server` behind a load balancer would be.
     func instance() async throws -> ServerFixture {
         guard let accountBackend else { throw AccountBackend.PostgresMissing() }
         let store = try await accountBackend.instance()
@@ -66,7 +67,8 @@ final class ServerFixture: Sendable {
         var logger = Logger(label: "daiban.test")
         logger.logLevel = .error
         let clock = clock
-        let server = try await DaibanServer.open(config: config, accounts: store, logger: logger, now: { clock.now })
+        let server = try await DaibanServer.open(config: config, database: accountBackend.url!, accounts: store,
+                                                 logger: logger, now: { clock.now })
         return try ServerFixture(server: server, dir: other, clock: clock, owningDirectory: true)
     }
 
@@ -111,6 +113,9 @@ final class ServerFixture: Sendable {
             dir.cleanup()
         }
     }
+
+    /// The PostgreSQL database's URL (nil on SQLite).
+    var databaseURL: String? { accountBackend?.url }
 
     func advance(seconds: Int64) { clock.value.withLock { $0 += seconds } }
 

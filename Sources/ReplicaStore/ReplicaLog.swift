@@ -1,0 +1,211 @@
+import CSQLiteSession
+import Foundation
+public import GRDB
+public import SyncCore
+
+/// A shared, ordered log of a replica's committed writes: how several server instances keep one replica.
+///
+/// Each instance holds a copy of the replica (an ordinary replica file) and the log holds, in order, SQLite's own
+/// record of every row each write transaction changed (a *changeset* of the session extension). A write takes the
+/// log's **write turn** first; under it the copy applies the entries it lacks, runs the transaction, and appends the
+/// transaction's changeset as the next entry before its own commit. A copy that applies the entries in log order
+/// therefore holds, row for row, what the writer's copy held: the same field states, sequence numbers, audit trail,
+/// quarantine, origins and cursors. Reads first apply what they lack (`catchUp`).
+///
+/// The replica's rules (the merge, the checks of a push, the stamps) run unchanged on whichever copy writes; the log
+/// only orders and carries their effects. Implementations block the calling thread (SQLite's work is synchronous);
+/// callers keep them off event-loop threads.
+public protocol ReplicaLog: Sendable {
+    /// Waits for the write turn (no other copy appends until `endWrite`) and returns the log's head under it.
+    func beginWrite() throws -> Int64
+    /// Appends `changes` as entry `position` inside the turn and makes it durable; a throw leaves nothing appended
+    /// (the transaction then rolls back).
+    func append(_ changes: [UInt8], at position: Int64) throws
+    /// Ends the write turn (committed, rolled back, or nothing appended).
+    func endWrite()
+    /// The position of the last entry appended.
+    func head() throws -> Int64
+    /// The next entries after `position`, none past `head` (a page: call again from the last one returned).
+    func entries(after position: Int64, upTo head: Int64) throws -> [ReplicaLogEntry]
+}
+
+/// One entry of a replica log: the changeset of one write transaction.
+public struct ReplicaLogEntry: Sendable {
+    public var position: Int64
+    public var changes: [UInt8]
+    public init(position: Int64, changes: [UInt8]) {
+        self.position = position
+        self.changes = changes
+    }
+}
+
+/// A copy that cannot follow its log: it differs from what the entries expect, or an entry is missing.
+public struct ReplicaLogMismatch: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+extension ReplicaDatabase {
+    /// The log position this copy has applied up to (0 for a replica that follows no log).
+    public func logPosition() throws -> Int64 {
+        try read { db in try Self.logPosition(db) }
+    }
+
+    static func logPosition(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT position FROM log_position WHERE id = 1") ?? 0
+    }
+
+    /// A digest of this file's layout (every table, index and trigger as SQLite stores it): copies that share a log
+    /// must have the same one, or an entry may not mean the same rows on both.
+    public func layoutSignature() throws -> String {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT type, name, coalesce(sql, '') FROM sqlite_master
+                WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name
+                """)
+            var text = ""
+            for r in rows { text += (r[0] as String) + "\u{1}" + (r[1] as String) + "\u{1}" + (r[2] as String) + "\u{0}" }
+            return String(format: "%016llx", Self.fnv1a(Array(text.utf8)))
+        }
+    }
+
+    private static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// Applies the log's entries this copy lacks (nothing when it follows no log). Reads that must see every
+    /// committed write of every instance call it first.
+    public func catchUp() throws {
+        guard let log else { return }
+        let head = try log.head()
+        guard try logPosition() < head else { return }
+        try queue.write { db in
+            _ = try Self.follow(log, db, to: head, exact: false)
+        }
+    }
+
+    /// Runs `body` in one write transaction; with a log, inside its write turn and appended to it before the commit.
+    func transaction<T>(_ body: (Database) throws -> T) throws -> T {
+        guard let log else { return try queue.write(body) }
+        var inTurn = false
+        defer { if inTurn { log.endWrite() } }
+        return try queue.write { db in
+            let head = try log.beginWrite()
+            inTurn = true
+            let at = try Self.follow(log, db, to: head, exact: true)
+            var recorder = try ChangeRecorder(db)
+            let result: T
+            do {
+                result = try body(db)
+            } catch {
+                recorder.discard()
+                throw error
+            }
+            // The full-text index keeps a transaction's terms in memory and writes them at commit, after the
+            // changeset is taken; a savepoint makes it write them now, so that they are part of the entry.
+            try db.execute(sql: "SAVEPOINT replica_log_flush; RELEASE replica_log_flush")
+            let changes = try recorder.finish()
+            if !changes.isEmpty {
+                try log.append(changes, at: at + 1)
+                try db.execute(sql: "UPDATE log_position SET position = ? WHERE id = 1", arguments: [at + 1])
+            }
+            return result
+        }
+    }
+
+    /// Applies the entries after this copy's position up to `head`, page by page.
+    /// - Returns: the position reached (`head`).
+    /// - Parameter exact: `head` was read under the write turn, so this copy cannot be past it (outside the turn,
+    ///   this instance's own writes may have moved it past a head read a moment before).
+    static func follow(_ log: any ReplicaLog, _ db: Database, to head: Int64, exact: Bool) throws -> Int64 {
+        var at = try logPosition(db)
+        guard at <= head || !exact else {
+            throw ReplicaLogMismatch("this copy of the replica is at entry \(at), past the shared log's last entry \(head) (was the database restored from a backup?): remove the copy and start the instance again to rebuild it")
+        }
+        while at < head {
+            let page = try log.entries(after: at, upTo: head)
+            guard !page.isEmpty else { throw ReplicaLogMismatch("the shared log lacks entries \(at + 1)…\(head)") }
+            at = try applyEntries(page, to: db, from: at)
+        }
+        return at
+    }
+
+    /// Applies `entries` (which must follow `position` without a gap) with triggers off: their changesets hold
+    /// what the triggers did on the writer's copy.
+    /// - Returns: the position reached.
+    static func applyEntries(_ entries: [ReplicaLogEntry], to db: Database, from position: Int64) throws -> Int64 {
+        var at = position
+        guard !entries.isEmpty else { return at }
+        let connection = db.sqliteConnection
+        _ = daiban_sqlite_set_triggers(connection, 0)
+        defer { _ = daiban_sqlite_set_triggers(connection, 1) }
+        for entry in entries {
+            guard entry.position == at + 1 else {
+                throw ReplicaLogMismatch("the shared log has no entry \(at + 1) (next found: \(entry.position))")
+            }
+            var bytes = entry.changes
+            let conflict = ConflictNote()
+            let rc = bytes.withUnsafeMutableBytes { buffer in
+                sqlite3changeset_apply(connection, Int32(buffer.count), buffer.baseAddress, nil, { context, kind, change in
+                    var table: UnsafePointer<CChar>?
+                    var columns: Int32 = 0, op: Int32 = 0, indirect: Int32 = 0
+                    _ = sqlite3changeset_op(change, &table, &columns, &op, &indirect)
+                    let note = Unmanaged<ConflictNote>.fromOpaque(context!).takeUnretainedValue()
+                    note.text = "\(table.map { String(cString: $0) } ?? "?"), change \(op), conflict \(kind)"
+                    return 2 /* SQLITE_CHANGESET_ABORT */
+                }, Unmanaged.passUnretained(conflict).toOpaque())
+            }
+            guard rc == 0 else {
+                throw ReplicaLogMismatch("this copy of the replica differs from the shared log at entry \(entry.position) (SQLite \(rc); \(conflict.text)): remove the copy and start the instance again to rebuild it")
+            }
+            at = entry.position
+        }
+        try db.execute(sql: "UPDATE log_position SET position = ? WHERE id = 1", arguments: [at])
+        return at
+    }
+}
+
+/// What `sqlite3changeset_apply` met: the table, the kind of change and of conflict (SQLite's codes).
+private final class ConflictNote {
+    var text = "no conflict"
+}
+
+/// Records every row change of one transaction on one connection (SQLite's session extension, all tables).
+struct ChangeRecorder {
+    private var session: OpaquePointer?
+
+    init(_ db: Database) throws {
+        var s: OpaquePointer?
+        guard sqlite3session_create(db.sqliteConnection, "main", &s) == 0, let s else {
+            throw StoreCorruption("SQLite could not start recording a transaction's changes")
+        }
+        guard sqlite3session_attach(s, nil) == 0 else {
+            sqlite3session_delete(s)
+            throw StoreCorruption("SQLite could not record the replica's tables")
+        }
+        session = s
+    }
+
+    /// The changeset of everything recorded (empty when nothing changed); ends the recording.
+    mutating func finish() throws -> [UInt8] {
+        guard let s = session else { return [] }
+        session = nil
+        defer { sqlite3session_delete(s) }
+        var count: Int32 = 0
+        var bytes: UnsafeMutableRawPointer?
+        guard sqlite3session_changeset(s, &count, &bytes) == 0 else {
+            daiban_sqlite_free(bytes)
+            throw StoreCorruption("SQLite could not hand over a transaction's changes")
+        }
+        defer { daiban_sqlite_free(bytes) }
+        guard let bytes, count > 0 else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: bytes, count: Int(count)))
+    }
+
+    mutating func discard() {
+        if let s = session { sqlite3session_delete(s) }
+        session = nil
+    }
+}

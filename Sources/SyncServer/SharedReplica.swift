@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import ReplicaStore
+import CaseDomain
+import TerminalText
+
+/// An instance's copy of the replica kept in a PostgreSQL database (`PostgresReplicaLog`): the data folder's
+/// `replica.sqlite`, following the database's log. The copy is only a cache of the log: a copy of another store's
+/// log, or one ahead of the log (the database was restored from an older backup), is removed and rebuilt by
+/// applying the log from its start. A replica of its own (one that never followed a log and holds data) is never
+/// removed: the instance refuses to start on it.
+enum SharedReplica {
+    /// - Parameter mayRebuild: whether a stale copy may be removed and rebuilt (not by an admin command, which may
+    ///   run beside an instance serving from the same folder).
+    static func open(config: ServerConfig, url: String, wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis,
+                     mayRebuild: Bool = true, logger: Logger) throws -> ReplicaDatabase {
+        umask(0o077)
+        try FileManager.default.createDirectory(atPath: config.data, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let path = config.replicaPath
+        let exists = FileManager.default.fileExists(atPath: path)
+        var opened: ReplicaDatabase? = exists
+            ? try ReplicaDatabase.open(at: path, schema: DaibanSchema.schema, now: wallClock)
+            : try ReplicaDatabase.create(at: path, schema: DaibanSchema.schema, author: "server", now: wallClock)
+        let layout = try opened!.layoutSignature()
+        let log = try PostgresReplicaLog(url: url, layout: layout)
+        guard log.layout == layout else {
+            log.close()
+            throw ConfigError(L10n.t(.srvLayoutMismatch, PostgresURL.redacted(url), log.layout, layout))
+        }
+        let head = try log.head()
+        let position = try opened!.logPosition()
+        let stale = try opened!.id != log.replica || position > head
+        if stale {
+            if try exists && (!mayRebuild || position == 0 && opened!.currentSeq() > 0) {
+                log.close()
+                throw ConfigError(L10n.t(.srvOwnReplicaInData, config.data))
+            }
+            if exists {
+                logger.notice("replica copy rebuilt from the shared log", metadata: [
+                    "reason": "\(opened!.id != log.replica ? "a copy of another store" : "ahead of the log")"])
+            }
+            opened = nil
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            opened = try ReplicaDatabase.create(at: path, schema: DaibanSchema.schema, id: log.replica, author: "server",
+                                                now: wallClock)
+        }
+        var replica = opened!
+        replica.log = log
+        let before = try replica.logPosition()
+        try replica.catchUp()
+        let after = try replica.logPosition()
+        if after > before { logger.info("replica copy caught up", metadata: ["entries": "\(after - before)"]) }
+        return replica
+    }
+}
