@@ -87,13 +87,14 @@ extension ReplicaDatabase {
     }
 
     /// Runs `body` in one write transaction; with a log, inside its write turn and appended to it before the commit.
+    /// The turn ends inside SQLite's write lock (by the append's commit, or a rollback when nothing was appended),
+    /// so the next transaction of this copy never finds the previous one's turn still open.
     func transaction<T>(_ body: (Database) throws -> T) throws -> T {
         guard let log else { return try queue.write(body) }
-        var inTurn = false
-        defer { if inTurn { log.endWrite() } }
         return try queue.write { db in
             let head = try log.beginWrite()
-            inTurn = true
+            var appended = false
+            defer { if !appended { log.endWrite() } }
             let at = try Self.follow(log, db, to: head, exact: true)
             var recorder = try ChangeRecorder(db)
             let result: T
@@ -109,6 +110,7 @@ extension ReplicaDatabase {
             let changes = try recorder.finish()
             if !changes.isEmpty {
                 try log.append(changes, at: at + 1)
+                appended = true
                 try db.execute(sql: "UPDATE log_position SET position = ? WHERE id = 1", arguments: [at + 1])
             }
             return result

@@ -4,7 +4,8 @@ import PostgresNIO
 
 /// The stamping and chunk reading of a PostgreSQL store shared by several server instances: the part of the
 /// PostgreSQL replica that keeps SPEC §12.7's rule. A pull's `next` never passes a stamp whose transaction commits
-/// later. The rest of that replica store (field states, conflicts, quarantine, the audit trail) is not built yet.
+/// later. The server's replica on PostgreSQL (`PostgresReplicaLog`) keeps the same rule for whole write
+/// transactions; this type is the rule reduced to the stamps, with its adversarial test.
 ///
 /// **Mechanism: stamping serialised with commit.** A transaction takes its stamps as its last step before
 /// commit, by `UPDATE stamp_counter SET seq = seq + n … RETURNING seq`. That row lock is held until commit, so a

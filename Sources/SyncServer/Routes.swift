@@ -244,6 +244,8 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
                 metadata["sqlite_code"] = "\(db.extendedResultCode.rawValue)"
                 metadata["sqlite_message"] = "\(db.message ?? "")"
             }
+            // A shared log's mismatch names positions, tables and SQLite codes, never values.
+            if let mismatch = error as? ReplicaLogMismatch { metadata["reason"] = "\(mismatch.description)" }
             logger.error("request failed", metadata: metadata)
             if let db = error as? DatabaseError, db.resultCode == .SQLITE_FULL {
                 throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), ErrorCode.storageFull,

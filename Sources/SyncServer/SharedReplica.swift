@@ -54,3 +54,14 @@ enum SharedReplica {
         return replica
     }
 }
+
+extension DaibanServer {
+    /// The copy of the replica in `data` (made when missing), brought up to the log of the PostgreSQL database at
+    /// `url`: what every instance serves, for checks made beside the instances (the load test's, the crash
+    /// campaign's). A stale copy is not rebuilt.
+    public static func sharedReplicaCopy(data: String, database url: String) throws -> ReplicaDatabase {
+        var config = ServerConfig()
+        config.data = data
+        return try SharedReplica.open(config: config, url: url, mayRebuild: false, logger: Logger(label: "daiban.check"))
+    }
+}

@@ -21,8 +21,11 @@ let loadUsage = """
       at the end whether every replica holds exactly what the server holds for its scope.
 
       --agents N        simulated agents (default 500; --short: 40)
-      --instances K     server instances (default 1; the SQLite store serves one instance per data folder)
-      --database D      sqlite (default) or postgres
+      --instances K     server instances (default 1; more need --database postgres: one SQLite data folder serves
+                        one instance); each device switches instance at every sync, as behind a load balancer
+      --database D      sqlite (default), or postgres or postgres://USER@HOST:PORT/DB: the instances share a new
+                        database made on that PostgreSQL server for the run and dropped after it (postgres: the
+                        server of $DAIBAN_TEST_POSTGRES, which scripts/with-postgres.sh sets)
       --minutes M       length of the timed phase (default 5; --short: 0.5)
       --interval A-B    seconds an agent works offline between two syncs, drawn uniformly (default 5-30;
                         --short: 0.3-2)
@@ -103,7 +106,9 @@ private final class LoadDevice: @unchecked Sendable {
     let login: String
     let role: Role
     let replica: ReplicaDatabase
-    let connection: ServerConnection
+    /// One connection per server instance; each sync uses the next (a load balancer's round robin).
+    let connections: [ServerConnection]
+    private var syncs = 0
     var tokens: SessionTokens
     /// Cases this device writes to (its own and those shared with it).
     var cases: [String] = []
@@ -111,18 +116,21 @@ private final class LoadDevice: @unchecked Sendable {
     var failures: [String] = []
     let workflow: Workflow
 
-    init(login: String, role: Role, replica: ReplicaDatabase, connection: ServerConnection, tokens: SessionTokens) {
+    init(login: String, role: Role, replica: ReplicaDatabase, connections: [ServerConnection], first: Int,
+         tokens: SessionTokens) {
         self.login = login
         self.role = role
         self.replica = replica
-        self.connection = connection
+        self.connections = connections
+        syncs = first
         self.tokens = tokens
         workflow = Workflow(replica: replica)
     }
 
     /// One whole sync as `daiban sync` runs it (scope exits remove the rows of a case that left).
     func sync() async throws -> SyncReport {
-        let s = Synchronizer(replica: replica, connection: connection, tokens: tokens,
+        syncs += 1
+        let s = Synchronizer(replica: replica, connection: connections[syncs % connections.count], tokens: tokens,
                              saveTokens: { [weak self] t in self?.tokens = t })
         s.retries = 2
         s.baseDelay = 0.2
@@ -242,21 +250,37 @@ func percentile(_ xs: [Double], _ p: Double) -> Double {
 }
 
 func runLoad(_ o: LoadOptions) async throws -> Int32 {
+    if o.instances != 1 && o.database == "sqlite" {
+        FileHandle.standardError.write(Data("""
+            daiban-bench load: one SQLite data folder serves one instance (serve.lock); several instances share one \
+            PostgreSQL database: add --database postgres.\n
+            """.utf8))
+        return 2
+    }
+    var scratch: PostgresScratch?
     if o.database != "sqlite" {
-        FileHandle.standardError.write(Data("""
-            daiban-bench load: --database postgres needs the server's field states on PostgreSQL, which daiban-server \
-            does not have yet (on PostgreSQL it keeps its accounts, sessions and sign-in counters only); run it with \
-            --database sqlite.\n
-            """.utf8))
-        return 2
+        let base = o.database == "postgres" ? ProcessInfo.processInfo.environment["DAIBAN_TEST_POSTGRES"] : o.database
+        guard let base, !base.isEmpty else {
+            FileHandle.standardError.write(Data("""
+                daiban-bench load: --database postgres takes the PostgreSQL server from DAIBAN_TEST_POSTGRES \
+                (scripts/with-postgres.sh starts a throwaway one and sets it); or pass --database postgres://USER@HOST:PORT/DB.\n
+                """.utf8))
+            return 2
+        }
+        scratch = try await PostgresScratch.create(on: base, name: "daiban_load_\(getpid())")
     }
-    if o.instances != 1 {
-        FileHandle.standardError.write(Data("""
-            daiban-bench load: the SQLite store serves one instance per data folder (serve.lock); several instances \
-            share one PostgreSQL store.\n
-            """.utf8))
-        return 2
+    do {
+        let code = try await runLoad(o, scratch: scratch)
+        await scratch?.drop()
+        return code
+    } catch {
+        await scratch?.drop()
+        throw error
     }
+}
+
+private func runLoad(_ o: LoadOptions, scratch: PostgresScratch?) async throws -> Int32 {
+    let shared = scratch.map { ["DAIBAN_DATABASE": $0.url] } ?? [:]
     let dir = o.dir.map { URL(fileURLWithPath: $0) }
         ?? FileManager.default.temporaryDirectory.appendingPathComponent("daiban-load-\(getpid())")
     if let existing = try? FileManager.default.contentsOfDirectory(atPath: dir.path), !existing.isEmpty {
@@ -275,8 +299,13 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     let townships = (1...loadTownships).map { String(format: "t%02d", $0) }
 
     progress("load: \(o.agents) agents, \(loadTownships) townships and the centre; accounts…")
-    try ServerProcess.bootstrap(executable: serverPath, data: data, user: syncUser, password: syncPassword)
-    let accounts = try AccountStore(path: data + "/accounts.sqlite")
+    try ServerProcess.bootstrap(executable: serverPath, data: data, user: syncUser, password: syncPassword,
+                                environment: shared)
+    let accounts = if let scratch {
+        AccountStore(database: try await PostgresAccountDatabase(url: scratch.url))
+    } else {
+        try AccountStore(path: data + "/accounts.sqlite")
+    }
     var users: [String: User] = [:]
     for (i, login) in agents.enumerated() {
         users[login] = try await accounts.addUser(name: login, role: .agent, township: office(i), password: loadPassword,
@@ -288,8 +317,10 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     }
     for u in try await accounts.users() where u.name == syncUser { users[u.name] = u }
 
-    let server = try ServerProcess(executable: serverPath, data: data)
-    defer { server.stop() }
+    let servers = try (0..<o.instances).map { i in
+        try ServerProcess(executable: serverPath, data: i == 0 ? data : data + "-\(i)", environment: shared)
+    }
+    defer { for s in servers { s.stop() } }
     var signIns = 0
     /// Signs a new device in; every 30 sign-ins the address's counters are cleared (all devices come from
     /// 127.0.0.1, which the limiter would otherwise pause, as an operator clears them for a training room).
@@ -299,14 +330,15 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
         var replica = try ReplicaDatabase.create(at: dir.appendingPathComponent("\(login).sqlite").path,
                                                  schema: DaibanSchema.schema, author: login, now: wallMillis)
         replica.signer = DeviceKey()
-        let connection = try ServerConnection(url: server.url)
+        let connections = try servers.map { try ServerConnection(url: $0.url) }
         let password = login == syncUser ? syncPassword : loadPassword
         do {
-            let tokens = try await connection.login(user: login, password: password, replica: replica.id, deviceName: login,
-                                                    signer: replica.signer)
-            return LoadDevice(login: login, role: role, replica: replica, connection: connection, tokens: tokens)
+            let first = signIns % connections.count
+            let tokens = try await connections[first].login(user: login, password: password, replica: replica.id,
+                                                            deviceName: login, signer: replica.signer)
+            return LoadDevice(login: login, role: role, replica: replica, connections: connections, first: first, tokens: tokens)
         } catch {
-            await connection.shutdown()
+            for c in connections { await c.shutdown() }
             throw error
         }
     }
@@ -348,12 +380,12 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
 
     progress("load: \(devices.count) devices for \(o.minutes) min, syncing every \(o.interval.lowerBound)–\(o.interval.upperBound) s")
     let start = now(), end = start + o.minutes * 60
-    let pushesBefore = server.pushCount, pullsBefore = server.allPullMillis.count
-    let serverCPUBefore = server.cpuSeconds(), benchCPUBefore = processCPUSeconds()
-    let sampler = Task { () -> Double in
-        var peak = 0.0
+    let pushesBefore = servers.map(\.pushCount), pullsBefore = servers.map(\.allPullMillis.count)
+    let serverCPUBefore = servers.map { $0.cpuSeconds() }, benchCPUBefore = processCPUSeconds()
+    let sampler = Task { () -> [Double] in
+        var peak = servers.map { _ in 0.0 }
         while now() < end {
-            peak = max(peak, server.residentMiB())
+            for (i, s) in servers.enumerated() { peak[i] = max(peak[i], s.residentMiB()) }
             try? await Task.sleep(nanoseconds: 1_000_000_000)
         }
         return peak
@@ -385,11 +417,12 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
         }
     }
     let elapsed = now() - start
-    let peakRSS = max(await sampler.value, server.residentMiB())
-    let pushLogs = Array(server.allPushLogs.dropFirst(pushesBefore))
+    let peakRSS = zip(await sampler.value, servers).map { max($0, $1.residentMiB()) }
+    let pushLogs = servers.indices.flatMap { servers[$0].allPushLogs.dropFirst(pushesBefore[$0]) }
     let applied = pushLogs.reduce(0) { $0 + $1.applied }
-    let serverPush = pushLogs.map { Double($0.ms) }, serverPull = server.allPullMillis.dropFirst(pullsBefore).map(Double.init)
-    let serverCPU = (server.cpuSeconds() - serverCPUBefore) / max(elapsed, 0.001)
+    let serverPush = pushLogs.map { Double($0.ms) }
+    let serverPull = servers.indices.flatMap { servers[$0].allPullMillis.dropFirst(pullsBefore[$0]).map(Double.init) }
+    let serverCPU = servers.indices.map { servers[$0].cpuSeconds() - serverCPUBefore[$0] }.reduce(0, +) / max(elapsed, 0.001)
     let benchCPU = (processCPUSeconds() - benchCPUBefore) / max(elapsed, 0.001)
 
     // Convergence: every device pushes what is left, then every device pulls once more; the server's replica
@@ -403,9 +436,15 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
             do { tally.checkRefused(try await d.sync(), d.login) } catch { tally.error("\(d.login) (final): \(error)") }
         }
     }
-    let serverErrors = server.errorLines
-    server.stop()
-    let serverReplica = try ReplicaDatabase.open(at: copyServerReplica(data), schema: DaibanSchema.schema)
+    let serverErrors = (count: servers.reduce(0) { $0 + $1.errorLines.count }, last: servers.flatMap(\.errorLines.last))
+    for s in servers { s.stop() }
+    let copy = try copyServerReplica(data)
+    // On PostgreSQL the first instance's copy is brought up to the database's log first.
+    let serverReplica = if let scratch {
+        try await DaibanServer.sharedReplicaCopy(data: (copy as NSString).deletingLastPathComponent, database: scratch.url)
+    } else {
+        try ReplicaDatabase.open(at: copy, schema: DaibanSchema.schema)
+    }
     let serverRows = try allRows(serverReplica)
     let serverFacts = try allFacts(serverReplica, serverRows)
     var diverged: [String] = []
@@ -419,7 +458,7 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
     }
     let conflicts = try centre.replica.status().openConflicts
 
-    for d in devices { await d.connection.shutdown() }
+    for d in devices { for c in d.connections { await c.shutdown() } }
     let s = tally.state.withLock { $0 }
     var figures: [(String, Double)] = [
         ("agents", Double(o.agents)), ("devices", Double(devices.count)), ("instances", Double(o.instances)),
@@ -436,19 +475,23 @@ func runLoad(_ o: LoadOptions) async throws -> Int32 {
         ("field_changes_pushed", Double(s.pushedFields)), ("field_changes_applied", Double(applied)),
         ("applied_per_s", Double(applied) / max(elapsed, 0.001)),
         ("errors", Double(s.errorCount)), ("server_error_lines", Double(serverErrors.count)),
-        ("server_peak_rss_mib", peakRSS), ("open_conflicts", Double(conflicts)),
+        ("server_peak_rss_mib", peakRSS.max() ?? 0), ("open_conflicts", Double(conflicts)),
         ("replicas_diverged", Double(diverged.count)),
     ]
     figures.append(("syncs_per_s", Double(s.syncs) / max(elapsed, 0.001)))
+    if servers.count > 1 {
+        for (i, rss) in peakRSS.enumerated() { figures.append(("server_\(i + 1)_peak_rss_mib", rss)) }
+    }
+    let backend = scratch == nil ? "sqlite" : "postgres"
     if o.json {
         let body = figures.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }
-            + ["\"database\": \(jsonString(o.database))",
+            + ["\"database\": \(jsonString(backend))",
                "\"errors_seen\": [\(s.errors.map(jsonString).joined(separator: ", "))]",
                "\"diverged\": [\(diverged.prefix(10).map(jsonString).joined(separator: ", "))]"]
         print("{" + body.joined(separator: ", ") + "}")
     } else {
         let width = figures.map(\.0.count).max() ?? 0
-        print("daiban-bench load (\(o.database), \(o.instances) instance)")
+        print("daiban-bench load (\(backend), \(o.instances) instance\(o.instances == 1 ? "" : "s"))")
         for (k, v) in figures { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + human(v)) }
     }
     for e in s.errors { progress("  error: \(e)") }

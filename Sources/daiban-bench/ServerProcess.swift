@@ -75,8 +75,10 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// `daiban-server admin bootstrap --data DATA --name USER --password-stdin`, fed `password`.
-    static func bootstrap(executable: String, data: String, user: String, password: String) throws {
-        try command(executable, ["admin", "bootstrap", "--data", data, "--name", user, "--password-stdin"], stdin: password + "\n")
+    static func bootstrap(executable: String, data: String, user: String, password: String,
+                          environment extra: [String: String] = [:]) throws {
+        try command(executable, ["admin", "bootstrap", "--data", data, "--name", user, "--password-stdin"], stdin: password + "\n",
+                    environment: extra)
     }
 
     /// `daiban-server user unblock --address ADDRESS --data DATA`: the address's sign-in counters are forgotten.
@@ -85,11 +87,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Runs one admin command of `daiban-server` to its end; a failure carries its output.
-    private static func command(_ executable: String, _ arguments: [String], stdin input: String? = nil) throws {
+    private static func command(_ executable: String, _ arguments: [String], stdin input: String? = nil,
+                                environment extra: [String: String] = [:]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
-        p.environment = environment()
+        p.environment = environment().merging(extra) { $1 }
         let stdin = Pipe(), out = Pipe()
         p.standardInput = stdin
         p.standardOutput = out
