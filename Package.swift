@@ -57,6 +57,7 @@ let package = Package(
         .systemLibrary(name: "CSQLiteSession", providers: [.apt(["libsqlite3-dev"])]),
         // The SQLite replica (GRDB).
         .target(name: "ReplicaStore", dependencies: ["SyncCore", "SyncProtocol", "CaseDomain", "CSQLiteSession", grdb,
+                                                  .product(name: "Crypto", package: "swift-crypto"),
                                                   .product(name: "GRDBSQLite", package: "GRDB.swift")],
                 swiftSettings: swiftSettings),
         // The HTTP contract: protocol version, headers, error codes and JSON bodies, shared by server and client.

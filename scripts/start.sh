@@ -5,19 +5,32 @@
 #
 #   scripts/start.sh            serve (DAIBAN_PORT / DAIBAN_DATA / DAIBAN_HOST override the defaults)
 #   scripts/start.sh demo       instead: a scripted two-agent conflict demo against a throwaway server
+#   scripts/start.sh postgres   instead: two instances (ports 8080 and 8081) on one throwaway PostgreSQL 15,
+#                               the scale-out mode; the database and the instances' folders go when it stops
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = demo ]; then exec scripts/demo.sh; fi
 scripts/install-deps.sh
+if [ "${1:-}" = postgres ]; then exec scripts/with-postgres.sh scripts/start.sh --on-postgres; fi
 echo "building (release; the first build takes several minutes)…" >&2
 swift build -c release --product daiban-server
 swift build -c release --product daiban
 bin="$PWD/.build/release"
-data="${DAIBAN_DATA:-$PWD/daiban-data}"
 host="${DAIBAN_HOST:-127.0.0.1}"
 port="${DAIBAN_PORT:-8080}"
-client="$PWD/daiban-client"
 url="http://$host:$port"
+instances=1
+if [ "${1:-}" = --on-postgres ]; then
+  # Started by `start.sh postgres` under scripts/with-postgres.sh, which set DAIBAN_TEST_POSTGRES.
+  export DAIBAN_DATABASE="$DAIBAN_TEST_POSTGRES"
+  work=$(mktemp -d /tmp/daiban-scaleout.XXXXXX)
+  data="$work/instance-1"
+  client="$work/client"
+  instances=2
+else
+  data="${DAIBAN_DATA:-$PWD/daiban-data}"
+  client="$PWD/daiban-client"
+fi
 
 password=""
 if ! "$bin/daiban-server" user list --data "$data" --json | grep -q '"name"'; then
@@ -25,16 +38,23 @@ if ! "$bin/daiban-server" user list --data "$data" --json | grep -q '"name"'; th
   password=$(printf '%s\n' "$boot" | sed -n 's/^password (shown once, keep it safe): //p')
 fi
 
-log="$data/server.log"
-mkdir -p "$data"
-"$bin/daiban-server" serve --data "$data" --host "$host" --port "$port" > "$data/server.out" 2> >(tee -a "$log" >&2) &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' INT TERM
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$data/server.out" 2>/dev/null && break
-  kill -0 $server 2>/dev/null || { echo "daiban-server did not start (see $log)" >&2; exit 1; }
-  sleep 0.1
+# Instance i serves from its own folder (instance 1: $data) on port + i - 1.
+servers=()
+for i in $(seq 1 $instances); do
+  folder="$data"
+  [ "$i" = 1 ] || folder="$(dirname "$data")/instance-$i"
+  mkdir -p "$folder"
+  "$bin/daiban-server" serve --data "$folder" --host "$host" --port $((port + i - 1)) > "$folder/server.out" \
+    2> >(tee -a "$folder/server.log" >&2) &
+  servers+=($!)
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$folder/server.out" 2>/dev/null && break
+    kill -0 "${servers[-1]}" 2>/dev/null || { echo "daiban-server did not start (see $folder/server.log)" >&2; exit 1; }
+    sleep 0.1
+  done
 done
+log="$data/server.log"
+trap 'kill -TERM "${servers[@]}" 2>/dev/null; wait "${servers[@]}" 2>/dev/null' INT TERM
 
 if [ ! -f "$client/session.json" ] && [ -n "$password" ]; then
   "$bin/daiban" init --home "$client" --server "$url" >/dev/null
@@ -50,10 +70,21 @@ JSON
   "$bin/daiban" sync --home "$client" >/dev/null
 fi
 
+if [ "$instances" = 1 ]; then
 cat <<MSG
 
 daiban-server is running at $url (data in $data, log in $log).
 MSG
+else
+cat <<MSG
+
+Two daiban-server instances share one PostgreSQL database ($DAIBAN_DATABASE):
+  $url and http://$host:$((port + 1)), each with its copy of the replica in $work/instance-N
+  A client may use either, and switch at any time: what one accepted, the other serves.
+  Try: $bin/daiban init --home $work/other --server http://$host:$((port + 1)) and log in as admin there.
+  The database and $work go when this stops.
+MSG
+fi
 if [ -n "$password" ]; then
 cat <<MSG
 First centre user: admin   password: $password   (shown once: keep it safe)
@@ -74,4 +105,5 @@ Another machine or user:
   $bin/daiban login --home ./li --user li
 Ctrl-C stops the server.
 MSG
-wait $server
+wait "${servers[@]}"
+[ -z "${work:-}" ] || rm -rf "$work"

@@ -315,11 +315,14 @@ extension ReplicaDatabase {
                 """)
         }
         m.registerMigration("v8-log-position") { db in
-            // How far this copy has applied a shared replica log (`ReplicaLog`); 0 for a replica of its own. Never
-            // part of a log entry: it is set after the entry's changes are taken.
+            // How far this copy has applied a shared replica log (`ReplicaLog`), and the chain of the last entry
+            // applied; 0 for a replica of its own. Never part of a log entry: it is set after the entry's changes
+            // are taken.
             try db.execute(sql: """
-                CREATE TABLE log_position (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL) STRICT;
-                INSERT INTO log_position (id, position) VALUES (1, 0);
+                CREATE TABLE log_position (
+                    id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, chain BLOB NOT NULL
+                ) STRICT;
+                INSERT INTO log_position (id, position, chain) VALUES (1, 0, x'');
                 """)
         }
         return m

@@ -1,4 +1,5 @@
 import CSQLiteSession
+import Crypto
 import Foundation
 public import GRDB
 public import SyncCore
@@ -18,9 +19,9 @@ public import SyncCore
 public protocol ReplicaLog: Sendable {
     /// Waits for the write turn (no other copy appends until `endWrite`) and returns the log's head under it.
     func beginWrite() throws -> Int64
-    /// Appends `changes` as entry `position` inside the turn and makes it durable; a throw leaves nothing appended
-    /// (the transaction then rolls back).
-    func append(_ changes: [UInt8], at position: Int64) throws
+    /// Appends `changes` as entry `position`, with its `chain`, inside the turn and makes it durable; a throw
+    /// leaves nothing appended (the transaction then rolls back).
+    func append(_ changes: [UInt8], at position: Int64, chain: [UInt8]) throws
     /// Ends the write turn (committed, rolled back, or nothing appended).
     func endWrite()
     /// The position of the last entry appended.
@@ -29,13 +30,27 @@ public protocol ReplicaLog: Sendable {
     func entries(after position: Int64, upTo head: Int64) throws -> [ReplicaLogEntry]
 }
 
-/// One entry of a replica log: the changeset of one write transaction.
+/// One entry of a replica log: the changeset of one write transaction, and the chain of the log up to it:
+/// SHA-256 of the previous entry's chain followed by this entry's changes (the chain before the first entry is
+/// empty). A copy keeps the chain of the last entry it applied and applies an entry only if it continues that
+/// chain, so a copy whose history differs from the log's (the database restored from an older backup and
+/// written again since) is refused, not silently mixed.
 public struct ReplicaLogEntry: Sendable {
     public var position: Int64
     public var changes: [UInt8]
-    public init(position: Int64, changes: [UInt8]) {
+    public var chain: [UInt8]
+    public init(position: Int64, changes: [UInt8], chain: [UInt8]) {
         self.position = position
         self.changes = changes
+        self.chain = chain
+    }
+
+    /// The chain of an entry of `changes` that follows an entry whose chain is `previous`.
+    public static func chain(after previous: [UInt8], _ changes: [UInt8]) -> [UInt8] {
+        var h = SHA256()
+        h.update(data: previous)
+        h.update(data: changes)
+        return Array(h.finalize())
     }
 }
 
@@ -51,8 +66,21 @@ extension ReplicaDatabase {
         try read { db in try Self.logPosition(db) }
     }
 
+    /// The chain of the last log entry this copy applied (empty before the first).
+    public func logChain() throws -> [UInt8] {
+        try read { db in try Self.logChain(db) }
+    }
+
     static func logPosition(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT position FROM log_position WHERE id = 1") ?? 0
+    }
+
+    static func logChain(_ db: Database) throws -> [UInt8] {
+        try Data.fetchOne(db, sql: "SELECT chain FROM log_position WHERE id = 1").map { [UInt8]($0) } ?? []
+    }
+
+    static func setLogPosition(_ db: Database, _ position: Int64, chain: [UInt8]) throws {
+        try db.execute(sql: "UPDATE log_position SET position = ?, chain = ? WHERE id = 1", arguments: [position, Data(chain)])
     }
 
     /// A digest of this file's layout (every table, index and trigger as SQLite stores it): copies that share a log
@@ -109,9 +137,10 @@ extension ReplicaDatabase {
             try db.execute(sql: "SAVEPOINT replica_log_flush; RELEASE replica_log_flush")
             let changes = try recorder.finish()
             if !changes.isEmpty {
-                try log.append(changes, at: at + 1)
+                let chain = ReplicaLogEntry.chain(after: try Self.logChain(db), changes)
+                try log.append(changes, at: at + 1, chain: chain)
                 appended = true
-                try db.execute(sql: "UPDATE log_position SET position = ? WHERE id = 1", arguments: [at + 1])
+                try Self.setLogPosition(db, at + 1, chain: chain)
             }
             return result
         }
@@ -140,6 +169,7 @@ extension ReplicaDatabase {
     static func applyEntries(_ entries: [ReplicaLogEntry], to db: Database, from position: Int64) throws -> Int64 {
         var at = position
         guard !entries.isEmpty else { return at }
+        var chain = try logChain(db)
         let connection = db.sqliteConnection
         _ = daiban_sqlite_set_triggers(connection, 0)
         defer { _ = daiban_sqlite_set_triggers(connection, 1) }
@@ -147,6 +177,11 @@ extension ReplicaDatabase {
             guard entry.position == at + 1 else {
                 throw ReplicaLogMismatch("the shared log has no entry \(at + 1) (next found: \(entry.position))")
             }
+            let next = ReplicaLogEntry.chain(after: chain, entry.changes)
+            guard next == entry.chain else {
+                throw ReplicaLogMismatch("this copy of the replica has another history than the shared log from entry \(entry.position) on (was the database restored from a backup?): remove the copy and start the instance again to rebuild it")
+            }
+            chain = next
             var bytes = entry.changes
             let conflict = ConflictNote()
             let rc = bytes.withUnsafeMutableBytes { buffer in
@@ -164,7 +199,7 @@ extension ReplicaDatabase {
             }
             at = entry.position
         }
-        try db.execute(sql: "UPDATE log_position SET position = ? WHERE id = 1", arguments: [at])
+        try setLogPosition(db, at, chain: chain)
         return at
     }
 }

@@ -674,7 +674,7 @@ enum AccountSchema {
             "CREATE TABLE server_secret (name text PRIMARY KEY, value bytea NOT NULL)",
         ]),
         // The shared replica of several instances (`PostgresReplicaLog`): the head row (the write turn) and the
-        // entries, one write transaction's changeset each.
+        // entries, one write transaction's changeset each, with the chain of the log up to it.
         ("replica-log-v1", [
             """
             CREATE TABLE replica_log_head (
@@ -688,6 +688,7 @@ enum AccountSchema {
             CREATE TABLE replica_log (
                 position bigint PRIMARY KEY,
                 changes bytea NOT NULL,
+                chain bytea NOT NULL,
                 at timestamptz NOT NULL DEFAULT now()
             )
             """,

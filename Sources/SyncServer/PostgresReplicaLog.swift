@@ -91,13 +91,14 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
         }
     }
 
-    public func append(_ changes: [UInt8], at position: Int64) throws {
+    public func append(_ changes: [UInt8], at position: Int64, chain: [UInt8]) throws {
         writeLock.lock()
         defer { writeLock.unlock() }
         guard inTurn, let c = writer else { throw ReplicaLogMismatch("an entry was appended outside the write turn") }
         do {
-            _ = try c.query("INSERT INTO replica_log (position, changes) VALUES (\(position), \(ByteBuffer(bytes: changes)))",
-                            logger: logger).wait()
+            _ = try c.query("""
+                INSERT INTO replica_log (position, changes, chain) VALUES (\(position), \(ByteBuffer(bytes: changes)), \(ByteBuffer(bytes: chain)))
+                """, logger: logger).wait()
             _ = try c.query("UPDATE replica_log_head SET position = \(position) WHERE id = 1", logger: logger).wait()
             _ = try c.query("COMMIT", logger: logger).wait()
             inTurn = false
@@ -129,12 +130,12 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
         try reading { c in
             let limit = Int64(Self.pageEntries)
             let rows = try c.query("""
-                SELECT position, changes FROM replica_log WHERE position > \(position) AND position <= \(head)
+                SELECT position, changes, chain FROM replica_log WHERE position > \(position) AND position <= \(head)
                 ORDER BY position LIMIT \(limit)
                 """, logger: logger).wait()
             return try rows.map { row in
-                let (p, bytes) = try row.decode((Int64, ByteBuffer).self)
-                return ReplicaLogEntry(position: p, changes: Array(buffer: bytes))
+                let (p, bytes, chain) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
+                return ReplicaLogEntry(position: p, changes: Array(buffer: bytes), chain: Array(buffer: chain))
             }
         }
     }
@@ -144,6 +145,14 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
         for c in [writer, reader].compactMap({ $0 }) {
             let closing: EventLoopFuture<Void> = c.close()
             closing.whenComplete { _ in withExtendedLifetime(c) {} }
+        }
+    }
+
+    /// The chain of entry `position` (nil when there is none).
+    public func chain(at position: Int64) throws -> [UInt8]? {
+        try reading { c in
+            let rows = try c.query("SELECT chain FROM replica_log WHERE position = \(position)", logger: logger).wait()
+            return try rows.first.map { Array(buffer: try $0.decode(ByteBuffer.self)) }
         }
     }
 

@@ -32,6 +32,9 @@ public final class PostgresScratch: Sendable {
         }
     }
 
+    /// Runs one statement on the database at `url` (the campaigns' planted defects).
+    public static func execute(on url: String, _ sql: String) async throws { try await run(url, sql) }
+
     private static func run(_ url: String, _ sql: String) async throws {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = 1

@@ -21,6 +21,8 @@ extension L10n.Key {
                                         zh: "{0} 中的副本由另一版本的服务器创建，其副本结构（{1}）与本版本（{2}）不同：所有实例须运行同一版本的 daiban-server")
     static let srvOwnReplicaInData = Self(en: "{0} holds a replica of its own, not a copy of the database's replica; give this instance an empty data folder (the copy is rebuilt from the database)",
                                           zh: "{0} 中是一个独立的副本，而不是数据库中副本的拷贝；请为该实例指定一个空的数据目录（拷贝会从数据库重建）")
+    static let srvStaleCopy = Self(en: "{0} holds a copy of the replica that no longer matches the database's; it is rebuilt when an instance starts on this folder",
+                                   zh: "{0} 中的副本拷贝已与数据库中的副本不一致；在该目录上启动实例时会自动重建")
     static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")
     static let srvConfigNotObject = Self(en: "{0} must hold a JSON object", zh: "{0} 的内容须为一个 JSON 对象")
     static let srvConfigUnknown = Self(en: "{0}: unknown setting \"{1}\"", zh: "{0}：没有设置项“{1}”")

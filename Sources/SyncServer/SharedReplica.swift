@@ -19,33 +19,54 @@ enum SharedReplica {
                                                 attributes: [.posixPermissions: 0o700])
         let path = config.replicaPath
         let exists = FileManager.default.fileExists(atPath: path)
-        var opened: ReplicaDatabase? = exists
-            ? try ReplicaDatabase.open(at: path, schema: DaibanSchema.schema, now: wallClock)
-            : try ReplicaDatabase.create(at: path, schema: DaibanSchema.schema, author: "server", now: wallClock)
-        let layout = try opened!.layoutSignature()
-        let log = try PostgresReplicaLog(url: url, layout: layout)
-        guard log.layout == layout else {
-            log.close()
-            throw ConfigError(L10n.t(.srvLayoutMismatch, PostgresURL.redacted(url), log.layout, layout))
-        }
-        let head = try log.head()
-        let position = try opened!.logPosition()
-        let stale = try opened!.id != log.replica || position > head
-        if stale {
-            if try exists && (!mayRebuild || position == 0 && opened!.currentSeq() > 0) {
+        let log: PostgresReplicaLog
+        var stale: String?
+        do {
+            // Opened in this scope only: the copy's handle is gone before a rebuild removes its files.
+            let copy = exists
+                ? try ReplicaDatabase.open(at: path, schema: DaibanSchema.schema, now: wallClock)
+                : try ReplicaDatabase.create(at: path, schema: DaibanSchema.schema, author: "server", now: wallClock)
+            let layout = try copy.layoutSignature()
+            log = try PostgresReplicaLog(url: url, layout: layout)
+            guard log.layout == layout else {
                 log.close()
-                throw ConfigError(L10n.t(.srvOwnReplicaInData, config.data))
+                throw ConfigError(L10n.t(.srvLayoutMismatch, PostgresURL.redacted(url), log.layout, layout))
             }
-            if exists {
-                logger.notice("replica copy rebuilt from the shared log", metadata: [
-                    "reason": "\(opened!.id != log.replica ? "a copy of another store" : "ahead of the log")"])
+            let position = try copy.logPosition()
+            if try copy.id != log.replica || position > log.head() {
+                if try exists && position == 0 && copy.currentSeq() > 0 {
+                    log.close()
+                    throw ConfigError(L10n.t(.srvOwnReplicaInData, config.data))
+                }
+                if exists && !mayRebuild {
+                    log.close()
+                    throw ConfigError(L10n.t(.srvStaleCopy, config.data))
+                }
+                stale = copy.id != log.replica ? "a copy of another store" : "ahead of the log"
+            } else if try position > 0 && log.chain(at: position) != copy.logChain() {
+                // The log was cut back and written again since this copy applied its entry at `position`.
+                if !mayRebuild {
+                    log.close()
+                    throw ConfigError(L10n.t(.srvStaleCopy, config.data))
+                }
+                stale = "another history than the log's"
+            } else {
+                var following = copy
+                following.log = log
+                do {
+                    try following.catchUp()
+                } catch let mismatch as ReplicaLogMismatch where mayRebuild {
+                    stale = mismatch.description
+                }
             }
-            opened = nil
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-            opened = try ReplicaDatabase.create(at: path, schema: DaibanSchema.schema, id: log.replica, author: "server",
-                                                now: wallClock)
         }
-        var replica = opened!
+        if let stale {
+            if exists { logger.notice("replica copy rebuilt from the shared log", metadata: ["reason": "\(stale)"]) }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            _ = try ReplicaDatabase.create(at: path, schema: DaibanSchema.schema, id: log.replica, author: "server",
+                                           now: wallClock)
+        }
+        var replica = try ReplicaDatabase.open(at: path, schema: DaibanSchema.schema, now: wallClock)
         replica.log = log
         let before = try replica.logPosition()
         try replica.catchUp()

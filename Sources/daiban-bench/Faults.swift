@@ -27,11 +27,14 @@ let faultsUsage = """
         disk-full    a client home and the server's data folder on small tmpfs mounts (needs root): clear errors,
                      nothing partial, the session survives, all recovers when space returns
         soak         many clients syncing for minutes; the server's RSS and open descriptors stay flat, no error
+        postgres-kill  server-kill on two instances sharing one PostgreSQL (a throwaway cluster of its own): SIGKILL
+                     of either instance, and one crash of PostgreSQL itself per run
         all          every campaign in turn
 
       --short      the CI size (seconds to a minute each) instead of the full one
       --plant      inject the campaign's planted defect; succeed only if the campaign detects it
-      --trials N   kill trials (server-kill: default 50, short 8; client-kill: default 60, short 9)
+      --trials N   kill trials (server-kill: default 50, short 8; postgres-kill: default 40, short 8;
+                   client-kill: default 60, short 9)
       --minutes M  soak length (default 30, short 1)
       --clients N  soak clients (default 100, short 20)
       --dir D      working folder (default: a fresh one under /tmp, removed afterwards unless a check failed)
@@ -53,7 +56,7 @@ struct FaultOptions {
     var daiban: String?
     var seed: UInt64 = 1
 
-    static let names = ["link", "server-kill", "client-kill", "disk-full", "soak"]
+    static let names = ["link", "server-kill", "client-kill", "disk-full", "soak", "postgres-kill"]
 
     static func parse(_ args: [String]) -> FaultOptions? {
         guard args.count >= 2, args[0] == "faults" else { return nil }
@@ -123,6 +126,7 @@ func runFaults(_ o: FaultOptions) async throws -> Int32 {
             case "server-kill": result = try await serverKillCampaign(o, dir)
             case "client-kill": result = try await clientKillCampaign(o, dir)
             case "disk-full": result = try await diskFullCampaign(o, dir)
+            case "postgres-kill": result = try await postgresKillCampaign(o, dir)
             default: result = try await soakCampaign(o, dir)
             }
         } catch {

@@ -202,6 +202,45 @@ struct SharedReplicaTests {
         withExtendedLifetime(single) {}
     }
 
+    /// The database restored from an older backup and written again since: a copy that applied the lost entries
+    /// has another history than the log. It is refused where it may not be rebuilt, and rebuilt when an instance
+    /// starts on it, ending equal to the other instances' copies.
+    @Test func aCopyWithAnotherHistoryIsRebuilt() async throws {
+        let a = try await ServerFixture.make(.postgres)
+        let url = try #require(a.databaseURL)
+        try await a.user("centre", .center)
+        try await a.user("other", .center)
+        let writer = try a.replica("centre"), other = try a.replica("other")
+        try fill(writer, rows: 40)
+        try fill(other, rows: 30, prefix: "O")
+        try await a.test { onA in
+            let t = try await onA.signIn("centre", replica: writer).access
+            #expect(try await onA.push(try bundle(writer), t).status == .ok)
+        }
+        // A copy of instance A's folder as it is now (it has applied the last entry).
+        let saved = try TemporaryDirectory("daiban-saved")
+        try a.server.replica.backup(to: saved.file("replica.sqlite"))
+        // The last entry is lost; another instance writes a different one at its position.
+        try await PostgresScratch.execute(on: url, """
+            WITH gone AS (DELETE FROM replica_log WHERE position = (SELECT position FROM replica_log_head) RETURNING position)
+            UPDATE replica_log_head SET position = position - (SELECT count(*) FROM gone)
+            """)
+        let b = try await a.instance()
+        try await b.test { onB in
+            let t = try await onB.signIn("other", replica: other).access
+            #expect(try await onB.push(try bundle(other), t).status == .ok)
+        }
+        #expect(try b.server.replica.logPosition() == a.server.replica.logPosition())
+        #expect(throws: (any Error).self, "a copy with another history was followed") {
+            _ = try DaibanServer.sharedReplicaCopy(data: saved.path, database: url)
+        }
+        var config = a.server.config
+        config.data = saved.path
+        let c = try await DaibanServer.open(config: config, database: url)
+        #expect(try c.replica.list(table: "township").map(\.key).allSatisfy { $0.hasPrefix("O") })
+        #expect(try snapshot(c.replica) == snapshot(b.server.replica), "the rebuilt copy differs")
+    }
+
     /// Pulls every chunk after `cursor`, alternating instances, into `replica`. Returns the last cursor.
     private func pullAll(into replica: ReplicaDatabase, token: String, from cursor: UInt64,
                          via instances: [any TestClientProtocol]) async throws -> UInt64 {
