@@ -17,7 +17,8 @@ public import SyncCore
 /// only orders and carries their effects. Implementations block the calling thread (SQLite's work is synchronous);
 /// callers keep them off event-loop threads.
 public protocol ReplicaLog: Sendable {
-    /// Waits for the write turn (no other copy appends until `endWrite`) and returns the log's head under it.
+    /// Waits for the write turn (no other copy, and no other transaction of this one, appends until the turn ends
+    /// by `append` or `endWrite`) and returns the log's head under it.
     func beginWrite() throws -> Int64
     /// Appends `changes` as entry `position`, with its `chain`, inside the turn and makes it durable; a throw
     /// leaves nothing appended (the transaction then rolls back).
@@ -105,36 +106,35 @@ extension ReplicaDatabase {
 
     /// Applies the log's entries this copy lacks (nothing when it follows no log). Reads that must see every
     /// committed write of every instance call it first.
+    /// - Throws: `ReplicaLogMismatch` when this copy is past the log's head (the database was restored from an
+    ///   older backup) or its history differs from the log's: it must not serve.
     public func catchUp() throws {
         guard let log else { return }
+        // This copy's position first: a write of this instance may move both on in between, never the head back.
+        let position = try logPosition()
         let head = try log.head()
-        guard try logPosition() < head else { return }
+        guard position != head else { return }
+        guard position < head else {
+            throw ReplicaLogMismatch("this copy of the replica is at entry \(position), past the shared log's last entry \(head) (was the database restored from a backup?): restart the instance to rebuild it")
+        }
         try queue.write { db in
             _ = try Self.follow(log, db, to: head, exact: false)
         }
     }
 
     /// Runs `body` in one write transaction; with a log, inside its write turn and appended to it before the commit.
-    /// The turn ends inside SQLite's write lock (by the append's commit, or a rollback when nothing was appended),
-    /// so the next transaction of this copy never finds the previous one's turn still open.
+    /// The turn is taken before SQLite's write lock: a write waiting for another instance's turn holds nothing of
+    /// this copy, so its reads catch up meanwhile. One turn at a time per instance (`ReplicaLog.beginWrite`).
     func transaction<T>(_ body: (Database) throws -> T) throws -> T {
         guard let log else { return try queue.write(body) }
+        let head = try log.beginWrite()
+        var appended = false
+        defer { if !appended { log.endWrite() } }
         return try queue.write { db in
-            let head = try log.beginWrite()
-            var appended = false
-            defer { if !appended { log.endWrite() } }
             let at = try Self.follow(log, db, to: head, exact: true)
             var recorder = try ChangeRecorder(db)
-            let result: T
-            do {
-                result = try body(db)
-            } catch {
-                recorder.discard()
-                throw error
-            }
-            // The full-text index keeps a transaction's terms in memory and writes them at commit, after the
-            // changeset is taken; a savepoint makes it write them now, so that they are part of the entry.
-            try db.execute(sql: "SAVEPOINT replica_log_flush; RELEASE replica_log_flush")
+            defer { recorder.discard() }
+            let result = try body(db)
             let changes = try recorder.finish()
             if !changes.isEmpty {
                 let chain = ReplicaLogEntry.chain(after: try Self.logChain(db), changes)
@@ -171,7 +171,9 @@ extension ReplicaDatabase {
         guard !entries.isEmpty else { return at }
         var chain = try logChain(db)
         let connection = db.sqliteConnection
-        _ = daiban_sqlite_set_triggers(connection, 0)
+        guard daiban_sqlite_set_triggers(connection, 0) == 0 else {
+            throw StoreCorruption("SQLite would not turn triggers off to apply the shared log")
+        }
         defer { _ = daiban_sqlite_set_triggers(connection, 1) }
         for entry in entries {
             guard entry.position == at + 1 else {
@@ -218,6 +220,13 @@ struct ChangeRecorder {
         guard sqlite3session_create(db.sqliteConnection, "main", &s) == 0, let s else {
             throw StoreCorruption("SQLite could not start recording a transaction's changes")
         }
+        // The full-text index is left out: FTS5 writes its tables at commit (after the changeset is taken) and caches
+        // their structure per connection, so applying another copy's index pages could corrupt this one's. The
+        // server never searches; each copy's index is its own.
+        sqlite3session_table_filter(s, { _, table in
+            guard let table else { return 1 }
+            return strncmp(table, "v_search", 8) == 0 ? 0 : 1
+        }, nil)
         guard sqlite3session_attach(s, nil) == 0 else {
             sqlite3session_delete(s)
             throw StoreCorruption("SQLite could not record the replica's tables")

@@ -74,6 +74,8 @@ public enum ErrorCode {
     public static let notFound = "not_found"
     public static let methodNotAllowed = "method_not_allowed"
     public static let internalError = "internal_error"
+    /// This instance's copy of a shared replica cannot follow the database's log (503): another instance serves.
+    public static let replicaUnavailable = "replica_unavailable"
 }
 
 /// `{"error":{"code","message"}}`.

@@ -38,11 +38,15 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
     private let turnTimeoutSeconds: Int
     private let writeLock = NSLock()
     private var writer: PostgresConnection?
+    /// Whether the write connection has the turn's transaction open.
     private var inTurn = false
+    /// One turn at a time on this instance: held from `beginWrite` until the turn ends.
+    private let gate = DispatchSemaphore(value: 1)
     private let readLock = NSLock()
     private var reader: PostgresConnection?
-    /// Entries per page read.
+    /// Entries per page read, and the bytes after which a page stops (a page holds at least one entry).
     static let pageEntries = 32
+    static let pageBytes = 32 << 20
 
     /// Connects to the log of the database at `url` (already migrated: `PostgresAccountDatabase` runs the
     /// migrations), starting it when it is empty with a new replica id and `layout`.
@@ -76,6 +80,7 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
     }
 
     public func beginWrite() throws -> Int64 {
+        gate.wait()
         writeLock.lock()
         defer { writeLock.unlock() }
         do {
@@ -87,6 +92,7 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
             return head
         } catch {
             dropWriter()
+            gate.signal()
             throw error
         }
     }
@@ -102,6 +108,7 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
             _ = try c.query("UPDATE replica_log_head SET position = \(position) WHERE id = 1", logger: logger).wait()
             _ = try c.query("COMMIT", logger: logger).wait()
             inTurn = false
+            gate.signal()
         } catch {
             // Whether the commit happened is unknown when the connection broke: the copy rolls back, and its next
             // catch-up applies the entry if it is there.
@@ -110,12 +117,15 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
         }
     }
 
+    /// Ends a turn that appended nothing (or whose append failed).
     public func endWrite() {
         writeLock.lock()
         defer { writeLock.unlock() }
-        guard inTurn else { return }
-        inTurn = false
-        if let c = writer, (try? c.query("ROLLBACK", logger: logger).wait()) == nil { dropWriter() }
+        if inTurn {
+            inTurn = false
+            if let c = writer, (try? c.query("ROLLBACK", logger: logger).wait()) == nil { dropWriter() }
+        }
+        gate.signal()
     }
 
     public func head() throws -> Int64 {
@@ -128,10 +138,14 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
 
     public func entries(after position: Int64, upTo head: Int64) throws -> [ReplicaLogEntry] {
         try reading { c in
-            let limit = Int64(Self.pageEntries)
+            let limit = Int64(Self.pageEntries), bytes = Int64(Self.pageBytes)
+            // A page stops once its entries pass `pageBytes` (the first one always comes): a rebuilding copy holds
+            // one page in memory, whatever the entries' sizes.
             let rows = try c.query("""
-                SELECT position, changes, chain FROM replica_log WHERE position > \(position) AND position <= \(head)
-                ORDER BY position LIMIT \(limit)
+                SELECT position, changes, chain FROM (
+                    SELECT position, changes, chain, sum(octet_length(changes)) OVER (ORDER BY position) AS total
+                    FROM replica_log WHERE position > \(position) AND position <= \(head) ORDER BY position LIMIT \(limit)
+                ) page WHERE total - octet_length(changes) < \(bytes) ORDER BY position
                 """, logger: logger).wait()
             return try rows.map { row in
                 let (p, bytes, chain) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
@@ -170,8 +184,12 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
     private func writeConnection() throws -> PostgresConnection {
         if let w = writer, !w.isClosed { return w }
         let c = try Self.connect(configuration, logger: logger)
-        // A turn held longer than this by another instance fails this write instead of waiting for ever.
+        // A turn held longer than this by another instance fails this write instead of waiting for ever; a turn whose
+        // holder stops answering (partitioned, stopped) is ended by PostgreSQL after the idle timeout.
         _ = try c.query(PostgresQuery(unsafeSQL: "SET lock_timeout = '\(turnTimeoutSeconds)s'"), logger: logger).wait()
+        _ = try c.query(PostgresQuery(unsafeSQL: "SET idle_in_transaction_session_timeout = '\(turnTimeoutSeconds)s'"),
+                        logger: logger).wait()
+        try Self.keepAlive(c, logger)
         writer = c
         return c
     }
@@ -186,12 +204,24 @@ public final class PostgresReplicaLog: ReplicaLog, @unchecked Sendable {
         readLock.lock()
         defer { readLock.unlock() }
         do {
-            if reader == nil || reader!.isClosed { reader = try Self.connect(configuration, logger: logger) }
+            if reader == nil || reader!.isClosed {
+                let c = try Self.connect(configuration, logger: logger)
+                _ = try c.query(PostgresQuery(unsafeSQL: "SET statement_timeout = '\(turnTimeoutSeconds)s'"), logger: logger).wait()
+                try Self.keepAlive(c, logger)
+                reader = c
+            }
             return try body(reader!)
         } catch {
             if let r = reader { _ = try? r.close().wait() }
             reader = nil
             throw error
+        }
+    }
+
+    /// TCP keepalives from the database's side: a connection to a vanished instance is noticed within a minute.
+    private static func keepAlive(_ c: PostgresConnection, _ logger: Logger) throws {
+        for setting in ["tcp_keepalives_idle = 20", "tcp_keepalives_interval = 10", "tcp_keepalives_count = 3"] {
+            _ = try c.query(PostgresQuery(unsafeSQL: "SET " + setting), logger: logger).wait()
         }
     }
 

@@ -33,7 +33,10 @@ extension DaibanServer {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProtocolMiddleware(logger: logger, clock: wallClock))
         router.get("/health") { [replica] _, _ in
-            try json(HealthResponse(status: "ok", protocol: SyncHTTP.protocolVersion, replica: replica.id.description))
+            // On a shared database: healthy only while this instance's copy follows the log (a load balancer then
+            // sends the requests to the others).
+            if replica.log != nil { try await offload { try replica.catchUp() } }
+            return try json(HealthResponse(status: "ok", protocol: SyncHTTP.protocolVersion, replica: replica.id.description))
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
@@ -247,6 +250,10 @@ struct ProtocolMiddleware<Context: RequestContext>: RouterMiddleware {
             // A shared log's mismatch names positions, tables and SQLite codes, never values.
             if let mismatch = error as? ReplicaLogMismatch { metadata["reason"] = "\(mismatch.description)" }
             logger.error("request failed", metadata: metadata)
+            if error is ReplicaLogMismatch {
+                throw APIError(.serviceUnavailable, ErrorCode.replicaUnavailable,
+                               "this server instance's copy of the replica cannot follow the database; another instance serves, and this one is rebuilt when restarted")
+            }
             if let db = error as? DatabaseError, db.resultCode == .SQLITE_FULL {
                 throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), ErrorCode.storageFull,
                                "the server's disk is full: nothing of this request was kept; send it again later")

@@ -58,10 +58,14 @@ struct ServerOptions: ParsableArguments {
 
     /// The replica: the data folder's, or (with a database) the data folder's copy of the shared one, brought up to
     /// date with the database first.
-    static func replica(_ c: ServerConfig) async throws -> ReplicaDatabase {
+    /// - Parameter mayRebuild: the command holds the data folder's lock (no instance serves from it), so a stale
+    ///   copy may be rebuilt.
+    static func replica(_ c: ServerConfig, mayRebuild: Bool = false) async throws -> ReplicaDatabase {
         guard let url = c.database else { return try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema) }
         _ = try await PostgresAccountDatabase(url: url).close()
-        return try await offload { try SharedReplica.open(config: c, url: url, mayRebuild: false, logger: Logger(label: "daiban.admin")) }
+        return try await offload {
+            try SharedReplica.open(config: c, url: url, mayRebuild: mayRebuild, logger: Logger(label: "daiban.admin"))
+        }
     }
 }
 
@@ -307,7 +311,7 @@ struct AdminCommand: AsyncParsableCommand {
             let c = try options.load()
             let lock = try DataFolderLock(data: c.data, purpose: "admin new-epoch")
             defer { withExtendedLifetime(lock) {} }
-            let replica = try await ServerOptions.replica(c)
+            let replica = try await ServerOptions.replica(c, mayRebuild: true)
             let epoch = try DaibanServer.epoch(replica, renew: true)
             print(L10n.t(.newEpoch, epoch))
         }
@@ -352,6 +356,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        if config.database != nil { throw ConfigError(L10n.t(.srvBackupOnPostgres)) }
         let started = Date()
         if !json { FileHandle.standardError.write(Data((L10n.t(.srvBackupWorking) + "\n").utf8)) }
         let s = try ServerBackup.make(config: config, to: to, force: force)
@@ -381,6 +386,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        if config.database != nil { throw ConfigError(L10n.t(.srvBackupOnPostgres)) }
         let lock = try DataFolderLock(data: config.data, purpose: "restore")
         defer { withExtendedLifetime(lock) {} }
         let r = try ServerBackup.restore(from: from, config: config, keepAccounts: keepAccounts)

@@ -23,6 +23,8 @@ extension L10n.Key {
                                           zh: "{0} 中是一个独立的副本，而不是数据库中副本的拷贝；请为该实例指定一个空的数据目录（拷贝会从数据库重建）")
     static let srvStaleCopy = Self(en: "{0} holds a copy of the replica that no longer matches the database's; it is rebuilt when an instance starts on this folder",
                                    zh: "{0} 中的副本拷贝已与数据库中的副本不一致；在该目录上启动实例时会自动重建")
+    static let srvBackupOnPostgres = Self(en: "with --database the replica and the accounts are in PostgreSQL: back them up with pg_dump or pg_basebackup (the data folders hold only caches), and after a restore run `daiban-server admin new-epoch --database …`",
+                                          zh: "使用 --database 时副本和账号都在 PostgreSQL 中：请用 pg_dump 或 pg_basebackup 备份（数据目录中只有缓存）；恢复后运行 `daiban-server admin new-epoch --database …`")
     static let srvUserExists = Self(en: "user {0} already exists", zh: "用户 {0} 已存在")
     static let srvConfigNotObject = Self(en: "{0} must hold a JSON object", zh: "{0} 的内容须为一个 JSON 对象")
     static let srvConfigUnknown = Self(en: "{0}: unknown setting \"{1}\"", zh: "{0}：没有设置项“{1}”")

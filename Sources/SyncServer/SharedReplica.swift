@@ -21,6 +21,9 @@ enum SharedReplica {
         let exists = FileManager.default.fileExists(atPath: path)
         let log: PostgresReplicaLog
         var stale: String?
+        // The log went back (the database restored from an older backup, or it lost commits): sequence numbers
+        // will be handed out again, so the clients' cursors must be renewed (a new epoch).
+        var rewound = false
         do {
             // Opened in this scope only: the copy's handle is gone before a rebuild removes its files.
             let copy = exists
@@ -43,6 +46,7 @@ enum SharedReplica {
                     throw ConfigError(L10n.t(.srvStaleCopy, config.data))
                 }
                 stale = copy.id != log.replica ? "a copy of another store" : "ahead of the log"
+                rewound = copy.id == log.replica
             } else if try position > 0 && log.chain(at: position) != copy.logChain() {
                 // The log was cut back and written again since this copy applied its entry at `position`.
                 if !mayRebuild {
@@ -50,6 +54,7 @@ enum SharedReplica {
                     throw ConfigError(L10n.t(.srvStaleCopy, config.data))
                 }
                 stale = "another history than the log's"
+                rewound = true
             } else {
                 var following = copy
                 following.log = log
@@ -57,6 +62,7 @@ enum SharedReplica {
                     try following.catchUp()
                 } catch let mismatch as ReplicaLogMismatch where mayRebuild {
                     stale = mismatch.description
+                    rewound = true
                 }
             }
         }
@@ -72,6 +78,11 @@ enum SharedReplica {
         try replica.catchUp()
         let after = try replica.logPosition()
         if after > before { logger.info("replica copy caught up", metadata: ["entries": "\(after - before)"]) }
+        if rewound && mayRebuild {
+            let epoch = try DaibanServer.epoch(replica, renew: true)
+            logger.notice("the database's replica went back (restored?): new epoch, every client pulls from the start and pushes again",
+                          metadata: ["epoch": "\(epoch)"])
+        }
         return replica
     }
 }
