@@ -14,10 +14,11 @@ import Synchronization
 
 /// One test per attack a modified client made on the server before it was the trust boundary: each proves the
 /// attack fails now, that the attacker's honest work around it still syncs, and that nothing is lost (the
-/// refused versions stay on the attacker's device and in the server's quarantine).
+/// refused versions stay on the attacker's device and in the server's quarantine). Each runs on both stores: the
+/// data folder's SQLite replica, and the replica shared through PostgreSQL.
 @Suite struct AttackTests {
-    @Test func anAgentCannotChangeOrDeleteAnotherAgentsCase() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func anAgentCannotChangeOrDeleteAnotherAgentsCase(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             // A modified a03 client writes into A04's case CB, which it never received.
@@ -45,8 +46,8 @@ import Synchronization
         #expect(try !county.f.server.replica.quarantine().filter { $0.key == "CB" }.isEmpty)
     }
 
-    @Test func aRegistrationNamingOneselfWidensNoScope() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func aRegistrationNamingOneselfWidensNoScope(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03")
         try await county.liveSynced { url in
             try a03.write { tx in
@@ -68,8 +69,8 @@ import Synchronization
         }
     }
 
-    @Test func anAgentCannotRenameReferenceDataOrRateItself() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func anAgentCannotRenameReferenceDataOrRateItself(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             try a03.write { tx in
@@ -91,8 +92,8 @@ import Synchronization
         #expect(try county.serverValue("evaluation", "ev-dept", "grade") == .text("满意"))
     }
 
-    @Test func anAgentCannotWriteAsAnotherAuthor() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func anAgentCannotWriteAsAnotherAuthor(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             // The replica file's author was edited to "admin" before the sync.
@@ -119,8 +120,8 @@ import Synchronization
         #expect(try county.serverValue("work_log", "CA.log8", "content") == .text("本人"))
     }
 
-    @Test func aTownshipCannotWriteAsTheCentre() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func aTownshipCannotWriteAsTheCentre(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let centre = try county.device("admin"), dg = try county.device("dg")
         try await county.liveSynced("dg") { url in
             // The township's bundle carries a version claiming the centre's replica and author.
@@ -140,8 +141,8 @@ import Synchronization
         #expect(try county.device("a03").get(table: "case", key: "CA") != nil, "the case stays with its agent")
     }
 
-    @Test func aRelayedBundleIsJudgedByItsWriter() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func aRelayedBundleIsJudgedByItsWriter(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03"), dg = try county.device("dg")
         try await county.liveSynced("a03", "dg") { url in
             // Offline, a03 reassigns its case (the office's to do) and logs a visit; the USB stick goes to OFF-DG.
@@ -162,8 +163,8 @@ import Synchronization
         #expect(try county.f.server.replica.quarantine().first { $0.field == "agent_id" }?.viaUser == "dg")
     }
 
-    @Test func forgedCountersCannotEraseLaterWritesOrCrashAnyone() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func forgedCountersCannotEraseLaterWritesOrCrashAnyone(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03"), a04 = try county.device("a04"), centre = try county.device("admin")
         try await county.liveSynced("a03") { url in
             // Counters at UInt64.max do not even decode: the push is refused whole, and nothing changes.
@@ -202,8 +203,8 @@ import Synchronization
         try centre.write { tx in try tx.put(table: "work_log", key: "CA.log2", ["content": .text("仍可写")]) }
     }
 
-    @Test func manyConcurrentVersionsCannotBlockOtherDevices() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func manyConcurrentVersionsCannotBlockOtherDevices(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03")
         try await county.liveSynced("a03") { url in
             // 60 concurrent versions of one field, twice, from made-up replicas.
@@ -226,10 +227,10 @@ import Synchronization
         #expect(try county.f.server.replica.rowState(table: "plan_item", key: "CA.2")?.fields["stage"] == nil)
     }
 
-    @Test func aClockInTheFutureCannotWinAndIsCorrectedWithoutLoss() async throws {
+    @Test(arguments: Backend.enabled) func aClockInTheFutureCannotWinAndIsCorrectedWithoutLoss(_ backend: Backend) async throws {
         // a03's laptop thinks it is 2036.
         let future = Mutex(UInt64(2_082_758_400_000))
-        let county = try await TrustCounty()
+        let county = try await TrustCounty(backend)
         var laptop = try ReplicaDatabase.create(at: county.f.dir.file("a03-2036.sqlite"), schema: DaibanSchema.schema,
                                                 author: "a03", now: { future.withLock { $0 } })
         laptop.signer = DeviceKey()
@@ -254,8 +255,8 @@ import Synchronization
         #expect(version.hlc.physical <= ReplicaDatabase.wallClockMillis() + 1000)
     }
 
-    @Test func unknownTablesAndContactCardsReachOnlyTheirScope() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func unknownTablesAndContactCardsReachOnlyTheirScope(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let a03 = try county.device("a03"), centre = try county.device("admin")
         try await county.live { url in
             try centre.write { tx in
@@ -284,8 +285,8 @@ import Synchronization
         #expect(try county.device("lly").get(table: "contact_card", key: "CARD-A") == nil)
     }
 
-    @Test func deletionsReachScopedReplicas() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func deletionsReachScopedReplicas(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let centre = try county.device("admin")
         try await county.liveSynced { url in
             for user in ["a03", "dg", "lly"] { try await county.sync(user, url) }
@@ -305,8 +306,8 @@ import Synchronization
         #expect(try county.device("a03").snapshot().rows["work_log/CA.log2"] == centre.snapshot().rows["work_log/CA.log2"])
     }
 
-    @Test func aLiaisonWritesOnlyItsDepartmentsItems() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func aLiaisonWritesOnlyItsDepartmentsItems(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         let lly = try county.device("lly")
         try await county.liveSynced("lly") { url in
             try lly.write { tx in
@@ -322,8 +323,8 @@ import Synchronization
         #expect(try county.serverValue("plan_item", "CA.1", "department_id") == .text("D-LY"))
     }
 
-    @Test func aDeviceCannotClaimTheServersOrAnotherDevicesReplica() async throws {
-        let county = try await TrustCounty()
+    @Test(arguments: Backend.enabled) func aDeviceCannotClaimTheServersOrAnotherDevicesReplica(_ backend: Backend) async throws {
+        let county = try await TrustCounty(backend)
         try await county.f.test { client in
             let serverID = county.f.server.replica.id
             let asServer = try await client.login("a03", replica: serverID, signer: DeviceKey())

@@ -40,15 +40,16 @@ final class ServerFixture: Sendable {
     }
 
     /// A server whose accounts are on `backend`: the data folder's SQLite file, or a fresh PostgreSQL database.
-    static func make(_ backend: Backend, _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> ServerFixture {
-        guard backend == .postgres else { return try ServerFixture(configure) }
+    static func make(_ backend: Backend, runningClock: Bool = false,
+                     _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> ServerFixture {
+        guard backend == .postgres else { return try ServerFixture(runningClock: runningClock, configure) }
         let accounts = try await AccountBackend.make(.postgres)
         let dir = try TemporaryDirectory("daiban-server")
         var config = ServerConfig()
         config.data = dir.file("data")
         config.bcryptCost = 4
         configure(&config)
-        let clock = TestClock(Self.start, running: false)
+        let clock = TestClock(Self.start, running: runningClock)
         var logger = Logger(label: "daiban.test")
         logger.logLevel = .error
         let server = try await DaibanServer.open(config: config, database: accounts.url!, accounts: accounts.store,

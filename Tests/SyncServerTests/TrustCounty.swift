@@ -29,8 +29,10 @@ final class TrustCounty: @unchecked Sendable {
         ("lly", .liaison, nil, "D-LY"), ("lzg", .liaison, nil, "D-ZG"),
     ]
 
-    init(_ configure: (inout ServerConfig) -> Void = { _ in }) async throws {
-        f = try ServerFixture(runningClock: true) { c in
+    /// - Parameter backend: where the server keeps its accounts and replica (PostgreSQL: the shared replica of
+    ///   several instances, here one).
+    init(_ backend: Backend = .sqlite, _ configure: (inout ServerConfig) -> Void = { _ in }) async throws {
+        f = try await ServerFixture.make(backend, runningClock: true) { c in
             c.pullChunkBytes = 16 << 10
             configure(&c)
         }
