@@ -124,14 +124,7 @@ func postgresKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> Campaig
     let written = clients.reduce(0) { $0 + $1.fields }
     acknowledgedChecked += try checkDatabase("the end")
     let copy = try copyFolder(follower, to: dir.appendingPathComponent("final").path) + "/replica.sqlite"
-    let rows = try benchRows(ReplicaDatabase.open(at: copy, schema: syncClientSchema))
-    for c in clients {
-        let mine = try benchRows(c.replica)
-        result.expect(mine == rows, "\(c.name) holds \(mine.count) rows, the database \(rows.count), or values differ")
-    }
-    result.expect(rows.count == clients.reduce(0) { $0 + $1.rows }, "the database holds \(rows.count) rows of \(clients.reduce(0) { $0 + $1.rows }) written")
-    let audited = try auditCounts(copy)
-    result.expect(audited.versions == written, "the audit names \(audited.versions) applied versions; \(written) were written")
+    let (rows, audited) = try checkConverged(clients, copy: copy, holder: "the database", &result)
     for c in clients { await c.shutdown() }
     for p in proxies { await p.shutdown() }
 

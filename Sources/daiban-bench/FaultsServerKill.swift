@@ -76,15 +76,7 @@ func serverKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
     }
     server.stop()
     let written = clients.reduce(0) { $0 + $1.fields }
-    let copy = try copyServerReplica(data)
-    let rows = try benchRows(openServerReplica(data, copy: copy))
-    for c in clients {
-        let mine = try benchRows(c.replica)
-        result.expect(mine == rows, "\(c.name) holds \(mine.count) rows, the server \(rows.count), or values differ")
-    }
-    result.expect(rows.count == clients.reduce(0) { $0 + $1.rows }, "the server holds \(rows.count) rows of \(clients.reduce(0) { $0 + $1.rows }) written")
-    let audited = try auditCounts(copy)
-    result.expect(audited.versions == written, "the server's audit names \(audited.versions) applied versions; \(written) were written")
+    let (rows, audited) = try checkConverged(clients, copy: try copyServerReplica(data), holder: "the server", &result)
     for c in clients { await c.shutdown() }
     await proxy.shutdown()
 
@@ -99,6 +91,23 @@ func serverKillCampaign(_ o: FaultOptions, _ dir: URL) async throws -> CampaignR
     result.figures.set("versions applied (audit)", Double(audited.versions))
     result.figures.set("versions applied twice", Double(audited.duplicates))
     return result
+}
+
+/// After the final syncs: every client holds what the copy of the server's replica at `copy` holds (`holder`
+/// names it in messages), every written row is there, and the audit trail names each written version once.
+func checkConverged(_ clients: [FieldClient], copy: String, holder: String, _ result: inout CampaignResult) throws
+    -> (rows: [String: [String: FieldValue]], audited: (versions: Int, duplicates: Int))
+{
+    let written = clients.reduce(0) { $0 + $1.fields }, writtenRows = clients.reduce(0) { $0 + $1.rows }
+    let rows = try benchRows(ReplicaDatabase.open(at: copy, schema: syncClientSchema))
+    for c in clients {
+        let mine = try benchRows(c.replica)
+        result.expect(mine == rows, "\(c.name) holds \(mine.count) rows, \(holder) \(rows.count), or values differ")
+    }
+    result.expect(rows.count == writtenRows, "\(holder) holds \(rows.count) rows of \(writtenRows) written")
+    let audited = try auditCounts(copy)
+    result.expect(audited.versions == written, "\(holder)'s audit names \(audited.versions) applied versions; \(written) were written")
+    return (rows, audited)
 }
 
 /// With the server down: every acknowledged change of every client is in its file, none applied twice.
