@@ -1,8 +1,8 @@
 import CSQLiteSession
 import Crypto
 import Foundation
-public import GRDB
-public import SyncCore
+import GRDB
+import SyncCore
 
 /// A shared, ordered log of a replica's committed writes: how several server instances keep one replica.
 ///
@@ -92,16 +92,10 @@ extension ReplicaDatabase {
                 SELECT type, name, coalesce(sql, '') FROM sqlite_master
                 WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name
                 """)
-            var text = ""
-            for r in rows { text += (r[0] as String) + "\u{1}" + (r[1] as String) + "\u{1}" + (r[2] as String) + "\u{0}" }
-            return String(format: "%016llx", Self.fnv1a(Array(text.utf8)))
+            var h = SHA256()
+            for r in rows { h.update(data: Array(((r[0] as String) + "\u{1}" + (r[1] as String) + "\u{1}" + (r[2] as String) + "\u{0}").utf8)) }
+            return h.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
         }
-    }
-
-    private static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
     }
 
     /// Applies the log's entries this copy lacks (nothing when it follows no log). Reads that must see every

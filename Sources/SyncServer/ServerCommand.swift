@@ -62,7 +62,8 @@ struct ServerOptions: ParsableArguments {
     ///   copy may be rebuilt.
     static func replica(_ c: ServerConfig, mayRebuild: Bool = false) async throws -> ReplicaDatabase {
         guard let url = c.database else { return try ReplicaDatabase.open(at: c.replicaPath, schema: DaibanSchema.schema) }
-        _ = try await PostgresAccountDatabase(url: url).close()
+        // Opening the accounts runs the database's migrations, which make the log's tables.
+        await (try PostgresAccountDatabase(url: url)).close()
         return try await offload {
             try SharedReplica.open(config: c, url: url, mayRebuild: mayRebuild, logger: Logger(label: "daiban.admin"))
         }

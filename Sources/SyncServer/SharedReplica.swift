@@ -41,30 +41,27 @@ enum SharedReplica {
                     log.close()
                     throw ConfigError(L10n.t(.srvOwnReplicaInData, config.data))
                 }
-                if exists && !mayRebuild {
-                    log.close()
-                    throw ConfigError(L10n.t(.srvStaleCopy, config.data))
-                }
                 stale = copy.id != log.replica ? "a copy of another store" : "ahead of the log"
                 rewound = copy.id == log.replica
             } else if try position > 0 && log.chain(at: position) != copy.logChain() {
                 // The log was cut back and written again since this copy applied its entry at `position`.
-                if !mayRebuild {
-                    log.close()
-                    throw ConfigError(L10n.t(.srvStaleCopy, config.data))
-                }
                 stale = "another history than the log's"
                 rewound = true
-            } else {
+            } else if mayRebuild {
+                // (Without leave to rebuild, the catch-up below reports what it meets.)
                 var following = copy
                 following.log = log
                 do {
                     try following.catchUp()
-                } catch let mismatch as ReplicaLogMismatch where mayRebuild {
+                } catch let mismatch as ReplicaLogMismatch {
                     stale = mismatch.description
                     rewound = true
                 }
             }
+        }
+        if stale != nil && exists && !mayRebuild {
+            log.close()
+            throw ConfigError(L10n.t(.srvStaleCopy, config.data))
         }
         if let stale {
             if exists { logger.notice("replica copy rebuilt from the shared log", metadata: ["reason": "\(stale)"]) }

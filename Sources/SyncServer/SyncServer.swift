@@ -55,18 +55,7 @@ public final class DaibanServer: Sendable {
     public convenience init(config: ServerConfig, logger: Logger = Logger(label: "daiban.server"),
                             now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
                             wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) throws {
-        try self.init(config: config, shared: nil, logger: logger, now: now, wallClock: wallClock)
-    }
-
-    /// Opens the data folder's replica with accounts kept elsewhere: a PostgreSQL database that several server
-    /// instances share, whose token key they all sign with.
-    public static func open(config: ServerConfig, accounts: AccountStore, logger: Logger = Logger(label: "daiban.server"),
-                            now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
-                            wallClock: @escaping @Sendable () -> UInt64 = ReplicaDatabase.wallClockMillis) async throws
-        -> DaibanServer
-    {
-        let key = try await accounts.database.tokenKey()
-        return try DaibanServer(config: config, shared: (accounts, key), logger: logger, now: now, wallClock: wallClock)
+        try self.init(config: config, shared: nil, replica: nil, logger: logger, now: now, wallClock: wallClock)
     }
 
     /// Opens an instance on a PostgreSQL database shared with other instances: the accounts, the token key and
@@ -88,7 +77,7 @@ public final class DaibanServer: Sendable {
     }
 
     private init(config: ServerConfig, shared: (accounts: AccountStore, tokenKey: SymmetricKey)?,
-                 replica opened: ReplicaDatabase? = nil, logger: Logger,
+                 replica opened: ReplicaDatabase?, logger: Logger,
                  now: @escaping @Sendable () -> Int64, wallClock: @escaping @Sendable () -> UInt64) throws {
         try config.validate()
         self.config = config
